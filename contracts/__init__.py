@@ -1,0 +1,64 @@
+"""Every schema that crosses a boundary (file or HTTP), one module per artifact."""
+
+from contracts.audit import AuditAction, AuditEntry, FieldChange
+from contracts.common import KST, now_kst
+from contracts.instruments import Instrument, all_instruments, instrument, is_known
+from contracts.plan import GuardrailCheck, OrderPlan, PlanDecision, PlannedOrder, Side
+from contracts.portfolio import Holding, Portfolio
+from contracts.settings import ExecutionMode, Guardrails, NotificationPrefs, Settings, StrategyParams
+from contracts.signals import Regime, RegimeState, ReasonCode, SignalAction, Signals, TickerSignal
+from contracts.summary import (
+    DataFreshness,
+    OpsSummary,
+    OverallStatus,
+    PlanSummary,
+    Risk,
+    Severity,
+    Stage,
+)
+from contracts.sync import (
+    EmergencyStop,
+    EmergencyStopRequest,
+    PushRequest,
+    PushResponse,
+    SyncSnapshot,
+)
+from contracts.ticket import (
+    Fill,
+    FillsRequest,
+    Ticket,
+    TicketEvent,
+    TicketOrder,
+    TicketRecord,
+    TicketState,
+)
+
+# Every model exported as JSON Schema to contracts/schemas/<name>.json.
+SCHEMA_MODELS = {
+    "portfolio": Portfolio,
+    "settings": Settings,
+    "signals": Signals,
+    "order_plan": OrderPlan,
+    "ticket": Ticket,
+    "ticket_record": TicketRecord,
+    "fill": Fill,
+    "fills_request": FillsRequest,
+    "ops_summary": OpsSummary,
+    "audit_entry": AuditEntry,
+    "emergency_stop": EmergencyStop,
+    "emergency_stop_request": EmergencyStopRequest,
+    "sync_snapshot": SyncSnapshot,
+    "push_request": PushRequest,
+    "push_response": PushResponse,
+}
+
+__all__ = [
+    "KST", "SCHEMA_MODELS", "AuditAction", "AuditEntry", "DataFreshness", "EmergencyStop",
+    "EmergencyStopRequest", "ExecutionMode", "FieldChange", "Fill", "FillsRequest",
+    "GuardrailCheck", "Guardrails", "Holding", "Instrument", "NotificationPrefs", "OpsSummary",
+    "OrderPlan", "OverallStatus", "PlanDecision", "PlanSummary", "PlannedOrder", "Portfolio",
+    "PushRequest", "PushResponse", "ReasonCode", "Regime", "RegimeState", "Risk", "Settings",
+    "Severity", "Side", "SignalAction", "Signals", "Stage", "StrategyParams", "SyncSnapshot",
+    "Ticket", "TicketEvent", "TicketOrder", "TicketRecord", "TicketState", "TickerSignal",
+    "all_instruments", "instrument", "is_known", "now_kst",
+]

@@ -1,0 +1,88 @@
+"""`state/settings.json`: strategy parameters, universe, execution mode, guardrails, notifications."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from contracts.common import Contract, KstDatetime, Ticker, now_kst
+
+DEFAULT_UNIVERSE = ["069500", "229200", "091160", "305720", "005930"]
+
+
+class ExecutionMode(StrEnum):
+    DRY_RUN = "DRY_RUN"
+    MANUAL = "MANUAL"
+    LIVE = "LIVE"
+
+
+class StrategyParams(Contract):
+    """Crisis Alpha v1 parameters (STRATEGY.md); defaults are the documented ones."""
+
+    regime_ma_long: Annotated[int, Field(ge=2, le=1000)] = 120
+    ma_short_period: Annotated[int, Field(ge=2, le=1000)] = 60
+    golden_cross_override: bool = True
+    adx_period: Annotated[int, Field(ge=2, le=500)] = 30
+    adx_threshold: Annotated[float, Field(ge=0, le=100)] = 17.5
+    chop_action: Literal["block_entries", "exit_all"] = "block_entries"
+    min_regime_hold_days: Annotated[int, Field(ge=0, le=1000)] = 30
+    rsi_period: Annotated[int, Field(ge=2, le=500)] = 40
+    rsi_buy_threshold: Annotated[float, Field(ge=0, le=100)] = 50.0
+    rsi_sell_threshold: Annotated[float, Field(ge=0, le=100)] = 70.0
+    stop_loss_pct: Annotated[float, Field(gt=0, lt=1)] = 0.12
+    max_positions: Annotated[int, Field(ge=1, le=50)] = 5
+    min_cash_pct: Annotated[float, Field(ge=0, lt=1)] = 0.01
+    commission: Annotated[float, Field(ge=0, lt=0.05)] = 0.00015
+    slippage: Annotated[float, Field(ge=0, lt=0.05)] = 0.0005
+    initial_capital: Annotated[float, Field(gt=0)] = 10_000_000.0
+
+    @model_validator(mode="after")
+    def _coherent(self) -> StrategyParams:
+        if self.ma_short_period >= self.regime_ma_long:
+            raise ValueError(
+                f"ma_short_period ({self.ma_short_period}) must be shorter than "
+                f"regime_ma_long ({self.regime_ma_long})"
+            )
+        if self.rsi_buy_threshold >= self.rsi_sell_threshold:
+            raise ValueError(
+                f"rsi_buy_threshold ({self.rsi_buy_threshold}) must be below "
+                f"rsi_sell_threshold ({self.rsi_sell_threshold})"
+            )
+        return self
+
+
+class Guardrails(Contract):
+    """Limits on buys enforced on OCI; a violation blocks the plan (sells are never blocked)."""
+
+    max_orders: Annotated[int, Field(ge=1, le=1000)] = 20
+    max_single_order_pct: Annotated[float, Field(gt=0, le=1)] = 0.25
+    max_buy_turnover_pct: Annotated[float, Field(gt=0, le=10)] = 1.0
+    max_data_age_sessions: Annotated[int, Field(ge=0, le=10)] = 0
+
+
+class NotificationPrefs(Contract):
+    apprise_urls: list[str] = Field(default_factory=list, description="apprise URLs; empty = off")
+    daily_summary: bool = True
+    incidents: bool = True
+
+
+class Settings(Contract):
+    benchmark: Ticker = "069500"
+    universe: list[Ticker] = Field(default_factory=lambda: list(DEFAULT_UNIVERSE), min_length=1)
+    strategy: StrategyParams = Field(default_factory=StrategyParams)
+    execution_mode: ExecutionMode = ExecutionMode.DRY_RUN
+    guardrails: Guardrails = Field(default_factory=Guardrails)
+    notifications: NotificationPrefs = Field(default_factory=NotificationPrefs)
+    updated_at: KstDatetime = Field(default_factory=now_kst)
+    revision: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _unique_universe(self) -> Settings:
+        seen: set[str] = set()
+        for i, code in enumerate(self.universe):
+            if code in seen:
+                raise ValueError(f"universe[{i}] {code!r} appears twice")
+            seen.add(code)
+        return self

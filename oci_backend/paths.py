@@ -1,0 +1,109 @@
+"""The one path registry: every artifact's location under the data root (SPEC.md §2)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+TICKET_BOXES = ("submitted", "processing", "results")
+
+
+def default_data_root() -> Path:
+    """`KRX_DATA_DIR`, else the checkout this package runs from, else ~/.krx-alertor."""
+    env = os.environ.get("KRX_DATA_DIR")
+    if env:
+        return Path(env).expanduser().resolve()
+    repo = Path(__file__).resolve().parents[1]
+    if (repo / "pyproject.toml").exists():
+        return repo
+    return Path.home() / ".krx-alertor"
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    root: Path
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def portfolio(self) -> Path:
+        return self.state_dir / "portfolio.json"
+
+    @property
+    def settings(self) -> Path:
+        return self.state_dir / "settings.json"
+
+    @property
+    def emergency_stop(self) -> Path:
+        return self.state_dir / "emergency_stop.json"
+
+    @property
+    def audit(self) -> Path:
+        return self.state_dir / "audit.jsonl"
+
+    @property
+    def write_lock(self) -> Path:
+        return self.state_dir / ".write.lock"
+
+    @property
+    def cycle_lock(self) -> Path:
+        return self.state_dir / ".cycle.lock"
+
+    @property
+    def summary_dir(self) -> Path:
+        return self.reports_dir / "ops" / "summary"
+
+    @property
+    def summary_latest(self) -> Path:
+        return self.summary_dir / "ops_summary_latest.json"
+
+    def summary_dated(self, day: date) -> Path:
+        return self.summary_dir / f"ops_summary_{day:%Y%m%d}.json"
+
+    @property
+    def plans_dir(self) -> Path:
+        return self.reports_dir / "plans"
+
+    def plan(self, plan_id: str) -> Path:
+        return self.plans_dir / f"{plan_id}.json"
+
+    @property
+    def tickets_dir(self) -> Path:
+        return self.reports_dir / "tickets"
+
+    def ticket_box(self, box: str) -> Path:
+        if box not in TICKET_BOXES:
+            raise ValueError(f"unknown ticket box {box!r}; expected one of {TICKET_BOXES}")
+        return self.tickets_dir / box
+
+    def ticket(self, box: str, ticket_id: str) -> Path:
+        return self.ticket_box(box) / f"{ticket_id}.json"
+
+    @property
+    def idempotency_dir(self) -> Path:
+        return self.tickets_dir / "keys"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache" / "marketdata"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.reports_dir / "logs"
+
+    def ensure_dirs(self) -> None:
+        for d in (self.state_dir, self.summary_dir, self.plans_dir, self.idempotency_dir,
+                  self.logs_dir, *(self.ticket_box(b) for b in TICKET_BOXES)):
+            d.mkdir(parents=True, exist_ok=True)
+
+
+def data_paths(root: Path | str | None = None) -> DataPaths:
+    return DataPaths(Path(root).expanduser().resolve() if root else default_data_root())

@@ -1,0 +1,327 @@
+"""The SSOT store: atomic JSON artifacts, one write lock, revisions and the audit log.
+
+Every write is temp file + fsync + rename + directory fsync, so a reader (or a crash) sees the
+old file or the new one, never a torn one. Writers of state take `Store.lock()` so the cron
+job, the API and the ticket processor never interleave read-modify-write cycles.
+A file that fails validation raises `CorruptFile` (path + first error) and is never replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from filelock import FileLock
+from pydantic import BaseModel, ValidationError
+
+from contracts.audit import AuditAction, AuditEntry, FieldChange
+from contracts.common import now_kst
+from contracts.plan import OrderPlan
+from contracts.portfolio import Portfolio
+from contracts.settings import Settings
+from contracts.summary import OpsSummary
+from contracts.sync import EmergencyStop
+from oci_backend.paths import DataPaths
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StoreError(Exception):
+    """Base of store errors; `field` names what is wrong when it is one field."""
+
+    field: str | None = None
+
+
+class CorruptFile(StoreError):
+    def __init__(self, path: Path, error: str) -> None:
+        super().__init__(f"{path}: {error} (the file was left as it is; fix or restore it)")
+        self.path = path
+        self.error = error
+
+
+class StaleRevision(StoreError):
+    field = "If-Match"
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(
+            f"revision {expected} is stale: OCI is at revision {actual}; PULL, re-apply, PUSH again"
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace `path` with `text` (UTF-8) atomically and durably."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def dump_model(model: BaseModel) -> str:
+    return model.model_dump_json(indent=2) + "\n"
+
+
+def atomic_write_model(path: Path, model: BaseModel) -> None:
+    atomic_write_text(path, dump_model(model))
+
+
+def first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"]) or "(root)"
+    return f"{loc}: {err['msg']}"
+
+
+def read_model(path: Path, model: type[M]) -> M | None:
+    """The validated artifact at `path`, None when the file does not exist."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        return model.model_validate_json(text)
+    except ValidationError as exc:
+        raise CorruptFile(path, first_error(exc)) from None
+
+
+def diff_fields(before: Any, after: Any, prefix: str = "") -> list[FieldChange]:
+    """Field-level before→after changes between two JSON-like values (dotted paths)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        out: list[FieldChange] = []
+        for key in sorted(set(before) | set(after)):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            out += diff_fields(before.get(key), after.get(key), path)
+        return out
+    if _is_keyed_list(before) and _is_keyed_list(after):
+        b = {item["ticker"]: item for item in before}
+        a = {item["ticker"]: item for item in after}
+        out = []
+        for key in sorted(set(b) | set(a)):
+            out += diff_fields(b.get(key), a.get(key), f"{prefix}[{key}]")
+        return out
+    if before != after:
+        return [FieldChange(path=prefix, before=before, after=after)]
+    return []
+
+
+def _is_keyed_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(x, dict) and "ticker" in x for x in value)
+
+
+# Fields that change on every write and say nothing about the content.
+_VOLATILE = {"revision", "asof", "updated_at"}
+
+
+@dataclass
+class PushOutcome:
+    revision: int
+    changed: list[str] = field(default_factory=list)
+    entry: AuditEntry | None = None
+
+
+class Store:
+    """State files of one data root. Methods that change state take the write lock."""
+
+    def __init__(self, paths: DataPaths, *, lock_timeout: float = 30.0) -> None:
+        self.paths = paths
+        paths.ensure_dirs()
+        self._lock = FileLock(str(paths.write_lock), timeout=lock_timeout)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """The single writer lock (re-entrant within a thread)."""
+        with self._lock:
+            yield
+
+    # -- reads -------------------------------------------------------------------------------
+    def portfolio(self) -> Portfolio:
+        p = read_model(self.paths.portfolio, Portfolio)
+        return p if p is not None else self.initialize()[0]
+
+    def settings(self) -> Settings:
+        s = read_model(self.paths.settings, Settings)
+        return s if s is not None else self.initialize()[1]
+
+    def revision(self) -> int:
+        """The global revision: bumped by every change to the portfolio or the settings."""
+        return max(self.portfolio().revision, self.settings().revision)
+
+    def emergency_stop(self) -> EmergencyStop:
+        return read_model(self.paths.emergency_stop, EmergencyStop) or EmergencyStop(on=False)
+
+    def summary(self) -> OpsSummary | None:
+        return read_model(self.paths.summary_latest, OpsSummary)
+
+    def plan(self, plan_id: str) -> OrderPlan | None:
+        return read_model(self.paths.plan(plan_id), OrderPlan)
+
+    def current_plan(self) -> OrderPlan | None:
+        summary = self.summary()
+        if summary is None or summary.plan is None:
+            return None
+        return self.plan(summary.plan.plan_id)
+
+    # -- writes ------------------------------------------------------------------------------
+    def initialize(self, actor: str = "system") -> tuple[Portfolio, Settings]:
+        """Create the first-run portfolio and settings (revision 1) if they do not exist."""
+        with self.lock():
+            p = read_model(self.paths.portfolio, Portfolio)
+            s = read_model(self.paths.settings, Settings)
+            created = []
+            if p is None:
+                p = Portfolio.default().model_copy(update={"revision": 1})
+                atomic_write_model(self.paths.portfolio, p)
+                created.append("portfolio")
+            if s is None:
+                s = Settings().model_copy(update={"revision": 1})
+                atomic_write_model(self.paths.settings, s)
+                created.append("settings")
+            if created:
+                self.append_audit(AuditEntry(
+                    actor=actor, action=AuditAction.INIT, target=",".join(created),
+                    reason="first run: defaults created", revision_after=max(p.revision, s.revision),
+                ))
+            return p, s
+
+    def push(
+        self, expected_revision: int, *, portfolio: Portfolio | None, settings: Settings | None,
+        reason: str, actor: str,
+    ) -> PushOutcome:
+        """Replace portfolio and/or settings if `expected_revision` is current (else
+        `StaleRevision`); unchanged content is not rewritten and does not bump the revision."""
+        with self.lock():
+            cur_p, cur_s = self.portfolio(), self.settings()
+            current = max(cur_p.revision, cur_s.revision)
+            if expected_revision != current:
+                raise StaleRevision(expected_revision, current)
+            new_rev = current + 1
+            now = now_kst()
+            changes: list[FieldChange] = []
+            changed: list[str] = []
+            writes: list[tuple[Path, BaseModel]] = []
+            for name, cur, new, path in (
+                ("portfolio", cur_p, portfolio, self.paths.portfolio),
+                ("settings", cur_s, settings, self.paths.settings),
+            ):
+                if new is None:
+                    continue
+                diff = diff_fields(
+                    cur.model_dump(mode="json", exclude=_VOLATILE),
+                    new.model_dump(mode="json", exclude=_VOLATILE), name,
+                )
+                if not diff:
+                    continue
+                stamp = {"revision": new_rev}
+                stamp["asof" if name == "portfolio" else "updated_at"] = now  # type: ignore[assignment]
+                writes.append((path, new.model_copy(update=stamp)))
+                changes += diff
+                changed.append(name)
+            if not writes:
+                return PushOutcome(revision=current, changed=[])
+            entry = AuditEntry(
+                actor=actor, action=AuditAction.PUSH, target=",".join(changed), reason=reason,
+                changes=changes, revision_before=current, revision_after=new_rev,
+            )
+            for path, model in writes:
+                atomic_write_model(path, model)
+            self.append_audit(entry)
+            return PushOutcome(revision=new_rev, changed=changed, entry=entry)
+
+    def update_portfolio(
+        self, change: Callable[[Portfolio], Portfolio], *, reason: str, actor: str,
+        action: AuditAction, details: dict[str, Any] | None = None,
+    ) -> Portfolio:
+        """Apply `change` to the current portfolio under the lock, bump the revision, audit it."""
+        with self.lock():
+            cur = self.portfolio()
+            current = max(cur.revision, self.settings().revision)
+            new = change(cur).model_copy(update={"revision": current + 1, "asof": now_kst()})
+            new = Portfolio.model_validate(new.model_dump())
+            atomic_write_model(self.paths.portfolio, new)
+            self.append_audit(AuditEntry(
+                actor=actor, action=action, target="portfolio", reason=reason,
+                changes=diff_fields(cur.model_dump(mode="json", exclude=_VOLATILE),
+                                    new.model_dump(mode="json", exclude=_VOLATILE), "portfolio"),
+                revision_before=current, revision_after=current + 1, details=details or {},
+            ))
+            return new
+
+    def set_emergency_stop(self, on: bool, reason: str, by: str) -> EmergencyStop:
+        with self.lock():
+            before = self.emergency_stop()
+            stop = EmergencyStop(on=on, reason=reason, by=by, at=now_kst())
+            atomic_write_model(self.paths.emergency_stop, stop)
+            self.append_audit(AuditEntry(
+                actor=by, action=AuditAction.EMERGENCY_STOP, target="emergency_stop",
+                reason=reason, changes=[FieldChange(path="emergency_stop.on", before=before.on,
+                                                    after=on)],
+            ))
+            return stop
+
+    def write_plan(self, plan: OrderPlan) -> Path:
+        path = self.paths.plan(plan.plan_id)
+        atomic_write_model(path, plan)
+        return path
+
+    def write_summary(self, summary: OpsSummary, day: datetime | None = None) -> None:
+        stamp = (day or summary.run_at).date()
+        atomic_write_model(self.paths.summary_dated(stamp), summary)
+        atomic_write_model(self.paths.summary_latest, summary)
+
+    # -- audit -------------------------------------------------------------------------------
+    def append_audit(self, entry: AuditEntry) -> None:
+        """Append one line and fsync it: the audit log is append-only."""
+        line = entry.model_dump_json() + "\n"
+        self.paths.audit.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.paths.audit, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def audit(
+        self, *, limit: int = 100, action: AuditAction | None = None, target: str | None = None,
+        since: datetime | None = None,
+    ) -> list[AuditEntry]:
+        """The newest `limit` entries matching the filters, oldest first."""
+        if not self.paths.audit.exists():
+            return []
+        out: list[AuditEntry] = []
+        with open(self.paths.audit, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = AuditEntry.model_validate_json(line)
+                except ValidationError as exc:
+                    raise CorruptFile(self.paths.audit, f"line {n}: {first_error(exc)}") from None
+                if action and entry.action != action:
+                    continue
+                if target and target not in entry.target:
+                    continue
+                if since and entry.at < since:
+                    continue
+                out.append(entry)
+        return out[-limit:] if limit else out

@@ -5,8 +5,14 @@ from contracts.common import KST, now_kst
 from contracts.instruments import Instrument, all_instruments, instrument, is_known
 from contracts.plan import GuardrailCheck, OrderPlan, PlanDecision, PlannedOrder, Side
 from contracts.portfolio import Holding, Portfolio
-from contracts.settings import ExecutionMode, Guardrails, NotificationPrefs, Settings, StrategyParams
-from contracts.signals import Regime, RegimeState, ReasonCode, SignalAction, Signals, TickerSignal
+from contracts.settings import (
+    ExecutionMode,
+    Guardrails,
+    NotificationPrefs,
+    Settings,
+    StrategyParams,
+)
+from contracts.signals import ReasonCode, Regime, RegimeState, SignalAction, Signals, TickerSignal
 from contracts.summary import (
     DataFreshness,
     OpsSummary,

@@ -1,4 +1,4 @@
-"""`state/settings.json`: strategy parameters, universe, execution mode, guardrails, notifications."""
+"""`state/settings.json`: strategy parameters, universe, mode, guardrails, notifications."""
 
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ A file that fails validation raises `CorruptFile` (path + first error) and is ne
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -202,7 +201,8 @@ class Store:
             if created:
                 self.append_audit(AuditEntry(
                     actor=actor, action=AuditAction.INIT, target=",".join(created),
-                    reason="first run: defaults created", revision_after=max(p.revision, s.revision),
+                    reason="first run: defaults created",
+                    revision_after=max(p.revision, s.revision),
                 ))
             return p, s
 

@@ -43,7 +43,8 @@ def plan_id_for(
 
 
 def _equity(portfolio: Portfolio, closes: dict[str, float]) -> float:
-    return portfolio.cash + sum(h.qty * closes.get(h.ticker, h.avg_price) for h in portfolio.holdings)
+    held = sum(h.qty * closes.get(h.ticker, h.avg_price) for h in portfolio.holdings)
+    return portfolio.cash + held
 
 
 def blocked_plan(

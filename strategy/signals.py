@@ -132,8 +132,9 @@ def decide(
     return SessionDecision(
         asof=asof, tickers=tickers, close=close, rsi=rsi, held_qty=held, entry_price=entry,
         exit_code=exit_code, rank=rank, buy_qty=buy_qty, regime=int(regime_arr[-1]),
-        bear_days=int(bear_arr[-1]), bench_close=close_b,
-        sma_long=float(sma_long[-1]), sma_short=float(sma_short[-1]), adx=float(adx[-1]), block=block, guard=guard,
+        bear_days=int(bear_arr[-1]), bench_close=float(b_close[-1]),
+        sma_long=float(sma_long[-1]), sma_short=float(sma_short[-1]), adx=float(adx[-1]),
+        block=block, guard=guard,
         equity=equity, reserve=reserve, cash=portfolio.cash,
     )
 

@@ -1,0 +1,313 @@
+"""The daily cycle: data → as-of session → signals → plan → summary (SPEC.md §1, §4).
+
+Called by `krx daily`, `scripts/daily_ops.sh`, the API's cycle trigger and the in-process
+scheduler — all through `run_cycle`, under one cycle lock so two runs never interleave.
+It fails closed: missing, invalid or stale data, a holiday, or an emergency stop give a
+summary that says so and, where a plan is due, a BLOCKED plan with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from filelock import FileLock, Timeout
+
+from contracts.audit import AuditAction, AuditEntry
+from contracts.common import KST, now_kst
+from contracts.plan import OrderPlan, PlanDecision, Side
+from contracts.portfolio import Portfolio
+from contracts.settings import ExecutionMode, Settings
+from contracts.summary import (
+    DataFreshness,
+    OpsSummary,
+    OverallStatus,
+    PlanSummary,
+    Risk,
+    Severity,
+    Stage,
+)
+from oci_backend.store import Store, atomic_write_model
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BLOCKED = 2
+
+
+class CycleBusy(RuntimeError):
+    """Another daily cycle holds the cycle lock."""
+
+
+@dataclass
+class CycleResult:
+    summary: OpsSummary
+    plan: OrderPlan | None
+    exit_code: int
+
+
+@dataclass
+class _Loaded:
+    bars: dict
+    provider: str
+    synthetic: bool
+    risks: list[Risk]
+    block: str | None
+    freshness: DataFreshness | None
+
+
+def run_cycle(
+    store: Store,
+    *,
+    data_spec: str = "auto",
+    asof: date | None = None,
+    now: datetime | None = None,
+    actor: str = "cron",
+    wait_lock: bool = False,
+    notifier: Callable[[OpsSummary], None] | None = None,
+) -> CycleResult:
+    """Run one daily cycle and persist its summary (and plan, when one is due).
+
+    `asof` replays a past session instead of the last completed one. Raises `CycleBusy` if
+    another cycle is running (unless `wait_lock`); any other failure is recorded as a FAILED
+    summary and returned with exit code 1.
+    """
+    lock = FileLock(str(store.paths.cycle_lock), timeout=-1 if wait_lock else 0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise CycleBusy(
+            "a daily cycle is already running; try again when it has finished"
+        ) from None
+    try:
+        now = now or now_kst()
+        try:
+            result = _cycle(store, data_spec=data_spec, asof=asof, now=now)
+        except Exception as exc:  # the cycle must leave a visible trace, never die silently
+            log.exception("daily cycle failed")
+            result = _failed(store, now, f"{type(exc).__name__}: {exc}")
+        store.append_audit(AuditEntry(
+            actor=actor, action=AuditAction.DAILY_RUN, target="daily_cycle",
+            reason=result.summary.message,
+            details={"asof": str(result.summary.asof), "status": result.summary.status.value,
+                     "stage": result.summary.stage.value,
+                     "plan_id": result.plan.plan_id if result.plan else None},
+        ))
+        if notifier is not None:
+            try:
+                notifier(result.summary)
+            except Exception:  # a notification outage must not fail the cycle
+                log.exception("notification failed")
+        return result
+    finally:
+        lock.release()
+
+
+def _cycle(store: Store, *, data_spec: str, asof: date | None, now: datetime) -> CycleResult:
+    from strategy import calendar
+
+    portfolio, settings = store.portfolio(), store.settings()
+    stop = store.emergency_stop()
+    today = now.astimezone(KST).date()
+    is_session_today = calendar.is_session(today)
+    base = {
+        "run_at": now, "is_session_today": is_session_today,
+        "execution_mode": settings.execution_mode,
+        "portfolio_revision": portfolio.revision, "settings_revision": settings.revision,
+    }
+    if asof is None and not is_session_today:
+        summary = OpsSummary(
+            **base, asof=None, holiday=True, stage=Stage.NO_ACTION_TODAY,
+            status=OverallStatus.WARN,
+            risks=[Risk(code="HOLIDAY", severity=Severity.INFO,
+                        message=f"{today} is not an XKRX session: no plan today")],
+            message=f"{today} is not a trading session (XKRX holiday or weekend); no plan",
+        )
+        store.write_summary(summary, now)
+        return CycleResult(summary, None, EXIT_BLOCKED)
+    if asof is not None and not calendar.is_session(asof):
+        raise ValueError(f"asof {asof} is not an XKRX session; pick a trading day")
+    expected = asof or calendar.last_completed_session(now)
+
+    loaded = _load_market(store, settings, portfolio, data_spec, expected)
+    risks = list(loaded.risks)
+    block_reasons: list[str] = []
+    if loaded.block:
+        block_reasons.append(loaded.block)
+    if stop.on:
+        block_reasons.append("EMERGENCY_STOP")
+        risks.append(Risk(code="EMERGENCY_STOP", severity=Severity.CRITICAL,
+                          message=f"emergency stop on since {stop.at:%Y-%m-%d %H:%M} "
+                                  f"by {stop.by}: {stop.reason}"))
+    if settings.execution_mode is ExecutionMode.LIVE:
+        risks.append(Risk(code="LIVE_MODE_REFUSED", severity=Severity.WARN,
+                          message="execution mode LIVE has no broker: tickets will be refused"))
+
+    signals = None
+    if loaded.block:
+        from strategy.planner import blocked_plan
+
+        plan = blocked_plan(expected, portfolio, settings, block_reasons,
+                            synthetic=loaded.synthetic, created_at=now)
+    else:
+        from strategy import signals as sig
+        from strategy.planner import plan_orders
+
+        decision = sig.decide(loaded.bars, expected, portfolio, settings)
+        signals = sig.to_signals(decision, settings)
+        plan = plan_orders(
+            decision, portfolio, settings, fill_year=calendar.next_session(expected).year,
+            extra_block_reasons=block_reasons, synthetic=loaded.synthetic, created_at=now,
+        )
+        risks += _strategy_risks(plan, signals)
+    store.write_plan(plan)
+
+    if plan.decision is PlanDecision.BLOCKED:
+        stage = Stage.STOPPED if stop.on else Stage.BLOCKED
+        status, code = OverallStatus.BLOCKED, EXIT_BLOCKED
+    else:
+        stage = Stage.PLAN_READY if plan.decision is PlanDecision.READY else Stage.NO_ACTION_TODAY
+        warn = any(r.severity is not Severity.INFO for r in risks)
+        status, code = (OverallStatus.WARN if warn else OverallStatus.OK), EXIT_OK
+    summary = OpsSummary(
+        **base, asof=expected, freshness=loaded.freshness, signals=signals,
+        plan=plan_summary(plan), stage=stage, risks=risks, status=status,
+        message=_message(plan, expected),
+    )
+    store.write_summary(summary, now)
+    return CycleResult(summary, plan, code)
+
+
+def _load_market(
+    store: Store, settings: Settings, portfolio: Portfolio, data_spec: str, expected: date
+) -> _Loaded:
+    from strategy import calendar
+    from strategy.marketdata import make_provider
+    from strategy.marketdata.errors import BadMarketData, MarketDataUnavailable
+    from strategy.marketdata.validation import ensure_valid
+    from strategy.signals import required_tickers
+
+    tickers = required_tickers(settings, portfolio)
+    provider = make_provider(data_spec, cache_dir=store.paths.cache_dir, demo_end=expected)
+    risks: list[Risk] = []
+    if provider.synthetic:
+        risks.append(Risk(code="SYNTHETIC_DATA", severity=Severity.WARN,
+                          message="market data is SYNTHETIC (demo provider): not real prices"))
+    try:
+        bars = provider.load(tickers, end=expected)
+    except MarketDataUnavailable as exc:
+        risks.append(Risk(code="DATA_MISSING", severity=Severity.CRITICAL, message=str(exc)))
+        return _Loaded({}, provider.name, provider.synthetic, risks, "DATA_MISSING", None)
+    except BadMarketData as exc:
+        risks.append(Risk(code="DATA_INVALID", severity=Severity.CRITICAL, message=str(exc)))
+        return _Loaded({}, provider.name, provider.synthetic, risks, "DATA_INVALID", None)
+
+    last_bar = {t: df.index[-1].date() for t, df in bars.items() if not df.empty}
+    for t in tickers:
+        df = bars.get(t)
+        if df is None or df.empty:
+            risks.append(Risk(code="DATA_MISSING", severity=Severity.CRITICAL,
+                              message=f"{t}: {provider.name} returned no bars"))
+            return _Loaded(bars, provider.name, provider.synthetic, risks, "DATA_MISSING", None)
+        sessions = calendar.sessions_in_range(df.index[0].date(), df.index[-1].date())
+        try:
+            issues = ensure_valid(t, df, sessions, source=provider.name)
+        except BadMarketData as exc:
+            risks.append(Risk(code="DATA_INVALID", severity=Severity.CRITICAL, message=str(exc)))
+            return _Loaded(bars, provider.name, provider.synthetic, risks, "DATA_INVALID", None)
+        halts = [i for i in issues if i.severity == "halt" and i.date == expected]
+        for h in halts:
+            risks.append(Risk(code="TRADING_HALT", severity=Severity.WARN,
+                              message=f"{t}: trading halt on {h.date}"))
+
+    max_age = settings.guardrails.max_data_age_sessions
+    stale = {}
+    for t in tickers:
+        last = last_bar[t]
+        if last < expected:
+            lag = len(calendar.sessions_in_range(last, expected)) - 1
+            if lag > max_age:
+                stale[t] = last
+    freshness = DataFreshness(
+        provider=provider.name, synthetic=provider.synthetic, expected_session=expected,
+        last_bar=last_bar, stale=bool(stale),
+        message=(f"stale: expected bars for {expected}, got " +
+                 ", ".join(f"{t} last {d}" for t, d in stale.items())) if stale else "fresh",
+    )
+    if stale:
+        risks.append(Risk(code="DATA_STALE", severity=Severity.CRITICAL, message=freshness.message))
+        return _Loaded(bars, provider.name, provider.synthetic, risks, "DATA_STALE", freshness)
+    return _Loaded(bars, provider.name, provider.synthetic, risks, None, freshness)
+
+
+def _strategy_risks(plan: OrderPlan, signals) -> list[Risk]:  # type: ignore[no-untyped-def]
+    risks = [Risk(code=c.code, severity=Severity.CRITICAL, message=c.message)
+             for c in plan.checks if not c.ok]
+    regime = signals.regime
+    if regime.regime.value == "BEAR":
+        risks.append(Risk(code="REGIME_BEAR", severity=Severity.INFO,
+                          message=f"benchmark regime BEAR for {regime.bear_days} sessions"))
+    if regime.chop:
+        risks.append(Risk(code="CHOP", severity=Severity.INFO,
+                          message=f"ADX {regime.adx:.1f} below threshold: no new entries"))
+    for r in plan.reasons:
+        if r.startswith("CASH_LIMIT"):
+            risks.append(Risk(code="CASH_LIMIT", severity=Severity.INFO, message=r))
+    return risks
+
+
+def plan_summary(plan: OrderPlan) -> PlanSummary:
+    buys = [o for o in plan.orders if o.side is Side.BUY]
+    sells = [o for o in plan.orders if o.side is Side.SELL]
+    return PlanSummary(
+        plan_id=plan.plan_id, decision=plan.decision, n_orders=len(plan.orders),
+        n_buys=len(buys), n_sells=len(sells), reasons=plan.reasons,
+        est_buy_notional=sum(o.est_notional for o in buys),
+        est_sell_notional=sum(o.est_notional for o in sells),
+    )
+
+
+def _message(plan: OrderPlan, asof: date) -> str:
+    if plan.decision is PlanDecision.BLOCKED:
+        return f"plan for {asof} BLOCKED: {', '.join(plan.reasons[:3])}"
+    if plan.decision is PlanDecision.EMPTY:
+        return f"no orders for {asof}"
+    return f"plan for {asof} READY: {len(plan.orders)} orders"
+
+
+def _failed(store: Store, now: datetime, error: str) -> CycleResult:
+    try:
+        p, s = store.portfolio(), store.settings()
+        mode, prev, srev = s.execution_mode, p.revision, s.revision
+    except Exception:  # the state itself may be what failed
+        mode, prev, srev = ExecutionMode.DRY_RUN, 0, 0
+    from strategy import calendar
+
+    summary = OpsSummary(
+        run_at=now, asof=None, is_session_today=calendar.is_session(now.astimezone(KST).date()),
+        execution_mode=mode, stage=Stage.FAILED, status=OverallStatus.FAILED,
+        risks=[Risk(code="CYCLE_FAILED", severity=Severity.CRITICAL, message=error)],
+        portfolio_revision=prev, settings_revision=srev, message=f"daily cycle failed: {error}",
+    )
+    try:
+        store.write_summary(summary, now)
+    except Exception:
+        log.exception("could not write the FAILED summary")
+    return CycleResult(summary, None, EXIT_FAILURE)
+
+
+def set_stage(store: Store, stage: Stage, message: str = "") -> OpsSummary | None:
+    """Move the latest summary to `stage` (ticket drafted, submitted, filled, ...)."""
+    with store.lock():
+        summary = store.summary()
+        if summary is None:
+            return None
+        summary = summary.model_copy(update={
+            "stage": stage, "generated_at": now_kst(),
+            "message": message or summary.message,
+        })
+        atomic_write_model(store.paths.summary_latest, summary)
+        return summary

@@ -1,0 +1,603 @@
+"""Backtest engine: bars → aligned market → indicators → compiled kernel → result tables.
+
+`run_backtest` is the one-settings entry point; `prepare_market`, `compute_indicators` and
+`run_batch` are the pieces a parameter sweep reuses (indicators once per indicator-period
+group, then many parameter vectors per compiled call). The decisions come from
+`strategy.rules` compiled by `strategy.backtest.jit`; numba is imported only when a kernel
+runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from contracts.instruments import instrument
+from contracts.settings import Settings
+from strategy import indicators, rules
+from strategy.backtest import kernel
+from strategy.backtest.metrics import METRIC_COLUMNS, N_METRICS
+from strategy.params import param_vector
+
+__all__ = [
+    "METRIC_COLUMNS",
+    "BacktestInputError",
+    "BacktestResult",
+    "DecisionRecord",
+    "DetailedRun",
+    "IndicatorSet",
+    "PreparedMarket",
+    "compute_indicators",
+    "prepare_market",
+    "run_backtest",
+    "run_batch",
+    "run_detailed",
+]
+
+NOTE_NAMES = {
+    kernel.NOTE_HALT_DROPPED: "HALT_DROPPED",
+    kernel.NOTE_CASH_SKIPPED: "CASH_SKIPPED",
+    kernel.NOTE_CASH_CUT: "CASH_CUT",
+    kernel.NOTE_GUARD_SKIPPED: "GUARD_SKIPPED",
+}
+
+
+class BacktestInputError(ValueError):
+    """The bars or the window cannot support a backtest; the message names ticker and date."""
+
+
+@dataclass(frozen=True)
+class PreparedMarket:
+    """Bars aligned on the benchmark's sessions up to `end`, warm-up history included.
+
+    Price arrays are [T, N] in universe order (NaN where a ticker has no bar, only possible
+    before the window); `start_idx`/`end_idx` index the decision window (inclusive).
+    """
+
+    dates: np.ndarray
+    tickers: list[str]
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    bench_close: np.ndarray
+    bench_high: np.ndarray
+    bench_low: np.ndarray
+    is_stock: np.ndarray
+    years: np.ndarray
+    start_idx: int
+    end_idx: int
+    benchmark: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def calendar_days(self) -> float:
+        """Calendar days from start to end (the CAGR exponent's denominator)."""
+        span = self.dates[self.end_idx] - self.dates[self.start_idx]
+        return float(span.astype("timedelta64[D]").astype(np.int64))
+
+    @property
+    def window_dates(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(
+            self.dates[self.start_idx : self.end_idx + 1].astype("datetime64[ns]"), name="date"
+        )
+
+
+@dataclass(frozen=True)
+class IndicatorSet:
+    """Indicators over the whole prepared history: RSI per ticker [T, N], benchmark series [T]."""
+
+    rsi: np.ndarray
+    sma_long: np.ndarray
+    sma_short: np.ndarray
+    adx: np.ndarray
+
+
+class DecisionRecord(NamedTuple):
+    """What the rules decided at the close of one session, and the state they saw.
+
+    Tuples are in universe order: `held_qty`/`entry_price`/`cash` are the portfolio at the
+    close before this decision's orders; codes are `strategy.rules` ints.
+    """
+
+    date: date
+    regime: int
+    held_qty: tuple[int, ...]
+    entry_price: tuple[float, ...]
+    cash: float
+    exit_code: tuple[int, ...]
+    rank: tuple[int, ...]
+    buy_qty: tuple[int, ...]
+    block: int
+    guard: int
+    equity: float
+    reserve: float
+    executed: bool
+
+
+@dataclass
+class DetailedRun:
+    """Raw arrays of one detailed kernel run (first axis of the records = window session)."""
+
+    metrics: np.ndarray
+    regime: np.ndarray
+    bear_days: np.ndarray
+    equity: np.ndarray
+    acc: np.ndarray
+    cash: np.ndarray
+    qty: np.ndarray
+    entry: np.ndarray
+    exit_code: np.ndarray
+    rank: np.ndarray
+    buy_qty: np.ndarray
+    codes: np.ndarray
+    money: np.ndarray
+    fill_qty: np.ndarray
+    fill_price: np.ndarray
+    fill_commission: np.ndarray
+    fill_tax: np.ndarray
+    fill_slippage: np.ndarray
+    note: np.ndarray
+
+
+@dataclass
+class BacktestResult:
+    metrics: dict[str, float]
+    equity: pd.Series
+    cash: pd.Series
+    exposure: pd.Series
+    positions: pd.DataFrame
+    trades: pd.DataFrame
+    fills: pd.DataFrame
+    open_positions: pd.DataFrame
+    regime: pd.Series
+    chop: pd.Series
+    per_year: pd.DataFrame
+    benchmark: pd.Series
+    decisions: list[DecisionRecord]
+    params: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+# --- market ---------------------------------------------------------------------------------
+
+
+def _session_dates(df: pd.DataFrame) -> np.ndarray:
+    return np.asarray(df.index.values).astype("datetime64[D]")
+
+
+def _session_index(dates: np.ndarray, day: date, benchmark: str, what: str) -> int:
+    target = np.datetime64(day, "D")
+    i = int(np.searchsorted(dates, target))
+    if i < dates.shape[0] and dates[i] == target:
+        return i
+    after = f"next session: {dates[i]}" if i < dates.shape[0] else "no later session"
+    raise BacktestInputError(
+        f"{what} {day} is not a session in the {benchmark} bars ({after}); "
+        f"pick a trading day between {dates[0] if dates.size else '-'} and "
+        f"{dates[-1] if dates.size else '-'}"
+    )
+
+
+def _contiguous(a: np.ndarray, dtype: Any) -> np.ndarray:
+    out = np.ascontiguousarray(a, dtype=dtype)
+    return out if out.flags.writeable else out.copy()
+
+
+def prepare_market(
+    bars: dict[str, pd.DataFrame], universe: list[str], benchmark: str, start: date, end: date
+) -> PreparedMarket:
+    """Align the universe on the benchmark's sessions up to `end` (history before `start`
+    is kept as warm-up).
+
+    Raises ValueError if `end` is before `start`; `BacktestInputError` (a ValueError) for a
+    ticker without bars or not in the ticker master, a `start`/`end` that is not a benchmark
+    session, or a universe ticker without a usable bar on a session of the window.
+    """
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    tickers = list(universe)
+    if not tickers:
+        raise BacktestInputError("the universe is empty")
+    seen: set[str] = set()
+    for code in tickers:
+        if code in seen:
+            raise BacktestInputError(f"{code}: appears twice in the universe")
+        seen.add(code)
+    for code in [benchmark, *tickers]:
+        if code not in bars:
+            raise BacktestInputError(
+                f"{code}: no bars loaded (unknown ticker or missing data file for it)"
+            )
+    is_stock = np.zeros(len(tickers), dtype=np.bool_)
+    for i, code in enumerate(tickers):
+        try:
+            is_stock[i] = instrument(code).kind == "stock"
+        except KeyError:
+            raise BacktestInputError(
+                f"{code}: not in the ticker master (tickers.csv); add it there or drop it "
+                "from the universe"
+            ) from None
+
+    bench = bars[benchmark]
+    all_dates = _session_dates(bench)
+    n = int(np.searchsorted(all_dates, np.datetime64(end, "D"), side="right"))
+    dates = all_dates[:n]
+    start_idx = _session_index(dates, start, benchmark, "start")
+    end_idx = _session_index(dates, end, benchmark, "end")
+    b_close = _contiguous(bench["close"].to_numpy()[:n], np.float64)
+    b_high = _contiguous(bench["high"].to_numpy()[:n], np.float64)
+    b_low = _contiguous(bench["low"].to_numpy()[:n], np.float64)
+    if not np.all(np.isfinite(b_close[start_idx : end_idx + 1])):
+        bad = dates[start_idx + int(np.argmin(np.isfinite(b_close[start_idx : end_idx + 1])))]
+        raise BacktestInputError(f"{benchmark}: close missing on {bad} inside the window")
+
+    cols = ("open", "high", "low", "close")
+    stacked = np.full((len(cols), n, len(tickers)), np.nan)
+    notes: list[str] = []
+    for i, code in enumerate(tickers):
+        df = bars[code]
+        t_dates = _session_dates(df)
+        t_n = int(np.searchsorted(t_dates, np.datetime64(end, "D"), side="right"))
+        t_dates = t_dates[:t_n]
+        values = df[list(cols)].to_numpy(dtype=np.float64)[:t_n]
+        if t_n == n and np.array_equal(t_dates, dates):
+            stacked[:, :, i] = values.T
+        elif t_n:
+            pos = np.searchsorted(t_dates, dates)
+            safe = np.minimum(pos, t_n - 1)
+            matched = (pos < t_n) & (t_dates[safe] == dates)
+            stacked[:, matched, i] = values[safe[matched]].T
+            if int(matched.sum()) < t_n:
+                notes.append(
+                    f"{code}: {t_n - int(matched.sum())} bar(s) on days that are not "
+                    f"{benchmark} sessions were ignored"
+                )
+        window = slice(start_idx, end_idx + 1)
+        o, c = stacked[0, window, i], stacked[3, window, i]
+        usable = np.isfinite(o) & (o >= 0.0) & np.isfinite(c) & (c > 0.0)
+        if not usable.all():
+            bad = dates[start_idx + int(np.argmin(usable))]
+            raise BacktestInputError(
+                f"{code}: no usable bar for session {bad} inside the window "
+                f"[{start}, {end}]; start later or drop {code} from the universe"
+            )
+
+    years = dates.astype("datetime64[Y]").astype(np.int64) + 1970
+    return PreparedMarket(
+        dates=dates,
+        tickers=tickers,
+        open=_contiguous(stacked[0], np.float64),
+        high=_contiguous(stacked[1], np.float64),
+        low=_contiguous(stacked[2], np.float64),
+        close=_contiguous(stacked[3], np.float64),
+        bench_close=b_close,
+        bench_high=b_high,
+        bench_low=b_low,
+        is_stock=is_stock,
+        years=_contiguous(years, np.int64),
+        start_idx=start_idx,
+        end_idx=end_idx,
+        benchmark=benchmark,
+        notes=tuple(notes),
+    )
+
+
+def compute_indicators(
+    m: PreparedMarket, *, rsi_period: int, regime_ma_long: int, ma_short_period: int,
+    adx_period: int,
+) -> IndicatorSet:
+    """RSI per ticker (on the ticker's own bars) and the benchmark's SMAs and ADX, over the
+    whole prepared history."""
+    rsi = np.full(m.close.shape, np.nan)
+    for i in range(m.close.shape[1]):
+        col = m.close[:, i]
+        ok = np.isfinite(col)
+        if ok.all():
+            rsi[:, i] = indicators.rsi(col, rsi_period)
+        elif ok.any():
+            # Rows before a late listing are not gaps in the ticker's own series.
+            rsi[ok, i] = indicators.rsi(col[ok], rsi_period)
+    return IndicatorSet(
+        rsi=_contiguous(rsi, np.float64),
+        sma_long=_contiguous(indicators.sma(m.bench_close, regime_ma_long), np.float64),
+        sma_short=_contiguous(indicators.sma(m.bench_close, ma_short_period), np.float64),
+        adx=_contiguous(
+            indicators.adx(m.bench_high, m.bench_low, m.bench_close, adx_period), np.float64
+        ),
+    )
+
+
+def kernel_inputs(m: PreparedMarket, ind: IndicatorSet) -> tuple[Any, ...]:
+    """The market arguments shared by both kernels, in their order."""
+    return (
+        m.open, m.close, ind.rsi, ind.adx, m.bench_close, ind.sma_long, ind.sma_short,
+        m.years, m.is_stock, int(m.start_idx), int(m.end_idx),
+    )
+
+
+# --- running --------------------------------------------------------------------------------
+
+
+def run_batch(
+    m: PreparedMarket, ind: IndicatorSet, params: np.ndarray, initial_capital: float,
+    *, compiled: bool = True,
+) -> np.ndarray:
+    """Metrics [K, len(METRIC_COLUMNS)] of K parameter vectors ([K, rules.N_PARAMS]) in one
+    kernel call. `compiled=False` runs the same loop as plain Python (reference/baseline)."""
+    p = _contiguous(np.atleast_2d(np.asarray(params, dtype=np.float64)), np.float64)
+    if p.ndim != 2 or p.shape[1] != rules.N_PARAMS:
+        raise ValueError(f"params must have shape [K, {rules.N_PARAMS}], got {p.shape}")
+    out = np.full((p.shape[0], N_METRICS), np.nan)
+    if p.shape[0] == 0:
+        return out
+    fn = _kernels(compiled)["run_batch_kernel"]
+    fn(*kernel_inputs(m, ind), p, float(initial_capital), m.calendar_days, out)
+    return out
+
+
+def run_detailed(
+    m: PreparedMarket, ind: IndicatorSet, p: np.ndarray, initial_capital: float,
+    *, compiled: bool = True,
+) -> DetailedRun:
+    """One parameter vector with every day-level record."""
+    pv = _contiguous(np.asarray(p, dtype=np.float64).reshape(-1), np.float64)
+    if pv.shape[0] != rules.N_PARAMS:
+        raise ValueError(f"p must have {rules.N_PARAMS} entries, got {pv.shape[0]}")
+    n_window = m.end_idx - m.start_idx + 1
+    bufs = kernel.detailed_buffers(m.dates.shape[0], n_window, len(m.tickers))
+    out = np.full(N_METRICS, np.nan)
+    fn = _kernels(compiled)["run_detailed_kernel"]
+    fn(*kernel_inputs(m, ind), pv, float(initial_capital), m.calendar_days, out, *bufs)
+    return DetailedRun(out, *bufs)
+
+
+def _kernels(compiled: bool) -> dict[str, Any]:
+    if not compiled:
+        return {
+            "run_batch_kernel": kernel.run_batch_kernel,
+            "run_detailed_kernel": kernel.run_detailed_kernel,
+        }
+    from strategy.backtest import jit
+
+    return jit.KERNELS
+
+
+def run_backtest(
+    bars: dict[str, pd.DataFrame], settings: Settings, start: date, end: date
+) -> BacktestResult:
+    """Backtest `settings` on the decision window [start, end] (both benchmark sessions).
+
+    History before `start` in `bars` is warm-up for the indicators and the regime machine; too
+    little of it is allowed (no entries until the rules have values) and reported in
+    `meta["warmup_notes"]`.
+    """
+    sp = settings.strategy
+    m = prepare_market(bars, settings.universe, settings.benchmark, start, end)
+    ind = compute_indicators(
+        m, rsi_period=sp.rsi_period, regime_ma_long=sp.regime_ma_long,
+        ma_short_period=sp.ma_short_period, adx_period=sp.adx_period,
+    )
+    p = param_vector(sp, settings.guardrails)
+    run = run_detailed(m, ind, p, sp.initial_capital)
+    return build_result(m, ind, run, settings)
+
+
+# --- result tables --------------------------------------------------------------------------
+
+
+def build_result(
+    m: PreparedMarket, ind: IndicatorSet, run: DetailedRun, settings: Settings
+) -> BacktestResult:
+    """Tables and series of a detailed run."""
+    sp = settings.strategy
+    s, e = m.start_idx, m.end_idx
+    idx = m.window_dates
+    dates = [d.date() for d in idx]
+    tickers = m.tickers
+    capital = float(sp.initial_capital)
+
+    equity = pd.Series(run.equity, index=idx, name="equity")
+    cash = pd.Series(run.cash, index=idx, name="cash")
+    exposure = pd.Series((run.equity - run.cash) / run.equity, index=idx, name="exposure")
+    positions = pd.DataFrame(run.qty, index=idx, columns=tickers)
+    regime_codes = run.regime[s : e + 1]
+    regime = pd.Series(
+        [rules.REGIME_NAMES[int(c)] for c in regime_codes], index=idx, name="regime"
+    )
+    adx_w = ind.adx[s : e + 1]
+    chop = pd.Series(
+        [math.nan if math.isnan(a) else bool(a < sp.adx_threshold) for a in adx_w],
+        index=idx, name="chop", dtype=object,
+    )
+    bench = pd.Series(
+        capital * m.bench_close[s : e + 1] / m.bench_close[s], index=idx, name="benchmark"
+    )
+
+    fills, trades, open_positions = _fill_tables(m, run, dates)
+    qty_l, entry_l = run.qty.tolist(), run.entry.tolist()
+    exit_l, rank_l, buy_l = run.exit_code.tolist(), run.rank.tolist(), run.buy_qty.tolist()
+    codes_l, money_l, cash_l = run.codes.tolist(), run.money.tolist(), run.cash.tolist()
+    decisions = [
+        DecisionRecord(
+            date=dates[k],
+            regime=codes_l[k][kernel.DAY_REGIME],
+            held_qty=tuple(qty_l[k]),
+            entry_price=tuple(entry_l[k]),
+            cash=cash_l[k],
+            exit_code=tuple(exit_l[k]),
+            rank=tuple(rank_l[k]),
+            buy_qty=tuple(buy_l[k]),
+            block=codes_l[k][kernel.DAY_BLOCK],
+            guard=codes_l[k][kernel.DAY_GUARD],
+            equity=money_l[k][kernel.DAY_EQUITY],
+            reserve=money_l[k][kernel.DAY_RESERVE],
+            executed=k < len(dates) - 1,
+        )
+        for k in range(len(dates))
+    ]
+
+    from strategy.backtest import jit
+
+    mdd, peak_k, trough_k = jit.max_drawdown(run.equity)
+    bench_metrics = np.full(N_METRICS, np.nan)
+    jit.summary_metrics(
+        bench.to_numpy(), capital, m.calendar_days, np.zeros(kernel.N_ACC), bench_metrics
+    )
+    keep = ("final_equity", "total_return", "cagr", "mdd", "sharpe", "sortino", "calmar",
+            "volatility")
+    meta: dict[str, Any] = {
+        "start": dates[0],
+        "end": dates[-1],
+        "benchmark": m.benchmark,
+        "universe": list(tickers),
+        "sessions": len(dates),
+        "warmup_sessions": int(s),
+        "mdd_peak_date": dates[peak_k] if mdd < 0 else None,
+        "mdd_trough_date": dates[trough_k] if mdd < 0 else None,
+        "benchmark_metrics": {
+            k: float(bench_metrics[METRIC_COLUMNS.index(k)]) for k in keep
+        },
+        "warmup_notes": _warmup_notes(m, ind, run),
+        "data_notes": list(m.notes),
+        "guard_blocked_sessions": int(np.count_nonzero(run.codes[:-1, kernel.DAY_GUARD])),
+        "halted_orders": int(np.count_nonzero(run.note == kernel.NOTE_HALT_DROPPED)),
+    }
+    meta["warmup_ok"] = not meta["warmup_notes"]
+
+    return BacktestResult(
+        metrics={c: float(v) for c, v in zip(METRIC_COLUMNS, run.metrics, strict=True)},
+        equity=equity,
+        cash=cash,
+        exposure=exposure,
+        positions=positions,
+        trades=trades,
+        fills=fills,
+        open_positions=open_positions,
+        regime=regime,
+        chop=chop,
+        per_year=_per_year(run.equity, idx, capital, jit.max_drawdown),
+        benchmark=bench,
+        decisions=decisions,
+        params={
+            "benchmark": settings.benchmark,
+            "universe": list(settings.universe),
+            **sp.model_dump(mode="json"),
+            "guardrails": settings.guardrails.model_dump(mode="json"),
+        },
+        meta=meta,
+    )
+
+
+_FILL_COLUMNS = ["date", "ticker", "side", "qty", "price", "notional", "commission", "tax",
+                 "slippage_cost", "reason"]
+_TRADE_COLUMNS = ["ticker", "entry_date", "exit_date", "entry_price", "exit_price", "qty", "pnl",
+                  "return", "costs", "holding_days", "entry_reason", "exit_reason"]
+_OPEN_COLUMNS = ["ticker", "entry_date", "entry_price", "qty", "close", "market_value",
+                 "unrealized_pnl", "holding_days"]
+
+
+def _fill_tables(
+    m: PreparedMarket, run: DetailedRun, dates: list[date]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    tickers = m.tickers
+    ks, iis = np.nonzero(run.fill_qty)
+    order = sorted(
+        zip(ks.tolist(), iis.tolist(), strict=True),
+        key=lambda ki: (ki[0], run.fill_qty[ki] > 0, run.rank[ki[0] - 1, ki[1]]),
+    )
+    fills: list[dict[str, Any]] = []
+    trades: list[dict[str, Any]] = []
+    open_buy: dict[int, tuple[int, dict[str, Any]]] = {}
+    for k, i in order:
+        q = int(run.fill_qty[k, i])
+        price = float(run.fill_price[k, i])
+        comm = float(run.fill_commission[k, i])
+        tax = float(run.fill_tax[k, i])
+        if q > 0:
+            reason = "RSI_DIP_ENTRY"
+        else:
+            reason = rules.EXIT_NAMES[int(run.exit_code[k - 1, i])]
+        row: dict[str, Any] = {
+            "date": dates[k], "ticker": tickers[i], "side": "BUY" if q > 0 else "SELL",
+            "qty": abs(q), "price": price, "notional": abs(q) * price, "commission": comm,
+            "tax": tax, "slippage_cost": float(run.fill_slippage[k, i]), "reason": reason,
+        }
+        fills.append(row)
+        if q > 0:
+            open_buy[i] = (k, row)
+            continue
+        k0, buy = open_buy.pop(i)
+        cost = buy["notional"] + buy["commission"]
+        pnl = row["notional"] - comm - tax - cost
+        trades.append({
+            "ticker": tickers[i], "entry_date": buy["date"], "exit_date": row["date"],
+            "entry_price": buy["price"], "exit_price": price, "qty": -q, "pnl": pnl,
+            "return": pnl / cost, "costs": buy["commission"] + comm + tax,
+            "holding_days": k - k0, "entry_reason": buy["reason"], "exit_reason": reason,
+        })
+    last = len(dates) - 1
+    e = m.end_idx
+    opens = []
+    for i, (k0, buy) in sorted(open_buy.items()):
+        close = float(m.close[e, i])
+        value = buy["qty"] * close
+        opens.append({
+            "ticker": tickers[i], "entry_date": buy["date"], "entry_price": buy["price"],
+            "qty": buy["qty"], "close": close, "market_value": value,
+            "unrealized_pnl": value - buy["notional"] - buy["commission"],
+            "holding_days": last - k0,
+        })
+    return (
+        pd.DataFrame(fills, columns=_FILL_COLUMNS),
+        pd.DataFrame(trades, columns=_TRADE_COLUMNS),
+        pd.DataFrame(opens, columns=_OPEN_COLUMNS),
+    )
+
+
+def _per_year(
+    equity: np.ndarray, idx: pd.DatetimeIndex, capital: float, drawdown: Any
+) -> pd.DataFrame:
+    years = idx.year.to_numpy()
+    rows = []
+    base = capital
+    for y in np.unique(years):
+        seg = equity[years == y]
+        mdd, _, _ = drawdown(np.concatenate(([base], seg)))
+        rows.append({"year": int(y), "return": seg[-1] / base - 1.0, "mdd": mdd})
+        base = seg[-1]
+    return pd.DataFrame(rows, columns=["year", "return", "mdd"])
+
+
+def _warmup_notes(m: PreparedMarket, ind: IndicatorSet, run: DetailedRun) -> list[str]:
+    s, e = m.start_idx, m.end_idx
+    notes = []
+    dates = m.dates
+
+    def first_defined(ok: np.ndarray) -> str:
+        j = np.flatnonzero(ok[s : e + 1])
+        return str(dates[s + j[0]]) if j.size else "never in the window"
+
+    if run.regime[s] == rules.REGIME_UNKNOWN:
+        known = run.regime != rules.REGIME_UNKNOWN
+        notes.append(
+            f"regime UNKNOWN at start {dates[s]} (not enough benchmark history for the SMAs); "
+            f"first known: {first_defined(known)}"
+        )
+    if math.isnan(ind.adx[s]):
+        notes.append(
+            f"ADX undefined at start {dates[s]} (entries blocked as chop); "
+            f"first defined: {first_defined(~np.isnan(ind.adx))}"
+        )
+    for i, code in enumerate(m.tickers):
+        if math.isnan(ind.rsi[s, i]):
+            notes.append(
+                f"{code}: RSI undefined at start {dates[s]}; "
+                f"first defined: {first_defined(~np.isnan(ind.rsi[:, i]))}"
+            )
+    return notes

@@ -1,0 +1,140 @@
+"""numba-compiled copies of `strategy.rules`, the metrics and the backtest kernels.
+
+Numba cannot call plain Python functions from compiled code, so each function is re-created
+from its own code object with a globals dict in which the functions it calls are replaced by
+their compiled copies (callees first), then compiled with `numba.njit(cache=True)`. The daily
+cycle keeps calling the originals uncompiled: one implementation of the rules, two ways to run
+it. This module is the only place that imports numba.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numba
+import numpy as np
+
+from strategy import rules
+from strategy.backtest import kernel, metrics
+
+# Callees before callers: a copy's globals can only point at copies that already exist.
+_RULES_FUNCTIONS: tuple[Callable[..., Any], ...] = (
+    rules.sell_tax_rate,
+    rules.regime_step,
+    rules.regime_series,
+    rules.chop_state,
+    rules.exit_reason,
+    rules.entry_block,
+    rules.decide_session,
+    rules.buy_qty_at_fill,
+    rules.score_of,
+)
+_METRIC_FUNCTIONS: tuple[Callable[..., Any], ...] = (
+    metrics.max_drawdown,
+    metrics.cagr,
+    metrics.summary_metrics,
+)
+_KERNEL_FUNCTIONS: tuple[Callable[..., Any], ...] = (
+    kernel.simulate,
+    kernel.run_batch_kernel,
+    kernel.run_detailed_kernel,
+)
+
+
+def _source_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for module in (rules, metrics, kernel):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+SOURCE_FINGERPRINT = _source_fingerprint()
+
+
+def _fingerprinted_cache(copy: types.FunctionType) -> Any:
+    """numba's on-disk cache with `SOURCE_FINGERPRINT` added to the key.
+
+    numba invalidates a cached function only when its own file changes; the kernels inline the
+    rules from another file, so without this they would keep running stale rules after an edit
+    of `strategy/rules.py`. Returns None if numba's cache class is not where it used to be.
+    """
+    try:
+        from numba.core.caching import FunctionCache
+    except ImportError:  # pragma: no cover - numba moved its internals
+        return None
+
+    class SourceSetCache(FunctionCache):  # type: ignore[misc]
+        def _index_key(self, sig: Any, codegen: Any) -> Any:
+            return (*super()._index_key(sig, codegen), SOURCE_FINGERPRINT)
+
+    return SourceSetCache(copy)
+
+
+def _compile(functions: tuple[Callable[..., Any], ...], done: dict[int, Any]) -> dict[str, Any]:
+    """Compiled copies of `functions`, calling the copies in `done` (keyed by id(original))."""
+    out: dict[str, Any] = {}
+    for fn in functions:
+        original_globals = fn.__globals__  # type: ignore[attr-defined]
+        patched = dict(original_globals)
+        for name, value in original_globals.items():
+            if id(value) in done:
+                patched[name] = done[id(value)]
+        copy = types.FunctionType(
+            fn.__code__, patched, fn.__name__, fn.__defaults__  # type: ignore[attr-defined]
+        )
+        copy.__qualname__ = fn.__qualname__
+        copy.__module__ = fn.__module__
+        copy.__doc__ = fn.__doc__
+        dispatcher = numba.njit(cache=True)(copy)
+        cache = _fingerprinted_cache(copy)
+        if cache is not None:
+            dispatcher._cache = cache  # type: ignore[attr-defined]
+        done[id(fn)] = dispatcher
+        out[fn.__name__] = dispatcher
+    return out
+
+
+_done: dict[int, Any] = {}
+RULES: dict[str, Any] = _compile(_RULES_FUNCTIONS, _done)
+METRICS: dict[str, Any] = _compile(_METRIC_FUNCTIONS, _done)
+KERNELS: dict[str, Any] = _compile(_KERNEL_FUNCTIONS, _done)
+
+sell_tax_rate = RULES["sell_tax_rate"]
+regime_step = RULES["regime_step"]
+regime_series = RULES["regime_series"]
+chop_state = RULES["chop_state"]
+exit_reason = RULES["exit_reason"]
+entry_block = RULES["entry_block"]
+decide_session = RULES["decide_session"]
+buy_qty_at_fill = RULES["buy_qty_at_fill"]
+max_drawdown = METRICS["max_drawdown"]
+summary_metrics = METRICS["summary_metrics"]
+run_batch_kernel = KERNELS["run_batch_kernel"]
+run_detailed_kernel = KERNELS["run_detailed_kernel"]
+
+# The uncompiled originals, for the pure-Python baseline (they call the uncompiled rules).
+PY_KERNELS: dict[str, Callable[..., Any]] = {fn.__name__: fn for fn in _KERNEL_FUNCTIONS}
+
+
+def compile_kernels() -> None:
+    """Compile both kernels (or load them from numba's cache) for the argument types the
+    engine passes, by running them on a tiny made-up market."""
+    n_sessions, n_tickers = 4, 2
+    prices = np.full((n_sessions, n_tickers), 100.0)
+    bench = np.full(n_sessions, 100.0)
+    p = np.zeros(rules.N_PARAMS)
+    p[rules.P_MAX_POSITIONS] = 1.0
+    market = (
+        prices, prices.copy(), np.full((n_sessions, n_tickers), 50.0), np.full(n_sessions, 20.0),
+        bench, bench.copy(), bench.copy(), np.full(n_sessions, 2024, dtype=np.int64),
+        np.zeros(n_tickers, dtype=np.bool_), 1, n_sessions - 1,
+    )
+    out = np.zeros((1, metrics.N_METRICS))
+    run_batch_kernel(*market, p[None, :].copy(), 1.0e7, 3.0, out)
+    bufs = kernel.detailed_buffers(n_sessions, n_sessions - 1, n_tickers)
+    run_detailed_kernel(*market, p, 1.0e7, 3.0, out[0], *bufs)

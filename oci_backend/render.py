@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from contracts.plan import OrderPlan
 from contracts.summary import OpsSummary
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-align to a terminal width, counting Korean (wide) characters as two columns."""
+    out, used = "", 0
+    for ch in text:
+        w = 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        if used + w > width - 1:
+            break
+        out, used = out + ch, used + w
+    return out + " " * (width - used)
 
 
 def _num(x: float | None, fmt: str = "{:,.1f}") -> str:
@@ -31,12 +44,12 @@ def render_cycle(summary: OpsSummary, plan: OrderPlan | None) -> str:
             f"{_num(r.sma_long)} · SMA short {_num(r.sma_short)} · ADX {_num(r.adx, '{:.2f}')} "
             f"· chop {chop}",
             "",
-            f"{'ticker':<8}{'name':<22}{'close':>10}{'RSI':>8}{'held':>7}  {'action':<6}reason",
+            f"{'ticker':<8}{'name':<26}{'close':>10}{'RSI':>8}{'held':>7}  {'action':<7}reason",
         ]
         for t in sig.tickers:
             lines.append(
-                f"{t.ticker:<8}{t.name[:20]:<22}{_num(t.close, '{:,.0f}'):>10}"
-                f"{_num(t.rsi, '{:.2f}'):>8}{t.held_qty:>7}  {t.action.value:<6}"
+                f"{t.ticker:<8}{_pad(t.name, 26)}{_num(t.close, '{:,.0f}'):>10}"
+                f"{_num(t.rsi, '{:.2f}'):>8}{t.held_qty:>7}  {t.action.value:<7}"
                 f"{t.reason.value if t.reason else ''}"
                 + (f" qty {t.qty}" if t.qty else "")
             )

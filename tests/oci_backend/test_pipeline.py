@@ -1,0 +1,166 @@
+"""The daily cycle on the real bars: sessions, holidays, stale data, bad input, plan ids."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from contracts import KST, OpsSummary, OrderPlan
+from oci_backend.paths import data_paths
+from oci_backend.pipeline import CycleBusy, run_cycle
+from oci_backend.store import CorruptFile, Store
+
+UNIVERSE = ["069500", "229200", "091160", "305720", "005930"]
+
+
+def _store(tmp_path: Path) -> Store:
+    return Store(data_paths(tmp_path / "data"))
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_run_cycle_replays_a_real_session(tmp_path, krx_data_dir):
+    store = _store(tmp_path)
+    res = run_cycle(store, data_spec=f"csv:{krx_data_dir}", asof=date(2025, 12, 29))
+    assert res.exit_code == 0, res.summary.message
+    s = res.summary
+    assert s.asof == date(2025, 12, 29)
+    assert s.freshness is not None and not s.freshness.stale and not s.freshness.synthetic
+    assert s.signals is not None and [t.ticker for t in s.signals.tickers] == UNIVERSE
+    assert s.signals.regime.regime.value in {"BULL", "BEAR"}
+    assert all(t.rsi is not None for t in s.signals.tickers)
+    # artifacts on disk, readable by the same contracts
+    latest = OpsSummary.model_validate_json(
+        store.paths.summary_latest.read_text(encoding="utf-8"))
+    assert latest == s
+    assert store.paths.summary_dated(s.run_at.date()).exists()
+    plan = OrderPlan.model_validate_json(
+        store.paths.plan(res.plan.plan_id).read_text(encoding="utf-8"))
+    assert plan == res.plan and plan.decision.value in {"READY", "EMPTY"}
+    # first run created the defaults
+    assert store.portfolio().cash == 10_000_000 and store.settings().revision == 1
+
+
+def test_run_cycle_plan_id_is_stable_across_reruns(tmp_path, krx_data_dir):
+    store = _store(tmp_path)
+    a = run_cycle(store, data_spec=f"csv:{krx_data_dir}", asof=date(2025, 6, 2))
+    b = run_cycle(store, data_spec=f"csv:{krx_data_dir}", asof=date(2025, 6, 2))
+    assert a.plan.plan_id == b.plan.plan_id
+    assert a.plan.orders == b.plan.orders
+
+
+def test_run_cycle_at_0905_uses_previous_session_close(tmp_path, krx_data_dir):
+    store = _store(tmp_path)
+    now = datetime(2025, 12, 29, 9, 5, tzinfo=KST)
+    res = run_cycle(store, data_spec=f"csv:{krx_data_dir}", now=now)
+    assert res.summary.asof == date(2025, 12, 26)
+    assert res.summary.is_session_today
+    assert res.exit_code == 0
+
+
+def test_run_cycle_without_asof_today_blocks_on_stale_data(tmp_path, krx_data_dir):
+    store = _store(tmp_path)
+    now = datetime(2026, 11, 27, 9, 5, tzinfo=KST)
+    res = run_cycle(store, data_spec=f"csv:{krx_data_dir}", now=now)
+    assert res.exit_code == 2
+    assert res.summary.status.value == "BLOCKED" and res.summary.stage.value == "BLOCKED"
+    assert res.plan.decision.value == "BLOCKED" and res.plan.orders == []
+    assert res.plan.reasons == ["DATA_STALE"]
+    assert any(r.code == "DATA_STALE" and "2025-12-29" in r.message for r in res.summary.risks)
+
+
+@pytest.mark.parametrize("day", [date(2025, 12, 25), date(2025, 12, 31), date(2025, 12, 27)])
+def test_run_cycle_on_holiday_says_so_without_a_plan(tmp_path, krx_data_dir, day):
+    store = _store(tmp_path)
+    now = datetime(day.year, day.month, day.day, 9, 5, tzinfo=KST)
+    res = run_cycle(store, data_spec=f"csv:{krx_data_dir}", now=now)
+    assert res.exit_code == 2 and res.plan is None
+    assert res.summary.holiday and res.summary.stage.value == "NO_ACTION_TODAY"
+    assert not list(store.paths.plans_dir.iterdir())
+
+
+def test_run_cycle_asof_not_a_session_fails_clearly(tmp_path, krx_data_dir):
+    res = run_cycle(_store(tmp_path), data_spec=f"csv:{krx_data_dir}", asof=date(2025, 12, 25))
+    assert res.exit_code == 1 and "not an XKRX session" in res.summary.message
+
+
+def test_run_cycle_emergency_stop_blocks_plan(tmp_path, krx_data_dir):
+    store = _store(tmp_path)
+    store.set_emergency_stop(True, "broker outage", "operator")
+    res = run_cycle(store, data_spec=f"csv:{krx_data_dir}", asof=date(2025, 12, 29))
+    assert res.exit_code == 2 and res.summary.stage.value == "STOPPED"
+    assert "EMERGENCY_STOP" in res.plan.reasons
+
+
+def test_run_cycle_refuses_to_run_twice_at_once(tmp_path, krx_data_dir):
+    from filelock import FileLock
+
+    store = _store(tmp_path)
+    with FileLock(str(store.paths.cycle_lock)), pytest.raises(CycleBusy):
+        run_cycle(store, data_spec=f"csv:{krx_data_dir}", asof=date(2025, 12, 29))
+
+
+def _copy_universe(src: Path, dst: Path) -> Path:
+    dst.mkdir(parents=True)
+    for code in UNIVERSE:
+        shutil.copy(src / f"{code}.csv", dst / f"{code}.csv")
+    return dst
+
+
+def test_run_cycle_corrupt_csv_blocks_naming_file_and_date(tmp_path, krx_data_dir):
+    bars = _copy_universe(krx_data_dir, tmp_path / "bars")
+    path = bars / "091160.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[100] = lines[100].split(",")[0] + ",12x00,1,1,1,1"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = run_cycle(_store(tmp_path), data_spec=f"csv:{bars}", asof=date(2025, 12, 29))
+    assert res.exit_code == 2 and res.plan.reasons == ["DATA_INVALID"]
+    risk = next(r for r in res.summary.risks if r.code == "DATA_INVALID")
+    assert "091160" in risk.message
+
+
+def test_run_cycle_missing_ticker_file_blocks_naming_it(tmp_path, krx_data_dir):
+    bars = _copy_universe(krx_data_dir, tmp_path / "bars")
+    (bars / "305720.csv").unlink()
+    res = run_cycle(_store(tmp_path), data_spec=f"csv:{bars}", asof=date(2025, 12, 29))
+    assert res.exit_code == 2 and res.plan.reasons == ["DATA_MISSING"]
+    assert any("305720" in r.message for r in res.summary.risks if r.code == "DATA_MISSING")
+
+
+def test_run_cycle_invalid_settings_file_is_reported_and_left_untouched(tmp_path, krx_data_dir):
+    store = _store(tmp_path)
+    store.initialize()
+    raw = json.loads(store.paths.settings.read_text(encoding="utf-8"))
+    raw["strategy"]["max_positions"] = -1
+    store.paths.settings.write_text(json.dumps(raw), encoding="utf-8")
+    before = _snapshot(store.paths.state_dir)
+    with pytest.raises(CorruptFile, match=r"settings\.json: strategy\.max_positions"):
+        store.settings()
+    res = run_cycle(store, data_spec=f"csv:{krx_data_dir}", asof=date(2025, 12, 29))
+    assert res.exit_code == 1 and "strategy.max_positions" in res.summary.message
+    after = _snapshot(store.paths.state_dir)
+    assert after["settings.json"] == before["settings.json"]
+    assert after["portfolio.json"] == before["portfolio.json"]
+    with pytest.raises(CorruptFile):  # still invalid: nothing replaced it
+        store.settings()
+
+
+def test_run_cycle_portfolio_with_unknown_ticker_is_reported(tmp_path, krx_data_dir):
+    store = _store(tmp_path)
+    store.initialize()
+    raw = json.loads(store.paths.portfolio.read_text(encoding="utf-8"))
+    raw["holdings"] = [{"ticker": "123456", "qty": 1, "avg_price": 1000}]
+    store.paths.portfolio.write_text(json.dumps(raw), encoding="utf-8")
+    before = store.paths.portfolio.read_bytes()
+    res = run_cycle(store, data_spec=f"csv:{krx_data_dir}", asof=date(2025, 12, 29))
+    assert res.exit_code == 1
+    assert "portfolio.json" in res.summary.message and "holdings.0.ticker" in res.summary.message
+    assert store.paths.portfolio.read_bytes() == before

@@ -1,0 +1,361 @@
+"""Order plan → manual execution ticket, KRX tick sizes, and the checks OCI runs on submit.
+
+Pure: no files, no network, no clock (`created_at` is an argument). The PC drafts a ticket
+with `draft_ticket`; OCI re-checks every submitted ticket with `verify_ticket` against the
+plan it holds as current, so a hand-edited or stale ticket never reaches the processor.
+
+Tick sizes (KRX, since 2023-01-25): stocks by price band, ETF/ETN 5 KRW at every level.
+Limit prices are rounded *toward the reference*: a buy limit is rounded down and a sell limit
+up, so a ticket never pays more (or accepts less) than the plan's price ± slippage estimate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from contracts.plan import OrderPlan, PlanDecision, PlannedOrder, Side
+from contracts.settings import ExecutionMode, Settings
+from contracts.ticket import Ticket, TicketOrder
+from strategy import rules
+
+# (upper bound exclusive, tick) per price band for stocks; at or above the last bound: 1,000.
+_STOCK_BANDS: tuple[tuple[int, int], ...] = (
+    (2_000, 1),
+    (5_000, 5),
+    (20_000, 10),
+    (50_000, 50),
+    (200_000, 100),
+    (500_000, 500),
+)
+_STOCK_TOP_TICK = 1_000
+_FUND_TICK = 5
+_FUND_KINDS = frozenset({"etf", "etn"})
+_STOCK_KINDS = frozenset({"stock"})
+
+# A submitted limit may sit this far (fraction of the plan's price ± slippage) from the plan's
+# price, or one tick if that is wider; farther means a hand-edited price → rejected.
+LIMIT_TOLERANCE = 0.005
+
+# Relative slack when deciding that a float price already sits on a tick (e.g. 50,025.0000001).
+_EPS = 1e-9
+
+_SIDE_KO = {Side.BUY: "매수", Side.SELL: "매도"}
+
+
+class TicketDraftError(ValueError):
+    """The plan cannot become a ticket (not READY, nothing affordable, ...)."""
+
+
+@dataclass(frozen=True)
+class TicketProblem:
+    """One reason a ticket does not match its plan. `code` is stable, `field` names the part of
+    the ticket (e.g. ``orders[1].qty``) or None for the ticket as a whole."""
+
+    code: str
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f" {self.field}" if self.field else ""
+        return f"{self.code}{where}: {self.message}"
+
+
+# -- ticks -------------------------------------------------------------------------------------
+def _check_price(price: float) -> None:
+    if not math.isfinite(price) or price <= 0:
+        raise ValueError(f"price must be a positive finite number, got {price!r}")
+
+
+def krx_tick(price: float, kind: str) -> int:
+    """The KRX tick size in KRW for an order at `price` of an instrument of `kind`
+    ('stock', 'etf' or 'etn'); the band is decided by the price itself."""
+    _check_price(price)
+    k = kind.lower()
+    if k in _FUND_KINDS:
+        return _FUND_TICK
+    if k not in _STOCK_KINDS:
+        raise ValueError(f"unknown instrument kind {kind!r}; expected stock, etf or etn")
+    for bound, tick in _STOCK_BANDS:
+        if price < bound:
+            return tick
+    return _STOCK_TOP_TICK
+
+
+def _snap(q: float) -> float:
+    """`q` (price / tick) as an exact integer when float noise is all that separates them."""
+    n = round(q)
+    return float(n) if abs(q - n) <= _EPS * max(1.0, abs(q)) else q
+
+
+def is_on_tick(price: float, kind: str) -> bool:
+    """True when `price` is an integer number of won on a valid tick for its band."""
+    _check_price(price)
+    p = _snap(price)
+    return p.is_integer() and int(p) % krx_tick(p, kind) == 0
+
+
+def round_limit(price: float, kind: str, side: Side | str) -> int:
+    """`price` rounded to a valid tick: DOWN for a buy, UP for a sell.
+
+    Rounding up can cross into a coarser band (4,996 → 5,000); the result is re-checked
+    against the band of the rounded price so it is always a valid order price.
+    """
+    _check_price(price)
+    s = Side(side)
+    if s is Side.BUY:
+        out = price
+        while True:
+            t = krx_tick(out, kind)
+            down = math.floor(_snap(out / t)) * t
+            if down <= 0:
+                raise ValueError(f"price {price!r} is below the smallest tick ({t} KRW)")
+            if down % krx_tick(down, kind) == 0:
+                return int(down)
+            out = float(down)
+    out = price
+    while True:
+        t = krx_tick(out, kind)
+        up = math.ceil(_snap(out / t)) * t
+        if up % krx_tick(up, kind) == 0:
+            return int(up)
+        out = float(up)
+
+
+# -- costs -------------------------------------------------------------------------------------
+def fill_year(asof: date) -> int:
+    """Year of the session that executes a plan made at the close of `asof` (tax schedule)."""
+    from strategy import calendar
+
+    return calendar.next_session(asof).year
+
+
+def order_fees(
+    side: Side, kind: str, notional: float, commission: float, year: int
+) -> tuple[float, float]:
+    """(commission, tax) of one fill: commission per side, dated sell tax for stocks only."""
+    tax = notional * rules.sell_tax_rate(year, kind == "stock") if side is Side.SELL else 0.0
+    return notional * commission, tax
+
+
+# -- drafting ----------------------------------------------------------------------------------
+def ticket_id_for(
+    plan_id: str, asof: date, mode: ExecutionMode, orders: list[tuple[str, str, int, int]]
+) -> str:
+    """Content address of a ticket: the plan, the mode and (side, ticker, qty, limit) of every
+    order. Re-drafting the same plan in the same mode gives the same id."""
+    payload = {"plan_id": plan_id, "mode": mode.value, "orders": [list(o) for o in orders]}
+    digest = hashlib.sha256(
+        json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    ).hexdigest()
+    return f"{asof:%Y%m%d}-tk{digest[:12]}"
+
+
+def ticket_id_of(ticket: Ticket) -> str:
+    """The id `ticket` must carry given its content (see `ticket_id_for`)."""
+    return ticket_id_for(
+        ticket.plan_id, ticket.asof, ticket.mode,
+        [(o.side.value, o.ticker, o.qty, o.limit_price) for o in ticket.orders],
+    )
+
+
+def hts_line(side: Side, ticker: str, name: str, qty: int, limit: int, notional: float) -> str:
+    """One line to type into the broker's order screen."""
+    return (f"[{_SIDE_KO[side]}] {name} ({ticker}) {qty:,}주 지정가 {limit:,}원 "
+            f"(약 {notional:,.0f}원)")
+
+
+def _limit_from_plan(order: PlannedOrder, slippage: float) -> int:
+    if order.side is Side.BUY:
+        return round_limit(order.ref_price * (1.0 + slippage), order.kind, Side.BUY)
+    return round_limit(order.ref_price * (1.0 - slippage), order.kind, Side.SELL)
+
+
+def draft_ticket(
+    plan: OrderPlan, settings: Settings, *, cash: float, created_at: datetime
+) -> Ticket:
+    """The manual execution ticket for a READY plan.
+
+    Sells come first (limit = ref × (1 − slippage) rounded up to a tick), then buys in rank
+    order (limit = ref × (1 + slippage) rounded down), each buy cut with `rules.buy_qty_at_fill`
+    to what `cash` plus the sells' estimated net proceeds pays for above the plan's reserve;
+    a buy cut to 0 is dropped. Fees are commission plus the stock sell tax of the fill year.
+    Raises `TicketDraftError` when the plan is not READY or no order is left.
+    """
+    if plan.decision is not PlanDecision.READY:
+        why = f" ({', '.join(plan.reasons[:3])})" if plan.reasons else ""
+        raise TicketDraftError(
+            f"plan {plan.plan_id} is {plan.decision.value}{why}: only a READY plan can be "
+            f"drafted into a ticket"
+        )
+    if created_at.tzinfo is None:
+        raise TicketDraftError("created_at must be timezone-aware")
+    sp = settings.strategy
+    mode = settings.execution_mode
+    year = fill_year(plan.asof)
+    avail = cash
+    orders: list[TicketOrder] = []
+    sells = [o for o in plan.orders if o.side is Side.SELL]
+    buys = sorted(
+        (o for o in plan.orders if o.side is Side.BUY),
+        key=lambda o: o.rank if o.rank is not None else math.inf,
+    )
+    for po in sells + buys:
+        limit = _limit_from_plan(po, sp.slippage)
+        qty = po.qty
+        if po.side is Side.BUY:
+            qty = rules.buy_qty_at_fill(avail, plan.reserve, float(limit), sp.commission, po.qty)
+            if qty <= 0:
+                continue
+        notional = float(qty * limit)
+        commission, tax = order_fees(po.side, po.kind, notional, sp.commission, year)
+        avail += (notional - commission - tax) if po.side is Side.SELL else -(notional + commission)
+        orders.append(TicketOrder(
+            side=po.side, ticker=po.ticker, name=po.name, kind=po.kind, qty=qty,
+            limit_price=limit, est_notional=notional, est_fees=commission + tax,
+            reason=po.reason,
+            hts_text=hts_line(po.side, po.ticker, po.name, qty, limit, notional),
+        ))
+    if not orders:
+        raise TicketDraftError(
+            f"plan {plan.plan_id}: no order is left after cutting buys to the cash above the "
+            f"reserve ({cash:,.0f} KRW cash, reserve {plan.reserve:,.0f} KRW)"
+        )
+    ticket_id = ticket_id_for(
+        plan.plan_id, plan.asof, mode,
+        [(o.side.value, o.ticker, o.qty, o.limit_price) for o in orders],
+    )
+    return Ticket(
+        ticket_id=ticket_id, plan_id=plan.plan_id, asof=plan.asof, mode=mode,
+        created_at=created_at, orders=orders, confirmed=False,
+        copy_text=copy_block(ticket_id, plan.plan_id, plan.asof, mode, orders),
+    )
+
+
+def copy_block(
+    ticket_id: str, plan_id: str, asof: date, mode: ExecutionMode, orders: list[TicketOrder]
+) -> str:
+    """The whole ticket as a text block to paste into a note or a chat with oneself."""
+    sell = sum(o.est_notional for o in orders if o.side is Side.SELL)
+    buy = sum(o.est_notional for o in orders if o.side is Side.BUY)
+    fees = sum(o.est_fees for o in orders)
+    lines = [
+        f"KRX Alertor 주문 티켓 {ticket_id}",
+        f"플랜 {plan_id} · 기준일 {asof:%Y-%m-%d} · 모드 {mode.value}",
+        *(f"{i}. {o.hts_text}" for i, o in enumerate(orders, 1)),
+        f"매도 약 {sell:,.0f}원 · 매수 약 {buy:,.0f}원 · 예상 비용 약 {fees:,.0f}원",
+    ]
+    return "\n".join(lines)
+
+
+# -- verification ------------------------------------------------------------------------------
+def ticket_problems(ticket: Ticket, plan: OrderPlan, settings: Settings) -> list[TicketProblem]:
+    """Every way `ticket` departs from `plan` under `settings` (empty = acceptable).
+
+    Codes: STALE (other plan or as-of), PLAN_NOT_READY, MODE_MISMATCH, TICKET_ID (id does not
+    match the content), NOT_IN_PLAN, WRONG_SIDE, QTY_ABOVE_PLAN, KIND_MISMATCH, OFF_TICK,
+    LIMIT_AWAY, OUTSIDE_UNIVERSE and the GUARDRAIL_* codes of the plan's guardrails.
+    """
+    out: list[TicketProblem] = []
+    if ticket.plan_id != plan.plan_id or ticket.asof != plan.asof:
+        out.append(TicketProblem(
+            "STALE", "plan_id",
+            f"ticket is for plan {ticket.plan_id} (as-of {ticket.asof}) but the current plan is "
+            f"{plan.plan_id} (as-of {plan.asof}): re-draft the ticket from the current plan",
+        ))
+        return out
+    if plan.decision is not PlanDecision.READY:
+        out.append(TicketProblem("PLAN_NOT_READY", "plan_id",
+                                 f"plan {plan.plan_id} is {plan.decision.value}, not READY"))
+    if ticket.mode is not settings.execution_mode:
+        out.append(TicketProblem(
+            "MODE_MISMATCH", "mode",
+            f"ticket was drafted for {ticket.mode.value} but OCI runs in "
+            f"{settings.execution_mode.value}: re-draft it",
+        ))
+    if ticket.ticket_id != ticket_id_of(ticket):
+        out.append(TicketProblem(
+            "TICKET_ID", "ticket_id",
+            f"ticket_id {ticket.ticket_id!r} does not match the ticket's content "
+            f"(expected {ticket_id_of(ticket)!r}); re-draft instead of editing ids",
+        ))
+    sp, g = settings.strategy, settings.guardrails
+    planned = {(o.side, o.ticker): o for o in plan.orders}
+    planned_side = {o.ticker: o.side for o in plan.orders}
+    universe = set(settings.universe)
+    year = fill_year(plan.asof)
+    cash = plan.cash
+    buy_total = 0.0
+    for i, o in enumerate(ticket.orders):
+        f = f"orders[{i}]"
+        po = planned.get((o.side, o.ticker))
+        if po is None:
+            if o.ticker in planned_side:
+                out.append(TicketProblem(
+                    "WRONG_SIDE", f"{f}.side",
+                    f"{o.ticker}: the plan has a {planned_side[o.ticker].value}, not a "
+                    f"{o.side.value}",
+                ))
+            else:
+                out.append(TicketProblem("NOT_IN_PLAN", f"{f}.ticker",
+                                         f"{o.ticker} has no order in plan {plan.plan_id}"))
+            continue
+        if o.side is Side.BUY and o.ticker not in universe:
+            out.append(TicketProblem("OUTSIDE_UNIVERSE", f"{f}.ticker",
+                                     f"{o.ticker} is not in the universe (allow-list)"))
+        if o.qty > po.qty:
+            out.append(TicketProblem("QTY_ABOVE_PLAN", f"{f}.qty",
+                                     f"{o.ticker}: {o.qty} shares above the planned {po.qty}"))
+        if o.kind != po.kind:
+            out.append(TicketProblem("KIND_MISMATCH", f"{f}.kind",
+                                     f"{o.ticker} is a {po.kind}, not a {o.kind}"))
+        if not is_on_tick(o.limit_price, po.kind):
+            out.append(TicketProblem(
+                "OFF_TICK", f"{f}.limit_price",
+                f"{o.ticker}: {o.limit_price:,} KRW is not on a KRX tick "
+                f"({krx_tick(o.limit_price, po.kind)} KRW at that price)",
+            ))
+        tol = max(LIMIT_TOLERANCE * po.est_price, float(krx_tick(po.est_price, po.kind)))
+        if abs(o.limit_price - po.est_price) > tol:
+            out.append(TicketProblem(
+                "LIMIT_AWAY", f"{f}.limit_price",
+                f"{o.ticker}: limit {o.limit_price:,} KRW is more than {tol:,.0f} KRW away from "
+                f"the plan's {po.est_price:,.1f} KRW",
+            ))
+        notional = float(o.qty * o.limit_price)
+        commission, tax = order_fees(o.side, po.kind, notional, sp.commission, year)
+        if o.side is Side.SELL:
+            cash += notional - commission - tax
+        else:
+            cash -= notional + commission
+            buy_total += notional
+            if notional > g.max_single_order_pct * plan.equity + 1e-6:
+                out.append(TicketProblem(
+                    "GUARDRAIL_MAX_SINGLE_ORDER", f"{f}.qty",
+                    f"{o.ticker}: {notional:,.0f} KRW is above {g.max_single_order_pct:.0%} of "
+                    f"equity ({plan.equity:,.0f} KRW)",
+                ))
+    if len(ticket.orders) > g.max_orders:
+        out.append(TicketProblem("GUARDRAIL_MAX_ORDERS", "orders",
+                                 f"{len(ticket.orders)} orders (limit {g.max_orders})"))
+    if buy_total > g.max_buy_turnover_pct * plan.equity + 1e-6:
+        out.append(TicketProblem(
+            "GUARDRAIL_MAX_BUY_TURNOVER", "orders",
+            f"buys total {buy_total:,.0f} KRW, above {g.max_buy_turnover_pct:.0%} of equity",
+        ))
+    if buy_total > 0 and cash < plan.reserve - 1e-6:
+        out.append(TicketProblem(
+            "GUARDRAIL_MIN_CASH", "orders",
+            f"estimated cash after the ticket {cash:,.0f} KRW is below the reserve "
+            f"{plan.reserve:,.0f} KRW",
+        ))
+    return out
+
+
+def verify_ticket(ticket: Ticket, plan: OrderPlan, settings: Settings) -> list[str]:
+    """Problems of `ticket` against `plan` as readable lines ``CODE field: message``;
+    an empty list means OCI may accept it. See `ticket_problems` for the codes."""
+    return [str(p) for p in ticket_problems(ticket, plan, settings)]

@@ -1,5 +1,7 @@
 """Every schema that crosses a boundary (file or HTTP), one module per artifact."""
 
+from pydantic import BaseModel
+
 from contracts.audit import AuditAction, AuditEntry, FieldChange
 from contracts.common import KST, now_kst
 from contracts.instruments import Instrument, all_instruments, instrument, is_known
@@ -40,7 +42,7 @@ from contracts.ticket import (
 )
 
 # Every model exported as JSON Schema to contracts/schemas/<name>.json.
-SCHEMA_MODELS = {
+SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "portfolio": Portfolio,
     "settings": Settings,
     "signals": Signals,

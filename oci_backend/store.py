@@ -80,6 +80,26 @@ def atomic_write_text(path: Path, text: str) -> None:
     _fsync_dir(path.parent)
 
 
+def atomic_move(src: Path, dst: Path) -> None:
+    """Rename `src` to `dst` (same filesystem) atomically and durably (both directories are
+    fsynced). Raises FileNotFoundError when `src` is gone — e.g. another process took it."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(src, dst)
+    _fsync_dir(dst.parent)
+    if src.parent != dst.parent:
+        _fsync_dir(src.parent)
+
+
+def durable_unlink(path: Path) -> bool:
+    """Remove `path` and fsync its directory; False when it did not exist."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    _fsync_dir(path.parent)
+    return True
+
+
 def dump_model(model: BaseModel) -> str:
     return model.model_dump_json(indent=2) + "\n"
 
@@ -325,3 +345,28 @@ class Store:
                     continue
                 out.append(entry)
         return out[-limit:] if limit else out
+
+    def audit_tail(self, n: int = 20) -> list[AuditEntry]:
+        """The newest `n` entries, oldest first, reading only the end of the log (the log
+        grows forever; the snapshot must not get slower with it)."""
+        path = self.paths.audit
+        if n <= 0 or not path.exists():
+            return []
+        with open(path, "rb") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            pos, data = end, b""
+            while pos > 0 and data.count(b"\n") <= n:
+                step = min(64 * 1024, pos)
+                pos -= step
+                fh.seek(pos)
+                data = fh.read(step) + data
+        lines = [ln for ln in data.split(b"\n") if ln.strip()]
+        if pos > 0:
+            lines = lines[1:]  # the first line may be cut in the middle
+        out = []
+        for line in lines[-n:]:
+            try:
+                out.append(AuditEntry.model_validate_json(line))
+            except ValidationError as exc:
+                raise CorruptFile(path, f"near the end: {first_error(exc)}") from None
+        return out

@@ -1,0 +1,144 @@
+"""XKRX trading calendar: session dates and KST close times.
+
+Pure functions — the clock is always an argument. Session dates come from the
+`exchange_calendars` XKRX calendar, never from `weekday()` (PITFALLS #7).
+The calendar is built once per process on first use: building it costs a few
+seconds (exchange_calendars computes the lunar holidays), so importing this
+module stays cheap and only the first call pays.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+KST = ZoneInfo("Asia/Seoul")
+
+# Fixed bounds keep the calendar independent of the wall clock (exchange_calendars
+# would otherwise default its end to "today + 1 year").
+CALENDAR_START = date(2000, 1, 1)
+CALENDAR_END = date(2035, 12, 31)
+
+# Bars of a session are treated as final a little after the close (closing auction
+# prints and vendor publication lag).
+DEFAULT_SETTLE = timedelta(minutes=10)
+
+_DAY = np.timedelta64(1, "D")
+
+
+class CalendarRangeError(ValueError):
+    """A date lies outside the range the XKRX calendar was built for."""
+
+
+class NotASession(ValueError):
+    """A date that must be an XKRX session is not one (weekend or holiday)."""
+
+
+@dataclass(frozen=True)
+class _Xkrx:
+    sessions: np.ndarray  # datetime64[D], sorted
+    closes_utc: np.ndarray  # datetime64[ns], UTC, aligned with sessions
+
+
+@functools.lru_cache(maxsize=1)
+def _xkrx() -> _Xkrx:
+    # Imported here: exchange_calendars pulls in heavy modules and `krx daily` must start fast.
+    xcals = importlib.import_module("exchange_calendars")
+    with warnings.catch_warnings():
+        # exchange_calendars 4.x reads tz-aware Series.values, deprecated in pandas 3.1;
+        # nothing to fix on our side until it is updated.
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+        cal = xcals.get_calendar(
+            "XKRX", start=CALENDAR_START.isoformat(), end=CALENDAR_END.isoformat()
+        )
+    sessions = np.asarray(cal.sessions.values).astype("datetime64[D]")
+    closes_utc = cal.closes.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
+    return _Xkrx(sessions=sessions, closes_utc=closes_utc)
+
+
+def load_calendar() -> None:
+    """Build the XKRX calendar now (otherwise built lazily on first use)."""
+    _xkrx()
+
+
+def _d64(d: date) -> np.datetime64:
+    if isinstance(d, datetime):
+        raise TypeError(f"expected a date, got a datetime {d!r}; pass d.date() or use KST")
+    if not CALENDAR_START <= d <= CALENDAR_END:
+        raise CalendarRangeError(
+            f"{d} is outside the XKRX calendar range {CALENDAR_START}..{CALENDAR_END}"
+        )
+    return np.datetime64(d, "D")
+
+
+def _to_date(d64: np.datetime64) -> date:
+    value = d64.astype("datetime64[D]").item()
+    assert isinstance(value, date)
+    return value
+
+
+def is_session(d: date) -> bool:
+    """True when `d` is an XKRX trading session."""
+    cal = _xkrx()
+    x = _d64(d)
+    i = int(np.searchsorted(cal.sessions, x))
+    return i < len(cal.sessions) and cal.sessions[i] == x
+
+
+def next_session(d: date) -> date:
+    """The first session strictly after `d`."""
+    cal = _xkrx()
+    i = int(np.searchsorted(cal.sessions, _d64(d), side="right"))
+    if i >= len(cal.sessions):
+        raise CalendarRangeError(f"no XKRX session after {d} within the calendar range")
+    return _to_date(cal.sessions[i])
+
+
+def previous_session(d: date) -> date:
+    """The last session strictly before `d`."""
+    cal = _xkrx()
+    i = int(np.searchsorted(cal.sessions, _d64(d), side="left"))
+    if i == 0:
+        raise CalendarRangeError(f"no XKRX session before {d} within the calendar range")
+    return _to_date(cal.sessions[i - 1])
+
+
+def sessions_in_range(start: date, end: date) -> list[date]:
+    """All sessions `s` with start <= s <= end, ascending (empty when end < start)."""
+    cal = _xkrx()
+    lo = int(np.searchsorted(cal.sessions, _d64(start), side="left"))
+    hi = int(np.searchsorted(cal.sessions, _d64(end), side="right"))
+    return cal.sessions[lo:hi].astype(object).tolist() if hi > lo else []
+
+
+def session_close_kst(d: date) -> datetime:
+    """Close time of session `d` in KST (15:30 normally; later on exam days)."""
+    cal = _xkrx()
+    x = _d64(d)
+    i = int(np.searchsorted(cal.sessions, x))
+    if i >= len(cal.sessions) or cal.sessions[i] != x:
+        raise NotASession(f"{d} is not an XKRX session")
+    ns = int(cal.closes_utc[i].astype("datetime64[ns]").astype(np.int64))
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).astimezone(KST)
+
+
+def last_completed_session(now: datetime, *, settle: timedelta = DEFAULT_SETTLE) -> date:
+    """The latest session whose close (+ `settle`) is at or before `now`.
+
+    `now` must be timezone-aware (any zone); a naive datetime raises ValueError.
+    A run at 09:05 KST on a session day returns the previous session.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(
+            f"now={now!r} is naive; pass a timezone-aware datetime, e.g. datetime.now(KST)"
+        )
+    today = now.astimezone(KST).date()
+    if is_session(today) and now >= session_close_kst(today) + settle:
+        return today
+    return previous_session(today)

@@ -20,7 +20,7 @@ class Instrument:
     kind: InstrumentKind
 
 
-_BUILTIN: tuple[Instrument, ...] = (
+BUILTIN_INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument("005930", "삼성전자", "Samsung Electronics", "stock"),
     Instrument("035420", "NAVER", "NAVER", "stock"),
     Instrument("035720", "카카오", "Kakao", "stock"),
@@ -37,7 +37,7 @@ _BUILTIN: tuple[Instrument, ...] = (
     Instrument("305720", "KODEX 2차전지산업", "KODEX Secondary Battery Industry", "etf"),
 )
 
-_MASTER: dict[str, Instrument] = {i.code: i for i in _BUILTIN}
+_MASTER: dict[str, Instrument] = {i.code: i for i in BUILTIN_INSTRUMENTS}
 
 
 def is_known(code: str) -> bool:

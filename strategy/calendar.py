@@ -2,18 +2,22 @@
 
 Pure functions — the clock is always an argument. Session dates come from the
 `exchange_calendars` XKRX calendar, never from `weekday()` (PITFALLS #7).
-The calendar is built once per process on first use: building it costs a few
-seconds (exchange_calendars computes the lunar holidays), so importing this
-module stays cheap and only the first call pays.
+Building the calendar costs seconds (exchange_calendars computes the lunar holidays),
+so the session table is built once per machine and exchange_calendars version, kept in
+a small cache file, and loaded once per process on first use.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import importlib.metadata
+import os
+import tempfile
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -46,8 +50,22 @@ class _Xkrx:
     closes_utc: np.ndarray  # datetime64[ns], UTC, aligned with sessions
 
 
-@functools.lru_cache(maxsize=1)
-def _xkrx() -> _Xkrx:
+def calendar_cache_path() -> Path:
+    """Where the built XKRX session table is kept between processes.
+
+    `KRX_CALENDAR_CACHE` names the directory (default `~/.cache/krx-alertor`); the file name
+    carries the exchange_calendars version and the range, so an upgrade rebuilds it.
+    """
+    base = os.environ.get("KRX_CALENDAR_CACHE")
+    directory = Path(base) if base else Path.home() / ".cache" / "krx-alertor"
+    try:
+        version = importlib.metadata.version("exchange-calendars")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return directory / f"xkrx-{version}-{CALENDAR_START:%Y%m%d}-{CALENDAR_END:%Y%m%d}.npz"
+
+
+def _build_xkrx() -> _Xkrx:
     # Imported here: exchange_calendars pulls in heavy modules and `krx daily` must start fast.
     xcals = importlib.import_module("exchange_calendars")
     with warnings.catch_warnings():
@@ -60,6 +78,41 @@ def _xkrx() -> _Xkrx:
     sessions = np.asarray(cal.sessions.values).astype("datetime64[D]")
     closes_utc = cal.closes.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
     return _Xkrx(sessions=sessions, closes_utc=closes_utc)
+
+
+def _read_cache(path: Path) -> _Xkrx | None:
+    try:
+        with np.load(path) as data:
+            sessions = data["sessions"].astype("datetime64[D]")
+            closes = data["closes_utc"].astype("datetime64[ns]")
+    except (OSError, KeyError, ValueError):
+        return None
+    if sessions.shape != closes.shape or sessions.size == 0:
+        return None
+    return _Xkrx(sessions=sessions, closes_utc=closes)
+
+
+def _write_cache(path: Path, cal: _Xkrx) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, sessions=cal.sessions.astype(np.int64),
+                     closes_utc=cal.closes_utc.astype(np.int64))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home only costs the rebuild next time
+
+
+@functools.lru_cache(maxsize=1)
+def _xkrx() -> _Xkrx:
+    # Building XKRX costs seconds (lunar holidays), so the session table is cached on disk.
+    path = calendar_cache_path()
+    cal = _read_cache(path)
+    if cal is None:
+        cal = _build_xkrx()
+        _write_cache(path, cal)
+    return cal
 
 
 def load_calendar() -> None:

@@ -3,50 +3,17 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, cast
+from typing import cast
 
-InstrumentKind = Literal["etf", "stock"]
+from contracts.instruments import BUILTIN_INSTRUMENTS, InstrumentKind
+from contracts.instruments import Instrument as TickerInfo
 
 _MASTER_COLUMNS = ("code", "name_ko", "name_en", "kind")
 
-
-@dataclass(frozen=True)
-class TickerInfo:
-    """One listed instrument. `kind` decides the sell tax (stocks only)."""
-
-    code: str
-    name_ko: str
-    name_en: str
-    kind: InstrumentKind
-
-
-def _info(code: str, name_ko: str, name_en: str, kind: InstrumentKind) -> TickerInfo:
-    return TickerInfo(code=code, name_ko=name_ko, name_en=name_en, kind=kind)
-
-
-# The same instruments as the shared tickers.csv, kept in code so names and kinds are known
-# without the data directory.
-BUILTIN_TICKERS: dict[str, TickerInfo] = {
-    t.code: t
-    for t in (
-        _info("005930", "삼성전자", "Samsung Electronics", "stock"),
-        _info("035420", "NAVER", "NAVER", "stock"),
-        _info("035720", "카카오", "Kakao", "stock"),
-        _info("051910", "LG화학", "LG Chem", "stock"),
-        _info("069500", "KODEX 200", "KODEX 200", "etf"),
-        _info("091160", "KODEX 반도체", "KODEX Semiconductor", "etf"),
-        _info("102110", "TIGER 200", "TIGER 200", "etf"),
-        _info("114800", "KODEX 인버스", "KODEX Inverse", "etf"),
-        _info("122630", "KODEX 레버리지", "KODEX Leverage", "etf"),
-        _info("229200", "KODEX 코스닥150", "KODEX KOSDAQ150", "etf"),
-        _info("233740", "KODEX 코스닥150레버리지", "KODEX KOSDAQ150 Leverage", "etf"),
-        _info("252670", "KODEX 200선물인버스2X", "KODEX 200 Futures Inverse 2X", "etf"),
-        _info("261240", "KODEX 미국달러선물", "KODEX US Dollar Futures", "etf"),
-        _info("305720", "KODEX 2차전지산업", "KODEX Secondary Battery Industry", "etf"),
-    )
-}
+# The instruments of the shared tickers.csv, known without the data directory (one table,
+# owned by `contracts.instruments`).
+BUILTIN_TICKERS: dict[str, TickerInfo] = {t.code: t for t in BUILTIN_INSTRUMENTS}
 
 
 class TickerMasterError(ValueError):

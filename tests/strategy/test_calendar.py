@@ -115,3 +115,19 @@ def test_calendar_import_is_lazy() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert float(out.stdout) < 2.0
+
+
+def test_calendar_cache_roundtrip_and_corrupt_file_ignored(tmp_path, monkeypatch):
+    from strategy import calendar as cal_mod
+
+    monkeypatch.setenv("KRX_CALENDAR_CACHE", str(tmp_path))
+    path = cal_mod.calendar_cache_path()
+    assert path.parent == tmp_path and "xkrx-" in path.name
+    built = cal_mod._xkrx()
+    cal_mod._write_cache(path, built)
+    again = cal_mod._read_cache(path)
+    assert again is not None
+    assert (again.sessions == built.sessions).all()
+    assert (again.closes_utc == built.closes_utc).all()
+    path.write_bytes(b"not a numpy archive")
+    assert cal_mod._read_cache(path) is None

@@ -162,6 +162,8 @@ class BacktestResult:
     decisions: list[DecisionRecord]
     params: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
+    # Orders that did not fill as sized: HALT_DROPPED, CASH_SKIPPED, CASH_CUT, GUARD_SKIPPED.
+    order_events: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # --- market ---------------------------------------------------------------------------------
@@ -226,10 +228,10 @@ def prepare_market(
 
     bench = bars[benchmark]
     all_dates = _session_dates(bench)
-    n = int(np.searchsorted(all_dates, np.datetime64(end, "D"), side="right"))
+    start_idx = _session_index(all_dates, start, benchmark, "start")
+    end_idx = _session_index(all_dates, end, benchmark, "end")
+    n = end_idx + 1
     dates = all_dates[:n]
-    start_idx = _session_index(dates, start, benchmark, "start")
-    end_idx = _session_index(dates, end, benchmark, "end")
     b_close = _contiguous(bench["close"].to_numpy()[:n], np.float64)
     b_high = _contiguous(bench["high"].to_numpy()[:n], np.float64)
     b_low = _contiguous(bench["low"].to_numpy()[:n], np.float64)
@@ -491,6 +493,22 @@ def build_result(
             "guardrails": settings.guardrails.model_dump(mode="json"),
         },
         meta=meta,
+        order_events=_order_events(m, run, dates),
+    )
+
+
+def _order_events(m: PreparedMarket, run: DetailedRun, dates: list[date]) -> pd.DataFrame:
+    rows = []
+    for k, i in zip(*np.nonzero(run.note), strict=True):
+        selling = run.qty[k - 1, i] > 0 and run.exit_code[k - 1, i] != rules.EXIT_NONE
+        rows.append({
+            "date": dates[k], "ticker": m.tickers[i], "side": "SELL" if selling else "BUY",
+            "sized_qty": int(run.qty[k - 1, i] if selling else run.buy_qty[k - 1, i]),
+            "filled_qty": abs(int(run.fill_qty[k, i])),
+            "event": NOTE_NAMES[int(run.note[k, i])],
+        })
+    return pd.DataFrame(
+        rows, columns=["date", "ticker", "side", "sized_qty", "filled_qty", "event"]
     )
 
 

@@ -1,0 +1,104 @@
+"""The compiled copies of `strategy.rules`: same answers as the plain functions, cached on disk,
+and numba stays out of the daily cycle's imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from strategy import rules
+from strategy.backtest import jit
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _random_session(rng: np.random.Generator, n: int) -> tuple[object, ...]:
+    close = rng.uniform(5_000, 50_000, n)
+    rsi = np.where(rng.random(n) < 0.1, np.nan, rng.uniform(0, 100, n))
+    held = np.where(rng.random(n) < 0.4, rng.integers(1, 500, n), 0).astype(np.int64)
+    entry = np.where(held > 0, close * rng.uniform(0.8, 1.2, n), 0.0)
+    p = np.zeros(rules.N_PARAMS)
+    p[rules.P_ADX_THRESHOLD] = 17.5
+    p[rules.P_CHOP_EXIT_ALL] = float(rng.random() < 0.5)
+    p[rules.P_RSI_BUY] = rng.uniform(20, 60)
+    p[rules.P_RSI_SELL] = rng.uniform(60, 90)
+    p[rules.P_STOP_LOSS] = rng.uniform(0.02, 0.2)
+    p[rules.P_MAX_POSITIONS] = float(rng.integers(1, 8))
+    p[rules.P_MIN_CASH] = 0.01
+    p[rules.P_MAX_ORDERS] = float(rng.integers(1, 20))
+    p[rules.P_MAX_SINGLE] = rng.uniform(0.1, 1.0)
+    p[rules.P_MAX_TURNOVER] = rng.uniform(0.5, 1.0)
+    regime = int(rng.integers(0, 3))
+    adx = float(np.nan if rng.random() < 0.1 else rng.uniform(5, 40))
+    return regime, adx, close, rsi, held, entry, float(rng.uniform(0, 5e6)), p
+
+
+def test_jit_decide_session_equals_plain_rules_on_random_sessions() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        n = int(rng.integers(1, 15))
+        args = _random_session(rng, n)
+        outs = [[np.zeros(n, np.int64) for _ in range(3)] for _ in range(2)]
+        plain = rules.decide_session(*args, *outs[0])
+        compiled = jit.decide_session(*args, *outs[1])
+        assert plain == compiled
+        for a, b in zip(outs[0], outs[1], strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("year", [2021, 2022, 2023, 2024, 2025, 2030])
+def test_jit_sell_tax_and_buy_qty_equal_plain_rules(year: int) -> None:
+    for stock in (True, False):
+        assert jit.sell_tax_rate(year, stock) == rules.sell_tax_rate(year, stock)
+    for cash in (0.0, 9_999.0, 1e6, 3.3e7):
+        assert jit.buy_qty_at_fill(cash, 1e4, 1000.5, 0.00015, 700) == rules.buy_qty_at_fill(
+            cash, 1e4, 1000.5, 0.00015, 700
+        )
+
+
+def test_jit_regime_series_equals_plain_rules() -> None:
+    rng = np.random.default_rng(3)
+    close = 100 * np.cumprod(1 + rng.normal(0, 0.02, 600))
+    sma_l = np.convolve(close, np.ones(50) / 50)[: close.size]
+    sma_s = np.convolve(close, np.ones(20) / 20)[: close.size]
+    sma_l[:49] = np.nan
+    sma_s[:19] = np.nan
+    for golden, hold in ((True, 30), (False, 30), (False, 0)):
+        a = [np.zeros(600, np.int64), np.zeros(600, np.int64)]
+        b = [np.zeros(600, np.int64), np.zeros(600, np.int64)]
+        rules.regime_series(close, sma_l, sma_s, golden, hold, *a)
+        jit.regime_series(close, sma_l, sma_s, golden, hold, *b)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+
+
+def _run(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600,
+        check=True,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_jit_kernels_load_from_cache_in_a_fresh_process() -> None:
+    jit.compile_kernels()  # this process compiled or loaded them: the cache is populated
+    out = _run(
+        "import json; from strategy.backtest import jit; jit.compile_kernels(); "
+        "s = [jit.run_batch_kernel.stats, jit.run_detailed_kernel.stats]; "
+        "print(json.dumps([[sum(x.cache_hits.values()), sum(x.cache_misses.values())] "
+        "for x in s]))"
+    )
+    assert json.loads(out) == [[1, 0], [1, 0]]
+
+
+def test_daily_cycle_imports_do_not_load_numba() -> None:
+    out = _run(
+        "import sys, strategy.rules, strategy.signals, strategy.planner, strategy.params; "
+        "print('numba' in sys.modules)"
+    )
+    assert out == "False"

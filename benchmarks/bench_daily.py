@@ -37,7 +37,7 @@ def core_cycle() -> object:
     provider = make_provider(f"csv:{SHARED_DAILY}")
     bars = provider.load(ALL_TICKERS, end=ASOF)
     for t, df in bars.items():
-        sessions = calendar.sessions_in_range(df.index[0].date(), df.index[-1].date())
+        sessions = calendar.session_days(df.index[0].date(), df.index[-1].date())
         ensure_valid(t, df, sessions)
     d = decide(bars, ASOF, portfolio, settings)
     to_signals(d, settings)

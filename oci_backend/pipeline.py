@@ -212,7 +212,7 @@ def _load_market(
             risks.append(Risk(code="DATA_MISSING", severity=Severity.CRITICAL,
                               message=f"{t}: {provider.name} returned no bars"))
             return _Loaded(bars, provider.name, provider.synthetic, risks, "DATA_MISSING", None)
-        sessions = calendar.sessions_in_range(df.index[0].date(), df.index[-1].date())
+        sessions = calendar.session_days(df.index[0].date(), df.index[-1].date())
         try:
             issues = ensure_valid(t, df, sessions, source=provider.name)
         except BadMarketData as exc:

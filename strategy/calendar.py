@@ -162,12 +162,19 @@ def previous_session(d: date) -> date:
     return _to_date(cal.sessions[i - 1])
 
 
-def sessions_in_range(start: date, end: date) -> list[date]:
-    """All sessions `s` with start <= s <= end, ascending (empty when end < start)."""
+def session_days(start: date, end: date) -> np.ndarray:
+    """Sessions with start <= s <= end as a datetime64[D] array (the fast form of
+    `sessions_in_range`, for vectorised checks)."""
     cal = _xkrx()
     lo = int(np.searchsorted(cal.sessions, _d64(start), side="left"))
     hi = int(np.searchsorted(cal.sessions, _d64(end), side="right"))
-    return cal.sessions[lo:hi].astype(object).tolist() if hi > lo else []
+    return cal.sessions[lo:max(lo, hi)]
+
+
+def sessions_in_range(start: date, end: date) -> list[date]:
+    """All sessions `s` with start <= s <= end, ascending (empty when end < start)."""
+    days = session_days(start, end)
+    return days.astype(object).tolist() if days.size else []
 
 
 def session_close_kst(d: date) -> datetime:

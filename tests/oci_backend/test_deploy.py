@@ -1,0 +1,227 @@
+"""systemd units, timer and crontab line: rendered, shipped in sync, verified by the real tools."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from krx_cli.main import main as krx_main
+from oci_backend.units import (
+    BACKEND_UNIT,
+    CRON_SCHEDULE,
+    CRONTAB,
+    DAILY_SERVICE,
+    DAILY_TIMER,
+    UnitParams,
+    render_units,
+    shipped_layout,
+    write_units,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+UNITS = (BACKEND_UNIT, DAILY_SERVICE, DAILY_TIMER)
+
+
+def _need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{tool} is required in CI (scripts/test.sh installs it)")
+        pytest.skip(f"{tool} is not installed here (CI installs it; set CI=1 to make this fail)")
+    return path
+
+
+def _settings(text: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line and not line.startswith(("#", "[")) and "=" in line:
+            k, v = line.split("=", 1)
+            out.setdefault(k, []).append(v)
+    return out
+
+
+@pytest.fixture
+def install(tmp_path) -> UnitParams:
+    """An install whose ExecStart binaries exist (systemd-analyze verify checks them)."""
+    prefix = tmp_path / "opt" / "krx-alertor"
+    krx = prefix / ".venv" / "bin" / "krx"
+    krx.parent.mkdir(parents=True)
+    krx.write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+    krx.chmod(krx.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    (prefix / "scripts").mkdir()
+    shutil.copy(REPO / "scripts" / "daily_ops.sh", prefix / "scripts" / "daily_ops.sh")
+    data = tmp_path / "var" / "lib" / "krx-alertor"
+    data.mkdir(parents=True)
+    return UnitParams(prefix=PurePosixPath(prefix), data_dir=PurePosixPath(data))
+
+
+def test_shipped_deploy_files_are_the_rendered_defaults():
+    for name, text in render_units().items():
+        shipped = (REPO / shipped_layout()[name]).read_text(encoding="utf-8")
+        assert shipped == text, f"{shipped_layout()[name]} is stale: re-render with units.py"
+
+
+@pytest.mark.parametrize("user", ["krx", "root"])
+def test_systemd_analyze_verify_passes_without_warnings(tmp_path, install, user):
+    tool = _need("systemd-analyze")
+    out = tmp_path / "units"
+    write_units(UnitParams(**{**install.__dict__, "user": user}), out)
+    env = {k: v for k, v in os.environ.items() if k != "SYSTEMD_LOG_LEVEL"}
+    proc = subprocess.run([tool, "verify", *(str(out / u) for u in UNITS)], cwd=out,
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    # every line systemd prints is a finding; nothing is filtered
+    assert proc.stderr.strip() == "" and proc.stdout.strip() == "", proc.stderr + proc.stdout
+
+
+def test_systemd_analyze_verify_catches_a_broken_unit(tmp_path, install):
+    tool = _need("systemd-analyze")
+    out = tmp_path / "units"
+    write_units(install, out)
+    unit = out / BACKEND_UNIT
+    unit.write_text(unit.read_text(encoding="utf-8").replace("Restart=always",
+                                                             "Restart=sometimes"),
+                    encoding="utf-8")
+    proc = subprocess.run([tool, "verify", str(unit)], cwd=out, capture_output=True, text=True,
+                          timeout=120)
+    # the no-warnings check above would notice a bad value: verify reports it on stderr
+    assert "restart specifier" in proc.stderr and "sometimes" in proc.stderr
+
+
+def test_backend_unit_runs_unprivileged_on_loopback_and_keeps_retrying():
+    s = _settings(render_units()[BACKEND_UNIT])
+    assert s["User"] == ["krx"] and s["Group"] == ["krx"]
+    assert s["ExecStart"] == ["/opt/krx-alertor/.venv/bin/krx oci serve --host 127.0.0.1 "
+                              "--port 8000 --data-dir /var/lib/krx-alertor"]
+    assert s["WorkingDirectory"] == ["/opt/krx-alertor"]
+    assert s["EnvironmentFile"] == ["-/etc/krx-alertor/oci.env"]
+    assert s["Restart"] == ["always"] and s["RestartSec"] == ["5"]
+    assert s["StartLimitIntervalSec"] == ["0"]
+    for key, value in {
+        "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
+        "PrivateTmp": "yes", "PrivateDevices": "yes", "ProtectKernelTunables": "yes",
+        "ProtectKernelModules": "yes", "LockPersonality": "yes",
+        "MemoryDenyWriteExecute": "yes", "ReadWritePaths": "/var/lib/krx-alertor",
+        "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX",
+    }.items():
+        assert s[key] == [value], key
+
+
+def test_daily_ops_service_and_timer():
+    units = render_units()
+    svc, timer = _settings(units[DAILY_SERVICE]), _settings(units[DAILY_TIMER])
+    assert svc["Type"] == ["oneshot"]
+    assert svc["ExecStart"] == ["/bin/bash /opt/krx-alertor/scripts/daily_ops.sh"]
+    assert "KRX_DATA_DIR=/var/lib/krx-alertor" in svc["Environment"]
+    assert svc["SuccessExitStatus"] == ["2"]
+    assert timer["OnCalendar"] == ["Mon..Fri *-*-* 09:05:00 Asia/Seoul"]
+    assert timer["Persistent"] == ["true"] and timer["Unit"] == [DAILY_SERVICE]
+
+
+def test_timer_fires_at_0005_utc_on_weekdays():
+    tool = _need("systemd-analyze")
+    proc = subprocess.run([tool, "calendar", "--iterations=5",
+                           "Mon..Fri *-*-* 09:05:00 Asia/Seoul"],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "TZ": "UTC"})
+    assert proc.returncode == 0, proc.stderr
+    stamps = re.findall(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d{2}-\d{2} (\d{2}:\d{2}:\d{2})",
+                        proc.stdout)
+    assert len(stamps) == 5, proc.stdout
+    assert all(t == "00:05:00" and d not in ("Sat", "Sun") for d, t in stamps), stamps
+
+
+def test_units_fall_back_to_read_only_home_for_paths_under_home():
+    p = UnitParams(prefix=PurePosixPath("/home/krx/krx-alertor"),
+                   data_dir=PurePosixPath("/home/krx/data"))
+    assert _settings(render_units(p)[BACKEND_UNIT])["ProtectHome"] == ["read-only"]
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"user": "Krx Admin"}, "user"),
+    ({"prefix": PurePosixPath("/opt/krx alertor")}, "prefix"),
+    ({"data_dir": PurePosixPath("relative/dir")}, "data_dir"),
+    ({"prefix": PurePosixPath("/opt/%h")}, "prefix"),
+    ({"host": "0.0.0.0"}, "loopback"),
+    ({"port": 70000}, "port"),
+])
+def test_render_units_refuses_unsafe_parameters(kw, match):
+    with pytest.raises(ValueError, match=match):
+        render_units(UnitParams(**kw))
+
+
+# -- crontab -----------------------------------------------------------------------------------
+_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
+
+
+def _valid_cron_field(text: str, lo: int, hi: int) -> bool:
+    for part in text.split(","):
+        base, _, step = part.partition("/")
+        if step and (not step.isdigit() or int(step) == 0):
+            return False
+        if base == "*":
+            continue
+        a, _, b = base.partition("-")
+        if not a.isdigit() or (b and not b.isdigit()):
+            return False
+        if not lo <= int(a) <= hi or (b and not int(a) <= int(b) <= hi):
+            return False
+    return True
+
+
+def _cron_jobs(text: str) -> list[list[str]]:
+    jobs = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or re.match(r"^[A-Z_]+=", line):
+            continue
+        jobs.append(line.split(None, 5))
+    return jobs
+
+
+def test_crontab_example_is_0005_utc_on_weekdays():
+    text = (REPO / "deploy" / CRONTAB).read_text(encoding="utf-8")
+    [job] = _cron_jobs(text)
+    assert " ".join(job[:5]) == CRON_SCHEDULE == "5 0 * * 1-5"
+    assert all(_valid_cron_field(f, lo, hi) for f, (lo, hi) in zip(job[:5], _RANGES,
+                                                                  strict=True))
+    assert job[5].startswith("/bin/bash /opt/krx-alertor/scripts/daily_ops.sh")
+    assert "CRON_TZ" in text and "UTC" in text  # the comment says why it is in UTC
+    assert not any(line.startswith("CRON_TZ") for line in text.splitlines())
+
+
+def test_cron_field_validator_rejects_bad_fields():
+    assert not _valid_cron_field("60", 0, 59) and not _valid_cron_field("1-9", 0, 7)
+    assert not _valid_cron_field("*/0", 0, 59) and _valid_cron_field("*/15", 0, 59)
+
+
+def test_crontab_example_passes_the_real_crontab_check(tmp_path):
+    tool = _need("crontab")
+    proc = subprocess.run([tool, "-n", str(REPO / "deploy" / CRONTAB)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    bad = tmp_path / "bad.cron"
+    bad.write_text("5 0 * * 1-9 /bin/true\n", encoding="utf-8")
+    assert subprocess.run([tool, "-n", str(bad)], capture_output=True,
+                          timeout=60).returncode != 0
+
+
+# -- CLI ---------------------------------------------------------------------------------------
+def test_krx_oci_install_units_writes_the_rendered_files(tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = krx_main(["oci", "install-units", "--user", "ops", "--prefix", "/srv/krx",
+                   "--data-dir", "/srv/krx-data", "--out", str(out)])
+    assert rc == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([*UNITS, CRONTAB])
+    backend = (out / BACKEND_UNIT).read_text(encoding="utf-8")
+    assert "User=ops" in backend and "ReadWritePaths=/srv/krx-data" in backend
+    assert "ExecStart=/srv/krx/.venv/bin/krx oci serve" in backend
+    assert "systemctl enable --now" in capsys.readouterr().out
+    assert krx_main(["oci", "install-units", "--prefix", "/srv/k k", "--out",
+                     str(tmp_path / "x")]) == 2

@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="data root holding state/ and reports/ (default $KRX_DATA_DIR or repo)")
     proc.set_defaults(handler=run_process_tickets)
 
+    register_install_units(verbs)
+
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted; exit 2 with a clear message when the configuration is unsafe."""
@@ -73,3 +75,55 @@ def run_process_tickets(args: argparse.Namespace) -> int:
         print(f"{record.ticket.ticket_id}: {record.state.value} {record.message}".rstrip())
     print(f"processed {len(done)} ticket(s)")
     return 0
+
+
+def register_install_units(verbs: argparse._SubParsersAction) -> None:
+    """`krx oci install-units`: render the systemd units and the crontab line of one install."""
+    p = verbs.add_parser(
+        "install-units",
+        help="render the systemd units (backend, daily-ops timer) and crontab line into --out",
+    )
+    p.add_argument("--user", default="krx", help="service user (default krx)")
+    p.add_argument("--group", default=None, help="service group (default: the user)")
+    p.add_argument("--prefix", default="/opt/krx-alertor",
+                   help="the checkout the services run from (default /opt/krx-alertor)")
+    p.add_argument("--venv", default=None, help="virtualenv holding krx (default PREFIX/.venv)")
+    p.add_argument("--data-dir", default="/var/lib/krx-alertor", dest="unit_data_dir",
+                   help="data root: state/ and reports/ (default /var/lib/krx-alertor)")
+    p.add_argument("--env-file", default="/etc/krx-alertor/oci.env",
+                   help="optional EnvironmentFile (default /etc/krx-alertor/oci.env)")
+    p.add_argument("--port", type=int, default=8000, help="backend port on 127.0.0.1")
+    p.add_argument("--out", type=Path, required=True, help="directory to write the files to")
+    p.set_defaults(handler=run_install_units)
+
+
+def run_install_units(args: argparse.Namespace) -> int:
+    """Write the rendered files and print how to install them; exit 2 on unsafe parameters."""
+    from pathlib import PurePosixPath
+
+    from oci_backend.units import UnitParams, write_units
+
+    try:
+        params = UnitParams(
+            user=args.user, group=args.group, prefix=PurePosixPath(args.prefix),
+            venv=PurePosixPath(args.venv) if args.venv else None,
+            data_dir=PurePosixPath(args.unit_data_dir), env_file=PurePosixPath(args.env_file),
+            port=args.port,
+        )
+        written = write_units(params, args.out)
+    except ValueError as exc:
+        print(f"krx oci install-units: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path)
+    out = args.out
+    print(
+        "\nnext (as root):\n"
+        f"  install -m 0644 {out}/krx-oci-backend.service {out}/krx-daily-ops.service "
+        f"{out}/krx-daily-ops.timer /etc/systemd/system/\n"
+        "  systemctl daemon-reload\n"
+        "  systemctl enable --now krx-oci-backend.service krx-daily-ops.timer\n"
+        f"or, instead of the timer: crontab -u {args.user} {out}/crontab.example"
+    )
+    return 0
+

@@ -1,0 +1,248 @@
+"""`krx backtest`: one backtest of the strategy settings on daily bars, printed as tables."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from contracts.settings import Settings
+    from strategy.backtest.engine import BacktestResult
+
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as ``krx backtest: <message>``, exit code 2."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("backtest", help="backtest the strategy on daily bars")
+    p.add_argument(
+        "--data", default="auto",
+        help="market data: csv:DIR | demo | pykrx | fdr | auto (default auto)",
+    )
+    p.add_argument(
+        "--start", type=date.fromisoformat, required=True,
+        help="first decision session (YYYY-MM-DD); earlier bars are warm-up",
+    )
+    p.add_argument(
+        "--end", type=date.fromisoformat, required=True, help="last session (YYYY-MM-DD)"
+    )
+    p.add_argument(
+        "--params", type=Path, default=None,
+        help="YAML or JSON of StrategyParams fields (others keep their defaults); "
+        "an optional 'guardrails' mapping sets Guardrails fields",
+    )
+    p.add_argument(
+        "--universe", default=None,
+        help="comma-separated tickers (default: 069500,229200,091160,305720,005930)",
+    )
+    p.add_argument("--benchmark", default=None, help="regime benchmark (default 069500)")
+    p.add_argument("--json", type=Path, default=None, metavar="OUT",
+                   help="write metrics, per-year, trades and run notes as JSON here")
+    p.add_argument("--report", type=Path, default=None, metavar="OUT.html",
+                   help="write the HTML report here")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from strategy.backtest.engine import BacktestInputError
+    from strategy.marketdata.errors import MarketDataError
+
+    try:
+        return _run(args)
+    except (CommandError, BacktestInputError, MarketDataError) as exc:
+        print(f"krx backtest: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:  # e.g. end before start
+        print(f"krx backtest: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
+    from strategy.backtest.engine import run_backtest
+
+    settings = build_settings(args.params, args.universe, args.benchmark)
+    if args.end < args.start:
+        raise CommandError(f"--end {args.end} is before --start {args.start}")
+    bars = load_bars(args.data, settings, args.end)
+    result = run_backtest(bars, settings, args.start, args.end)
+    print(render(result))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(result_json(result), fh, indent=2, ensure_ascii=False)
+        print(f"json: {args.json}")
+    if args.report is not None:
+        try:
+            from strategy.backtest.report import write_backtest_report
+        except ImportError:
+            raise CommandError(
+                "--report needs strategy.backtest.report.write_backtest_report, which this "
+                "installation does not have; the backtest itself ran (see above)"
+            ) from None
+        print(f"report: {write_backtest_report(result, args.report, bars=bars)}")
+    return 0
+
+
+def build_settings(
+    params_path: Path | None, universe: str | None, benchmark: str | None
+) -> Settings:
+    """Default settings with the --params file, --universe and --benchmark applied."""
+    import yaml
+    from pydantic import ValidationError
+
+    from contracts.settings import Guardrails, Settings, StrategyParams
+
+    strategy: dict[str, Any] = {}
+    guardrails: dict[str, Any] = {}
+    where = "settings"
+    if params_path is not None:
+        where = str(params_path)
+        try:
+            with open(params_path, encoding="utf-8") as fh:
+                loaded = yaml.safe_load(fh)
+        except OSError as exc:
+            raise CommandError(f"cannot read --params {params_path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise CommandError(f"{params_path}: not valid YAML/JSON ({exc})") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise CommandError(f"{params_path}: expected a mapping of StrategyParams fields")
+        loaded = dict(loaded)
+        raw_guard = loaded.pop("guardrails", None) or {}
+        if not isinstance(raw_guard, dict):
+            raise CommandError(f"{params_path}: 'guardrails' must be a mapping")
+        strategy, guardrails = loaded, raw_guard
+        unknown = sorted(set(strategy) - set(StrategyParams.model_fields))
+        if unknown:
+            raise CommandError(
+                f"{params_path}: unknown parameter(s) {', '.join(unknown)}; valid: "
+                f"{', '.join(StrategyParams.model_fields)}"
+            )
+    update: dict[str, Any] = {}
+    if universe is not None:
+        update["universe"] = [c.strip() for c in universe.split(",") if c.strip()]
+    if benchmark is not None:
+        update["benchmark"] = benchmark.strip()
+    try:
+        return Settings(
+            strategy=StrategyParams(**strategy), guardrails=Guardrails(**guardrails), **update
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"]) or "params"
+        raise CommandError(f"{where}: {loc}: {first['msg']}") from None
+
+
+def load_bars(spec: str, settings: Settings, end: date) -> dict[str, pd.DataFrame]:
+    """Bars of the universe and the benchmark up to `end`, all earlier history included."""
+    from strategy.marketdata import make_provider
+
+    tickers = list(dict.fromkeys([*settings.universe, settings.benchmark]))
+    try:
+        provider = make_provider(spec, demo_end=end)
+    except ValueError as exc:
+        raise CommandError(f"--data {spec!r}: {exc}") from None
+    return dict(provider.load(tickers, end=end))
+
+
+# --- output ---------------------------------------------------------------------------------
+
+_PERCENT = {"total_return", "cagr", "mdd", "volatility", "win_rate", "exposure", "return"}
+_WON = {"final_equity", "total_costs", "total_commission", "total_tax", "total_slippage"}
+_COUNT = {"n_trades", "n_fills"}
+
+
+def format_metric(name: str, value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    if name in _PERCENT:
+        return f"{value * 100:,.2f} %"
+    if name in _WON:
+        return f"{value:,.0f} KRW"
+    if name in _COUNT:
+        return f"{int(value):,d}"
+    return f"{value:,.3f}"
+
+
+def render(result: BacktestResult) -> str:
+    """The metrics table (strategy vs buy-and-hold benchmark), per-year table and notes."""
+    meta = result.meta
+    bench = meta["benchmark_metrics"]
+    lines = [
+        f"Backtest {meta['start']} → {meta['end']} ({meta['sessions']} sessions, "
+        f"{meta['warmup_sessions']} warm-up), universe {', '.join(meta['universe'])}, "
+        f"benchmark {meta['benchmark']}",
+        "",
+        f"{'metric':<18} {'strategy':>18} {'buy & hold':>18}",
+    ]
+    for name, value in result.metrics.items():
+        other = format_metric(name, bench[name]) if name in bench else ""
+        lines.append(f"{name:<18} {format_metric(name, value):>18} {other:>18}")
+    if meta.get("mdd_peak_date"):
+        lines.append(f"{'mdd peak→trough':<18} {meta['mdd_peak_date']} → {meta['mdd_trough_date']}")
+    lines += ["", f"{'year':<6} {'return':>10} {'mdd':>10}"]
+    py = result.per_year
+    for year, ret, mdd in zip(py["year"], py["return"], py["mdd"], strict=True):
+        lines.append(
+            f"{year:<6} {format_metric('return', float(ret)):>10} "
+            f"{format_metric('mdd', float(mdd)):>10}"
+        )
+    if len(result.open_positions):
+        held = ", ".join(
+            f"{p.ticker}×{p.qty}" for p in result.open_positions.itertuples(index=False)
+        )
+        lines += ["", f"open at end (marked at close): {held}"]
+    notes = [*meta["warmup_notes"], *meta["data_notes"]]
+    if meta["guard_blocked_sessions"]:
+        notes.append(f"guardrails blocked the buys of {meta['guard_blocked_sessions']} session(s)")
+    if meta["halted_orders"]:
+        notes.append(f"{meta['halted_orders']} order(s) dropped on trading halts")
+    lines += [f"note: {n}" for n in notes]
+    return "\n".join(lines)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalar
+        return _plain(value.item())
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [_plain(r) for r in frame.to_dict(orient="records")]
+
+
+def result_json(result: BacktestResult) -> dict[str, Any]:
+    """A JSON-ready summary of a backtest (NaN → null, dates as YYYY-MM-DD)."""
+    return {
+        "metrics": _plain(result.metrics),
+        "benchmark_metrics": _plain(result.meta["benchmark_metrics"]),
+        "per_year": _records(result.per_year),
+        "params": _plain(result.params),
+        "meta": _plain({k: v for k, v in result.meta.items() if k != "benchmark_metrics"}),
+        "trades": _records(result.trades),
+        "open_positions": _records(result.open_positions),
+        "order_events": _records(result.order_events),
+        "equity": _plain(dict(zip(
+            [d.date().isoformat() for d in result.equity.index], result.equity.tolist(),
+            strict=True,
+        ))),
+    }

@@ -7,6 +7,7 @@ import re
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -154,6 +155,34 @@ def test_units_fall_back_to_read_only_home_for_paths_under_home():
 def test_render_units_refuses_unsafe_parameters(kw, match):
     with pytest.raises(ValueError, match=match):
         render_units(UnitParams(**kw))
+
+
+def test_backup_under_flock_of_the_write_lock_keeps_writers_out(tmp_path):
+    """docs/oci-install.md backs up state/ under `flock state/.write.lock`: the store must wait."""
+    from filelock import Timeout
+
+    from oci_backend.paths import data_paths
+    from oci_backend.store import Store
+
+    store = Store(data_paths(tmp_path / "data"), lock_timeout=0.5)
+    store.initialize()
+    holder = subprocess.Popen([_need("flock"), str(store.paths.write_lock), "sleep", "3"])
+    try:
+        deadline = time.monotonic() + 10
+        while True:  # wait until flock really holds it
+            try:
+                with store.lock():
+                    pass
+            except Timeout:
+                break
+            assert time.monotonic() < deadline, "flock never took the lock"
+            time.sleep(0.05)
+        with pytest.raises(Timeout):
+            store.set_emergency_stop(True, "x", "test")
+    finally:
+        holder.wait(timeout=30)  # sleep 3 ends by itself
+    store.set_emergency_stop(True, "after the backup", "test")
+    assert store.emergency_stop().on
 
 
 # -- crontab -----------------------------------------------------------------------------------

@@ -184,6 +184,35 @@ def test_manual_fills_request_killed_applies_once(tmp_path, point, applied):
     assert p.cash == pytest.approx(once, abs=1e-6) and p.holding("005930") is None
 
 
+def _submit_in_child(args: tuple[str, str, int]) -> bool:
+    root, ticket_json, start = args
+    from contracts.ticket import Ticket
+    from oci_backend.paths import data_paths
+    from oci_backend.store import Store
+
+    while time.time() < start:  # line the processes up so they really race
+        time.sleep(0.001)
+    _, created = submit_ticket(Store(data_paths(root)), Ticket.model_validate_json(ticket_json),
+                               "one-key", actor="operator")
+    return created
+
+
+def test_submit_50_times_from_8_processes_creates_one_ticket(tmp_path):
+    import multiprocessing
+
+    store = make_store(tmp_path / "data")
+    install_plan(store)
+    t = drafted(store)
+    start = time.time() + 1.0
+    with multiprocessing.get_context("fork").Pool(8) as pool:
+        created = pool.map(_submit_in_child,
+                           [(str(store.paths.root), t.model_dump_json(), start)] * 50)
+    assert sum(created) == 1 and len(created) == 50
+    assert _boxes(store)["submitted"] == [t.ticket_id]
+    assert len(store.audit(action=AuditAction.TICKET_TRANSITION)) == 1
+    assert len(list(store.paths.idempotency_dir.glob("*.json"))) == 1
+
+
 _WRITER = """
 import sys
 from pathlib import Path

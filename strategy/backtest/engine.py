@@ -10,9 +10,10 @@ runs.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ __all__ = [
     "METRIC_COLUMNS",
     "BacktestInputError",
     "BacktestResult",
+    "DecisionLog",
     "DecisionRecord",
     "DetailedRun",
     "IndicatorSet",
@@ -120,6 +122,56 @@ class DecisionRecord(NamedTuple):
     executed: bool
 
 
+class DecisionLog(Sequence[DecisionRecord]):
+    """The per-session `DecisionRecord`s of a run, built from the kernel's arrays on access
+    (a list of them costs more than the backtest itself). Compares equal to a list of the
+    same records."""
+
+    def __init__(self, dates: list[date], run: DetailedRun) -> None:
+        self._dates = dates
+        self._run = run
+
+    def __len__(self) -> int:
+        return len(self._dates)
+
+    @overload
+    def __getitem__(self, k: int) -> DecisionRecord: ...
+    @overload
+    def __getitem__(self, k: slice) -> list[DecisionRecord]: ...
+    def __getitem__(self, k: int | slice) -> DecisionRecord | list[DecisionRecord]:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        n = len(self)
+        if k < 0:
+            k += n
+        if not 0 <= k < n:
+            raise IndexError(f"decision index {k} out of range for {n} sessions")
+        r = self._run
+        codes, money = r.codes[k], r.money[k]
+        return DecisionRecord(
+            date=self._dates[k],
+            regime=int(codes[kernel.DAY_REGIME]),
+            held_qty=tuple(r.qty[k].tolist()),
+            entry_price=tuple(r.entry[k].tolist()),
+            cash=float(r.cash[k]),
+            exit_code=tuple(r.exit_code[k].tolist()),
+            rank=tuple(r.rank[k].tolist()),
+            buy_qty=tuple(r.buy_qty[k].tolist()),
+            block=int(codes[kernel.DAY_BLOCK]),
+            guard=int(codes[kernel.DAY_GUARD]),
+            equity=float(money[kernel.DAY_EQUITY]),
+            reserve=float(money[kernel.DAY_RESERVE]),
+            executed=k < n - 1,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DecisionLog | list | tuple):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass
 class DetailedRun:
     """Raw arrays of one detailed kernel run (first axis of the records = window session)."""
@@ -159,7 +211,7 @@ class BacktestResult:
     chop: pd.Series
     per_year: pd.DataFrame
     benchmark: pd.Series
-    decisions: list[DecisionRecord]
+    decisions: DecisionLog
     params: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
     # Orders that did not fill as sized: HALT_DROPPED, CASH_SKIPPED, CASH_CUT, GUARD_SKIPPED.
@@ -247,7 +299,8 @@ def prepare_market(
         t_dates = _session_dates(df)
         t_n = int(np.searchsorted(t_dates, np.datetime64(end, "D"), side="right"))
         t_dates = t_dates[:t_n]
-        values = df[list(cols)].to_numpy(dtype=np.float64)[:t_n]
+        names = list(df.columns)
+        values = df.to_numpy(dtype=np.float64)[:t_n, [names.index(c) for c in cols]]
         if t_n == n and np.array_equal(t_dates, dates):
             stacked[:, :, i] = values.T
         elif t_n:
@@ -400,7 +453,7 @@ def build_result(
     sp = settings.strategy
     s, e = m.start_idx, m.end_idx
     idx = m.window_dates
-    dates = [d.date() for d in idx]
+    dates = [d.date() for d in idx.to_pydatetime()]
     tickers = m.tickers
     capital = float(sp.initial_capital)
 
@@ -408,41 +461,17 @@ def build_result(
     cash = pd.Series(run.cash, index=idx, name="cash")
     exposure = pd.Series((run.equity - run.cash) / run.equity, index=idx, name="exposure")
     positions = pd.DataFrame(run.qty, index=idx, columns=tickers)
-    regime_codes = run.regime[s : e + 1]
-    regime = pd.Series(
-        [rules.REGIME_NAMES[int(c)] for c in regime_codes], index=idx, name="regime"
-    )
+    names = np.array([rules.REGIME_NAMES[c] for c in sorted(rules.REGIME_NAMES)], dtype=object)
+    regime = pd.Series(names[run.regime[s : e + 1]], index=idx, name="regime")
     adx_w = ind.adx[s : e + 1]
-    chop = pd.Series(
-        [math.nan if math.isnan(a) else bool(a < sp.adx_threshold) for a in adx_w],
-        index=idx, name="chop", dtype=object,
-    )
+    chop_values = np.where(np.isnan(adx_w), np.nan, (adx_w < sp.adx_threshold).astype(object))
+    chop = pd.Series(chop_values.astype(object), index=idx, name="chop", dtype=object)
     bench = pd.Series(
         capital * m.bench_close[s : e + 1] / m.bench_close[s], index=idx, name="benchmark"
     )
 
     fills, trades, open_positions = _fill_tables(m, run, dates)
-    qty_l, entry_l = run.qty.tolist(), run.entry.tolist()
-    exit_l, rank_l, buy_l = run.exit_code.tolist(), run.rank.tolist(), run.buy_qty.tolist()
-    codes_l, money_l, cash_l = run.codes.tolist(), run.money.tolist(), run.cash.tolist()
-    decisions = [
-        DecisionRecord(
-            date=dates[k],
-            regime=codes_l[k][kernel.DAY_REGIME],
-            held_qty=tuple(qty_l[k]),
-            entry_price=tuple(entry_l[k]),
-            cash=cash_l[k],
-            exit_code=tuple(exit_l[k]),
-            rank=tuple(rank_l[k]),
-            buy_qty=tuple(buy_l[k]),
-            block=codes_l[k][kernel.DAY_BLOCK],
-            guard=codes_l[k][kernel.DAY_GUARD],
-            equity=money_l[k][kernel.DAY_EQUITY],
-            reserve=money_l[k][kernel.DAY_RESERVE],
-            executed=k < len(dates) - 1,
-        )
-        for k in range(len(dates))
-    ]
+    decisions = DecisionLog(dates, run)
 
     from strategy.backtest import jit
 
@@ -507,9 +536,7 @@ def _order_events(m: PreparedMarket, run: DetailedRun, dates: list[date]) -> pd.
             "filled_qty": abs(int(run.fill_qty[k, i])),
             "event": NOTE_NAMES[int(run.note[k, i])],
         })
-    return pd.DataFrame(
-        rows, columns=["date", "ticker", "side", "sized_qty", "filled_qty", "event"]
-    )
+    return _frame(rows, ["date", "ticker", "side", "sized_qty", "filled_qty", "event"])
 
 
 _FILL_COLUMNS = ["date", "ticker", "side", "qty", "price", "notional", "commission", "tax",
@@ -572,10 +599,13 @@ def _fill_tables(
             "holding_days": last - k0,
         })
     return (
-        pd.DataFrame(fills, columns=_FILL_COLUMNS),
-        pd.DataFrame(trades, columns=_TRADE_COLUMNS),
-        pd.DataFrame(opens, columns=_OPEN_COLUMNS),
+        _frame(fills, _FILL_COLUMNS), _frame(trades, _TRADE_COLUMNS), _frame(opens, _OPEN_COLUMNS)
     )
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    # Column-wise construction: pandas builds a frame from a list of dicts much more slowly.
+    return pd.DataFrame({c: [r[c] for r in rows] for c in columns}, columns=columns)
 
 
 def _per_year(
@@ -589,7 +619,7 @@ def _per_year(
         mdd, _, _ = drawdown(np.concatenate(([base], seg)))
         rows.append({"year": int(y), "return": seg[-1] / base - 1.0, "mdd": mdd})
         base = seg[-1]
-    return pd.DataFrame(rows, columns=["year", "return", "mdd"])
+    return _frame(rows, ["year", "return", "mdd"])
 
 
 def _warmup_notes(m: PreparedMarket, ind: IndicatorSet, run: DetailedRun) -> list[str]:

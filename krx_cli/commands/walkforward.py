@@ -1,0 +1,115 @@
+"""`krx walkforward`: choose grid parameters in sample, score them out of sample, per window."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from krx_cli.commands.sweep import (
+    EXIT_USAGE,
+    CommandError,
+    add_run_arguments,
+    load_bars,
+    load_grid,
+    load_settings,
+    parallel_context,
+    print_table,
+    show_progress,
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "walkforward", help="walk-forward validation: sweep each train window, test the best"
+    )
+    add_run_arguments(p)
+    p.add_argument("--train-months", type=int, default=24, help="train window (default 24)")
+    p.add_argument("--test-months", type=int, default=6, help="test window (default 6)")
+    p.add_argument("--step-months", type=int, default=6, help="window step (default 6)")
+    p.add_argument(
+        "--min-test-sessions",
+        type=int,
+        default=20,
+        help="drop a last test window shorter than this (default 20)",
+    )
+    p.add_argument("--report", type=Path, default=None, help="write an HTML report here")
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        dest="json_out",
+        help="write the result (windows, gap, stitched OOS equity) as JSON here",
+    )
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from strategy.backtest.engine import BacktestInputError
+    from strategy.backtest.sweep import GridError
+    from strategy.backtest.walkforward import WalkForwardError
+
+    try:
+        return _run(args)
+    except (CommandError, GridError, BacktestInputError, WalkForwardError) as exc:
+        print(f"krx walkforward: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
+    from strategy.backtest.report import write_walkforward_report
+    from strategy.backtest.sweep import check_objective
+    from strategy.backtest.walkforward import run_walkforward
+
+    grid = load_grid(args)
+    check_objective(args.objective)
+    settings = load_settings(args)
+    bars = load_bars(args.data, settings, args.end)
+    with parallel_context(args):
+        wf = run_walkforward(
+            bars,
+            settings,
+            grid,
+            args.start,
+            args.end,
+            train_months=args.train_months,
+            test_months=args.test_months,
+            step_months=args.step_months,
+            objective=args.objective,
+            min_test_sessions=args.min_test_sessions,
+            n_jobs=args.jobs,
+            backend=args.backend,
+            progress=show_progress(args),
+        )
+    obj = wf.objective
+    cols = [
+        "window",
+        "train_start",
+        "train_end",
+        "test_start",
+        "test_end",
+        *grid,
+        f"is_{obj}",
+        f"oos_{obj}",
+        "oos_total_return",
+    ]
+    print_table(wf.windows[cols])
+    m = wf.oos_metrics
+    print(
+        f"mean IS {obj} {wf.is_mean:.4f}  mean OOS {obj} {wf.oos_mean:.4f}  "
+        f"gap (IS - OOS) {wf.gap:.4f}  over {wf.n_compared} of {len(wf.windows)} windows "
+        "(both defined)"
+    )
+    print(
+        f"stitched OOS: total return {m['total_return']:.2%}  CAGR {m['cagr']:.2%}  "
+        f"MDD {m['mdd']:.2%}  Sharpe {m['sharpe']:.3f}"
+    )
+    if args.json_out is not None:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.json_out, "w", encoding="utf-8") as fh:
+            json.dump(wf.to_dict(), fh, indent=2, ensure_ascii=False)
+        print(f"json: {args.json_out}")
+    if args.report is not None:
+        print(f"report: {write_walkforward_report(wf, args.report)}")
+    return 0

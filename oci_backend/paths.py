@@ -58,6 +58,15 @@ class DataPaths:
         return self.state_dir / ".cycle.lock"
 
     @property
+    def notify_state(self) -> Path:
+        """Which notification kinds were sent on which day (one message per kind per day)."""
+        return self.state_dir / "notify_state.json"
+
+    @property
+    def notify_lock(self) -> Path:
+        return self.state_dir / ".notify.lock"
+
+    @property
     def summary_dir(self) -> Path:
         return self.reports_dir / "ops" / "summary"
 

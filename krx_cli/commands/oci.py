@@ -17,17 +17,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
-    serve.add_argument("--data-dir", type=Path, default=None,
-                       help="data root holding state/ and reports/ (default $KRX_DATA_DIR or repo)")
-    serve.add_argument("--data", default=None, dest="data_spec",
-                       help="market data for cycles: csv:DIR | demo | pykrx | fdr | auto")
-    serve.add_argument("--log-level", default="info",
-                       choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data root holding state/ and reports/ (default $KRX_DATA_DIR or repo)",
+    )
+    serve.add_argument(
+        "--data",
+        default=None,
+        dest="data_spec",
+        help="market data for cycles: csv:DIR | demo | pykrx | fdr | auto",
+    )
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
     serve.set_defaults(handler=run_serve)
 
     proc = verbs.add_parser("process-tickets", help="one ticket-processor pass, then exit")
-    proc.add_argument("--data-dir", type=Path, default=None,
-                      help="data root holding state/ and reports/ (default $KRX_DATA_DIR or repo)")
+    proc.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data root holding state/ and reports/ (default $KRX_DATA_DIR or repo)",
+    )
     proc.set_defaults(handler=run_process_tickets)
 
     register_install_units(verbs)
@@ -35,28 +48,56 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted; exit 2 with a clear message when the configuration is unsafe."""
+    import logging
+
     import uvicorn
 
     from oci_backend.app import create_app
     from oci_backend.config import ConfigError, OciConfig
 
-    overrides = {k: v for k, v in {
-        "host": args.host, "port": args.port, "data_dir": args.data_dir,
-        "data_spec": args.data_spec,
-    }.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {
+            "host": args.host,
+            "port": args.port,
+            "data_dir": args.data_dir,
+            "data_spec": args.data_spec,
+        }.items()
+        if v is not None
+    }
+    from pydantic import ValidationError
+
     try:
         config = OciConfig(**overrides)
         app = create_app(config)
     except ConfigError as exc:
         print(f"krx oci serve: {exc}", file=sys.stderr)
         return 2
-    if not config.is_loopback():
-        print(f"krx oci serve: WARNING: binding {config.host}, which is not a loopback address. "
-              "The OCI backend is meant to be reached only through the SSH tunnel.",
+    except ValidationError as exc:  # a KRX_OCI_* variable with an unusable value
+        err = exc.errors()[0]
+        print(f"krx oci serve: KRX_OCI_{str(err['loc'][0]).upper()}: {err['msg']}",
               file=sys.stderr)
+        return 2
+    # Our own loggers (krx.*); uvicorn configures only its own.
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run otherwise
+    if not config.is_loopback():
+        print(
+            f"krx oci serve: WARNING: binding {config.host}, which is not a loopback address. "
+            "The OCI backend is meant to be reached only through the SSH tunnel.",
+            file=sys.stderr,
+        )
     # One worker: the store's locks are process-safe, but the scheduler must run exactly once.
-    uvicorn.run(app, host=config.host, port=config.port, log_level=args.log_level,
-                workers=1, server_header=False)
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level=args.log_level,
+        workers=1,
+        server_header=False,
+    )
     return 0
 
 

@@ -1,0 +1,48 @@
+"""HTTP bodies of the OCI backend's operations routes: `/health` and the cycle trigger."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field
+
+from contracts.common import Contract, KstDatetime, now_kst
+from contracts.summary import OpsSummary, OverallStatus, Stage
+
+
+class LastCycle(Contract):
+    """What the latest summary says about the last daily cycle."""
+
+    run_at: KstDatetime
+    asof: date | None
+    status: OverallStatus
+    stage: Stage
+    message: str = ""
+
+
+class Health(Contract):
+    """`GET /health`: liveness plus the state a watchdog or operator needs at a glance."""
+
+    status: Literal["ok", "degraded"] = Field(
+        description="'degraded' when the state cannot be read (see `error`)"
+    )
+    server_time: KstDatetime = Field(default_factory=now_kst)
+    revision: int | None = None
+    last_cycle: LastCycle | None = None
+    emergency_stop: bool | None = None
+    error: str | None = None
+
+
+class CycleRequest(Contract):
+    """`POST /api/v1/ops/cycle` body (optional)."""
+
+    asof: date | None = Field(
+        default=None, description="replay this XKRX session (DRY_RUN mode only)"
+    )
+
+
+class CycleResponse(Contract):
+    exit_code: int = Field(description="0 OK, 2 blocked or warning, 1 failure (as `krx daily`)")
+    plan_id: str | None = None
+    summary: OpsSummary

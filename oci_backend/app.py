@@ -1,0 +1,103 @@
+"""The OCI backend application: `create_app()` builds it, the lifespan owns the store and jobs.
+
+Run it with `krx oci serve` (or `uvicorn oci_backend.app:create_app --factory`). Handlers
+that touch files are plain `def` (FastAPI runs them in its threadpool), so the event loop
+never blocks on disk I/O (PITFALLS #1).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI
+
+from oci_backend.auth import BearerAuth, install_access_log_redaction
+from oci_backend.config import OciConfig
+from oci_backend.deps import bearer_scheme
+from oci_backend.errors import install_error_handlers
+from oci_backend.middleware import BodySizeLimit
+from oci_backend.notify import Notifier
+from oci_backend.paths import DataPaths, data_paths
+from oci_backend.routers import audit, emergency, health, ops, plans, sync, tickets
+from oci_backend.scheduler import build_scheduler
+from oci_backend.store import Store, StoreError
+
+log = logging.getLogger("krx.oci")
+
+API_PREFIX = "/api/v1"
+
+
+def _open_store(paths: DataPaths) -> Store:
+    store = Store(paths)
+    try:
+        store.initialize(actor="oci-backend")
+    except StoreError as exc:
+        # Serve anyway: /health reports the problem and nothing overwrites the bad file.
+        log.error("state cannot be read: %s", exc)
+    return store
+
+
+def _warm_up() -> None:
+    # Building the XKRX calendar takes seconds; pay it now rather than in the first request.
+    try:
+        from strategy import calendar
+
+        calendar.load_calendar()
+    except Exception:
+        log.exception("could not pre-load the XKRX calendar")
+
+
+def create_app(config: OciConfig | None = None) -> FastAPI:
+    """Build the app. Raises `config.ConfigError` when the API token is missing or unsafe,
+    so a server can never run unauthenticated."""
+    cfg = config if config is not None else OciConfig()
+    token = cfg.resolve_token()
+    paths = data_paths(cfg.data_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_access_log_redaction()
+        if not cfg.is_loopback():
+            log.warning("listening on %s, which is not a loopback address: the OCI backend "
+                        "should only be reachable through the SSH tunnel", cfg.host)
+        if cfg.now is not None:
+            log.warning("cycle clock frozen at %s (KRX_OCI_NOW): tests and drills only",
+                        cfg.now.isoformat())
+        store = await anyio.to_thread.run_sync(_open_store, paths)
+        notifier = Notifier(store, cfg.notify_urls)
+        app.state.store = store
+        app.state.notifier = notifier
+        scheduler = build_scheduler(cfg, store, notifier)
+        scheduler.start()
+        threading.Thread(target=_warm_up, name="calendar-warm-up", daemon=True).start()
+        log.info("OCI backend ready: data root %s, market data %s, scheduler %s, jobs %s",
+                 paths.root, cfg.data_spec, cfg.scheduler,
+                 [job.id for job in scheduler.get_jobs()])
+        try:
+            yield
+        finally:
+            # Waits for a running job: its writes are atomic, but a clean stop is quieter.
+            await anyio.to_thread.run_sync(lambda: scheduler.shutdown(wait=True))
+
+    app = FastAPI(
+        title="KRX Alertor — OCI backend",
+        version="1",
+        summary="Execution plane: state, daily cycle, tickets, audit (SPEC.md §5)",
+        lifespan=lifespan,
+    )
+    app.state.config = cfg
+    install_error_handlers(app)
+    # Added last = runs first: authenticate before reading (or limiting) any body.
+    app.add_middleware(BodySizeLimit, max_bytes=cfg.max_body_bytes)
+    app.add_middleware(BearerAuth, token=token)
+
+    app.include_router(health.router)
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(bearer_scheme)])
+    for module in (sync, ops, plans, tickets, emergency, audit):
+        api.include_router(module.router)
+    app.include_router(api)
+    return app

@@ -1,0 +1,94 @@
+"""Bearer-token authentication as pure ASGI middleware (default deny).
+
+Every path except `OPEN_PATHS` needs `Authorization: Bearer <token>`; the comparison is
+constant-time (`hmac.compare_digest`). A token anywhere else (query string, cookie) is
+ignored. Being middleware, the check runs before routing and body parsing, so an
+unauthenticated caller learns nothing from validation errors and a new router cannot
+forget to require the token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+# Liveness for the tunnel watchdog and the API description. The docs stay open on purpose:
+# the server is bound to loopback behind the SSH tunnel, the schema holds no data or
+# secrets, and Swagger UI cannot fetch a protected schema.
+OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+
+
+def bearer_matches(authorization: bytes | None, token: bytes) -> bool:
+    """True when the header is `Bearer <token>` (scheme case-insensitive)."""
+    if not authorization:
+        return False
+    scheme, _, value = authorization.strip().partition(b" ")
+    if scheme.lower() != b"bearer":
+        return False
+    return hmac.compare_digest(value.strip(), token)
+
+
+class BearerAuth:
+    """Answer 401 to any request outside `OPEN_PATHS` without the right bearer token."""
+
+    def __init__(self, app: ASGIApp, token: str, open_paths: frozenset[str] = OPEN_PATHS) -> None:
+        self.app = app
+        self._token = token.encode("ascii")
+        self._open = open_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self._open:
+            await self.app(scope, receive, send)
+            return
+        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        if bearer_matches(header, self._token):
+            await self.app(scope, receive, send)
+            return
+        message = ("missing or wrong API token: send 'Authorization: Bearer <token>' "
+                   "(tokens in the URL are ignored)")
+        body = json.dumps({"error": "UNAUTHORIZED", "message": message,
+                           "field": "Authorization"}).encode()
+        await send({"type": "http.response.start", "status": 401, "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"www-authenticate", b'Bearer realm="krx-oci"'),
+        ]})
+        await send({"type": "http.response.body", "body": body})
+
+
+# Query parameters the API defines; any other key (and every value of it) is masked in the
+# access log, because a confused client may put a token there.
+LOGGED_QUERY_KEYS = frozenset({"limit", "action", "target", "since", "state"})
+
+
+def redact_query(full_path: str) -> str:
+    """`/x?limit=5&token=abc` → `/x?limit=5&***`: keep only known keys in a logged path."""
+    path, sep, query = full_path.partition("?")
+    if not sep:
+        return full_path
+    from urllib.parse import parse_qsl
+
+    kept = []
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        kept.append(f"{key}={value}" if key in LOGGED_QUERY_KEYS else "***")
+    return f"{path}?{'&'.join(kept) or '***'}"
+
+
+class RedactQueryString(logging.Filter):
+    """Masks unknown query parameters in uvicorn access-log records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_query(args[2]), *args[3:])
+        return True
+
+
+def install_access_log_redaction() -> None:
+    """Attach `RedactQueryString` to uvicorn's access logger (idempotent)."""
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactQueryString) for f in logger.filters):
+        logger.addFilter(RedactQueryString())

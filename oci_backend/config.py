@@ -1,0 +1,119 @@
+"""OCI backend configuration: pydantic-settings, environment prefix `KRX_OCI_`.
+
+Every field can be set as `KRX_OCI_<FIELD>` (e.g. `KRX_OCI_TOKEN_FILE=/etc/krx/token`).
+The API token is resolved by `resolve_token()`, which refuses unsafe set-ups with a message
+that says what to do; `create_app` calls it, so a server never starts without a usable token.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import stat
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_TOKEN_LENGTH = 24
+_TOKEN_CHARS = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces: it travels in a header
+
+
+class ConfigError(ValueError):
+    """The configuration is unusable or unsafe; the message says how to fix it."""
+
+
+class OciConfig(BaseSettings):
+    """Settings of one OCI backend process."""
+
+    model_config = SettingsConfigDict(env_prefix="KRX_OCI_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    data_dir: Path | None = Field(
+        default=None, description="data root (state/, reports/); default $KRX_DATA_DIR or repo"
+    )
+    data_spec: str = Field(default="auto",
+                           description="market data for cycles: csv:DIR | demo | auto")
+    token: SecretStr | None = Field(default=None, description="API bearer token (>= 24 chars)")
+    token_file: Path | None = Field(default=None, description="file holding the token, mode 0600")
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 256 * 1024
+    scheduler: Literal["none", "internal"] = Field(
+        default="none",
+        description="'internal' also runs the daily cycle Mon-Fri 09:05 KST in-process "
+                    "(the default relies on cron / the systemd timer running `krx daily`)",
+    )
+    ticket_processor: bool = Field(default=True, description="run the ticket processor job")
+    ticket_interval_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    notify_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="apprise URLs (comma or space separated in the environment), added to "
+                    "settings.notifications.apprise_urls",
+    )
+    now: AwareDatetime | None = Field(
+        default=None,
+        description="freeze the daily cycle's clock at this instant (tests and drills only)",
+    )
+
+    @field_validator("notify_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [u for u in re.split(r"[,\s]+", value) if u]
+        return value
+
+    def is_loopback(self) -> bool:
+        """True when `host` only accepts connections from this machine."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    def resolve_token(self) -> str:
+        """The API token, or `ConfigError` when it is missing, too short or stored unsafely."""
+        if self.token is not None and self.token_file is not None:
+            raise ConfigError(
+                "both KRX_OCI_TOKEN and KRX_OCI_TOKEN_FILE are set; keep only one of them"
+            )
+        if self.token_file is not None:
+            token = _read_token_file(self.token_file)
+            origin = f"token file {self.token_file}"
+        elif self.token is not None:
+            token = self.token.get_secret_value().strip()
+            origin = "KRX_OCI_TOKEN"
+        else:
+            raise ConfigError(
+                "no API token: set KRX_OCI_TOKEN or KRX_OCI_TOKEN_FILE (a file with mode 0600); "
+                "generate one with: python -c \"import secrets; print(secrets.token_urlsafe(32))\""
+            )
+        if len(token) < MIN_TOKEN_LENGTH:
+            raise ConfigError(
+                f"the API token from {origin} has {len(token)} characters; "
+                f"it needs at least {MIN_TOKEN_LENGTH}"
+            )
+        if not _TOKEN_CHARS.match(token):
+            raise ConfigError(
+                f"the API token from {origin} must be printable ASCII without spaces "
+                "(it is sent in the Authorization header)"
+            )
+        return token
+
+
+def _read_token_file(path: Path) -> str:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"token file {path} does not exist") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"token file {path} is not a regular file")
+    # POSIX permissions are the protection here; Windows ACLs are out of scope for the OCI VM.
+    if os.name == "posix" and st.st_mode & 0o077:
+        raise ConfigError(
+            f"token file {path} has mode {stat.S_IMODE(st.st_mode):04o}: it is readable or "
+            f"writable by group/others; run: chmod 600 {path}"
+        )
+    return path.read_text(encoding="utf-8").strip()

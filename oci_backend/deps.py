@@ -1,0 +1,34 @@
+"""FastAPI dependencies: the objects `create_app`'s lifespan put on `app.state`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
+
+from oci_backend.config import OciConfig
+from oci_backend.notify import Notifier
+from oci_backend.store import Store
+
+# The getters are `async` only to skip a threadpool hop: they touch no files.
+# Documents the bearer scheme in OpenAPI (Swagger's "Authorize" button). The check itself is
+# `auth.BearerAuth`, which runs before routing; this dependency never rejects anything.
+bearer_scheme = HTTPBearer(auto_error=False, description="the OCI API token")
+
+
+async def get_config(request: Request) -> OciConfig:
+    return request.app.state.config
+
+
+async def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+async def get_notifier(request: Request) -> Notifier:
+    return request.app.state.notifier
+
+
+ConfigDep = Annotated[OciConfig, Depends(get_config)]
+StoreDep = Annotated[Store, Depends(get_store)]
+NotifierDep = Annotated[Notifier, Depends(get_notifier)]

@@ -1,0 +1,89 @@
+"""Cycles the API starts: an operator's "run now" (with optional replay) and the re-plan
+after a change of inputs (PUSH, emergency stop switched off).
+
+Both call `pipeline.run_cycle` directly — never the server's own HTTP port (PITFALLS #1).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+from contracts.settings import ExecutionMode
+from oci_backend.config import OciConfig
+from oci_backend.errors import ApiError
+from oci_backend.notify import Notifier
+from oci_backend.pipeline import CycleBusy, CycleResult, run_cycle
+from oci_backend.store import Store, StoreError
+
+log = logging.getLogger("krx.oci")
+
+
+@dataclass(frozen=True)
+class Replan:
+    replanned: bool
+    plan_id: str | None
+    note: str
+
+
+def check_replay_asof(store: Store, config: OciConfig, asof: date) -> None:
+    """Raise `ApiError` unless `asof` may be replayed: DRY_RUN mode, an XKRX session, and
+    not after the last completed session."""
+    from strategy import calendar
+
+    mode = store.settings().execution_mode
+    if mode is not ExecutionMode.DRY_RUN:
+        raise ApiError(
+            409, "ASOF_REPLAY_REFUSED",
+            f"asof replay is only allowed in DRY_RUN; execution mode is {mode.value}. "
+            "Omit 'asof' to plan the last completed session, or PUSH execution_mode=DRY_RUN",
+            field="asof",
+        )
+    try:
+        session = calendar.is_session(asof)
+    except ValueError as exc:  # outside the calendar's range
+        raise ApiError(422, "VALIDATION_ERROR", f"asof: {exc}", field="asof") from None
+    if not session:
+        raise ApiError(422, "VALIDATION_ERROR",
+                       f"asof: {asof} is not an XKRX session (weekend or holiday); "
+                       "pick a trading day", field="asof")
+    from contracts.common import now_kst
+
+    last = calendar.last_completed_session(config.now or now_kst())
+    if asof > last:
+        raise ApiError(422, "VALIDATION_ERROR",
+                       f"asof: {asof} has not closed yet; the last completed session is {last}",
+                       field="asof")
+
+
+def run_requested_cycle(
+    store: Store, config: OciConfig, notifier: Notifier, *, asof: date | None, actor: str,
+) -> CycleResult:
+    """Run the daily cycle now; `CycleBusy` propagates (→ 409)."""
+    if asof is not None:
+        check_replay_asof(store, config, asof)
+    return run_cycle(store, data_spec=config.data_spec, asof=asof, now=config.now, actor=actor,
+                     notifier=notifier.on_cycle)
+
+
+def replan_after_change(store: Store, config: OciConfig, notifier: Notifier, *,
+                        actor: str) -> Replan:
+    """Re-run the cycle for the current summary's session after its inputs changed.
+
+    Never raises for a busy lock or unreadable state: the change itself has been stored, so
+    the caller reports `replanned=False` with the note instead.
+    """
+    try:
+        current = store.summary()
+    except StoreError as exc:
+        return Replan(False, None, f"not re-planned: {exc}")
+    asof = current.asof if current is not None else None
+    try:
+        result = run_cycle(store, data_spec=config.data_spec, asof=asof, now=config.now,
+                           actor=actor, notifier=notifier.on_cycle)
+    except CycleBusy:
+        return Replan(False, None, "not re-planned: a daily cycle is running; run "
+                                   "POST /api/v1/ops/cycle when it has finished")
+    plan_id = result.plan.plan_id if result.plan is not None else None
+    return Replan(True, plan_id, result.summary.message)

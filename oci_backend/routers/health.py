@@ -1,0 +1,28 @@
+"""`GET /health`: liveness plus the last daily cycle (open: no token needed)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from contracts.ops import Health, LastCycle
+from oci_backend.deps import StoreDep
+from oci_backend.store import StoreError
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Health)
+def health(store: StoreDep) -> Health:
+    """`ok` with the revision and the latest summary's run time, status and as-of session;
+    `degraded` with the error when the state cannot be read (the process is up regardless)."""
+    try:
+        revision = store.revision()
+        summary = store.summary()
+        stop = store.emergency_stop()
+    except StoreError as exc:
+        return Health(status="degraded", error=str(exc))
+    last = None
+    if summary is not None:
+        last = LastCycle(run_at=summary.run_at, asof=summary.asof, status=summary.status,
+                         stage=summary.stage, message=summary.message)
+    return Health(status="ok", revision=revision, last_cycle=last, emergency_stop=stop.on)

@@ -1,0 +1,137 @@
+"""Helpers for the OCI API tests: a REAL uvicorn server (`krx oci serve`) in a subprocess.
+
+Each server gets a free loopback port, its own temp data root and token, and writes its
+combined stdout/stderr to a file the tests can search (e.g. for a leaked token). It is
+stopped by its PID (terminate, wait, kill only if it does not exit), never by name or port.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from oci_backend.paths import DataPaths, data_paths
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED_DAILY = (REPO / ".." / "shared" / "data" / "krx" / "daily").resolve()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def new_token() -> str:
+    return "t0k-" + secrets.token_urlsafe(32)
+
+
+@dataclass
+class OciServer:
+    base_url: str
+    token: str
+    data_dir: Path
+    log_path: Path
+    proc: subprocess.Popen
+
+    @property
+    def paths(self) -> DataPaths:
+        return data_paths(self.data_dir)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def client(self, *, authed: bool = True, timeout: float = 120.0) -> httpx.Client:
+        """A client for this server; with the bearer token unless `authed=False`."""
+        return httpx.Client(base_url=self.base_url, headers=self.auth if authed else {},
+                            timeout=timeout, trust_env=False)
+
+    def output(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def server_env(token: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a test server: no inherited KRX_OCI_* / KRX_DATA_DIR / KRX_ID."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("KRX_OCI_") and k not in ("KRX_DATA_DIR", "KRX_ID", "KRX_PW")}
+    env["KRX_OCI_TICKET_PROCESSOR"] = "false"  # tests run the processor explicitly
+    if token is not None:
+        env["KRX_OCI_TOKEN"] = token
+    env.update(extra or {})
+    return env
+
+
+def serve_command(port: int, data_dir: Path, data_spec: str) -> list[str]:
+    return [sys.executable, "-m", "krx_cli.main", "oci", "serve", "--host", "127.0.0.1",
+            "--port", str(port), "--data-dir", str(data_dir), "--data", data_spec]
+
+
+def start_server(data_dir: Path, log_path: Path, *, token: str, data_spec: str,
+                 env: dict[str, str] | None = None, token_in_env: bool = True,
+                 timeout: float = 60.0) -> OciServer:
+    """Start `krx oci serve` and return once `/health` answers 200."""
+    port = free_port()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(serve_command(port, data_dir, data_spec), cwd=REPO,
+                                env=server_env(token if token_in_env else None, env),
+                                stdout=log, stderr=subprocess.STDOUT)
+    server = OciServer(f"http://127.0.0.1:{port}", token, data_dir, log_path, proc)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{server.output()}")
+        try:
+            health = httpx.get(f"{server.base_url}/health", timeout=1.0, trust_env=False)
+            if health.status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    stop_server(server)
+    raise RuntimeError(f"server did not answer /health within {timeout}s:\n{server.output()}")
+
+
+def stop_server(server: OciServer) -> None:
+    """Terminate by PID and wait; kill only if it ignores SIGTERM."""
+    if server.proc.poll() is None:
+        server.proc.terminate()
+        try:
+            server.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait(timeout=10)
+
+
+ServerFactory = Callable[..., OciServer]
+
+
+def hash_tree(root: Path) -> dict[str, str]:
+    """sha256 of every stored file under `root` (lock files are not stored data)."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.name.endswith(".lock"):
+            out[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def error_of(response: httpx.Response) -> dict:
+    """The standard error body; fails the test with the raw text when it is not one."""
+    try:
+        body = response.json()
+    except json.JSONDecodeError:
+        pytest.fail(f"not a JSON error body ({response.status_code}): {response.text[:500]}")
+    assert {"error", "message", "field"} <= set(body), body
+    return body

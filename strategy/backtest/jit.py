@@ -56,23 +56,22 @@ def _source_fingerprint() -> str:
 SOURCE_FINGERPRINT = _source_fingerprint()
 
 
-def _fingerprinted_cache(copy: types.FunctionType) -> Any:
-    """numba's on-disk cache with `SOURCE_FINGERPRINT` added to the key.
+try:
+    from numba.core.caching import FunctionCache
 
-    numba invalidates a cached function only when its own file changes; the kernels inline the
-    rules from another file, so without this they would keep running stale rules after an edit
-    of `strategy/rules.py`. Returns None if numba's cache class is not where it used to be.
-    """
-    try:
-        from numba.core.caching import FunctionCache
-    except ImportError:  # pragma: no cover - numba moved its internals
-        return None
+    class _SourceSetCache(FunctionCache):  # type: ignore[misc]
+        """numba's on-disk cache with `SOURCE_FINGERPRINT` added to the key.
 
-    class SourceSetCache(FunctionCache):  # type: ignore[misc]
+        numba invalidates a cached function only when its own file changes; the kernels inline
+        the rules from another file, so without this they would keep running stale rules after
+        an edit of `strategy/rules.py`.
+        """
+
         def _index_key(self, sig: Any, codegen: Any) -> Any:
             return (*super()._index_key(sig, codegen), SOURCE_FINGERPRINT)
 
-    return SourceSetCache(copy)
+except ImportError:  # pragma: no cover - numba moved its internals: plain cache=True
+    _SourceSetCache = None  # type: ignore[assignment,misc]
 
 
 def _compile(functions: tuple[Callable[..., Any], ...], done: dict[int, Any]) -> dict[str, Any]:
@@ -91,9 +90,8 @@ def _compile(functions: tuple[Callable[..., Any], ...], done: dict[int, Any]) ->
         copy.__module__ = fn.__module__
         copy.__doc__ = fn.__doc__
         dispatcher = numba.njit(cache=True)(copy)
-        cache = _fingerprinted_cache(copy)
-        if cache is not None:
-            dispatcher._cache = cache  # type: ignore[attr-defined]
+        if _SourceSetCache is not None:
+            dispatcher._cache = _SourceSetCache(copy)  # type: ignore[attr-defined]
         done[id(fn)] = dispatcher
         out[fn.__name__] = dispatcher
     return out
@@ -116,9 +114,6 @@ max_drawdown = METRICS["max_drawdown"]
 summary_metrics = METRICS["summary_metrics"]
 run_batch_kernel = KERNELS["run_batch_kernel"]
 run_detailed_kernel = KERNELS["run_detailed_kernel"]
-
-# The uncompiled originals, for the pure-Python baseline (they call the uncompiled rules).
-PY_KERNELS: dict[str, Callable[..., Any]] = {fn.__name__: fn for fn in _KERNEL_FUNCTIONS}
 
 
 def compile_kernels() -> None:

@@ -102,3 +102,16 @@ def test_daily_cycle_imports_do_not_load_numba() -> None:
         "print('numba' in sys.modules)"
     )
     assert out == "False"
+
+
+def test_jit_cache_key_carries_fingerprint_of_rules_source() -> None:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in ("strategy/rules.py", "strategy/backtest/metrics.py",
+                 "strategy/backtest/kernel.py", "strategy/backtest/jit.py"):
+        digest.update((REPO / name).read_bytes())
+    assert jit.SOURCE_FINGERPRINT == digest.hexdigest()[:16]
+    cache = jit.run_batch_kernel._cache
+    key = cache._index_key((), jit.run_batch_kernel.targetctx.codegen())
+    assert key[-1] == jit.SOURCE_FINGERPRINT  # an edit of rules.py recompiles the kernels

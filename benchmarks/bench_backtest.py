@@ -9,6 +9,9 @@ Rows (each measurement is one function returning rows; `ROW_FUNCTIONS` lists the
 - batch K=64: per-combination cost when a sweep sends 64 parameter vectors in one call
 - compile cold / cached load: fresh processes with NUMBA_CACHE_DIR on an empty temp dir
   (cold), then again on the same dir (cached); numba import time reported apart
+- sweep (`bench_sweep.sweep_rows`): 1,000 combinations on the default universe, 2020-07-01..
+  2025-12-29 with 2020 H1 as warm-up, per execution mode, each in a fresh process (first call,
+  warm median, peak RSS), the pure-Python kernel extrapolated, and a cold `krx sweep`
 Universes: the default 5 tickers and all 14; window 2020-01-02..2025-12-29 (1472 sessions, the
 whole data set; the first ~120 sessions have no regime yet). Target: ≤ 1 ms for one 14-ticker
 backtest warm (the kernel).
@@ -142,7 +145,11 @@ def rss_rows() -> list[dict[str, Any]]:
              "p95_ms": None, "min_ms": None, "note": f"{peak:.0f} MB", "rss_mb": peak}]
 
 
-ROW_FUNCTIONS: list[Callable[[], list[dict[str, Any]]]] = [warm_rows, compile_rows, rss_rows]
+from bench_sweep import sweep_rows  # noqa: E402  (1,000-combination sweep, fresh processes)
+
+ROW_FUNCTIONS: list[Callable[[], list[dict[str, Any]]]] = [
+    warm_rows, compile_rows, sweep_rows, rss_rows,
+]
 
 
 def write(rows: list[dict[str, Any]], name: str = "bench_backtest") -> Path:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
+import socket
 import stat
 import subprocess
+import sys
 import time
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -183,6 +187,144 @@ def test_backup_under_flock_of_the_write_lock_keeps_writers_out(tmp_path):
         holder.wait(timeout=30)  # sleep 3 ends by itself
     store.set_emergency_stop(True, "after the backup", "test")
     assert store.emergency_stop().on
+
+
+# -- MemoryDenyWriteExecute ---------------------------------------------------------------------
+# The kernel's PR_SET_MDWE (Linux >= 6.3) is what systemd's MemoryDenyWriteExecute=yes applies
+# (newer systemd uses it directly, older ones an equivalent seccomp filter): no memory may become
+# writable and executable. It is inherited by children and kept across exec, so running a
+# command under this wrapper runs it the way the hardened units would.
+_MDWE = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN
+    sys.exit(77)
+os.execvp(sys.argv[1], sys.argv[1:])
+"""
+
+
+def _mdwe(cmd: list[str]) -> list[str]:
+    return [sys.executable, "-c", _MDWE, *cmd]
+
+
+def _need_mdwe() -> None:
+    rc = subprocess.run(_mdwe(["true"]), timeout=60).returncode
+    if rc == 77:
+        pytest.skip("this kernel has no PR_SET_MDWE (Linux < 6.3): cannot emulate "
+                    "MemoryDenyWriteExecute here")
+    assert rc == 0
+
+
+def test_mdwe_emulation_stops_numba_as_the_docs_warn():
+    _need_mdwe()
+    proc = subprocess.run(_mdwe([sys.executable, "-c", "import numba"]), capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode != 0 and "executable memory" in proc.stderr
+
+
+@pytest.mark.slow
+def test_daily_ops_runs_under_memory_deny_write_execute(tmp_path, krx_data_dir):
+    _need_mdwe()
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KRX_")}
+    env.update(KRX_HOME=str(REPO), KRX_VENV=str(Path(sys.executable).parent.parent),
+               KRX_DATA_DIR=str(data), KRX_DATA_SPEC=f"csv:{krx_data_dir}")
+    proc = subprocess.run(_mdwe(["bash", str(REPO / "scripts" / "daily_ops.sh")]), env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # stale data today, not a crash
+    assert "krx daily exited 2" in proc.stdout
+    # the signal path too (stale data stops before it): a READY replay, a ticket, paper fills
+    code = f"""
+import sys
+from datetime import date, datetime
+from contracts.common import KST
+from contracts.portfolio import Holding, Portfolio
+from oci_backend.paths import data_paths
+from oci_backend.pipeline import run_cycle
+from oci_backend.store import Store
+from oci_backend.tickets import process_pending, submit_ticket
+from strategy.ticketing import draft_ticket
+store = Store(data_paths({str(tmp_path / "replay")!r}))
+store.initialize()
+store.push(store.revision(), portfolio=Portfolio(cash=8e6, holdings=[
+    Holding(ticker="005930", qty=30, avg_price=80000.0)]), settings=None, reason="t", actor="t")
+res = run_cycle(store, data_spec="csv:{krx_data_dir}", asof=date(2025, 6, 13))
+assert res.plan.decision.value == "READY", res.summary.message
+t = draft_ticket(res.plan, store.settings(), cash=8e6, created_at=datetime.now(KST))
+submit_ticket(store, t.model_copy(update={{"confirmed": True}}), "k", actor="t")
+[rec] = process_pending(store)
+assert "numba" not in sys.modules
+print(rec.state.value, round(store.portfolio().cash, 2))
+"""
+    proc = subprocess.run(_mdwe([sys.executable, "-c", code]), capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["DRY_RUN_FILLED", "7798536.41"]
+
+
+@pytest.mark.integration
+def test_backend_serves_and_processes_tickets_under_memory_deny_write_execute(
+    tmp_path, krx_data_dir
+):
+    import httpx
+
+    from contracts.common import KST
+    from contracts.plan import OrderPlan
+    from contracts.settings import Settings
+    from strategy.ticketing import draft_ticket
+
+    _need_mdwe()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    token = "mdwe-" + secrets.token_hex(16)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KRX_")}
+    env.update(KRX_OCI_TOKEN=token, KRX_OCI_TICKET_INTERVAL_S="0.5")
+    log = open(tmp_path / "server.log", "w", encoding="utf-8")  # noqa: SIM115
+    server = subprocess.Popen(
+        _mdwe([str(Path(sys.executable).parent / "krx"), "oci", "serve", "--host", "127.0.0.1",
+               "--port", str(port), "--data-dir", str(tmp_path / "data"),
+               "--data", f"csv:{krx_data_dir}"]),
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=120,
+                          headers={"Authorization": f"Bearer {token}"}) as client:
+            deadline = time.monotonic() + 90
+            while True:
+                assert server.poll() is None, (tmp_path / "server.log").read_text("utf-8")
+                try:
+                    if client.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "backend did not come up under MDWE"
+                time.sleep(0.3)
+            r = client.post("/api/v1/ops/cycle", json={"asof": "2025-06-13"})
+            assert r.status_code == 200, r.text
+            plan = OrderPlan.model_validate(client.get("/api/v1/plans/current").json())
+            assert plan.decision.value == "READY"
+            ticket = draft_ticket(plan, Settings(), cash=plan.cash,
+                                  created_at=datetime.now(KST))
+            r = client.post("/api/v1/tickets", headers={"Idempotency-Key": "mdwe-1"},
+                            json=ticket.model_copy(update={"confirmed": True})
+                            .model_dump(mode="json"))
+            assert r.status_code == 201, r.text
+            deadline = time.monotonic() + 60
+            while True:
+                state = client.get(f"/api/v1/tickets/{ticket.ticket_id}").json()["state"]
+                if state == "DRY_RUN_FILLED":
+                    break
+                assert time.monotonic() < deadline, state
+                time.sleep(0.3)
+    finally:
+        server.terminate()  # our own child, by PID
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
+        log.close()
+    assert "executable memory" not in (tmp_path / "server.log").read_text("utf-8")
 
 
 # -- crontab -----------------------------------------------------------------------------------

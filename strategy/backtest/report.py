@@ -434,11 +434,16 @@ def sweep_heatmap_figure(
     sweep: pd.DataFrame, x: str, y: str, objective: str, *, title: str | None = None
 ) -> go.Figure:
     """Heatmap of `objective` over parameters `x` and `y`; every other swept parameter is
-    aggregated by max (the best achievable at each (x, y))."""
+    aggregated by max (the best achievable at each (x, y)). With ``x == y`` (a one-parameter
+    sweep) the heatmap is a single row over `x`."""
     for col in (x, y, objective):
         if col not in sweep.columns:
             raise KeyError(f"sweep results have no column {col!r}")
-    table = sweep.pivot_table(index=y, columns=x, values=objective, aggfunc="max", dropna=False)
+    if x == y:
+        best = sweep.groupby(x, sort=True)[objective].max()
+        table = pd.DataFrame([best.to_numpy()], index=[objective], columns=best.index)
+    else:
+        table = sweep.pivot_table(index=y, columns=x, values=objective, aggfunc="max", dropna=False)
     z = table.to_numpy(dtype=float)
     fig = go.Figure(
         go.Heatmap(

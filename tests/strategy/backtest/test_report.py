@@ -201,6 +201,12 @@ def test_sweep_heatmap_aggregates_other_parameters_by_max(sweep_df: pd.DataFrame
     assert report.TITLE_HEATMAP in fig.layout.title.text
 
 
+def test_sweep_heatmap_one_parameter_is_one_row(sweep_df: pd.DataFrame) -> None:
+    fig = report.sweep_heatmap_figure(sweep_df, "rsi_buy_threshold", "rsi_buy_threshold", "sharpe")
+    z = np.asarray(fig.data[0].z, dtype=float)
+    np.testing.assert_allclose(z, [[x / 10 + 0.7 + 1.0 for x in (40, 45, 50)]])
+
+
 def test_sweep_heatmap_unknown_column_is_error(sweep_df: pd.DataFrame) -> None:
     with pytest.raises(KeyError, match="nope"):
         report.sweep_heatmap_figure(sweep_df, "nope", "rsi_sell_threshold", "sharpe")

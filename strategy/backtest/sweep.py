@@ -61,11 +61,12 @@ MINIMIZE_OBJECTIVES: frozenset[str] = frozenset(
 )
 
 # Compiled kernel time per (combination x window session x ticker), measured on the real data
-# (about 0.3 s for 1,000 combinations x 1,360 sessions x 5 tickers on one core).
-KERNEL_SECONDS_PER_CELL = 5e-8
-# Below this estimated kernel time a sweep runs in-process by default: a fresh loky worker
-# spends 1-2 s importing numba and loading the cached kernels before its first batch.
-PARALLEL_MIN_SECONDS = 5.0
+# (0.18-0.35 s for 1,000 combinations x 1,349 sessions x 5 tickers on one core, load-dependent).
+KERNEL_SECONDS_PER_CELL = 4e-8
+# Below this estimated kernel time a sweep runs in-process by default. Fresh loky workers take
+# ~4 s (2.4-13 s measured, load-dependent) to start, import numba and load the cached kernels,
+# while n workers save at most (1 - 1/n) of the kernel time: break-even near 8 s on 2 cores.
+PARALLEL_MIN_SECONDS = 8.0
 
 # A grid this large is almost certainly a typo in a range (step too small).
 MAX_COMBINATIONS = 2_000_000

@@ -213,7 +213,7 @@ def _audit(store: Store, rec: TicketRecord, before: TicketState | None, actor: s
 
 # Stages of a current plan that nothing has been done for yet: a stale ticket of an older plan
 # may say so there; it never overwrites the progress of the current plan's own ticket.
-_UNTOUCHED_STAGES = frozenset({Stage.PLAN_READY, Stage.TICKET_DRAFTED, Stage.SUBMITTED})
+_UNTOUCHED_STAGES = frozenset({Stage.PLAN_READY, Stage.TICKET_DRAFTED})
 
 
 def _stage(store: Store, rec: TicketRecord, *stages: tuple[Stage, str]) -> None:
@@ -221,10 +221,11 @@ def _stage(store: Store, rec: TicketRecord, *stages: tuple[Stage, str]) -> None:
     also when the current plan has no progress of its own yet)."""
     from oci_backend.pipeline import set_stage
 
+    plan_id = rec.ticket.plan_id
     summary = store.summary()
     if summary is None or summary.plan is None:
         return
-    if summary.plan.plan_id != rec.ticket.plan_id and not (
+    if summary.plan.plan_id != plan_id and not (
         stages[0][0] is Stage.STALE_TICKET and summary.stage in _UNTOUCHED_STAGES
     ):
         return
@@ -272,7 +273,7 @@ def submit_ticket(
             if found is not None:
                 _write_key(key_path, key_hash, tid, body_hash)
                 return found[1], False
-        _check_submittable(store, ticket)
+        _check_submittable(store, ticket)  # a refused submit writes nothing
         now = now_kst()
         msg = f"submitted by {actor}"
         rec = TicketRecord(

@@ -160,8 +160,9 @@ def test_submit_ticket_for_a_plan_no_longer_current_is_stale(store):
         submit_ticket(store, t, "k", actor="operator")
     assert exc.value.status_code == 409 and exc.value.code == "STALE_TICKET"
     assert "re-draft" in str(exc.value)
-    # the ticket was not patched or stored
+    # the ticket was not patched or stored, and nothing else was written
     assert _box(store, "submitted") == []
+    assert store.summary().stage is Stage.PLAN_READY
 
 
 def test_submit_ticket_after_a_portfolio_push_is_stale(store):

@@ -464,10 +464,35 @@ def process_pending(store: Store, *, now: datetime | None = None) -> list[Ticket
     out: list[TicketRecord] = []
     for _, tid in sorted(pending):
         with store.lock():
-            rec = _process_one(store, tid, now)
+            if store.emergency_stop().on:  # turned on while this pass was running
+                break
+            try:
+                rec = _process_one(store, tid, now)
+            except Exception as exc:  # one broken ticket must not stall the others forever
+                log.exception("ticket %s: processing failed", tid)
+                rec = _fail_held(store, tid, f"{type(exc).__name__}: {exc}", now)
         if rec is not None:
             out.append(rec)
     return out
+
+
+def _fail_held(store: Store, tid: str, error: str, now: datetime) -> TicketRecord | None:
+    """After an unexpected error: FAILED in results/ unless its fills already reached the
+    portfolio (then the next `recover` completes it). Lock held."""
+    held = store.paths.ticket("processing", tid)
+    try:
+        rec = read_model(held, TicketRecord)
+    except CorruptFile:
+        return None
+    if rec is None:
+        return None
+    target = rec.portfolio_revision_after if rec.fills else None
+    if target is not None and _applied(store, tid, target):
+        return None
+    done = _transition(rec, TicketState.FAILED, f"processing failed: {error}; re-draft", now,
+                       fills=[], portfolio_revision_after=None)
+    _finish(store, done, rec.state)
+    return done
 
 
 def _process_one(store: Store, tid: str, now: datetime) -> TicketRecord | None:
@@ -586,6 +611,7 @@ def record_fills(
 ) -> TicketRecord:
     """Record fills of a MANUAL ticket and reconcile the portfolio for exactly these fills.
 
+    Allowed while the emergency stop is on: the fills record trades that already happened.
     Commission defaults to notional × the settings' commission, tax to the stock sell tax of the
     fill's year (KST). More than the ordered quantity (over all fills so far), a ticker/side not
     in the ticket, a sell above the holding or cash going negative → `TicketRejected` naming

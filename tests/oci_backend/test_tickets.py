@@ -511,3 +511,37 @@ def test_get_ticket_unknown_or_malformed_id_is_404(store):
     for tid in ["20250613-tk999999999999", "../x", "", "a/b"]:
         with pytest.raises(TicketNotFound):
             get_ticket(store, tid)
+
+
+# -- unexpected errors -------------------------------------------------------------------------
+def _raise_at(point):
+    def hook(name):
+        if name == point:
+            raise OSError(f"disk trouble at {name}")
+    return hook
+
+
+def test_process_pending_error_before_the_portfolio_write_fails_the_ticket(store, monkeypatch):
+    t = drafted(store)
+    submit_ticket(store, t, "k", actor="operator")
+    before = store.portfolio()
+    monkeypatch.setattr(tickets, "_crash_point", _raise_at("after_intent"))
+    [rec] = process_pending(store, now=NOW)
+    assert rec.state is TicketState.FAILED and "disk trouble" in rec.message
+    assert rec.fills == [] and rec.portfolio_revision_after is None
+    assert store.portfolio() == before
+    assert _box(store, "processing") == [] and _box(store, "results") == [t.ticket_id]
+
+
+def test_process_pending_error_after_the_portfolio_write_is_completed_later(store, monkeypatch):
+    t = drafted(store)
+    submit_ticket(store, t, "k", actor="operator")
+    rev = store.revision()
+    monkeypatch.setattr(tickets, "_crash_point", _raise_at("after_portfolio_write"))
+    assert process_pending(store, now=NOW) == []  # left for recovery, not failed
+    assert _box(store, "processing") == [t.ticket_id]
+    monkeypatch.undo()
+    assert process_pending(store, now=NOW) == []  # its recover step completes the ticket
+    assert get_ticket(store, t.ticket_id).state is TicketState.DRY_RUN_FILLED
+    assert store.portfolio().revision == rev + 1
+    assert store.portfolio().cash == pytest.approx(_expected_dry_run_cash(), abs=1e-6)

@@ -199,6 +199,11 @@ class DetailedRun:
 
 @dataclass
 class BacktestResult:
+    """One backtest. Series are indexed by the window's sessions (close-marked); `metrics` in
+    `METRIC_COLUMNS` order; `trades` are closed round trips, `open_positions` those open at the
+    end (marked at the close); `decisions` one record per session; `meta` holds the window,
+    MDD peak/trough dates, buy-and-hold benchmark metrics and warm-up/data notes."""
+
     metrics: dict[str, float]
     equity: pd.Series
     cash: pd.Series

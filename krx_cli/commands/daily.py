@@ -10,12 +10,23 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("daily", help="run the daily cycle: data → signals → plan → summary")
-    p.add_argument("--asof", type=date.fromisoformat, default=None,
-                   help="replay this session (YYYY-MM-DD) instead of the last completed one")
-    p.add_argument("--data", default="auto",
-                   help="market data: csv:DIR | demo | pykrx | fdr | auto (default auto)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="data root holding state/ and reports/ (default $KRX_DATA_DIR or repo)")
+    p.add_argument(
+        "--asof",
+        type=date.fromisoformat,
+        default=None,
+        help="replay this session (YYYY-MM-DD) instead of the last completed one",
+    )
+    p.add_argument(
+        "--data",
+        default="auto",
+        help="market data: csv:DIR | demo | pykrx | fdr | auto (default auto)",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data root holding state/ and reports/ (default $KRX_DATA_DIR or repo)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary JSON instead")
     p.set_defaults(handler=run)
 

@@ -11,19 +11,22 @@ DEFAULT_DEMO_DIR = Path(__file__).resolve().parents[2] / "state" / "demo"
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the daily cycle on the synthetic demo market")
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_DEMO_DIR,
-                   help=f"demo data root (default {DEFAULT_DEMO_DIR})")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DEMO_DIR,
+        help=f"demo data root (default {DEFAULT_DEMO_DIR})",
+    )
     p.add_argument("--json", action="store_true", help="print the summary JSON instead")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from contracts.common import now_kst
     from oci_backend.paths import data_paths
     from oci_backend.pipeline import run_cycle
     from oci_backend.render import render_cycle
     from oci_backend.store import Store
-
-    from contracts.common import now_kst
     from strategy.calendar import last_completed_session
 
     store = Store(data_paths(args.data_dir))

@@ -12,9 +12,10 @@ honest:
   processes ×2, threads ×2): the first call in the process (kernel cache load, worker start)
   and the median of the next calls (warm: compiled kernels loaded, loky pool reused);
 - peak RSS of the process (plus its largest worker for loky);
-- the pure-Python kernel (`run_batch(compiled=False)`) on a small sample, extrapolated
-  linearly to 1,000 combinations (each combination is an independent simulation over the
-  same sessions, so time is linear in the number of combinations);
+- the pure-Python kernel (`run_batch(compiled=False)`, the same loop calling the uncompiled
+  `strategy.rules`) on 50 random grid points, extrapolated linearly to 1,000 (each
+  combination is an independent simulation over the same sessions, so time is linear in the
+  number of combinations), and a plain loop of `run_backtest` on 20, extrapolated the same way;
 - a cold `krx sweep` command of the same grid, end to end.
 
 Prints a table and writes benchmarks/results/bench_sweep.json. The machine may be shared:
@@ -151,12 +152,18 @@ def child_sweep(mode: str, jobs: int, repeat: int) -> dict[str, Any]:
 
 
 def child_python(sample: int) -> dict[str, Any]:
-    """Pure-Python kernel on `sample` combinations and the compiled kernel on all 1,000."""
+    """Pure-Python kernel on `sample` combinations, the compiled kernel on all 1,000, and a
+    loop of `run_backtest` on 20 (both extrapolated linearly to 1,000)."""
     from datetime import date
 
     import numpy as np
 
-    from strategy.backtest.engine import compute_indicators, prepare_market, run_batch
+    from strategy.backtest.engine import (
+        compute_indicators,
+        prepare_market,
+        run_backtest,
+        run_batch,
+    )
     from strategy.backtest.sweep import _plan_tasks, expand_grid, parse_grid
 
     bars, s = _load()
@@ -178,12 +185,21 @@ def child_python(sample: int) -> dict[str, Any]:
     run_batch(m, ind, params, 1e7)
     jit_s = time.perf_counter() - t0
     same = np.allclose(py, run_batch(m, ind, pick, 1e7), rtol=1e-12, equal_nan=True)
+    # The naive alternative: a Python loop calling the (compiled) run_backtest per combination.
+    loop = [combos[int(i)] for i in rng.choice(len(combos), size=20, replace=False)]
+    start, end = date.fromisoformat(START), date.fromisoformat(END)
+    run_backtest(bars, s, start, end)
+    t0 = time.perf_counter()
+    for c in loop:
+        run_backtest(bars, s.model_copy(update={"strategy": c.strategy}), start, end)
+    loop_s = time.perf_counter() - t0
     return {
         "sample": sample,
         "python_sample_s": py_s,
         "python_per_combo_s": py_s / sample,
         "python_1000_extrapolated_s": py_s / sample * len(params),
         "compiled_kernel_1000_s": jit_s,
+        "run_backtest_loop_1000_extrapolated_s": loop_s / len(loop) * len(params),
         "python_equals_compiled": bool(same),
         "window_sessions": int(m.end_idx - m.start_idx + 1),
         "warmup_sessions": int(m.start_idx),
@@ -218,7 +234,7 @@ def _cli_sweep() -> dict[str, Any]:
     return {"wall_s": time.perf_counter() - t0, "load_avg_1m": load}
 
 
-def measure(repeat: int = 5, python_sample: int = 4) -> dict[str, Any]:
+def measure(repeat: int = 5, python_sample: int = 50) -> dict[str, Any]:
     """Every measurement of this script (each in a fresh child process)."""
     with tempfile.TemporaryDirectory(prefix="numba-cache-") as cache:
         env = {"NUMBA_CACHE_DIR": cache}
@@ -319,6 +335,14 @@ def rows_from(res: dict[str, Any]) -> list[dict[str, Any]]:
     )
     rows.append(
         _row(
+            "sweep: loop of run_backtest, 1,000 (extrapolated)",
+            py["run_backtest_loop_1000_extrapolated_s"],
+            20,
+            "20 combos timed x 50; compiled kernel, but prepare + indicators + tables each",
+        )
+    )
+    rows.append(
+        _row(
             "sweep: cold `krx sweep` process, 1,000",
             res["cli"]["wall_s"],
             1,
@@ -336,7 +360,7 @@ def sweep_rows() -> list[dict[str, Any]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5, help="warm sweeps per mode (default 5)")
-    ap.add_argument("--python-sample", type=int, default=4, help="pure-Python combos (4)")
+    ap.add_argument("--python-sample", type=int, default=50, help="pure-Python combos (50)")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

@@ -17,6 +17,8 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import numpy as np
+
 from contracts.plan import OrderPlan, PlanDecision, PlannedOrder, Side
 from contracts.settings import ExecutionMode, Settings
 from contracts.ticket import Ticket, TicketOrder
@@ -83,6 +85,18 @@ def krx_tick(price: float, kind: str) -> int:
         if price < bound:
             return tick
     return _STOCK_TOP_TICK
+
+
+def krx_ticks(prices: np.ndarray, kind: str) -> np.ndarray:
+    """`krx_tick` for an array of prices (float64 ticks), e.g. to put synthetic bars on ticks."""
+    k = kind.lower()
+    if k in _FUND_KINDS:
+        return np.full(np.shape(prices), float(_FUND_TICK))
+    if k not in _STOCK_KINDS:
+        raise ValueError(f"unknown instrument kind {kind!r}; expected stock, etf or etn")
+    bounds = np.array([b for b, _ in _STOCK_BANDS], dtype=np.float64)
+    ticks = np.array([t for _, t in _STOCK_BANDS] + [_STOCK_TOP_TICK], dtype=np.float64)
+    return ticks[np.searchsorted(bounds, prices, side="right")]
 
 
 def _snap(q: float) -> float:

@@ -27,6 +27,7 @@ from strategy import calendar
 from strategy.marketdata.base import make_bar_frame, window
 from strategy.marketdata.errors import MarketDataUnavailable
 from strategy.marketdata.master import InstrumentKind
+from strategy.ticketing import krx_ticks
 
 DEMO_START = date(2019, 1, 2)
 DEFAULT_UNIVERSE: tuple[str, ...] = ("069500", "229200", "091160", "305720", "005930")
@@ -150,17 +151,8 @@ def _idiosyncratic(seed: int, key: int, spec: DemoInstrument, n: int) -> np.ndar
     return path + _ou(noise, np.full(n, 0.98))
 
 
-def _tick_size(price: np.ndarray, kind: str) -> np.ndarray:
-    if kind == "etf":
-        return np.where(price < 2_000, 1.0, 5.0)
-    # KRX equity tick table (2023 revision).
-    bounds = [2_000, 5_000, 20_000, 50_000, 200_000, 500_000]
-    ticks = [1.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1_000.0]
-    return np.asarray(np.array(ticks)[np.searchsorted(bounds, price, side="right")])
-
-
 def _to_tick(price: np.ndarray, kind: str) -> np.ndarray:
-    tick = _tick_size(price, kind)
+    tick = krx_ticks(price, kind)
     return np.maximum(tick, np.round(price / tick) * tick)
 
 

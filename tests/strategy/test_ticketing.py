@@ -312,3 +312,14 @@ def test_verify_ticket_plan_not_ready(drafted):
     t, plan = drafted
     blocked = plan.model_copy(update={"decision": PlanDecision.BLOCKED})
     assert ("PLAN_NOT_READY", "plan_id") in _codes(t, blocked)
+
+
+def test_krx_ticks_vectorised_matches_scalar_table():
+    import numpy as np
+
+    from strategy.ticketing import krx_tick, krx_ticks
+
+    prices = np.array([1.0, 1_999.0, 2_000.0, 4_999.0, 5_000.0, 19_999.0, 20_000.0, 49_999.0,
+                       50_000.0, 199_999.0, 200_000.0, 499_999.0, 500_000.0, 2_000_000.0])
+    for kind in ("stock", "etf"):
+        assert krx_ticks(prices, kind).tolist() == [krx_tick(p, kind) for p in prices]

@@ -24,6 +24,7 @@ from oci_backend.notify import Notifier
 from oci_backend.paths import DataPaths, data_paths
 from oci_backend.routers import audit, emergency, health, ops, plans, sync, tickets
 from oci_backend.scheduler import build_scheduler
+from oci_backend.snapshot import SnapshotReader
 from oci_backend.store import Store, StoreError
 
 log = logging.getLogger("krx.oci")
@@ -71,6 +72,7 @@ def create_app(config: OciConfig | None = None) -> FastAPI:
         notifier = Notifier(store, cfg.notify_urls)
         app.state.store = store
         app.state.notifier = notifier
+        app.state.snapshots = SnapshotReader(store)
         scheduler = build_scheduler(cfg, store, notifier)
         scheduler.start()
         threading.Thread(target=_warm_up, name="calendar-warm-up", daemon=True).start()

@@ -9,6 +9,7 @@ from fastapi.security import HTTPBearer
 
 from oci_backend.config import OciConfig
 from oci_backend.notify import Notifier
+from oci_backend.snapshot import SnapshotReader
 from oci_backend.store import Store
 
 # The getters are `async` only to skip a threadpool hop: they touch no files.
@@ -29,6 +30,11 @@ async def get_notifier(request: Request) -> Notifier:
     return request.app.state.notifier
 
 
+async def get_snapshot_reader(request: Request) -> SnapshotReader:
+    return request.app.state.snapshots
+
+
 ConfigDep = Annotated[OciConfig, Depends(get_config)]
 StoreDep = Annotated[Store, Depends(get_store)]
 NotifierDep = Annotated[Notifier, Depends(get_notifier)]
+SnapshotDep = Annotated[SnapshotReader, Depends(get_snapshot_reader)]

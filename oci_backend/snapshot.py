@@ -1,12 +1,47 @@
-"""The PULL bundle: everything the cockpit shows, read consistently from the store."""
+"""The PULL bundle: everything the cockpit shows, read consistently from the store.
+
+`build_snapshot` is the plain version (a `SyncSnapshot` model). `SnapshotReader` serves the
+same bundle as JSON for the API without re-reading unchanged files: each artifact is kept as
+validated JSON text keyed by its file's stat signature (inode, size, mtime, ctime). Every
+writer replaces files by rename (`store.atomic_write_*`, `atomic_move`), which changes the
+signature of the file and of its directory. A file changed less than `SETTLE_NS` ago is never
+served from the cache ("racy clean", as git calls it: a second write within one timestamp
+tick could keep the signature), so a cached answer is never older than the files.
+"""
 
 from __future__ import annotations
 
-from contracts.sync import SyncSnapshot
-from oci_backend.store import Store
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from pydantic import TypeAdapter
+
+from contracts.audit import AuditEntry
+from contracts.common import KstDatetime, now_kst
+from contracts.plan import OrderPlan
+from contracts.summary import OpsSummary
+from contracts.sync import EmergencyStop, SyncSnapshot
+from contracts.ticket import TicketRecord
+from oci_backend.paths import TICKET_BOXES
+from oci_backend.store import Store, read_model
 
 TICKETS_IN_SNAPSHOT = 20
 AUDIT_IN_SNAPSHOT = 20
+# Files changed more recently than this are re-read: filesystem timestamps are coarse
+# (a kernel tick, or a second on some filesystems).
+SETTLE_NS = 1_000_000_000
+
+T = TypeVar("T")
+Signature = tuple[int, int, int, int] | None  # (inode, size, mtime_ns, ctime_ns); None = absent
+
+_tickets_json = TypeAdapter(list[TicketRecord])
+_audit_json = TypeAdapter(list[AuditEntry])
+_time_json = TypeAdapter(KstDatetime)
 
 
 def build_snapshot(store: Store, *, tickets: int = TICKETS_IN_SNAPSHOT,
@@ -30,3 +65,153 @@ def build_snapshot(store: Store, *, tickets: int = TICKETS_IN_SNAPSHOT,
         tickets=list_tickets(store, limit=tickets), emergency_stop=store.emergency_stop(),
         audit_tail=store.audit_tail(audit),
     )
+
+
+def signature(path: Path) -> Signature:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _settled(sigs: tuple[Signature, ...]) -> bool:
+    stamps = [t for s in sigs if s is not None for t in (s[2], s[3])]
+    return not stamps or time.time_ns() - max(stamps) > SETTLE_NS
+
+
+@dataclass
+class _Entry(Generic[T]):
+    sigs: tuple[Signature, ...]
+    value: T
+
+
+class _Cache:
+    """Values derived from files, reused while the files' signatures stay the same."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, paths: tuple[Path, ...], load: Callable[[], T]) -> T:
+        sigs = tuple(signature(p) for p in paths)
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is not None and hit.sigs == sigs and _settled(sigs):
+            return hit.value
+        value = load()
+        # Only what provably did not change while it was read is kept.
+        if tuple(signature(p) for p in paths) == sigs and _settled(sigs):
+            with self._lock:
+                self._entries[key] = _Entry(sigs, value)
+        return value
+
+
+@dataclass(frozen=True)
+class _State:
+    revision: int
+    portfolio_json: str
+    settings_json: str
+
+
+@dataclass(frozen=True)
+class _SummaryPart:
+    summary: OpsSummary | None
+    json: str
+
+
+class SnapshotReader:
+    """Serves `SyncSnapshot` JSON and the pieces `/health` needs, reusing unchanged files."""
+
+    def __init__(self, store: Store, *, tickets: int = TICKETS_IN_SNAPSHOT,
+                 audit: int = AUDIT_IN_SNAPSHOT) -> None:
+        self.store = store
+        self.tickets = tickets
+        self.audit = audit
+        self._cache = _Cache()
+
+    def _state(self) -> _State:
+        paths = self.store.paths
+
+        def load() -> _State:
+            # Under the write lock: see `build_snapshot` for why the pair must match.
+            with self.store.lock():
+                p, s = self.store.portfolio(), self.store.settings()
+            return _State(max(p.revision, s.revision), p.model_dump_json(), s.model_dump_json())
+
+        return self._cache.get("state", (paths.portfolio, paths.settings), load)
+
+    def revision(self) -> int:
+        return self._state().revision
+
+    def _summary(self) -> _SummaryPart:
+        def load() -> _SummaryPart:
+            summary = self.store.summary()
+            return _SummaryPart(summary, summary.model_dump_json() if summary else "null")
+
+        return self._cache.get("summary", (self.store.paths.summary_latest,), load)
+
+    def summary(self) -> OpsSummary | None:
+        """The latest summary (shared: callers must not modify it)."""
+        return self._summary().summary
+
+    def _plan_json(self, plan_id: str) -> str:
+        path = self.store.paths.plan(plan_id)
+
+        def load() -> tuple[str, str]:
+            plan = read_model(path, OrderPlan)
+            return plan_id, plan.model_dump_json() if plan else "null"
+
+        # One entry for "the current plan" (not one per plan id ever seen).
+        cached_id, text = self._cache.get("plan", (path,), load)
+        return text if cached_id == plan_id else load()[1]
+
+    def _stop_json(self) -> str:
+        path = self.store.paths.emergency_stop
+
+        def load() -> str:
+            return self.store.emergency_stop().model_dump_json()
+
+        return self._cache.get("stop", (path,), load)
+
+    def emergency_stop(self) -> EmergencyStop:
+        return EmergencyStop.model_validate_json(self._stop_json())
+
+    def _tickets_json(self) -> str:
+        from oci_backend.tickets import list_tickets
+
+        # Every ticket write is a rename into (or out of) one of these directories.
+        boxes = tuple(self.store.paths.ticket_box(b) for b in TICKET_BOXES)
+
+        def load() -> str:
+            records = list_tickets(self.store, limit=self.tickets)
+            return _tickets_json.dump_json(records).decode()
+
+        return self._cache.get("tickets", boxes, load)
+
+    def _audit_json(self) -> str:
+        def load() -> str:
+            return _audit_json.dump_json(self.store.audit_tail(self.audit)).decode()
+
+        return self._cache.get("audit", (self.store.paths.audit,), load)
+
+    def snapshot_json(self) -> tuple[int, bytes]:
+        """(revision, the JSON of a `SyncSnapshot`), field for field what
+        `build_snapshot(store).model_dump_json()` gives."""
+        state = self._state()
+        part = self._summary()
+        summary = part.summary
+        plan = self._plan_json(summary.plan.plan_id) if summary and summary.plan else "null"
+        body = "".join((
+            '{"revision":', str(state.revision),
+            ',"server_time":', _time_json.dump_json(now_kst()).decode(),
+            ',"portfolio":', state.portfolio_json,
+            ',"settings":', state.settings_json,
+            ',"summary":', part.json,
+            ',"plan":', plan,
+            ',"tickets":', self._tickets_json(),
+            ',"emergency_stop":', self._stop_json(),
+            ',"audit_tail":', self._audit_json(),
+            "}",
+        ))
+        return state.revision, body.encode()

@@ -5,20 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from contracts.ops import Health, LastCycle
-from oci_backend.deps import StoreDep
+from oci_backend.deps import SnapshotDep
 from oci_backend.store import StoreError
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=Health)
-def health(store: StoreDep) -> Health:
+def health(snapshots: SnapshotDep) -> Health:
     """`ok` with the revision and the latest summary's run time, status and as-of session;
     `degraded` with the error when the state cannot be read (the process is up regardless)."""
     try:
-        revision = store.revision()
-        summary = store.summary()
-        stop = store.emergency_stop()
+        revision = snapshots.revision()
+        summary = snapshots.summary()
+        stop = snapshots.emergency_stop()
     except StoreError as exc:
         return Health(status="degraded", error=str(exc))
     last = None

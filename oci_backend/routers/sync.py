@@ -8,10 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from contracts.sync import PushRequest, PushResponse, SyncSnapshot
-from oci_backend.deps import ConfigDep, NotifierDep, StoreDep
+from oci_backend.deps import ConfigDep, NotifierDep, SnapshotDep, StoreDep
 from oci_backend.errors import ApiError
 from oci_backend.replan import replan_after_change
-from oci_backend.snapshot import build_snapshot
 
 router = APIRouter(prefix="/sync", tags=["sync"])
 
@@ -34,13 +33,13 @@ def parse_if_match(value: str | None) -> int:
 
 
 @router.get("/snapshot", response_model=SyncSnapshot)
-def snapshot(store: StoreDep) -> Response:
+def snapshot(snapshots: SnapshotDep) -> Response:
     """Revision, portfolio, settings, latest summary, current plan, recent tickets,
     emergency stop and audit tail; `ETag` is the revision to send back in `If-Match`."""
-    snap = build_snapshot(store)
-    # Serialised here, once: the model was validated when it was built from the files.
-    return Response(snap.model_dump_json(), media_type="application/json",
-                    headers={"ETag": f'"{snap.revision}"', "Cache-Control": "no-store"})
+    # Pre-serialised JSON of validated files (see SnapshotReader), not re-validated here.
+    revision, body = snapshots.snapshot_json()
+    return Response(body, media_type="application/json",
+                    headers={"ETag": f'"{revision}"', "Cache-Control": "no-store"})
 
 
 @router.post("/push", response_model=PushResponse,

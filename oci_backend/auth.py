@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -69,8 +70,6 @@ def redact_query(full_path: str) -> str:
     path, sep, query = full_path.partition("?")
     if not sep:
         return full_path
-    from urllib.parse import parse_qsl
-
     kept = []
     for key, value in parse_qsl(query, keep_blank_values=True):
         kept.append(f"{key}={value}" if key in LOGGED_QUERY_KEYS else "***")

@@ -118,7 +118,8 @@ async def _on_cycle_busy(request: Request, exc: CycleBusy) -> JSONResponse:
 
 
 async def _on_ticket_error(request: Request, exc: TicketError) -> JSONResponse:
-    return _json(exc.status_code, error_body(exc.code, str(exc), exc.field))
+    extra = {"problems": exc.problems} if getattr(exc, "problems", None) else {}
+    return _json(exc.status_code, error_body(exc.code, str(exc), exc.field, **extra))
 
 
 async def _on_corrupt(request: Request, exc: CorruptFile) -> JSONResponse:

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 
+from contracts.common import now_kst
 from contracts.settings import ExecutionMode
 from oci_backend.config import OciConfig
 from oci_backend.errors import ApiError
@@ -48,8 +49,6 @@ def check_replay_asof(store: Store, config: OciConfig, asof: date) -> None:
         raise ApiError(422, "VALIDATION_ERROR",
                        f"asof: {asof} is not an XKRX session (weekend or holiday); "
                        "pick a trading day", field="asof")
-    from contracts.common import now_kst
-
     last = calendar.last_completed_session(config.now or now_kst())
     if asof > last:
         raise ApiError(422, "VALIDATION_ERROR",

@@ -8,11 +8,15 @@ summary that says so and, where a plan is due, a BLOCKED plan with the reason.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import numpy as np
+import pandas as pd
 from filelock import FileLock, Timeout
 
 from contracts.audit import AuditAction, AuditEntry
@@ -30,6 +34,7 @@ from contracts.summary import (
     Stage,
 )
 from oci_backend.store import Store, atomic_write_model
+from strategy.marketdata.validation import BarIssue
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +192,6 @@ def _load_market(
     from strategy import calendar
     from strategy.marketdata import make_provider
     from strategy.marketdata.errors import BadMarketData, MarketDataUnavailable
-    from strategy.marketdata.validation import ensure_valid
     from strategy.signals import required_tickers
 
     tickers = required_tickers(settings, portfolio)
@@ -212,9 +216,8 @@ def _load_market(
             risks.append(Risk(code="DATA_MISSING", severity=Severity.CRITICAL,
                               message=f"{t}: {provider.name} returned no bars"))
             return _Loaded(bars, provider.name, provider.synthetic, risks, "DATA_MISSING", None)
-        sessions = calendar.session_days(df.index[0].date(), df.index[-1].date())
         try:
-            issues = ensure_valid(t, df, sessions, source=provider.name)
+            issues = _validated(t, df, provider.name)
         except BadMarketData as exc:
             risks.append(Risk(code="DATA_INVALID", severity=Severity.CRITICAL, message=str(exc)))
             return _Loaded(bars, provider.name, provider.synthetic, risks, "DATA_INVALID", None)
@@ -241,6 +244,33 @@ def _load_market(
         risks.append(Risk(code="DATA_STALE", severity=Severity.CRITICAL, message=freshness.message))
         return _Loaded(bars, provider.name, provider.synthetic, risks, "DATA_STALE", freshness)
     return _Loaded(bars, provider.name, provider.synthetic, risks, None, freshness)
+
+
+# Validation results of bar frames already seen, keyed by content: a re-plan after a PUSH
+# (or a replay) does not re-validate unchanged bars. Errors are never cached.
+_VALID_BARS: OrderedDict[tuple[str, str, bytes], list[BarIssue]] = OrderedDict()
+_VALID_BARS_MAX = 256
+
+
+def _validated(ticker: str, df: pd.DataFrame, source: str) -> list[BarIssue]:
+    """`ensure_valid` against the XKRX sessions the frame spans, memoised by content."""
+    from strategy import calendar
+    from strategy.marketdata.validation import ensure_valid
+
+    digest = hashlib.blake2b(df.index.asi8.tobytes(), digest_size=16)
+    digest.update(np.ascontiguousarray(df.to_numpy(np.float64)).tobytes())
+    digest.update(",".join(map(str, df.columns)).encode("utf-8"))
+    key = (ticker, source, digest.digest())
+    hit = _VALID_BARS.get(key)
+    if hit is not None:
+        _VALID_BARS.move_to_end(key)
+        return hit
+    sessions = calendar.session_days(df.index[0].date(), df.index[-1].date())
+    issues = ensure_valid(ticker, df, sessions, source=source)
+    _VALID_BARS[key] = issues
+    if len(_VALID_BARS) > _VALID_BARS_MAX:
+        _VALID_BARS.popitem(last=False)
+    return issues
 
 
 def _strategy_risks(plan: OrderPlan, signals) -> list[Risk]:  # type: ignore[no-untyped-def]

@@ -10,8 +10,12 @@ Reason, regime and guardrail codes are small ints here; `CODE_NAMES` maps them t
 from __future__ import annotations
 
 import math
+from typing import TypeAlias
 
 import numpy as np
+
+Series: TypeAlias = "np.ndarray | list[float]"
+IntSeries: TypeAlias = "np.ndarray | list[int]"
 
 # Regime codes.
 REGIME_UNKNOWN = 0
@@ -122,18 +126,21 @@ def regime_step(
 
 
 def regime_series(
-    close: np.ndarray,
-    sma_long: np.ndarray,
-    sma_short: np.ndarray,
+    close: Series,
+    sma_long: Series,
+    sma_short: Series,
     golden_override: bool,
     min_hold_days: int,
-    regime_out: np.ndarray,
-    bear_days_out: np.ndarray,
+    regime_out: IntSeries,
+    bear_days_out: IntSeries,
 ) -> None:
-    """Run the regime machine over a whole benchmark history (warm-up included)."""
+    """Run the regime machine over a whole benchmark history (warm-up included).
+
+    Takes numpy arrays (compiled, in the backtester) or plain lists (uncompiled, faster there).
+    """
     regime = REGIME_UNKNOWN
     bear_days = 0
-    for t in range(close.shape[0]):
+    for t in range(len(close)):
         regime, bear_days = regime_step(
             regime, bear_days, close[t], sma_long[t], sma_short[t], golden_override, min_hold_days
         )

@@ -73,9 +73,11 @@ def required_tickers(settings: Settings, portfolio: Portfolio) -> list[str]:
 
 
 def _cut(df: pd.DataFrame, ticker: str, asof: date) -> pd.DataFrame:
-    cut = df.loc[: pd.Timestamp(asof)]
-    if cut.empty or cut.index[-1].date() != asof:
-        last = cut.index[-1].date() if not cut.empty else None
+    """Bars up to and including `asof`; the last one must be `asof` itself."""
+    end = int(df.index.searchsorted(pd.Timestamp(asof), side="right"))
+    cut = df.iloc[:end]
+    if end == 0 or cut.index[-1].date() != asof:
+        last = cut.index[-1].date() if end else None
         raise SignalInputError(f"{ticker}: no bar for session {asof} (last bar: {last})")
     return cut
 
@@ -98,11 +100,12 @@ def decide(
         sp.adx_period,
     )
     n_b = b_close.shape[0]
-    regime_arr = np.zeros(n_b, dtype=np.int64)
-    bear_arr = np.zeros(n_b, dtype=np.int64)
+    # Plain lists: the uncompiled rules index them far faster than numpy arrays.
+    regime_arr = [0] * n_b
+    bear_arr = [0] * n_b
     rules.regime_series(
-        b_close, sma_long, sma_short, sp.golden_cross_override, sp.min_regime_hold_days,
-        regime_arr, bear_arr,
+        b_close.tolist(), sma_long.tolist(), sma_short.tolist(), sp.golden_cross_override,
+        sp.min_regime_hold_days, regime_arr, bear_arr,
     )
 
     tickers = decision_tickers(settings, portfolio)

@@ -32,13 +32,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from oci_backend.config import OciConfig
+    from oci_backend.notify import Notifier
     from oci_backend.paths import data_paths
     from oci_backend.pipeline import EXIT_BLOCKED, CycleBusy, run_cycle
     from oci_backend.store import Store, StoreError
 
     try:
         store = Store(data_paths(args.data_dir))
-        result = run_cycle(store, data_spec=args.data, asof=args.asof, actor="cli")
+        # The cron/timer run is the normal daily path: it sends the summary and incidents
+        # (once per kind per day; off unless apprise URLs are configured).
+        notifier = Notifier(store, OciConfig().notify_urls)
+        result = run_cycle(store, data_spec=args.data, asof=args.asof, actor="cli",
+                           notifier=notifier.on_cycle)
     except CycleBusy as exc:
         print(f"krx daily: {exc}", file=sys.stderr)
         return EXIT_BLOCKED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +86,16 @@ def test_krx_daily_demo_is_labelled_synthetic(tmp_path):
     res = _krx("daily", "--data", "demo", "--asof", "2025-12-29", "--data-dir", str(tmp_path))
     assert res.returncode == 0, res.stdout + res.stderr
     assert "SYNTHETIC" in res.stdout
+
+
+def test_krx_daily_notifies_once_per_kind_per_day(tmp_path, krx_data_dir, receiver):
+    env = {**os.environ, "KRX_OCI_NOTIFY_URLS": receiver.url}
+    args = [KRX, "daily", "--data", f"csv:{krx_data_dir}", "--data-dir", str(tmp_path)]
+    first = subprocess.run(args, capture_output=True, text=True, env=env, timeout=180)
+    assert first.returncode == 2  # today: stale data (or a holiday) — fail closed
+    titles = receiver.titles()
+    assert titles, first.stdout + first.stderr
+    assert any("BLOCKED" in t or "WARN" in t or "holiday" in t.lower() for t in titles)
+    second = subprocess.run(args, capture_output=True, text=True, env=env, timeout=180)
+    assert second.returncode == 2
+    assert receiver.titles() == titles  # same kinds, same day: nothing sent twice

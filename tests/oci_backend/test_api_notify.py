@@ -4,10 +4,7 @@ daily summary and incidents, at most once per kind per KST day."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,44 +19,6 @@ from oci_backend.paths import data_paths
 from oci_backend.store import Store, read_model
 
 
-class Receiver:
-    """A loopback HTTP server that records the JSON bodies POSTed to it."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict] = []
-        received = self.messages
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                length = int(self.headers.get("Content-Length", 0))
-                received.append(json.loads(self.rfile.read(length)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"json://127.0.0.1:{self.server.server_address[1]}/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def titles(self) -> list[str]:
-        return [m["title"] for m in self.messages]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
 def _summary(day: int, status: OverallStatus, stage: Stage) -> OpsSummary:
     plan = PlanSummary(plan_id=f"202512{day:02d}-abc", decision="BLOCKED", n_orders=0, n_buys=0,
                        n_sells=0, reasons=["DATA_STALE"])
@@ -68,7 +27,7 @@ def _summary(day: int, status: OverallStatus, stage: Stage) -> OpsSummary:
                       status=status, plan=plan, message=f"cycle of day {day}")
 
 
-def test_notifier_sends_each_kind_once_per_day(tmp_path: Path, receiver: Receiver) -> None:
+def test_notifier_sends_each_kind_once_per_day(tmp_path: Path, receiver) -> None:
     store = Store(data_paths(tmp_path))
     store.initialize()
     notifier = Notifier(store, [receiver.url])
@@ -96,7 +55,7 @@ def test_notifier_sends_each_kind_once_per_day(tmp_path: Path, receiver: Receive
 
 
 def test_notifier_is_off_without_urls_and_retries_a_failed_send(tmp_path: Path,
-                                                                receiver: Receiver) -> None:
+                                                                receiver) -> None:
     store = Store(data_paths(tmp_path))
     store.initialize()
     assert Notifier(store).on_cycle(_summary(29, OverallStatus.OK, Stage.PLAN_READY)) == []
@@ -118,7 +77,7 @@ def test_notifier_is_off_without_urls_and_retries_a_failed_send(tmp_path: Path,
 
 @pytest.mark.integration
 def test_api_cycles_and_stop_notify_once_per_kind_per_day(
-    oci_server_factory: ServerFactory, receiver: Receiver,
+    oci_server_factory: ServerFactory, receiver,
 ) -> None:
     server = oci_server_factory(env={"KRX_OCI_NOTIFY_URLS": receiver.url,
                                      "KRX_OCI_NOW": "2026-01-06T10:00:00+09:00"})

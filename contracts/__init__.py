@@ -5,6 +5,7 @@ from pydantic import BaseModel
 from contracts.audit import AuditAction, AuditEntry, FieldChange
 from contracts.common import KST, now_kst
 from contracts.instruments import Instrument, all_instruments, instrument, is_known
+from contracts.ops import CycleRequest, CycleResponse, Health
 from contracts.plan import GuardrailCheck, OrderPlan, PlanDecision, PlannedOrder, Side
 from contracts.portfolio import Holding, Portfolio
 from contracts.settings import (
@@ -58,6 +59,9 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "sync_snapshot": SyncSnapshot,
     "push_request": PushRequest,
     "push_response": PushResponse,
+    "health": Health,
+    "cycle_request": CycleRequest,
+    "cycle_response": CycleResponse,
 }
 
 __all__ = [

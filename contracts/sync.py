@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -58,5 +58,8 @@ class PushRequest(Contract):
 class PushResponse(Contract):
     revision: int
     changed: list[str] = Field(default_factory=list)
-    replanned: bool = False
-    plan_id: str | None = None
+    replan: Literal["scheduled", "none"] = Field(
+        default="none",
+        description="'scheduled': OCI re-plans in the background; the new plan is current "
+                    "once the snapshot's summary carries this revision",
+    )

@@ -22,6 +22,7 @@ from oci_backend.errors import install_error_handlers
 from oci_backend.middleware import BodySizeLimit
 from oci_backend.notify import Notifier
 from oci_backend.paths import DataPaths, data_paths
+from oci_backend.replan import Replanner
 from oci_backend.routers import audit, emergency, health, ops, plans, sync, tickets
 from oci_backend.scheduler import build_scheduler
 from oci_backend.snapshot import SnapshotReader
@@ -73,6 +74,9 @@ def create_app(config: OciConfig | None = None) -> FastAPI:
         app.state.store = store
         app.state.notifier = notifier
         app.state.snapshots = SnapshotReader(store)
+        replanner = Replanner(store, cfg, notifier)
+        replanner.start()
+        app.state.replanner = replanner
         scheduler = build_scheduler(cfg, store, notifier)
         scheduler.start()
         threading.Thread(target=_warm_up, name="calendar-warm-up", daemon=True).start()
@@ -84,6 +88,7 @@ def create_app(config: OciConfig | None = None) -> FastAPI:
         finally:
             # Waits for a running job: its writes are atomic, but a clean stop is quieter.
             await anyio.to_thread.run_sync(lambda: scheduler.shutdown(wait=True))
+            await anyio.to_thread.run_sync(replanner.close)
 
     app = FastAPI(
         title="KRX Alertor — OCI backend",

@@ -9,6 +9,7 @@ from fastapi.security import HTTPBearer
 
 from oci_backend.config import OciConfig
 from oci_backend.notify import Notifier
+from oci_backend.replan import Replanner
 from oci_backend.snapshot import SnapshotReader
 from oci_backend.store import Store
 
@@ -34,7 +35,12 @@ async def get_snapshot_reader(request: Request) -> SnapshotReader:
     return request.app.state.snapshots
 
 
+async def get_replanner(request: Request) -> Replanner:
+    return request.app.state.replanner
+
+
 ConfigDep = Annotated[OciConfig, Depends(get_config)]
 StoreDep = Annotated[Store, Depends(get_store)]
 NotifierDep = Annotated[Notifier, Depends(get_notifier)]
 SnapshotDep = Annotated[SnapshotReader, Depends(get_snapshot_reader)]
+ReplannerDep = Annotated[Replanner, Depends(get_replanner)]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
 from contracts.summary import Stage
 from contracts.sync import EmergencyStop, EmergencyStopRequest
-from oci_backend.deps import ConfigDep, NotifierDep, StoreDep
+from oci_backend.deps import NotifierDep, ReplannerDep, StoreDep
 from oci_backend.pipeline import set_stage
-from oci_backend.replan import replan_after_change
 
 router = APIRouter(prefix="/emergency-stop", tags=["emergency"])
 
@@ -19,10 +18,11 @@ def get_stop(store: StoreDep) -> EmergencyStop:
 
 
 @router.post("", response_model=EmergencyStop)
-def set_stop(body: EmergencyStopRequest, response: Response, store: StoreDep,
-             config: ConfigDep, notifier: NotifierDep) -> EmergencyStop:
+def set_stop(body: EmergencyStopRequest, store: StoreDep, notifier: NotifierDep,
+             replanner: ReplannerDep) -> EmergencyStop:
     """Switch on (effective at once: the summary stage becomes STOPPED, the operator is
-    notified) or off (the cycle re-plans the current session so the stage reflects it)."""
+    notified) or off (the current session is re-planned in the background so the stage
+    reflects it)."""
     stop = store.set_emergency_stop(body.on, body.reason, body.by)
     if stop.on:
         # No market data involved: a stop must work even when the data feed is the problem.
@@ -31,7 +31,5 @@ def set_stop(body: EmergencyStopRequest, response: Response, store: StoreDep,
     else:
         summary = store.summary()
         if summary is not None and summary.stage is Stage.STOPPED:
-            replan = replan_after_change(store, config, notifier, actor=f"stop-off:{stop.by}")
-            if not replan.replanned:
-                response.headers["X-KRX-Replan"] = replan.note.encode("ascii", "replace").decode()
+            replanner.request(f"stop-off:{stop.by}")
     return stop

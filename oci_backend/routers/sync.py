@@ -8,9 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from contracts.sync import PushRequest, PushResponse, SyncSnapshot
-from oci_backend.deps import ConfigDep, NotifierDep, SnapshotDep, StoreDep
+from oci_backend.deps import ReplannerDep, SnapshotDep, StoreDep
 from oci_backend.errors import ApiError
-from oci_backend.replan import replan_after_change
 
 router = APIRouter(prefix="/sync", tags=["sync"])
 
@@ -46,24 +45,19 @@ def snapshot(snapshots: SnapshotDep) -> Response:
              responses={409: {"description": "stale If-Match"},
                         428: {"description": "If-Match missing"}})
 def push(
-    body: PushRequest, response: Response, store: StoreDep, config: ConfigDep,
-    notifier: NotifierDep,
+    body: PushRequest, response: Response, store: StoreDep, replanner: ReplannerDep,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> PushResponse:
-    """Replace portfolio and/or settings if `If-Match` is the current revision; re-plan when
-    anything changed. The `X-KRX-Replan` header says why no re-plan happened, if none did."""
+    """Replace portfolio and/or settings if `If-Match` is the current revision. A change is
+    re-planned in the background (`replan: "scheduled"`): the plan for the new inputs is
+    current once the snapshot's summary carries the returned revision."""
     expected = parse_if_match(if_match)
     outcome = store.push(expected, portfolio=body.portfolio, settings=body.settings,
                          reason=body.reason, actor=body.actor)
-    replanned, plan_id = False, None
     if outcome.changed:
-        replan = replan_after_change(store, config, notifier, actor=f"push:{body.actor}")
-        replanned, plan_id = replan.replanned, replan.plan_id
-        if not replan.replanned:
-            # Header values are latin-1; the note may quote a path with other characters.
-            response.headers["X-KRX-Replan"] = replan.note.encode("ascii", "replace").decode()
+        replanner.request(f"push:{body.actor}")
     else:
         response.headers["X-KRX-Replan"] = "nothing changed: revision not bumped, no re-plan"
     response.headers["ETag"] = f'"{outcome.revision}"'
     return PushResponse(revision=outcome.revision, changed=outcome.changed,
-                        replanned=replanned, plan_id=plan_id)
+                        replan="scheduled" if outcome.changed else "none")

@@ -135,3 +135,17 @@ def error_of(response: httpx.Response) -> dict:
         pytest.fail(f"not a JSON error body ({response.status_code}): {response.text[:500]}")
     assert {"error", "message", "field"} <= set(body), body
     return body
+
+
+def wait_replanned(client: httpx.Client, revision: int, timeout: float = 60.0) -> dict:
+    """The snapshot once the background re-plan of `revision` has landed (the summary
+    carries that revision); fails the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        snap = client.get("/api/v1/sync/snapshot").json()
+        summary = snap.get("summary")
+        if summary and max(summary["portfolio_revision"], summary["settings_revision"]) >= revision:
+            return snap
+        if time.monotonic() > deadline:
+            pytest.fail(f"no re-plan for revision {revision} within {timeout} s: {summary}")
+        time.sleep(0.05)

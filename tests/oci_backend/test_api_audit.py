@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from oci_server import OciServer, error_of
+from oci_server import OciServer, error_of, wait_replanned
 
 pytestmark = pytest.mark.integration
 
@@ -15,6 +15,7 @@ def test_audit_filters_by_action_target_since_and_limit(oci_server: OciServer) -
             portfolio = r.json()["portfolio"] | {"cash": 1_000_000 + i}
             assert c.post("/api/v1/sync/push", json={"portfolio": portfolio, "reason": f"p{i}"},
                           headers={"If-Match": r.headers["etag"]}).status_code == 200
+        wait_replanned(c, 4)  # the background re-plans land before the stop
         assert c.post("/api/v1/emergency-stop", json={"on": True, "reason": "x"}).status_code == 200
 
         everything = c.get("/api/v1/audit").json()

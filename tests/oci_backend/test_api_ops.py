@@ -3,10 +3,12 @@ stale data, and the stage shown in the snapshot."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from filelock import FileLock
-from oci_server import OciServer, ServerFactory, error_of, hash_tree
+from oci_server import OciServer, ServerFactory, error_of, hash_tree, wait_replanned
 
 from contracts.ops import CycleResponse, Health
 from contracts.plan import OrderPlan
@@ -36,6 +38,7 @@ def _set_mode(c: httpx.Client, mode: str) -> None:
     push = c.post("/api/v1/sync/push", json={"settings": settings, "reason": f"mode {mode}"},
                   headers={"If-Match": r.headers["etag"]})
     assert push.status_code == 200, push.text
+    wait_replanned(c, push.json()["revision"])
 
 
 def test_cycle_replay_on_real_data_in_dry_run_then_manual_refuses(oci_server: OciServer) -> None:
@@ -165,7 +168,11 @@ def test_stage_transitions_visible_in_the_snapshot(oci_server_factory: ServerFac
 
         off = c.post("/api/v1/emergency-stop", json={"on": False, "reason": "drill over"})
         assert off.status_code == 200 and off.json()["on"] is False
-        snap = _snapshot(c)
+        # Switching off re-plans in the background; wait until the stage leaves STOPPED.
+        deadline = time.monotonic() + 60
+        while (snap := _snapshot(c)).summary.stage is Stage.STOPPED:  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "stop off was never re-planned"
+            time.sleep(0.05)
         assert snap.summary.stage is ready and snap.plan.plan_id == res.plan_id  # type: ignore
         assert c.get("/api/v1/emergency-stop").json()["on"] is False
         stops = c.get("/api/v1/audit", params={"action": "EMERGENCY_STOP"}).json()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import httpx
 import pytest
 from filelock import FileLock
-from oci_server import OciServer, error_of, hash_tree
+from oci_server import OciServer, error_of, hash_tree, wait_replanned
 
 from contracts.audit import AuditAction, AuditEntry
 from contracts.sync import PushResponse, SyncSnapshot
@@ -47,13 +48,15 @@ def test_push_bumps_revision_audits_and_replans(oci_server: OciServer) -> None:
         body = PushResponse.model_validate_json(r.content)
         assert body.revision == 2 and body.changed == ["portfolio"]
         assert r.headers["etag"] == '"2"'
-        # Real data ends 2025-12-29, so today's re-plan is BLOCKED DATA_STALE — but it ran.
-        assert body.replanned is True and body.plan_id is not None
+        # Re-planned in the background; today's plan on data ending 2025-12-29 is BLOCKED
+        # DATA_STALE, but it ran against the pushed revision.
+        assert body.replan == "scheduled"
+        wait_replanned(c, 2)
         after, etag2 = _snapshot(c)
         assert etag2 == '"2"' and after.portfolio.cash == 9_000_000
         assert after.summary is not None and after.summary.plan is not None
-        assert after.summary.plan.plan_id == body.plan_id
-        assert after.summary.portfolio_revision == 2
+        assert after.plan is not None and after.plan.plan_id == after.summary.plan.plan_id
+        assert after.summary.portfolio_revision == 2 and after.plan.portfolio_revision == 2
 
         pushes = [AuditEntry.model_validate(e) for e in
                   c.get("/api/v1/audit", params={"action": "PUSH"}).json()]
@@ -85,6 +88,7 @@ def test_push_with_stale_if_match_is_409_with_current_revision(oci_server: OciSe
         snap, etag = _snapshot(c)
         assert c.post("/api/v1/sync/push", json=_portfolio_body(snap, 5e6),
                       headers={"If-Match": etag}).status_code == 200
+        wait_replanned(c, 2)
         before = hash_tree(oci_server.data_dir)
         for stale in (etag, '"0"', "7", 'W/"1"'):
             r = c.post("/api/v1/sync/push", json=_portfolio_body(snap, 4e6),
@@ -152,7 +156,7 @@ def test_push_unchanged_content_keeps_the_revision(oci_server: OciServer) -> Non
         r = c.post("/api/v1/sync/push", headers={"If-Match": etag},
                    json={"portfolio": snap.portfolio.model_dump(mode="json"), "reason": "noop"})
         assert r.status_code == 200
-        assert r.json() == {"revision": 1, "changed": [], "replanned": False, "plan_id": None}
+        assert r.json() == {"revision": 1, "changed": [], "replan": "none"}
 
 
 def test_concurrent_pushes_with_one_revision_exactly_one_wins(oci_server: OciServer) -> None:
@@ -188,12 +192,22 @@ def test_concurrent_pushes_with_one_revision_exactly_one_wins(oci_server: OciSer
     assert final.portfolio.cash == 1_000_000 + int(pushes[0]["reason"].split()[-1])
 
 
-def test_push_while_a_cycle_runs_is_stored_but_not_replanned(oci_server: OciServer) -> None:
+def test_push_while_a_cycle_runs_answers_at_once_and_replans_after_it(
+    oci_server: OciServer,
+) -> None:
     with oci_server.client() as c:
         snap, etag = _snapshot(c)
-        with FileLock(str(oci_server.paths.cycle_lock)):
+        lock = FileLock(str(oci_server.paths.cycle_lock))
+        with lock:
+            t0 = time.monotonic()
             r = c.post("/api/v1/sync/push", json=_portfolio_body(snap, 2e6),
                        headers={"If-Match": etag})
-        assert r.status_code == 200
-        assert r.json()["revision"] == 2 and r.json()["replanned"] is False
-        assert "daily cycle is running" in r.headers["x-krx-replan"]
+            assert time.monotonic() - t0 < 5  # not held up by the running cycle
+            assert r.status_code == 200
+            assert r.json()["revision"] == 2 and r.json()["replan"] == "scheduled"
+            time.sleep(0.5)
+            held = _snapshot(c)[0].summary
+            assert held is None or held.portfolio_revision < 2  # waits for the cycle lock
+        # The cycle finished: the re-plan is not lost, it runs now.
+        after = wait_replanned(c, 2)
+        assert after["summary"]["portfolio_revision"] == 2

@@ -11,7 +11,7 @@ import uuid
 
 import httpx
 import pytest
-from oci_server import REPO, OciServer, ServerFactory, error_of, hash_tree
+from oci_server import REPO, OciServer, ServerFactory, error_of, hash_tree, wait_replanned
 
 from contracts.common import now_kst
 from contracts.plan import OrderPlan
@@ -134,7 +134,8 @@ def test_submit_after_the_inputs_changed_is_409_stale_ticket(
         portfolio["cash"] = 12_345_678
         push = c.post("/api/v1/sync/push", json={"portfolio": portfolio, "reason": "deposit"},
                       headers={"If-Match": r.headers["etag"]})
-        assert push.status_code == 200 and push.json()["replanned"] is True
+        assert push.status_code == 200 and push.json()["replan"] == "scheduled"
+        wait_replanned(c, push.json()["revision"])
         before = hash_tree(server.data_dir)
         stale = _submit(c, ticket, str(uuid.uuid4()))
         assert stale.status_code == 409, stale.text
@@ -201,7 +202,8 @@ def test_manual_ticket_waits_for_fills_then_records_them(
         settings["execution_mode"] = "MANUAL"
         push = c.post("/api/v1/sync/push", json={"settings": settings, "reason": "manual"},
                       headers={"If-Match": r.headers["etag"]})
-        assert push.status_code == 200 and push.json()["replanned"] is True
+        assert push.status_code == 200 and push.json()["replan"] == "scheduled"
+        wait_replanned(c, push.json()["revision"])
         ticket = _ready_ticket(c)
         assert ticket.mode.value == "MANUAL"
         assert _submit(c, ticket, str(uuid.uuid4())).status_code == 201

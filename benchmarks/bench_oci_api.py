@@ -228,7 +228,10 @@ def replan_landed(server: Server, n: int) -> dict[str, Any]:
             r.raise_for_status()
             revision = r.json()["revision"]
             while True:
-                summary = c.get("/api/v1/sync/snapshot").json()["summary"]
+                s = c.get("/api/v1/sync/snapshot")
+                if s.status_code != 200:
+                    raise RuntimeError(f"snapshot: {s.status_code} {s.text[:500]}")
+                summary = s.json()["summary"]
                 if summary and summary["portfolio_revision"] >= revision:
                     break
                 time.sleep(0.002)

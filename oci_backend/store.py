@@ -331,8 +331,8 @@ class Store:
         out: list[AuditEntry] = []
         with open(self.paths.audit, encoding="utf-8") as fh:
             for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
+                if not line.strip() or not line.endswith("\n"):
+                    continue  # blank, or an append still in progress
                 try:
                     entry = AuditEntry.model_validate_json(line)
                 except ValidationError as exc:
@@ -360,6 +360,8 @@ class Store:
                 pos -= step
                 fh.seek(pos)
                 data = fh.read(step) + data
+        # A line without its newline is an append still in progress: not an entry yet.
+        data = data[: data.rfind(b"\n") + 1]
         lines = [ln for ln in data.split(b"\n") if ln.strip()]
         if pos > 0:
             lines = lines[1:]  # the first line may be cut in the middle

@@ -275,6 +275,10 @@ def main() -> int:
             prepare_state(server)
             with server.client() as c:
                 size = len(c.get("/api/v1/sync/snapshot").content)
+            # Reads first, on the prepared state, before the PUSH storm grows logs and leaves
+            # a background re-plan running.
+            wrk_rows = [r for r in (wrk_load(server, "/health", 32),
+                                    wrk_load(server, "/api/v1/sync/snapshot", 32)) if r]
             scenarios: list[tuple[str, Request]] = [
                 ("health", get("/health")), ("snapshot", get("/api/v1/sync/snapshot")),
                 ("push", push),
@@ -288,8 +292,6 @@ def main() -> int:
                     print(f"  {name:16s} clients={clients:2d} p50={row['p50_ms']:7.2f} ms "
                           f"p99={row['p99_ms']:8.2f} ms rps={row['rps']:8.1f}", flush=True)
             landed = replan_landed(server, max(5, int(40 * scale)))
-            wrk_rows = [r for r in (wrk_load(server, "/health", 32),
-                                    wrk_load(server, "/api/v1/sync/snapshot", 32)) if r]
         finally:
             stop_server(server)
 

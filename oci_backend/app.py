@@ -62,7 +62,7 @@ def create_app(config: OciConfig | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        install_access_log_redaction()
+        install_access_log_redaction(cfg.access_log)
         if not cfg.is_loopback():
             log.warning("listening on %s, which is not a loopback address: the OCI backend "
                         "should only be reachable through the SSH tunnel", cfg.host)

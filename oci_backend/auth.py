@@ -86,8 +86,27 @@ class RedactQueryString(logging.Filter):
         return True
 
 
-def install_access_log_redaction() -> None:
-    """Attach `RedactQueryString` to uvicorn's access logger (idempotent)."""
+class QuietReads(logging.Filter):
+    """Drops access-log records of successful reads (GET/HEAD answered below 400)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 5:
+            method, status = args[1], args[4]
+            if method in ("GET", "HEAD") and isinstance(status, int) and status < 400:
+                return False
+        return True
+
+
+def install_access_log_redaction(mode: str = "all") -> None:
+    """Attach `RedactQueryString` to uvicorn's access logger, and `QuietReads` when `mode` is
+    'changes' (idempotent)."""
     logger = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactQueryString) for f in logger.filters):
         logger.addFilter(RedactQueryString())
+    quiet = [f for f in logger.filters if isinstance(f, QuietReads)]
+    if mode == "changes" and not quiet:
+        logger.addFilter(QuietReads())
+    elif mode != "changes":
+        for f in quiet:
+            logger.removeFilter(f)

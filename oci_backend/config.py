@@ -45,6 +45,12 @@ class OciConfig(BaseSettings):
         description="'internal' also runs the daily cycle Mon-Fri 09:05 KST in-process "
                     "(the default relies on cron / the systemd timer running `krx daily`)",
     )
+    access_log: Literal["all", "changes", "off"] = Field(
+        default="changes",
+        description="uvicorn access log: 'changes' logs every write and every failure "
+                    "(4xx/5xx, e.g. refused tokens) but not successful reads — the PC polls, "
+                    "and state changes are in the audit log anyway; 'all' or 'off'",
+    )
     ticket_processor: bool = Field(default=True, description="run the ticket processor job")
     ticket_interval_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
     notify_urls: Annotated[list[str], NoDecode] = Field(

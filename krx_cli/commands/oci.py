@@ -97,6 +97,7 @@ def run_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         workers=1,
         server_header=False,
+        access_log=config.access_log != "off",
     )
     return 0
 

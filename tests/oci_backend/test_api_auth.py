@@ -86,7 +86,10 @@ def test_auth_token_never_in_server_output(oci_server: OciServer) -> None:
         c.post("/api/v1/sync/push", headers={"Authorization": f"Bearer {token}"},
                content=b"{broken")
     out = oci_server.output()
-    assert "/api/v1/audit?limit=5" in out  # the access log is on, known params are kept
+    assert "/api/v1/audit?limit=5" in out  # refused (401) requests are logged, known params kept
+    assert "POST /api/v1/sync/push" in out  # writes are logged
+    # successful reads are not (KRX_OCI_ACCESS_LOG=changes, the default)
+    assert '"GET /api/v1/sync/snapshot HTTP/1.1" 200' not in out
     assert token not in out
     assert token[4:20] not in out
 
@@ -138,3 +141,23 @@ def test_serve_reads_token_file_with_mode_0600(oci_server_factory: ServerFactory
         assert c.get("/api/v1/sync/snapshot").status_code == 401
         ok = c.get("/api/v1/sync/snapshot", headers={"Authorization": f"Bearer {token}"})
         assert ok.status_code == 200
+
+
+def test_access_log_modes_filter_successful_reads_only() -> None:
+    import logging
+
+    from oci_backend.auth import QuietReads, install_access_log_redaction
+
+    def record(method: str, status: int) -> logging.LogRecord:
+        return logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
+                                 '%s - "%s %s HTTP/%s" %d',
+                                 ("127.0.0.1:5", method, "/api/v1/x", "1.1", status), None)
+
+    quiet = QuietReads()
+    assert not quiet.filter(record("GET", 200))
+    assert quiet.filter(record("GET", 401)) and quiet.filter(record("POST", 200))
+    logger = logging.getLogger("uvicorn.access")
+    install_access_log_redaction("changes")
+    assert any(isinstance(f, QuietReads) for f in logger.filters)
+    install_access_log_redaction("all")
+    assert not any(isinstance(f, QuietReads) for f in logger.filters)

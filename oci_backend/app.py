@@ -95,6 +95,8 @@ def create_app(config: OciConfig | None = None) -> FastAPI:
         version="1",
         summary="Execution plane: state, daily cycle, tickets, audit (SPEC.md §5)",
         lifespan=lifespan,
+        # No OpenTelemetry collector on this host: skip FastAPI's per-request telemetry checks.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.config = cfg
     install_error_handlers(app)

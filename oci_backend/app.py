@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 
 from oci_backend.auth import BearerAuth, install_access_log_redaction
 from oci_backend.config import OciConfig
@@ -105,8 +105,8 @@ def create_app(config: OciConfig | None = None) -> FastAPI:
     app.add_middleware(BearerAuth, token=token)
 
     app.include_router(health.router)
-    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(bearer_scheme)])
+    # Included one level deep (not through an intermediate /api/v1 router): every request
+    # walks the router tree, and the snapshot is the hot path.
     for module in (sync, ops, plans, tickets, emergency, audit):
-        api.include_router(module.router)
-    app.include_router(api)
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(bearer_scheme)])
     return app

@@ -66,7 +66,7 @@ LOGGED_QUERY_KEYS = frozenset({"limit", "action", "target", "since", "state"})
 
 
 def redact_query(full_path: str) -> str:
-    """`/x?limit=5&token=abc` → `/x?limit=5&***`: keep only known keys in a logged path."""
+    """`/x?limit=5&secret=abc` → `/x?limit=5&***`: keep only known keys in a logged path."""
     path, sep, query = full_path.partition("?")
     if not sep:
         return full_path

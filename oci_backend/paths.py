@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 TICKET_BOXES = ("submitted", "processing", "results")
@@ -23,88 +24,98 @@ def default_data_root() -> Path:
 
 @dataclass(frozen=True)
 class DataPaths:
+    """Every artifact's path under `root`. Paths are computed once per instance: the hot read
+    paths (snapshot, health) ask for them on every request."""
+
     root: Path
 
-    @property
+    @cached_property
     def state_dir(self) -> Path:
         return self.root / "state"
 
-    @property
+    @cached_property
     def reports_dir(self) -> Path:
         return self.root / "reports"
 
-    @property
+    @cached_property
     def portfolio(self) -> Path:
         return self.state_dir / "portfolio.json"
 
-    @property
+    @cached_property
     def settings(self) -> Path:
         return self.state_dir / "settings.json"
 
-    @property
+    @cached_property
     def emergency_stop(self) -> Path:
         return self.state_dir / "emergency_stop.json"
 
-    @property
+    @cached_property
     def audit(self) -> Path:
         return self.state_dir / "audit.jsonl"
 
-    @property
+    @cached_property
     def write_lock(self) -> Path:
         return self.state_dir / ".write.lock"
 
-    @property
+    @cached_property
     def cycle_lock(self) -> Path:
         return self.state_dir / ".cycle.lock"
 
-    @property
+    @cached_property
     def notify_state(self) -> Path:
         """Which notification kinds were sent on which day (one message per kind per day)."""
         return self.state_dir / "notify_state.json"
 
-    @property
+    @cached_property
     def notify_lock(self) -> Path:
         return self.state_dir / ".notify.lock"
 
-    @property
+    @cached_property
     def summary_dir(self) -> Path:
         return self.reports_dir / "ops" / "summary"
 
-    @property
+    @cached_property
     def summary_latest(self) -> Path:
         return self.summary_dir / "ops_summary_latest.json"
 
     def summary_dated(self, day: date) -> Path:
         return self.summary_dir / f"ops_summary_{day:%Y%m%d}.json"
 
-    @property
+    @cached_property
     def plans_dir(self) -> Path:
         return self.reports_dir / "plans"
 
     def plan(self, plan_id: str) -> Path:
         return self.plans_dir / f"{plan_id}.json"
 
-    @property
+    @cached_property
     def tickets_dir(self) -> Path:
         return self.reports_dir / "tickets"
 
+    @cached_property
+    def _ticket_boxes(self) -> dict[str, Path]:
+        return {box: self.tickets_dir / box for box in TICKET_BOXES}
+
     def ticket_box(self, box: str) -> Path:
-        if box not in TICKET_BOXES:
-            raise ValueError(f"unknown ticket box {box!r}; expected one of {TICKET_BOXES}")
-        return self.tickets_dir / box
+        try:
+            return self._ticket_boxes[box]
+        except KeyError:
+            raise ValueError(
+                f"unknown ticket box {box!r}; expected one of {TICKET_BOXES}"
+            ) from None
 
     def ticket(self, box: str, ticket_id: str) -> Path:
         return self.ticket_box(box) / f"{ticket_id}.json"
 
-    @property
+    @cached_property
     def idempotency_dir(self) -> Path:
         return self.tickets_dir / "keys"
 
-    @property
+    @cached_property
     def cache_dir(self) -> Path:
         return self.root / "cache" / "marketdata"
 
-    @property
+    @cached_property
     def logs_dir(self) -> Path:
         return self.reports_dir / "logs"
 

@@ -24,6 +24,7 @@ from contracts.common import KST, now_kst
 from contracts.plan import OrderPlan, PlanDecision, Side
 from contracts.portfolio import Portfolio
 from contracts.settings import ExecutionMode, Settings
+from contracts.signals import Signals
 from contracts.summary import (
     DataFreshness,
     OpsSummary,
@@ -56,7 +57,7 @@ class CycleResult:
 
 @dataclass
 class _Loaded:
-    bars: dict
+    bars: dict[str, pd.DataFrame]
     provider: str
     synthetic: bool
     risks: list[Risk]
@@ -257,7 +258,7 @@ def _validated(ticker: str, df: pd.DataFrame, source: str) -> list[BarIssue]:
     from strategy import calendar
     from strategy.marketdata.validation import ensure_valid
 
-    digest = hashlib.blake2b(df.index.asi8.tobytes(), digest_size=16)
+    digest = hashlib.blake2b(df.index.to_numpy("datetime64[ns]").tobytes(), digest_size=16)
     digest.update(np.ascontiguousarray(df.to_numpy(np.float64)).tobytes())
     digest.update(",".join(map(str, df.columns)).encode("utf-8"))
     key = (ticker, source, digest.digest())
@@ -273,7 +274,7 @@ def _validated(ticker: str, df: pd.DataFrame, source: str) -> list[BarIssue]:
     return issues
 
 
-def _strategy_risks(plan: OrderPlan, signals) -> list[Risk]:  # type: ignore[no-untyped-def]
+def _strategy_risks(plan: OrderPlan, signals: Signals) -> list[Risk]:
     risks = [Risk(code=c.code, severity=Severity.CRITICAL, message=c.message)
              for c in plan.checks if not c.ok]
     regime = signals.regime

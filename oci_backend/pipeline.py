@@ -73,7 +73,7 @@ def run_cycle(
     now: datetime | None = None,
     actor: str = "cron",
     wait_lock: bool = False,
-    notifier: Callable[[OpsSummary], None] | None = None,
+    notifier: Callable[[OpsSummary], object] | None = None,
 ) -> CycleResult:
     """Run one daily cycle and persist its summary (and plan, when one is due).
 

@@ -25,7 +25,7 @@ fi
 .venv/bin/python -m pip install -q -e ".[dev]"
 
 .venv/bin/ruff check .
-.venv/bin/mypy strategy contracts
+.venv/bin/mypy strategy contracts oci_backend krx_cli
 .venv/bin/krx schema --check
 
 set +e

@@ -39,15 +39,11 @@ class ChainProvider:
             reasons: list[str] = []
             for provider in self.providers:
                 try:
-                    bars = provider.load([ticker], end, start).get(ticker)
-                except MarketDataError as exc:
-                    reasons.append(f"{provider.name}: {_reason(exc)}")
-                    continue
+                    bars = _ask(provider, ticker, end, start, reasons)
                 except Exception as exc:  # a provider bug must not hide the next provider
                     reasons.append(f"{provider.name}: {type(exc).__name__}: {exc}")
                     continue
-                if bars is None or len(bars) == 0:
-                    reasons.append(f"{provider.name}: empty answer")
+                if bars is None:
                     continue
                 out[ticker] = bars
                 self.last_sources[ticker] = provider.name
@@ -62,6 +58,22 @@ class ChainProvider:
 
 def _reason(exc: MarketDataError) -> str:
     return exc.reason if isinstance(exc, MarketDataUnavailable) else str(exc)
+
+
+def _ask(
+    provider: MarketDataProvider, ticker: str, end: date, start: date | None,
+    reasons: list[str],
+) -> pd.DataFrame | None:
+    """`provider`'s non-empty bars for `ticker`, or None with the reason appended."""
+    try:
+        bars = provider.load([ticker], end, start).get(ticker)
+    except MarketDataError as exc:
+        reasons.append(f"{provider.name}: {_reason(exc)}")
+        return None
+    if bars is None or len(bars) == 0:
+        reasons.append(f"{provider.name}: empty answer")
+        return None
+    return bars
 
 
 class FreshestProvider:
@@ -86,14 +98,8 @@ class FreshestProvider:
             best: tuple[pd.Timestamp, str, pd.DataFrame] | None = None
             reasons: list[str] = []
             for provider in self.providers:
-                try:
-                    bars = provider.load([ticker], end, start).get(ticker)
-                except MarketDataError as exc:
-                    reasons.append(f"{provider.name}: {_reason(exc)}")
-                    continue
-                if bars is None or len(bars) == 0:
-                    reasons.append(f"{provider.name}: empty answer")
-                elif best is None or bars.index[-1] > best[0]:
+                bars = _ask(provider, ticker, end, start, reasons)
+                if bars is not None and (best is None or bars.index[-1] > best[0]):
                     best = (bars.index[-1], provider.name, bars)
             if best is None:
                 raise MarketDataUnavailable(ticker, self.name, "; ".join(reasons))

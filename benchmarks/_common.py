@@ -12,7 +12,7 @@ from typing import Any
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DAILY = (REPO / ".." / "shared" / "data" / "krx" / "daily").resolve()
+REPO_DAILY = REPO / "data" / "krx" / "daily"
 
 
 def time_calls(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> list[float]:

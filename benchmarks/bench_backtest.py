@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, SHARED_DAILY, print_table, save_json, summarize, time_calls  # noqa: E402
+from _common import REPO, REPO_DAILY, print_table, save_json, summarize, time_calls  # noqa: E402
 
 START = date(2020, 1, 2)
 END = date(2025, 12, 29)
-ALL_TICKERS = sorted(p.stem for p in SHARED_DAILY.glob("*.csv"))
+ALL_TICKERS = sorted(p.stem for p in REPO_DAILY.glob("*.csv"))
 DEFAULT_UNIVERSE = ["069500", "229200", "091160", "305720", "005930"]
 UNIVERSES = {"default (5)": DEFAULT_UNIVERSE, "all (14)": ALL_TICKERS}
 COLUMNS = ["name", "universe", "n", "median_ms", "p95_ms", "min_ms", "note"]
@@ -49,7 +49,7 @@ def _setup(universe: list[str]) -> dict[str, Any]:
 
     settings = Settings(universe=universe)
     sp = settings.strategy
-    bars = dict(make_provider(f"csv:{SHARED_DAILY}").load(universe, end=END))
+    bars = dict(make_provider(f"csv:{REPO_DAILY}").load(universe, end=END))
     m = prepare_market(bars, universe, settings.benchmark, START, END)
     ind = compute_indicators(m, rsi_period=sp.rsi_period, regime_ma_long=sp.regime_ma_long,
                              ma_short_period=sp.ma_short_period, adx_period=sp.adx_period)

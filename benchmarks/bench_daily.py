@@ -18,10 +18,10 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SHARED_DAILY, print_table, save_json, summarize, time_calls  # noqa: E402
+from _common import REPO_DAILY, print_table, save_json, summarize, time_calls  # noqa: E402
 
 ASOF = date(2025, 12, 29)
-ALL_TICKERS = sorted(p.stem for p in SHARED_DAILY.glob("*.csv"))
+ALL_TICKERS = sorted(p.stem for p in REPO_DAILY.glob("*.csv"))
 
 
 def core_cycle() -> object:
@@ -34,7 +34,7 @@ def core_cycle() -> object:
 
     settings = Settings(universe=ALL_TICKERS)
     portfolio = Portfolio.default()
-    provider = make_provider(f"csv:{SHARED_DAILY}")
+    provider = make_provider(f"csv:{REPO_DAILY}")
     bars = provider.load(ALL_TICKERS, end=ASOF)
     for t, df in bars.items():
         sessions = calendar.session_days(df.index[0].date(), df.index[-1].date())
@@ -66,7 +66,7 @@ def main() -> int:
         store.initialize()
         s = store.settings().model_copy(update={"universe": ALL_TICKERS})
         atomic_write_model(store.paths.settings, Settings.model_validate(s.model_dump()))
-        spec = f"csv:{SHARED_DAILY}"
+        spec = f"csv:{REPO_DAILY}"
 
         def full() -> object:
             res = run_cycle(store, data_spec=spec, asof=ASOF, actor="bench")

@@ -5,7 +5,7 @@ Usage: python benchmarks/bench_indicators.py [--json PATH]
 Prints a table of median call times on the real KRX daily bars (one ticker, ~1,500 bars) plus the
 indicator part of a daily cycle (RSI(40) on every ticker, ADX(30) and SMA(60/120) on the
 benchmark), and writes the numbers as JSON (default benchmarks/results/bench_indicators.json).
-Needs the dev extras (``ta-lib``) and the shared data next to the repo.
+Needs the dev extras (``ta-lib``) and the in-repo sample bars (data/krx/daily).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from strategy.indicators import adx, rsi, sma  # noqa: E402
 
-DAILY_DIR = REPO / ".." / "shared" / "data" / "krx" / "daily"
+DAILY_DIR = REPO / "data" / "krx" / "daily"
 BENCHMARK_TICKER = "069500"
 
 

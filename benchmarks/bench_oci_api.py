@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, SHARED_DAILY, percentile, print_table, save_json  # noqa: E402
+from _common import REPO, REPO_DAILY, percentile, print_table, save_json  # noqa: E402
 
 CONCURRENCY = (1, 8, 32)
 # Requests per scenario and concurrency (bounded: the whole run takes about a minute).
@@ -73,7 +73,7 @@ def start_server(data_dir: Path, log: Path) -> Server:
     env.update({"KRX_OCI_TOKEN": token, "KRX_OCI_TICKET_PROCESSOR": "false",
                 "KRX_OCI_NOW": "2025-12-30T10:00:00+09:00"})
     cmd = [sys.executable, "-m", "krx_cli.main", "oci", "serve", "--host", "127.0.0.1",
-           "--port", str(port), "--data-dir", str(data_dir), "--data", f"csv:{SHARED_DAILY}",
+           "--port", str(port), "--data-dir", str(data_dir), "--data", f"csv:{REPO_DAILY}",
            "--log-level", "warning"]  # no access log: it is not what is measured
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT)

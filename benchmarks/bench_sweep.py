@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _common import SHARED_DAILY, print_table, save_json  # noqa: E402
+from _common import REPO_DAILY, print_table, save_json  # noqa: E402
 
 START = "2020-07-01"
 END = "2025-12-29"
@@ -60,7 +60,7 @@ def _load() -> tuple[Any, Any]:
     from strategy.marketdata import CsvProvider
 
     s = Settings()
-    bars = dict(CsvProvider(SHARED_DAILY).load(list(s.universe), end=date.fromisoformat(END)))
+    bars = dict(CsvProvider(REPO_DAILY).load(list(s.universe), end=date.fromisoformat(END)))
     return bars, s
 
 
@@ -225,7 +225,7 @@ def _spawn(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]
 def _cli_sweep() -> dict[str, Any]:
     krx = str(Path(sys.executable).with_name("krx"))
     sets = [f"{k}={','.join(str(v) for v in vals)}" for k, vals in GRID.items()]
-    cmd = [krx, "sweep", "--data", f"csv:{SHARED_DAILY}", "--start", START, "--end", END]
+    cmd = [krx, "sweep", "--data", f"csv:{REPO_DAILY}", "--start", START, "--end", END]
     for item in sets:
         cmd += ["--set", item]
     load = os.getloadavg()[0]

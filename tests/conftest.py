@@ -1,4 +1,4 @@
-"""Shared fixtures: the real KRX bars (read by path from ../shared, never copied)."""
+"""Shared fixtures: the real KRX bars carried in the repository (`data/krx/`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_KRX = (REPO / ".." / "shared" / "data" / "krx").resolve()
+KRX_DATA = REPO / "data" / "krx"
 
 # pykrx logs in to KRX at import when these are set; tests never talk to KRX.
 for _var in ("KRX_ID", "KRX_PW"):
@@ -22,15 +22,15 @@ for _var in ("KRX_ID", "KRX_PW"):
 @pytest.fixture(scope="session")
 def krx_data_dir() -> Path:
     """Directory of the real daily bars (`<code>.csv`); fails loudly when it is missing."""
-    daily = SHARED_KRX / "daily"
+    daily = KRX_DATA / "daily"
     if not daily.is_dir():
-        pytest.fail(f"real KRX data not found at {daily}: ../shared must sit beside the checkout")
+        pytest.fail(f"real KRX data not found at {daily}: the checkout is incomplete")
     return daily
 
 
 @pytest.fixture(scope="session")
 def krx_master_path() -> Path:
-    return SHARED_KRX / "tickers.csv"
+    return KRX_DATA / "tickers.csv"
 
 
 class Receiver:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from oci_server import (
-    SHARED_DAILY,
+    REPO_DAILY,
     OciServer,
     ServerFactory,
     new_token,
@@ -33,7 +33,7 @@ def _servers(tmp: Path) -> Iterator[ServerFactory]:
         else:
             token = new_token()
         server = start_server(root, tmp / f"server{n}.log", token=token,
-                              data_spec=data_spec or f"csv:{SHARED_DAILY}", env=env,
+                              data_spec=data_spec or f"csv:{REPO_DAILY}", env=env,
                               token_in_env=token_file is None)
         started.append(server)
         return server
@@ -47,7 +47,7 @@ def _servers(tmp: Path) -> Iterator[ServerFactory]:
 
 @pytest.fixture
 def oci_server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
-    """`start(env=, data_spec=csv:<shared>, data_dir=, token_file=)` → OciServer; the token
+    """`start(env=, data_spec=csv:<repo data>, data_dir=, token_file=)` → OciServer; the token
     comes from KRX_OCI_TOKEN unless `token_file` is given. Every server is stopped at
     teardown."""
     with _servers(tmp_path) as start:
@@ -56,7 +56,7 @@ def oci_server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
 
 @pytest.fixture
 def oci_server(oci_server_factory: ServerFactory) -> OciServer:
-    """A fresh server on real KRX data (csv provider over ../shared), processor off."""
+    """A fresh server on real KRX data (csv provider over data/krx/daily), processor off."""
     return oci_server_factory()
 
 

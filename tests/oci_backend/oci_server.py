@@ -25,7 +25,7 @@ import pytest
 from oci_backend.paths import DataPaths, data_paths
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_DAILY = (REPO / ".." / "shared" / "data" / "krx" / "daily").resolve()
+REPO_DAILY = REPO / "data" / "krx" / "daily"
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from oci_server import (
     REPO,
-    SHARED_DAILY,
+    REPO_DAILY,
     OciServer,
     ServerFactory,
     error_of,
@@ -95,7 +95,7 @@ def test_auth_token_never_in_server_output(oci_server: OciServer) -> None:
 
 
 def _serve(tmp_path: Path, env_extra: dict[str, str], token: str | None) -> subprocess.Popen:
-    cmd = serve_command(free_port(), tmp_path / "data", f"csv:{SHARED_DAILY}")
+    cmd = serve_command(free_port(), tmp_path / "data", f"csv:{REPO_DAILY}")
     return subprocess.Popen(cmd, cwd=REPO, env=server_env(token, env_extra),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

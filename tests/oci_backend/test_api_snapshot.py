@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from oci_server import SHARED_DAILY
+from oci_server import REPO_DAILY
 
 from contracts.common import now_kst
 from contracts.sync import SyncSnapshot
@@ -47,7 +47,7 @@ def test_snapshot_reader_matches_build_snapshot_through_a_day(store: Store,
     monkeypatch.setattr(snapshot_module, "SETTLE_NS", 0)
     reader = SnapshotReader(store)
     assert _same(reader, store).summary is None
-    run_cycle(store, data_spec=f"csv:{SHARED_DAILY}", asof=date(2025, 12, 29))
+    run_cycle(store, data_spec=f"csv:{REPO_DAILY}", asof=date(2025, 12, 29))
     snap = _same(reader, store)
     assert snap.plan is not None and snap.plan.decision.value == "READY"
     ticket = draft_ticket(snap.plan, store.settings(), cash=store.portfolio().cash,

@@ -16,7 +16,7 @@ import pytest
 
 from strategy.indicators import adx, rsi, sma
 
-DAILY_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "krx" / "daily"
+DAILY_DIR = Path(__file__).resolve().parents[2] / "data" / "krx" / "daily"
 TICKERS = sorted(p.stem for p in DAILY_DIR.glob("*.csv"))
 HALT_TICKER = "035720"  # open = high = low = 0, volume 0 on 2021-04-12..14
 
@@ -130,7 +130,7 @@ def load_daily(ticker: str) -> dict[str, np.ndarray]:
 
 def require_daily(ticker: str) -> dict[str, np.ndarray]:
     if ticker not in TICKERS:
-        pytest.fail(f"{ticker}.csv not found under {DAILY_DIR}: ../shared must sit beside the repo")
+        pytest.fail(f"{ticker}.csv not found under {DAILY_DIR}: the checkout is incomplete")
     return load_daily(ticker)
 
 

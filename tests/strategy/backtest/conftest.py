@@ -1,5 +1,5 @@
 """Fixtures for the backtest tests: synthetic bar frames with hand-checkable numbers, the real
-KRX bars (by path, never copied) and backtests on them shared across modules."""
+KRX bars (the in-repo copy, data/krx/daily) and backtests on them shared across modules."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs and run all of it (the README's test command).
-# System packages the tests drive for real are installed with apt when running as root
-# (today: cron's `crontab` for the crontab syntax check; systemd-analyze ships with systemd);
-# otherwise a hint is printed and tests that need them skip locally (never in CI).
+# System packages the tests drive for real are installed with apt when running as root:
+# cron (`crontab -n`), systemd (`systemd-analyze verify`), openssh-server (a real sshd for the
+# tunnel tests), openssh-client (ssh-keygen) and chromium (Playwright drives Debian's build; never
+# `playwright install`). Otherwise a hint is printed and tests that need them skip locally (never in CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,10 @@ PY="${PYTHON:-python3}"
 need=()
 command -v crontab >/dev/null 2>&1 || need+=(cron)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"

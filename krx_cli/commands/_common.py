@@ -327,8 +327,9 @@ def guarded(
     """Run `body(args)`; a CommandError or one of `errors` (the domain's input errors) prints
     ``krx <verb>: <message>`` on stderr and returns EXIT_USAGE. Anything else propagates."""
     safe_console()
+    caught: tuple[type[BaseException], ...] = (CommandError, *errors)
     try:
         return body(args)
-    except (CommandError, *errors) as exc:
+    except caught as exc:
         print(f"krx {verb}: {exc}", file=sys.stderr)
         return EXIT_USAGE

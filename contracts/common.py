@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -29,20 +29,63 @@ def _check_code(value: str) -> str:
     return value
 
 
+# Every stored or exchanged instant lies in this range: anything outside it is a typo or a
+# probe, and far-out values overflow when converted to KST (0001-01-01+01:00 has no UTC form).
+EARLIEST = datetime(1970, 1, 1, tzinfo=KST)
+LATEST = datetime(2199, 12, 31, 23, 59, 59, tzinfo=KST)
+# Trading dates (entries, fills) stay within the years the XKRX calendar can be built for.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
+# Money and share counts: far above anything one account holds, far below what overflows a
+# 64-bit integer or loses whole won in a float (2**53 ≈ 9.0e15).
+MAX_KRW = 1e15
+MAX_QTY = 10**10
+MAX_PRICE = 1e9
+
+
 def _to_kst(value: datetime) -> datetime:
-    return value.astimezone(KST)
+    try:
+        kst = value.astimezone(KST)
+    except (OverflowError, ValueError):
+        raise ValueError(
+            f"datetime {value.isoformat()} is out of range; use {EARLIEST.year}..{LATEST.year}"
+        ) from None
+    if not EARLIEST <= kst <= LATEST:
+        raise ValueError(
+            f"datetime {value.isoformat()} is out of range; use {EARLIEST.year}..{LATEST.year}"
+        )
+    return kst
+
+
+def _check_iso_date(value: str) -> str:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value[:40]!r} is not a date in the form YYYY-MM-DD") from None
+    if len(value) != 10 or not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise ValueError(
+            f"{value!r} must be a YYYY-MM-DD date between {EARLIEST_DATE} and {LATEST_DATE}"
+        )
+    return value
 
 
 # A known 6-character KRX code (the ticker master decides what is known).
 Ticker = Annotated[str, AfterValidator(_check_code)]
 # Aware datetime, normalised to KST so every artifact reads the same way.
 KstDatetime = Annotated[AwareDatetime, AfterValidator(_to_kst)]
+# A session date as text (YYYY-MM-DD), checked to be a real date in range.
+IsoDate = Annotated[str, Field(min_length=10, max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$"),
+                    AfterValidator(_check_iso_date)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
 class Contract(BaseModel):
-    """Base of every artifact: unknown fields are errors, values are validated on assignment."""
+    """Base of every artifact: unknown fields are errors, values are validated on assignment,
+    and every float is finite (NaN and ±Infinity, including 1e309 which JSON parsers read as
+    Infinity, are refused: a stored non-finite number would be written back as `null` and
+    wedge every later read)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False,
+                              allow_inf_nan=False)

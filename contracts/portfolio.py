@@ -6,23 +6,34 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from contracts.common import Contract, KstDatetime, NonNegativeFloat, PositiveFloat, Ticker, now_kst
+from contracts.common import (
+    MAX_KRW,
+    MAX_PRICE,
+    MAX_QTY,
+    Contract,
+    IsoDate,
+    KstDatetime,
+    Ticker,
+    now_kst,
+)
 
 
 class Holding(Contract):
     ticker: Ticker
-    qty: Annotated[int, Field(gt=0, description="shares held; a closed position is removed")]
-    avg_price: PositiveFloat = Field(
-        description="average fill price incl. slippage, excl. commission (= entry price)"
-    )
-    entry_date: str | None = Field(
+    qty: Annotated[int, Field(gt=0, le=MAX_QTY,
+                              description="shares held; a closed position is removed")]
+    avg_price: Annotated[float, Field(
+        gt=0, le=MAX_PRICE, allow_inf_nan=False,
+        description="average fill price incl. slippage, excl. commission (= entry price)",
+    )]
+    entry_date: IsoDate | None = Field(
         default=None, description="session date (YYYY-MM-DD) of the entry fill, when known"
     )
 
 
 class Portfolio(Contract):
-    cash: NonNegativeFloat
-    holdings: list[Holding] = Field(default_factory=list)
+    cash: Annotated[float, Field(ge=0, le=MAX_KRW, allow_inf_nan=False, description="KRW")]
+    holdings: list[Holding] = Field(default_factory=list, max_length=200)
     asof: KstDatetime = Field(default_factory=now_kst)
     revision: Annotated[int, Field(ge=0)] = 0
 

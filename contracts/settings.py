@@ -5,9 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
-from contracts.common import Contract, KstDatetime, Ticker, now_kst
+from contracts.common import MAX_KRW, Contract, KstDatetime, Ticker, now_kst
 
 DEFAULT_UNIVERSE = ["069500", "229200", "091160", "305720", "005930"]
 
@@ -23,7 +23,7 @@ class StrategyParams(Contract):
 
     regime_ma_long: Annotated[int, Field(ge=2, le=1000)] = 120
     ma_short_period: Annotated[int, Field(ge=2, le=1000)] = 60
-    golden_cross_override: bool = True
+    golden_cross_override: StrictBool = True
     adx_period: Annotated[int, Field(ge=2, le=500)] = 30
     adx_threshold: Annotated[float, Field(ge=0, le=100)] = 17.5
     chop_action: Literal["block_entries", "exit_all"] = "block_entries"
@@ -36,7 +36,7 @@ class StrategyParams(Contract):
     min_cash_pct: Annotated[float, Field(ge=0, lt=1)] = 0.01
     commission: Annotated[float, Field(ge=0, lt=0.05)] = 0.00015
     slippage: Annotated[float, Field(ge=0, lt=0.05)] = 0.0005
-    initial_capital: Annotated[float, Field(gt=0)] = 10_000_000.0
+    initial_capital: Annotated[float, Field(gt=0, le=MAX_KRW)] = 10_000_000.0
 
     @model_validator(mode="after")
     def _coherent(self) -> StrategyParams:
@@ -63,14 +63,16 @@ class Guardrails(Contract):
 
 
 class NotificationPrefs(Contract):
-    apprise_urls: list[str] = Field(default_factory=list, description="apprise URLs; empty = off")
-    daily_summary: bool = True
-    incidents: bool = True
+    apprise_urls: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+        default_factory=list, max_length=20, description="apprise URLs; empty = off")
+    daily_summary: StrictBool = True
+    incidents: StrictBool = True
 
 
 class Settings(Contract):
     benchmark: Ticker = "069500"
-    universe: list[Ticker] = Field(default_factory=lambda: list(DEFAULT_UNIVERSE), min_length=1)
+    universe: list[Ticker] = Field(default_factory=lambda: list(DEFAULT_UNIVERSE), min_length=1,
+                                   max_length=200)
     strategy: StrategyParams = Field(default_factory=StrategyParams)
     execution_mode: ExecutionMode = ExecutionMode.DRY_RUN
     guardrails: Guardrails = Field(default_factory=Guardrails)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from contracts.audit import AuditEntry
 from contracts.common import Contract, KstDatetime, now_kst
@@ -18,14 +18,14 @@ from contracts.ticket import TicketRecord
 class EmergencyStop(Contract):
     """`state/emergency_stop.json`."""
 
-    on: bool = False
+    on: StrictBool = False
     reason: str = ""
     by: str = ""
     at: KstDatetime = Field(default_factory=now_kst)
 
 
 class EmergencyStopRequest(Contract):
-    on: bool
+    on: StrictBool = Field(description="JSON true or false; \"true\" and 1 are refused")
     reason: Annotated[str, Field(min_length=1, max_length=500)]
     by: Annotated[str, Field(min_length=1, max_length=100)] = "operator"
 

@@ -54,6 +54,16 @@ class DataPaths:
         return self.state_dir / "audit.jsonl"
 
     @cached_property
+    def journal(self) -> Path:
+        """A change of state files + its audit line, written before it is applied (Store)."""
+        return self.state_dir / "journal.json"
+
+    @cached_property
+    def initialized(self) -> Path:
+        """Marker: the first-run state was created; a missing state file is a loss after it."""
+        return self.state_dir / ".initialized"
+
+    @cached_property
     def write_lock(self) -> Path:
         return self.state_dir / ".write.lock"
 

@@ -4,18 +4,27 @@ Every write is temp file + fsync + rename + directory fsync, so a reader (or a c
 old file or the new one, never a torn one. Writers of state take `Store.lock()` so the cron
 job, the API and the ticket processor never interleave read-modify-write cycles.
 A file that fails validation raises `CorruptFile` (path + first error) and is never replaced.
+
+A change of state (portfolio, settings, emergency stop) and its audit line are one unit:
+`Store.commit` writes them to `state/journal.json` first, then applies them and removes the
+journal. A crash in between leaves the journal, and the next reader or writer replays it
+(`Store.recover`), so a PUSH of portfolio + settings lands whole, with its audit line, or not
+at all. Once a data root is initialised, a missing state file is refused (`MissingStateFile`)
+instead of being recreated with defaults (which would restart the revision at 1).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from filelock import FileLock
 from pydantic import BaseModel, ValidationError
@@ -25,11 +34,16 @@ from contracts.common import now_kst
 from contracts.plan import OrderPlan
 from contracts.portfolio import Portfolio
 from contracts.settings import Settings
-from contracts.summary import OpsSummary
+from contracts.summary import OpsSummary, Stage
 from contracts.sync import EmergencyStop
 from oci_backend.paths import DataPaths
 
 M = TypeVar("M", bound=BaseModel)
+
+log = logging.getLogger("krx.oci.store")
+
+# A temp file of an atomic write older than this was left by a crash (writes take ms).
+ORPHAN_TMP_AGE_S = 300.0
 
 
 class StoreError(Exception):
@@ -43,6 +57,18 @@ class CorruptFile(StoreError):
         super().__init__(f"{path}: {error} (the file was left as it is; fix or restore it)")
         self.path = path
         self.error = error
+
+
+class MissingStateFile(CorruptFile):
+    """A state file is gone although the data root was initialised: refused like a corrupt
+    one (recreating defaults would reset cash and holdings and restart the revision)."""
+
+    def __init__(self, path: Path) -> None:
+        StoreError.__init__(
+            self, f"{path}: missing, although this data root was initialised; restore it from "
+                  "a backup (it is never recreated with defaults: the revision would go back)")
+        self.path = path
+        self.error = "missing after initialisation"
 
 
 class StaleRevision(StoreError):
@@ -154,6 +180,21 @@ def _is_keyed_list(value: Any) -> bool:
 _VOLATILE = {"revision", "asof", "updated_at"}
 
 
+StateName = Literal["portfolio", "settings", "emergency_stop"]
+
+
+class _JournalWrite(BaseModel):
+    name: StateName
+    text: str
+
+
+class _Journal(BaseModel):
+    """One change: the full new text of each state file, and its audit line."""
+
+    writes: list[_JournalWrite]
+    audit: str
+
+
 @dataclass
 class PushOutcome:
     revision: int
@@ -166,6 +207,9 @@ class Store:
 
     def __init__(self, paths: DataPaths, *, lock_timeout: float = 30.0) -> None:
         self.paths = paths
+        # Line numbers (or, from `audit_tail`, negative offsets from the end) of audit lines
+        # the last read skipped because they do not parse.
+        self.audit_skipped: list[int] = []
         paths.ensure_dirs()
         self._lock = FileLock(str(paths.write_lock), timeout=lock_timeout)
 
@@ -176,12 +220,25 @@ class Store:
             yield
 
     # -- reads -------------------------------------------------------------------------------
+    def is_initialized(self) -> bool:
+        """True once the first-run state exists (or existed: the marker stays)."""
+        p = self.paths
+        return p.initialized.exists() or p.portfolio.exists() or p.settings.exists()
+
+    def _read_state(self, path: Path, model: type[M]) -> M | None:
+        if self.paths.journal.exists():
+            self.recover()  # a crash interrupted a change: finish it before anyone reads
+        value = read_model(path, model)
+        if value is None and self.is_initialized():
+            raise MissingStateFile(path)
+        return value
+
     def portfolio(self) -> Portfolio:
-        p = read_model(self.paths.portfolio, Portfolio)
+        p = self._read_state(self.paths.portfolio, Portfolio)
         return p if p is not None else self.initialize()[0]
 
     def settings(self) -> Settings:
-        s = read_model(self.paths.settings, Settings)
+        s = self._read_state(self.paths.settings, Settings)
         return s if s is not None else self.initialize()[1]
 
     def revision(self) -> int:
@@ -205,26 +262,80 @@ class Store:
 
     # -- writes ------------------------------------------------------------------------------
     def initialize(self, actor: str = "system") -> tuple[Portfolio, Settings]:
-        """Create the first-run portfolio and settings (revision 1) if they do not exist."""
+        """Finish an interrupted change, remove temp files crashes left behind, and create the
+        first-run portfolio and settings (revision 1) on a fresh data root. On an initialised
+        root a missing state file raises `MissingStateFile`."""
         with self.lock():
-            p = read_model(self.paths.portfolio, Portfolio)
-            s = read_model(self.paths.settings, Settings)
-            created = []
-            if p is None:
+            self.recover()
+            self.sweep_orphans()
+            p = self._read_state(self.paths.portfolio, Portfolio)
+            s = self._read_state(self.paths.settings, Settings)
+            if p is None or s is None:  # both absent: `_read_state` refuses one alone
                 p = Portfolio.default().model_copy(update={"revision": 1})
-                atomic_write_model(self.paths.portfolio, p)
-                created.append("portfolio")
-            if s is None:
                 s = Settings().model_copy(update={"revision": 1})
-                atomic_write_model(self.paths.settings, s)
-                created.append("settings")
-            if created:
-                self.append_audit(AuditEntry(
-                    actor=actor, action=AuditAction.INIT, target=",".join(created),
-                    reason="first run: defaults created",
-                    revision_after=max(p.revision, s.revision),
+                self.commit([("portfolio", p), ("settings", s)], AuditEntry(
+                    actor=actor, action=AuditAction.INIT, target="portfolio,settings",
+                    reason="first run: defaults created", revision_after=1,
                 ))
+            if not self.paths.initialized.exists():
+                atomic_write_text(self.paths.initialized,
+                                  f"initialised; revision {max(p.revision, s.revision)}\n")
             return p, s
+
+    def commit(self, writes: list[tuple[StateName, BaseModel]], entry: AuditEntry) -> None:
+        """Write state files and their audit line, all or nothing: journal first, then apply
+        (a crash in between is finished by `recover`)."""
+        with self.lock():
+            journal = _Journal(
+                writes=[_JournalWrite(name=n, text=dump_model(m)) for n, m in writes],
+                audit=entry.model_dump_json())
+            atomic_write_text(self.paths.journal, journal.model_dump_json())
+            self._apply(journal)
+
+    def recover(self) -> bool:
+        """Replay a change a crash left in the journal; True when there was one."""
+        with self.lock():
+            try:
+                text = self.paths.journal.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                return False
+            try:
+                journal = _Journal.model_validate_json(text)
+            except ValidationError as exc:
+                raise CorruptFile(self.paths.journal, first_error(exc)) from None
+            log.warning("replaying an interrupted change of %s from %s",
+                        ",".join(w.name for w in journal.writes), self.paths.journal)
+            self._apply(journal)
+            return True
+
+    def _state_path(self, name: StateName) -> Path:
+        return {"portfolio": self.paths.portfolio, "settings": self.paths.settings,
+                "emergency_stop": self.paths.emergency_stop}[name]
+
+    def _apply(self, journal: _Journal) -> None:
+        for w in journal.writes:
+            atomic_write_text(self._state_path(w.name), w.text)
+        if not self._audit_ends_with(journal.audit):
+            self._append_line(journal.audit)
+        durable_unlink(self.paths.journal)
+
+    def sweep_orphans(self, max_age_s: float = ORPHAN_TMP_AGE_S) -> list[Path]:
+        """Remove temp files of atomic writes (`.<name>.*.tmp`) older than `max_age_s` under
+        state/ and reports/: a crash between write and rename leaves them behind."""
+        cutoff = time.time() - max_age_s
+        removed = []
+        for base in (self.paths.state_dir, self.paths.reports_dir):
+            for path in base.rglob(".*.tmp"):
+                try:
+                    if path.is_file() and path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed.append(path)
+                except FileNotFoundError:
+                    continue
+        if removed:
+            log.warning("removed %d temp file(s) left by an interrupted write: %s",
+                        len(removed), ", ".join(str(p) for p in removed[:5]))
+        return removed
 
     def push(
         self, expected_revision: int, *, portfolio: Portfolio | None, settings: Settings | None,
@@ -241,11 +352,10 @@ class Store:
             now = now_kst()
             changes: list[FieldChange] = []
             changed: list[str] = []
-            writes: list[tuple[Path, BaseModel]] = []
-            for name, cur, new, path in (
-                ("portfolio", cur_p, portfolio, self.paths.portfolio),
-                ("settings", cur_s, settings, self.paths.settings),
-            ):
+            writes: list[tuple[StateName, BaseModel]] = []
+            pairs: tuple[tuple[StateName, BaseModel, BaseModel | None], ...] = (
+                ("portfolio", cur_p, portfolio), ("settings", cur_s, settings))
+            for name, cur, new in pairs:
                 if new is None:
                     continue
                 diff = diff_fields(
@@ -256,7 +366,7 @@ class Store:
                     continue
                 stamp = {"revision": new_rev}
                 stamp["asof" if name == "portfolio" else "updated_at"] = now  # type: ignore[assignment]
-                writes.append((path, new.model_copy(update=stamp)))
+                writes.append((name, new.model_copy(update=stamp)))
                 changes += diff
                 changed.append(name)
             if not writes:
@@ -265,9 +375,7 @@ class Store:
                 actor=actor, action=AuditAction.PUSH, target=",".join(changed), reason=reason,
                 changes=changes, revision_before=current, revision_after=new_rev,
             )
-            for path, model in writes:
-                atomic_write_model(path, model)
-            self.append_audit(entry)
+            self.commit(writes, entry)
             return PushOutcome(revision=new_rev, changed=changed, entry=entry)
 
     def update_portfolio(
@@ -280,8 +388,7 @@ class Store:
             current = max(cur.revision, self.settings().revision)
             new = change(cur).model_copy(update={"revision": current + 1, "asof": now_kst()})
             new = Portfolio.model_validate(new.model_dump())
-            atomic_write_model(self.paths.portfolio, new)
-            self.append_audit(AuditEntry(
+            self.commit([("portfolio", new)], AuditEntry(
                 actor=actor, action=action, target="portfolio", reason=reason,
                 changes=diff_fields(cur.model_dump(mode="json", exclude=_VOLATILE),
                                     new.model_dump(mode="json", exclude=_VOLATILE), "portfolio"),
@@ -293,8 +400,7 @@ class Store:
         with self.lock():
             before = self.emergency_stop()
             stop = EmergencyStop(on=on, reason=reason, by=by, at=now_kst())
-            atomic_write_model(self.paths.emergency_stop, stop)
-            self.append_audit(AuditEntry(
+            self.commit([("emergency_stop", stop)], AuditEntry(
                 actor=by, action=AuditAction.EMERGENCY_STOP, target="emergency_stop",
                 reason=reason, changes=[FieldChange(path="emergency_stop.on", before=before.on,
                                                     after=on)],
@@ -306,20 +412,61 @@ class Store:
         atomic_write_model(path, plan)
         return path
 
+    def set_stage(self, stage: Stage, message: str = "") -> OpsSummary | None:
+        """Move the latest summary to `stage` (ticket drafted, submitted, filled, ...)."""
+        with self.lock():
+            summary = self.summary()
+            if summary is None:
+                return None
+            summary = summary.model_copy(update={
+                "stage": stage, "generated_at": now_kst(),
+                "message": message or summary.message,
+            })
+            atomic_write_model(self.paths.summary_latest, summary)
+            return summary
+
     def write_summary(self, summary: OpsSummary, day: datetime | None = None) -> None:
-        stamp = (day or summary.run_at).date()
+        # The dated copy is named by the session it is about (replays of different sessions
+        # on one day keep their own copies); a summary without a session (holiday, failure)
+        # by its run date.
+        stamp = summary.asof or (day or summary.run_at).date()
         atomic_write_model(self.paths.summary_dated(stamp), summary)
         atomic_write_model(self.paths.summary_latest, summary)
 
     # -- audit -------------------------------------------------------------------------------
     def append_audit(self, entry: AuditEntry) -> None:
         """Append one line and fsync it: the audit log is append-only."""
-        line = entry.model_dump_json() + "\n"
-        self.paths.audit.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.paths.audit, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        self._append_line(entry.model_dump_json())
+
+    def _append_line(self, line: str) -> None:
+        with self.lock():
+            self.paths.audit.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.paths.audit, "a+b") as fh:
+                end = fh.seek(0, os.SEEK_END)
+                prefix = b""
+                if end:
+                    fh.seek(end - 1)
+                    # A torn last line (disk full, power loss): end it so this entry stands on
+                    # its own line; readers skip the torn one and report it.
+                    if fh.read(1) != b"\n":
+                        prefix = b"\n"
+                        log.warning("audit log %s ended in a torn line; closed it before "
+                                    "appending", self.paths.audit)
+                fh.write(prefix + line.encode("utf-8") + b"\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    def _audit_ends_with(self, line: str) -> bool:
+        want = line.encode("utf-8") + b"\n"
+        try:
+            with open(self.paths.audit, "rb") as fh:
+                end = fh.seek(0, os.SEEK_END)
+                if end < len(want):
+                    return False
+                fh.seek(end - len(want))
+                return fh.read() == want
+        except FileNotFoundError:
+            return False
 
     def audit(
         self, *, limit: int = 100, action: AuditAction | None = None, target: str | None = None,
@@ -329,14 +476,16 @@ class Store:
         if not self.paths.audit.exists():
             return []
         out: list[AuditEntry] = []
-        with open(self.paths.audit, encoding="utf-8") as fh:
+        skipped: list[int] = []
+        with open(self.paths.audit, "rb") as fh:
             for n, line in enumerate(fh, 1):
-                if not line.strip() or not line.endswith("\n"):
+                if not line.strip() or not line.endswith(b"\n"):
                     continue  # blank, or an append still in progress
                 try:
                     entry = AuditEntry.model_validate_json(line)
-                except ValidationError as exc:
-                    raise CorruptFile(self.paths.audit, f"line {n}: {first_error(exc)}") from None
+                except ValidationError:
+                    skipped.append(n)  # torn by a crash or a full disk, ended by the next append
+                    continue
                 if action and entry.action != action:
                     continue
                 if target and target not in entry.target:
@@ -344,7 +493,14 @@ class Store:
                 if since and entry.at < since:
                     continue
                 out.append(entry)
+        self._report_skipped(skipped)
         return out[-limit:] if limit else out
+
+    def _report_skipped(self, lines: list[int]) -> None:
+        self.audit_skipped = lines
+        if lines:
+            log.warning("audit log %s: skipped %d unreadable line(s) (torn writes?): %s",
+                        self.paths.audit, len(lines), lines[:10])
 
     def audit_tail(self, n: int = 20) -> list[AuditEntry]:
         """The newest `n` entries, oldest first, reading only the end of the log (the log
@@ -366,9 +522,11 @@ class Store:
         if pos > 0:
             lines = lines[1:]  # the first line may be cut in the middle
         out = []
-        for line in lines[-n:]:
+        skipped = []
+        for i, line in enumerate(lines):
             try:
                 out.append(AuditEntry.model_validate_json(line))
-            except ValidationError as exc:
-                raise CorruptFile(path, f"near the end: {first_error(exc)}") from None
-        return out
+            except ValidationError:
+                skipped.append(i - len(lines))  # torn line, counted from the end
+        self._report_skipped(skipped)
+        return out[-n:]

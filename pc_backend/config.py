@@ -1,0 +1,161 @@
+"""PC backend configuration: pydantic-settings, environment prefix `KRX_PC_`, optional `pc.env`.
+
+Names are fixed (checks outside the test suite use them): `KRX_PC_SSH_HOST`, `KRX_PC_SSH_PORT`,
+`KRX_PC_SSH_USER`, `KRX_PC_SSH_KEY`, `KRX_PC_SSH_KNOWN_HOSTS`, `KRX_PC_REMOTE_PORT` (8000),
+`KRX_PC_TUNNEL_PORT` (8001), `KRX_PC_PORT` (8000), `KRX_PC_OCI_TOKEN` / `KRX_PC_OCI_TOKEN_FILE`,
+`KRX_PC_WORKSPACE`, `KRX_PC_OCI_URL` (direct mode). See deploy/pc.env.example.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import stat
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_TOKEN_LENGTH = 24
+_TOKEN_CHARS = re.compile(r"^[\x21-\x7e]+$")
+
+
+class ConfigError(ValueError):
+    """The configuration is unusable or unsafe; the message says how to fix it."""
+
+
+def default_workspace() -> Path:
+    return Path.home() / ".krx-alertor" / "workspace"
+
+
+class PcConfig(BaseSettings):
+    """Settings of one PC backend process (and of `krx pc tunnel`)."""
+
+    model_config = SettingsConfigDict(env_prefix="KRX_PC_", extra="ignore",
+                                      env_file_encoding="utf-8")
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    allow_remote: bool = Field(default=False, description="allow a non-loopback bind")
+    workspace: Path = Field(default_factory=default_workspace)
+    run_dir: Path | None = Field(
+        default=None, description="PID files of `krx pc start` (default <workspace>/run)")
+
+    # OCI, directly (demo, VPN) or through the tunnel
+    oci_url: str | None = Field(default=None, description="direct mode: OCI base URL, no SSH")
+    oci_token: SecretStr | None = None
+    oci_token_file: Path | None = None
+    connect_timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+    read_timeout_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    cycle_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
+    push_visible_timeout_s: Annotated[float, Field(ge=0, le=600)] = 30.0
+
+    # SSH tunnel
+    ssh_host: str | None = None
+    ssh_port: Annotated[int, Field(ge=1, le=65535)] = 22
+    ssh_user: str | None = None
+    ssh_key: Path | None = None
+    ssh_known_hosts: Path | None = Field(
+        default=None, description="known_hosts holding OCI's host key (default ~/.ssh/known_hosts)")
+    ssh_trust_on_first_use: bool = Field(
+        default=False, description="accept and record an unknown host key (first connect only)")
+    remote_port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    remote_host: str = "127.0.0.1"
+    tunnel_port: Annotated[int, Field(ge=0, le=65535)] = 8001
+    probe_interval_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    probe_timeout_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    backoff_max_s: Annotated[float, Field(gt=0, le=300)] = 4.0
+    keepalive_s: Annotated[float, Field(ge=0, le=600)] = 5.0
+
+    # backtests on the PC
+    data: str = Field(default="auto",
+                      description="market data for backtests: csv:DIR | demo | auto")
+
+    def direct(self) -> bool:
+        return self.oci_url is not None
+
+    def is_loopback(self) -> bool:
+        return is_loopback_host(self.host)
+
+    def check_bind(self) -> None:
+        if not self.is_loopback() and not self.allow_remote:
+            raise ConfigError(
+                f"refusing to listen on {self.host}: it is not a loopback address and the PC "
+                "backend holds your workspace and token; use 127.0.0.1, or pass --allow-remote "
+                "if you really mean it")
+
+    def check_mode(self) -> None:
+        """Direct URL or a complete SSH set-up, with a message naming what is missing."""
+        if self.direct():
+            url = self.oci_url or ""
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise ConfigError(f"KRX_PC_OCI_URL {url!r} is not an http(s) URL, "
+                                  "e.g. http://127.0.0.1:8000")
+            return
+        missing = [name for name, value in (("KRX_PC_SSH_HOST", self.ssh_host),
+                                            ("KRX_PC_SSH_USER", self.ssh_user),
+                                            ("KRX_PC_SSH_KEY", self.ssh_key)) if not value]
+        if missing:
+            raise ConfigError(
+                f"no way to reach OCI: set {', '.join(missing)} (SSH tunnel) in pc.env, "
+                "or give a direct URL with --direct URL / KRX_PC_OCI_URL")
+
+    def known_hosts_path(self) -> Path:
+        return self.ssh_known_hosts or Path.home() / ".ssh" / "known_hosts"
+
+    def resolved_run_dir(self) -> Path:
+        return self.run_dir or self.workspace / "run"
+
+    def resolve_oci_token(self) -> str:
+        """The OCI API token, or `ConfigError` when it is missing, too short or stored unsafely."""
+        if self.oci_token is not None and self.oci_token_file is not None:
+            raise ConfigError("both KRX_PC_OCI_TOKEN and KRX_PC_OCI_TOKEN_FILE are set; "
+                              "keep only one of them")
+        if self.oci_token_file is not None:
+            token = read_secret_file(self.oci_token_file, "KRX_PC_OCI_TOKEN_FILE")
+            origin = f"token file {self.oci_token_file}"
+        elif self.oci_token is not None:
+            token = self.oci_token.get_secret_value().strip()
+            origin = "KRX_PC_OCI_TOKEN"
+        else:
+            raise ConfigError("no OCI API token: set KRX_PC_OCI_TOKEN_FILE (a file with mode 0600 "
+                              "holding the token of the OCI backend) or KRX_PC_OCI_TOKEN")
+        if len(token) < MIN_TOKEN_LENGTH or not _TOKEN_CHARS.match(token):
+            raise ConfigError(f"the OCI token from {origin} must be at least {MIN_TOKEN_LENGTH} "
+                              "printable ASCII characters without spaces")
+        return token
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def read_secret_file(path: Path, name: str) -> str:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"{name}: {path} does not exist") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"{name}: {path} is not a regular file")
+    if os.name == "posix" and st.st_mode & 0o077:
+        raise ConfigError(f"{name}: {path} has mode {stat.S_IMODE(st.st_mode):04o}, readable by "
+                          f"others; run: chmod 600 {path}")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def load_config(env_file: Path | None = None, **overrides: object) -> PcConfig:
+    """`PcConfig` from the environment, the optional env file and explicit overrides (CLI flags);
+    None overrides are ignored."""
+    kwargs: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    if env_file is not None:
+        if not env_file.is_file():
+            raise ConfigError(f"--env-file {env_file} does not exist")
+        kwargs["_env_file"] = env_file
+    return PcConfig(**kwargs)

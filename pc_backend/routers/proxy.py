@@ -1,0 +1,56 @@
+"""Proxied OCI routes: plan, emergency stop, audit, cycle (bodies validated here first)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+from pydantic import AwareDatetime
+
+from contracts.audit import AuditAction, AuditEntry
+from contracts.ops import CycleRequest, CycleResponse
+from contracts.plan import OrderPlan
+from contracts.sync import EmergencyStop, EmergencyStopRequest
+from pc_backend.deps import ServiceDep
+
+router = APIRouter(tags=["oci"])
+
+
+@router.get("/plan", response_model=OrderPlan)
+def plan(service: ServiceDep) -> OrderPlan:
+    return service.client.current_plan()
+
+
+@router.get("/emergency-stop", response_model=EmergencyStop)
+def get_stop(service: ServiceDep) -> EmergencyStop:
+    return service.client.emergency_stop()
+
+
+@router.post("/emergency-stop", response_model=EmergencyStop)
+def set_stop(body: EmergencyStopRequest, service: ServiceDep) -> EmergencyStop:
+    return service.client.set_emergency_stop(body.model_dump(mode="json"))
+
+
+@router.get("/audit", response_model=list[AuditEntry])
+def audit(
+    service: ServiceDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    action: AuditAction | None = None,
+    target: Annotated[str | None, Query(max_length=200)] = None,
+    since: AwareDatetime | None = None,
+) -> list[AuditEntry]:
+    params: dict[str, str | int] = {"limit": limit}
+    if action is not None:
+        params["action"] = action.value
+    if target is not None:
+        params["target"] = target
+    if since is not None:
+        params["since"] = since.isoformat()
+    return service.client.audit(params)
+
+
+@router.post("/ops/cycle", response_model=CycleResponse)
+def run_cycle(service: ServiceDep, body: Annotated[CycleRequest | None, Body()] = None
+              ) -> CycleResponse:
+    payload = body.model_dump(mode="json") if body is not None else None
+    return service.client.run_cycle(payload, timeout=service.config.cycle_timeout_s)

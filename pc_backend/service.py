@@ -1,0 +1,249 @@
+"""The PC backend's logic, below the routers: PULL, PUSH with merge on 409, tickets, status.
+
+Routers stay thin and call these methods from `def` endpoints (FastAPI's threadpool), because
+everything here blocks on the network or the disk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from typing import Any, Protocol
+
+from contracts.common import now_kst
+from contracts.pc import (
+    Conflict,
+    OciReach,
+    PcPushRequest,
+    PcPushResponse,
+    PcStatus,
+    PullResult,
+    StoredDraft,
+    TunnelStatus,
+)
+from contracts.sync import PushRequest, SyncSnapshot
+from contracts.ticket import TicketRecord
+from pc_backend.config import PcConfig
+from pc_backend.oci_client import OciClient, OciHttpError, OciUnreachable
+from pc_backend.workspace import ARTIFACTS, NoDraft, Workspace, WorkspaceError
+
+log = logging.getLogger("krx.pc")
+
+MAX_MERGE_ROUNDS = 3
+
+
+class Link(Protocol):
+    """The way to OCI: `DirectLink` or `TunnelKeeper`."""
+
+    @property
+    def local_url(self) -> str: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def gate(self) -> str | None: ...
+
+    def status(self) -> TunnelStatus: ...
+
+
+class MergeConflicts(WorkspaceError):
+    status_code = 409
+    code = "CONFLICT"
+
+
+class NothingToPush(WorkspaceError):
+    status_code = 409
+    code = "NOTHING_TO_PUSH"
+
+
+class PushBlocked(WorkspaceError):
+    status_code = 409
+    code = "CONFLICT"
+
+
+class DraftRefused(WorkspaceError):
+    status_code = 409
+    code = "DRAFT_REFUSED"
+
+
+class NotConfirmed(WorkspaceError):
+    status_code = 422
+    code = "VALIDATION_ERROR"
+
+
+class PcService:
+    def __init__(self, config: PcConfig, workspace: Workspace, link: Link, client: OciClient,
+                 ) -> None:
+        self.config = config
+        self.workspace = workspace
+        self.link = link
+        self.client = client
+        # One PULL/PUSH/submit at a time: each reads and then rewrites the workspace.
+        self._sync = threading.Lock()
+
+    # -- status --------------------------------------------------------------------------------
+    def probe(self) -> OciReach:
+        why = self.link.gate()
+        if why is not None:
+            return OciReach(reachable=False, error=why)
+        try:
+            _, ms = self.client.health(timeout=min(2.0, self.config.read_timeout_s))
+        except OciUnreachable as exc:
+            return OciReach(reachable=False, error=str(exc))
+        except OciHttpError as exc:
+            return OciReach(reachable=False, error=str(exc))
+        return OciReach(reachable=True, latency_ms=round(ms, 2))
+
+    def status(self) -> PcStatus:
+        oci = self.probe()
+        meta = self.workspace.meta()
+        diff = self.workspace.diff()
+        draft = self.workspace.draft()
+        return PcStatus(
+            tunnel=self.link.status(), oci=oci, oci_url=self.link.local_url,
+            last_pull_at=meta.pulled_at, pulled_revision=meta.pulled_revision,
+            unpushed_edits=len(diff.changes), conflicts=len(diff.conflicts),
+            draft_ticket_id=draft.ticket.ticket_id if draft else None,
+        )
+
+    # -- PULL ----------------------------------------------------------------------------------
+    def pull(self) -> PullResult:
+        with self._sync:
+            return self._pull()
+
+    def _pull(self) -> PullResult:
+        _, raw = self.client.snapshot_raw()
+        snap, rebased, conflicts = self.workspace.store_pull(raw, self.link.local_url)
+        meta = self.workspace.meta()
+        return PullResult(revision=snap.revision, pulled_at=meta.pulled_at or now_kst(),
+                          rebased=rebased, conflicts=conflicts)
+
+    # -- PUSH ----------------------------------------------------------------------------------
+    def push(self, body: PcPushRequest) -> PcPushResponse:
+        """Push the edits with `If-Match: <pulled revision>`. On OCI's 409: pull, rebase and
+        retry while the rebase is clean; a conflict stops it with nothing pushed."""
+        with self._sync:
+            rebased = False
+            for _ in range(MAX_MERGE_ROUNDS):
+                ws = self.workspace
+                pending = ws.conflicts()
+                if pending:
+                    raise PushBlocked(
+                        f"{len(pending)} conflict(s) with OCI's newer values: pick 'mine' or "
+                        "'theirs' for each (POST /api/v1/conflicts/resolve), then push again",
+                        conflicts=[c.model_dump(mode="json") for c in pending])
+                meta = ws.meta()
+                if meta.pulled_revision is None:
+                    raise WorkspaceError("nothing pulled yet: pull first")
+                docs = {a: ws.working_doc(a) for a in ARTIFACTS if ws.is_edited(a)}
+                if not docs:
+                    raise NothingToPush("no local edits to push (GET /api/v1/diff is empty)")
+                request = PushRequest.model_validate(
+                    {**docs, "reason": body.reason, "actor": body.actor})
+                try:
+                    pushed = self.client.push(request.model_dump(mode="json", exclude_none=True),
+                                              meta.pulled_revision)
+                except OciHttpError as exc:
+                    if exc.status_code != 409 or exc.code != "STALE_REVISION":
+                        raise
+                    log.info("push: OCI moved on (%s); pulling and rebasing", exc.body.get(
+                        "message"))
+                    result = self._pull()
+                    rebased = True
+                    if result.conflicts:
+                        raise MergeConflicts(
+                            f"OCI changed {len(result.conflicts)} field(s) you also changed; "
+                            "nothing was pushed. Pick a side for each "
+                            "(POST /api/v1/conflicts/resolve), then push again",
+                            conflicts=[c.model_dump(mode="json") for c in result.conflicts],
+                        ) from None
+                    continue
+                visible = self._wait_visible(pushed.revision, pushed.replan)
+                ws.set_last_push(pushed.revision)
+                return PcPushResponse(**pushed.model_dump(), visible=visible, rebased=rebased)
+            raise MergeConflicts(f"OCI kept changing during {MAX_MERGE_ROUNDS} push attempts; "
+                                 "pull and push again")
+
+    def _wait_visible(self, revision: int, replan: str) -> bool:
+        """Pull until the snapshot carries `revision` (and, when a re-plan was scheduled, its
+        summary too); the pulled snapshot becomes the new base either way."""
+        deadline = time.monotonic() + self.config.push_visible_timeout_s
+        while True:
+            try:
+                _, raw = self.client.snapshot_raw()
+            except OciUnreachable:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.2)
+                continue
+            snap = SyncSnapshot.model_validate_json(raw)
+            if _carries(snap, revision, replan == "scheduled") or time.monotonic() > deadline:
+                self.workspace.store_pull(raw, self.link.local_url)
+                return _carries(snap, revision, replan == "scheduled")
+            time.sleep(0.1)
+
+    # -- tickets -------------------------------------------------------------------------------
+    def draft(self) -> StoredDraft:
+        """Draft a ticket from the pulled plan with `strategy.ticketing`; stored with a fresh
+        idempotency key before anything is sent."""
+        from strategy import ticketing
+
+        with self._sync:
+            snap = self.workspace.snapshot()
+            if snap.plan is None:
+                raise DraftRefused("the pulled snapshot has no plan: pull after the daily cycle")
+            try:
+                ticket = ticketing.draft_ticket(snap.plan, snap.settings,
+                                                cash=snap.portfolio.cash, created_at=now_kst())
+            except ticketing.TicketDraftError as exc:
+                raise DraftRefused(str(exc), field="plan") from None
+            old = self.workspace.draft()
+            if old is not None and old.record is None and old.ticket.ticket_id == ticket.ticket_id:
+                return old  # same content: keep the key, so a retry stays idempotent
+            draft = StoredDraft(ticket=ticket, idempotency_key=str(uuid.uuid4()),
+                                pulled_revision=snap.revision)
+            self.workspace.save_draft(draft)
+            return draft
+
+    def get_draft(self) -> StoredDraft:
+        draft = self.workspace.draft()
+        if draft is None:
+            raise NoDraft("no ticket draft: POST /api/v1/tickets/draft")
+        return draft
+
+    def discard_draft(self) -> None:
+        if not self.workspace.discard_draft():
+            raise NoDraft("no ticket draft to discard")
+
+    def submit(self, confirm: bool) -> tuple[TicketRecord, int]:
+        """Send the stored draft with its stored key (the key is on disk before the first
+        send); OCI unreachable → `OciUnreachable` at once, the draft kept."""
+        if not confirm:
+            raise NotConfirmed("confirm: must be true to send the orders", field="confirm")
+        with self._sync:
+            draft = self.get_draft()
+            ticket = draft.ticket.model_copy(update={"confirmed": True})
+            draft = draft.model_copy(update={"ticket": ticket, "attempts": draft.attempts + 1,
+                                             "last_attempt_at": now_kst()})
+            self.workspace.save_draft(draft)  # before the send: a retry reuses all of it
+            record, status = self.client.submit_ticket(ticket.model_dump(mode="json"),
+                                                       draft.idempotency_key)
+            self.workspace.save_draft(draft.model_copy(update={"record": record}))
+            return record, status
+
+
+def _carries(snap: SyncSnapshot, revision: int, needs_replan: bool) -> bool:
+    if snap.revision < revision:
+        return False
+    if not needs_replan:
+        return True
+    s = snap.summary
+    return s is not None and max(s.portfolio_revision, s.settings_revision) >= revision
+
+
+def conflicts_json(conflicts: list[Conflict]) -> list[dict[str, Any]]:
+    return [json.loads(c.model_dump_json()) for c in conflicts]

@@ -1,0 +1,384 @@
+"""The PC workspace on disk (`KRX_PC_WORKSPACE`): the last PULLed snapshot, the operator's edits
+until they are pushed, pending merge conflicts, the ticket draft and the local API token.
+
+    <workspace>/pc_token               local API token (0600, created at first start)
+    <workspace>/workspace.json         WorkspaceMeta: pulled revision and time
+    <workspace>/snapshot.json          the last pulled SyncSnapshot, as OCI sent it
+    <workspace>/working/portfolio.json the edited Portfolio (absent = no edit)
+    <workspace>/working/settings.json  the edited Settings (absent = no edit)
+    <workspace>/conflicts.json         merge conflicts waiting for a pick (absent = none)
+    <workspace>/draft.json             StoredDraft: ticket + idempotency key (absent = none)
+
+Every write is atomic (`oci_backend.store.atomic_write_text`); a request that fails validation
+writes nothing. One process owns a workspace at a time (`.lock`, held while the backend runs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from contracts.common import now_kst
+from contracts.pc import (
+    Artifact,
+    Conflict,
+    ConflictChoice,
+    Diff,
+    DiffEntry,
+    StoredDraft,
+    WorkspaceMeta,
+)
+from contracts.portfolio import Portfolio
+from contracts.settings import Settings
+from contracts.sync import SyncSnapshot
+from oci_backend.store import atomic_write_text, dump_model, durable_unlink, first_error
+from pc_backend import merge
+
+ARTIFACTS: tuple[Artifact, ...] = ("portfolio", "settings")
+_MODELS: dict[str, type[BaseModel]] = {"portfolio": Portfolio, "settings": Settings}
+_CONFLICTS = TypeAdapter(list[Conflict])
+
+
+class WorkspaceError(Exception):
+    """A workspace problem the API maps to a status (`code`, `field`)."""
+
+    status_code = 500
+    code = "WORKSPACE_ERROR"
+
+    def __init__(self, message: str, *, field: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.field = field
+        self.extra = extra
+
+
+class NotPulled(WorkspaceError):
+    status_code = 409
+    code = "NOT_PULLED"
+
+
+class WorkspaceCorrupt(WorkspaceError):
+    status_code = 500
+    code = "WORKSPACE_CORRUPT"
+
+
+class WorkspaceBusy(WorkspaceError):
+    status_code = 409
+    code = "WORKSPACE_BUSY"
+
+
+class NoDraft(WorkspaceError):
+    status_code = 404
+    code = "NO_DRAFT"
+
+
+class UnknownConflict(WorkspaceError):
+    status_code = 422
+    code = "VALIDATION_ERROR"
+
+
+def ensure_token(path: Path) -> str:
+    """The local API token at `path`, created (0600) on first use."""
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+        if os.name == "posix" and path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+        if len(token) >= 24:
+            return token
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return token
+
+
+class Workspace:
+    """Reads and writes of one workspace directory; methods are thread-safe."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = threading.RLock()
+        self._file_lock: FileLock | None = None
+
+    # -- paths ---------------------------------------------------------------------------------
+    @property
+    def token_path(self) -> Path:
+        return self.root / "pc_token"
+
+    @property
+    def meta_path(self) -> Path:
+        return self.root / "workspace.json"
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.root / "snapshot.json"
+
+    def working_path(self, artifact: str) -> Path:
+        return self.root / "working" / f"{artifact}.json"
+
+    @property
+    def conflicts_path(self) -> Path:
+        return self.root / "conflicts.json"
+
+    @property
+    def draft_path(self) -> Path:
+        return self.root / "draft.json"
+
+    # -- life cycle ----------------------------------------------------------------------------
+    def open(self) -> str:
+        """Create the directory, take the owner lock and return the local API token."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if os.name == "posix":
+            os.chmod(self.root, 0o700)
+        lock = FileLock(str(self.root / ".lock"))
+        try:
+            lock.acquire(timeout=0.5)
+        except Timeout:
+            raise WorkspaceBusy(
+                f"workspace {self.root} is in use by another PC backend; stop it first "
+                "(krx pc stop) or use another KRX_PC_WORKSPACE") from None
+        self._file_lock = lock
+        return ensure_token(self.token_path)
+
+    def close(self) -> None:
+        if self._file_lock is not None:
+            self._file_lock.release()
+            self._file_lock = None
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        with self._lock:
+            yield
+
+    # -- reading -------------------------------------------------------------------------------
+    def _read_json(self, path: Path) -> Any:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise WorkspaceCorrupt(f"{path}: not valid JSON ({exc}); delete or restore it",
+                                   path=str(path)) from None
+
+    def _read_model(self, path: Path, model: type[Any]) -> Any:
+        raw = self._read_json(path)
+        if raw is None:
+            return None
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            raise WorkspaceCorrupt(f"{path}: {first_error(exc)}; delete or restore it",
+                                   path=str(path)) from None
+
+    def meta(self) -> WorkspaceMeta:
+        return self._read_model(self.meta_path, WorkspaceMeta) or WorkspaceMeta()
+
+    def snapshot_bytes(self) -> bytes:
+        try:
+            return self.snapshot_path.read_bytes()
+        except FileNotFoundError:
+            raise NotPulled("nothing pulled yet: POST /api/v1/pull (krx pc pull) first") from None
+
+    def snapshot(self) -> SyncSnapshot:
+        raw = self.snapshot_bytes()
+        try:
+            return SyncSnapshot.model_validate_json(raw)
+        except ValidationError as exc:
+            raise WorkspaceCorrupt(f"{self.snapshot_path}: {first_error(exc)}; pull again",
+                                   path=str(self.snapshot_path)) from None
+
+    def has_snapshot(self) -> bool:
+        return self.snapshot_path.is_file()
+
+    def base_doc(self, artifact: str) -> dict[str, Any]:
+        """The pulled artifact as JSON (what OCI has at the pulled revision)."""
+        doc = self._read_json(self.snapshot_path)
+        if doc is None:
+            raise NotPulled("nothing pulled yet: POST /api/v1/pull (krx pc pull) first")
+        return dict(doc[artifact])
+
+    def working_doc(self, artifact: str) -> dict[str, Any]:
+        """The working artifact as JSON: the edit, or the pulled base when not edited."""
+        edited = self._read_json(self.working_path(artifact))
+        return dict(edited) if edited is not None else self.base_doc(artifact)
+
+    def working(self, artifact: str) -> BaseModel:
+        doc = self.working_doc(artifact)
+        try:
+            return _MODELS[artifact].model_validate(doc)
+        except ValidationError as exc:
+            raise WorkspaceCorrupt(f"{self.working_path(artifact)}: {first_error(exc)}",
+                                   path=str(self.working_path(artifact))) from None
+
+    def is_edited(self, artifact: str) -> bool:
+        return self.working_path(artifact).is_file()
+
+    def conflicts(self) -> list[Conflict]:
+        raw = self._read_json(self.conflicts_path)
+        if raw is None:
+            return []
+        try:
+            return _CONFLICTS.validate_python(raw)
+        except ValidationError as exc:
+            raise WorkspaceCorrupt(f"{self.conflicts_path}: {first_error(exc)}",
+                                   path=str(self.conflicts_path)) from None
+
+    def diff(self) -> Diff:
+        """Field-level changes local vs pulled, and the pending conflicts."""
+        with self._lock:
+            if not self.has_snapshot():
+                return Diff(base_revision=None)
+            out: list[DiffEntry] = []
+            for artifact in ARTIFACTS:
+                if not self.is_edited(artifact):
+                    continue
+                for path, base, mine in merge.changes(self.base_doc(artifact),
+                                                      self.working_doc(artifact)):
+                    out.append(DiffEntry(artifact=artifact, path=path, base=base, mine=mine))
+            return Diff(base_revision=self.meta().pulled_revision, changes=out,
+                        conflicts=self.conflicts())
+
+    def draft(self) -> StoredDraft | None:
+        return self._read_model(self.draft_path, StoredDraft)
+
+    # -- writing -------------------------------------------------------------------------------
+    def _write_json(self, path: Path, value: Any) -> None:
+        atomic_write_text(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+    def _write_conflicts(self, conflicts: list[Conflict]) -> None:
+        if conflicts:
+            atomic_write_text(self.conflicts_path,
+                              _CONFLICTS.dump_json(conflicts, indent=2).decode("utf-8") + "\n")
+        else:
+            durable_unlink(self.conflicts_path)
+
+    def put_working(self, artifact: str, model: BaseModel) -> BaseModel:
+        """Store an edit (already validated); an edit equal to the base removes the edit."""
+        with self._lock:
+            base = self.base_doc(artifact)
+            doc = model.model_dump(mode="json")
+            # The stamps are OCI's: keep the pulled ones so they never show as an edit.
+            doc.update({k: base[k] for k in merge.VOLATILE if k in base})
+            if not merge.changes(base, doc) and not self._conflicts_on(artifact):
+                durable_unlink(self.working_path(artifact))
+            else:
+                self._write_json(self.working_path(artifact), doc)
+            return _MODELS[artifact].model_validate(doc)
+
+    def _conflicts_on(self, artifact: str) -> list[Conflict]:
+        return [c for c in self.conflicts() if c.artifact == artifact]
+
+    def discard_edits(self) -> None:
+        with self._lock:
+            for artifact in ARTIFACTS:
+                durable_unlink(self.working_path(artifact))
+            self._write_conflicts([])
+
+    def store_pull(self, raw: bytes, oci_url: str) -> tuple[SyncSnapshot, bool, list[Conflict]]:
+        """Make `raw` (a validated SyncSnapshot) the new base; local edits are rebased onto it.
+        Returns (snapshot, rebased, conflicts)."""
+        snap = SyncSnapshot.model_validate_json(raw)
+        with self._lock:
+            had_base = self.has_snapshot()
+            rebased = False
+            conflicts: list[Conflict] = []
+            merged: dict[str, dict[str, Any]] = {}
+            new_docs = json.loads(raw)
+            if had_base:
+                old_conflicts = self.conflicts()
+                for artifact in ARTIFACTS:
+                    if not self.is_edited(artifact):
+                        continue
+                    base, mine = self.base_doc(artifact), self.working_doc(artifact)
+                    theirs = dict(new_docs[artifact])
+                    result = merge.three_way(base, mine, theirs)
+                    rebased = True
+                    fresh = {c.path for c in result.conflicts}
+                    for c in result.conflicts:
+                        conflicts.append(Conflict(artifact=artifact, path=c.path, base=c.base,
+                                                  mine=c.mine, theirs=c.theirs))
+                    # Undecided conflicts of an earlier pull stay until the operator picks.
+                    for old in old_conflicts:
+                        if old.artifact != artifact or old.path in fresh:
+                            continue
+                        now_theirs = merge.get_at(theirs, old.path)
+                        mine_v = merge.get_at(result.merged, old.path)
+                        if mine_v != now_theirs:
+                            conflicts.append(old.model_copy(update={"theirs": now_theirs,
+                                                                    "mine": mine_v}))
+                    merged[artifact] = result.merged
+            # Write order: the base last but one, so a crash before it leaves the old base with
+            # edits computed against it (the next pull redoes the rebase).
+            for name, doc in merged.items():
+                if merge.changes(new_docs[name], doc) or any(c.artifact == name for c in conflicts):
+                    self._write_json(self.working_path(name), doc)
+                else:
+                    durable_unlink(self.working_path(name))
+            self._write_conflicts(conflicts)
+            atomic_write_text(self.snapshot_path, raw.decode("utf-8"))
+            meta = self.meta().model_copy(update={
+                "pulled_revision": snap.revision, "pulled_at": now_kst(), "oci_url": oci_url})
+            atomic_write_text(self.meta_path, dump_model(meta))
+            return snap, rebased, conflicts
+
+    def resolve(self, choices: list[ConflictChoice]) -> Diff:
+        """Apply the operator's pick for each named conflict; an unknown one writes nothing."""
+        with self._lock:
+            pending = self.conflicts()
+            index = {(c.artifact, c.path): c for c in pending}
+            for i, choice in enumerate(choices):
+                if (choice.artifact, choice.path) not in index:
+                    raise UnknownConflict(
+                        f"choices.{i}.path: no pending conflict on {choice.artifact} "
+                        f"{choice.path!r}; GET /api/v1/diff lists them", field=f"choices.{i}.path")
+            docs = {a: self.working_doc(a) for a in ARTIFACTS if self.is_edited(a)}
+            for choice in choices:
+                c = index.pop((choice.artifact, choice.path))
+                if choice.pick == "theirs":
+                    merge.set_at(docs[c.artifact], c.path, c.theirs)
+            remaining = list(index.values())
+            for artifact, doc in docs.items():
+                _MODELS[artifact].model_validate(doc)  # a pick never makes an invalid artifact
+            for artifact, doc in docs.items():
+                if merge.changes(self.base_doc(artifact), doc) or any(
+                        c.artifact == artifact for c in remaining):
+                    self._write_json(self.working_path(artifact), doc)
+                else:
+                    durable_unlink(self.working_path(artifact))
+            self._write_conflicts(remaining)
+            return self.diff()
+
+    def set_last_push(self, revision: int) -> None:
+        with self._lock:
+            meta = self.meta()
+            atomic_write_text(self.meta_path, dump_model(meta.model_copy(update={
+                "last_push_at": now_kst(), "last_push_revision": revision})))
+
+    def save_draft(self, draft: StoredDraft) -> None:
+        with self._lock:
+            atomic_write_text(self.draft_path, dump_model(draft))
+
+    def discard_draft(self) -> bool:
+        with self._lock:
+            return durable_unlink(self.draft_path)
+
+    def edit_count(self) -> int:
+        return len(self.diff().changes)
+

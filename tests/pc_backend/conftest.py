@@ -1,0 +1,48 @@
+"""Fixtures of the PC backend tests: real OCI backend + real PC backend on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from oci_server import REPO_DAILY, OciServer, new_token, start_server, stop_server  # noqa: I001
+from pc_server import PcServer, start_direct, stop_pc
+
+# Tuesday 2025-12-30 10:00 KST: the cycle plans 2025-12-29, the real data's last session.
+NOW = {"KRX_OCI_NOW": "2025-12-30T10:00:00+09:00"}
+
+
+@pytest.fixture
+def oci(tmp_path: Path) -> Iterator[OciServer]:
+    """A fresh OCI backend on the in-repo KRX bars, clock frozen, ticket processor off."""
+    root = tmp_path / "oci-data"
+    root.mkdir()
+    server = start_server(root, tmp_path / "oci.log", token=new_token(),
+                          data_spec=f"csv:{REPO_DAILY}", env=NOW)
+    yield server
+    stop_server(server)
+
+
+PcFactory = Callable[..., PcServer]
+
+
+@pytest.fixture
+def pc_factory(tmp_path: Path) -> Iterator[PcFactory]:
+    """`start(oci, name="ws", env=None)` → a PC backend in direct mode on `oci`."""
+    started: list[PcServer] = []
+
+    def start(oci: OciServer, name: str = "ws", env: dict[str, str] | None = None) -> PcServer:
+        server = start_direct(oci, tmp_path / name, tmp_path / f"pc-{name}-{len(started)}.log",
+                              env)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        stop_pc(server)
+
+
+@pytest.fixture
+def pc(oci: OciServer, pc_factory: PcFactory) -> PcServer:
+    return pc_factory(oci)

@@ -1,0 +1,101 @@
+"""Helpers for the PC backend tests: a REAL `krx pc serve` subprocess on a free loopback port,
+in front of a REAL OCI backend (`tests/oci_backend/oci_server.py`)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oci_backend"))
+
+from oci_server import OciServer, free_port  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class PcServer:
+    base_url: str
+    workspace: Path
+    log_path: Path
+    proc: subprocess.Popen
+
+    @property
+    def token(self) -> str:
+        return (self.workspace / "pc_token").read_text(encoding="utf-8").strip()
+
+    def client(self, *, authed: bool = True, timeout: float = 120.0) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.token}"} if authed else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout,
+                            trust_env=False)
+
+    def output(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def pc_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a test PC backend: no inherited KRX_PC_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KRX_PC_", "KRX_OCI_"))}
+    env.update(extra or {})
+    return env
+
+
+def write_token_file(path: Path, token: str) -> Path:
+    path.write_text(token + "\n", encoding="utf-8")
+    os.chmod(path, 0o600)
+    return path
+
+
+def start_pc(workspace: Path, log_path: Path, *, args: list[str], env: dict[str, str],
+             timeout: float = 60.0) -> PcServer:
+    """Start `krx pc serve ARGS` and return once `/health` answers 200."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "krx_cli.main", "pc", "serve", "--port", str(port),
+           "--workspace", str(workspace), *args]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=pc_env(env), stdout=log,
+                                stderr=subprocess.STDOUT)
+    server = PcServer(f"http://127.0.0.1:{port}", workspace, log_path, proc)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"PC backend exited with {proc.returncode}:\n{server.output()}")
+        try:
+            if httpx.get(f"{server.base_url}/health", timeout=1.0,
+                         trust_env=False).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    stop_pc(server)
+    raise RuntimeError(f"PC backend did not answer /health within {timeout}s:\n{server.output()}")
+
+
+def stop_pc(server: PcServer) -> None:
+    if server.proc.poll() is None:
+        server.proc.terminate()
+        try:
+            server.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait(timeout=10)
+
+
+def start_direct(oci: OciServer, workspace: Path, log_path: Path,
+                 env: dict[str, str] | None = None) -> PcServer:
+    token_file = write_token_file(workspace.parent / f"{workspace.name}.oci_token", oci.token)
+    return start_pc(workspace, log_path, args=["--direct", oci.base_url],
+                    env={"KRX_PC_OCI_TOKEN_FILE": str(token_file), **(env or {})})
+
+
+def hash_files(root: Path) -> dict[str, str]:
+    """sha256 of every workspace file (the lock file is not data)."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".lock"}

@@ -39,13 +39,34 @@ from strategy.marketdata.validation import BarIssue
 
 log = logging.getLogger(__name__)
 
+# One exit-code table (SPEC.md §5; krx_cli.commands._common, daily_ops.sh, oci-install.md):
+# 0 OK, 2 blocked / warn / holiday / stale (and usage errors), 1 failure.
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BLOCKED = 2
 
+Renderer = Callable[[OpsSummary, "OrderPlan | None"], str]
+
 
 class CycleBusy(RuntimeError):
     """Another daily cycle holds the cycle lock."""
+
+
+class NotASession(ValueError):
+    """`asof` is not an XKRX session: a usage error, raised before anything is written."""
+
+
+def check_asof(asof: date) -> None:
+    """Raise NotASession naming the nearest sessions when `asof` is not an XKRX session."""
+    from strategy import calendar
+
+    if calendar.is_session(asof):
+        return
+    before, after = calendar.previous_session(asof), calendar.next_session(asof)
+    raise NotASession(
+        f"--asof {asof} ({asof:%a}) is not an XKRX session; nearest sessions: "
+        f"{before} ({before:%a}) before, {after} ({after:%a}) after"
+    )
 
 
 @dataclass
@@ -53,6 +74,7 @@ class CycleResult:
     summary: OpsSummary
     plan: OrderPlan | None
     exit_code: int
+    text: str | None = None  # the rendered report, made before anything was written
 
 
 @dataclass
@@ -74,13 +96,18 @@ def run_cycle(
     actor: str = "cron",
     wait_lock: bool = False,
     notifier: Callable[[OpsSummary], object] | None = None,
+    render: Renderer | None = None,
 ) -> CycleResult:
     """Run one daily cycle and persist its summary (and plan, when one is due).
 
     `asof` replays a past session instead of the last completed one. Raises `CycleBusy` if
-    another cycle is running (unless `wait_lock`); any other failure is recorded as a FAILED
-    summary and returned with exit code 1.
+    another cycle is running (unless `wait_lock`), and NotASession (before the lock, nothing
+    written) when `asof` is not a session; any other failure is recorded as a FAILED summary
+    and returned with exit code 1. `render`, when given, turns the summary and plan into text
+    before anything is written (CycleResult.text): a renderer that fails writes nothing.
     """
+    if asof is not None:
+        check_asof(asof)
     lock = FileLock(str(store.paths.cycle_lock), timeout=-1 if wait_lock else 0)
     try:
         lock.acquire()
@@ -91,10 +118,12 @@ def run_cycle(
     try:
         now = now or now_kst()
         try:
-            result = _cycle(store, data_spec=data_spec, asof=asof, now=now)
+            result = _cycle(store, data_spec=data_spec, asof=asof, now=now, render=render)
+        except _RenderFailed as exc:
+            raise exc.__cause__ or exc from None
         except Exception as exc:  # the cycle must leave a visible trace, never die silently
             log.exception("daily cycle failed")
-            result = _failed(store, now, f"{type(exc).__name__}: {exc}")
+            result = _failed(store, now, f"{type(exc).__name__}: {exc}", render)
         store.append_audit(AuditEntry(
             actor=actor, action=AuditAction.DAILY_RUN, target="daily_cycle",
             reason=result.summary.message,
@@ -112,7 +141,23 @@ def run_cycle(
         lock.release()
 
 
-def _cycle(store: Store, *, data_spec: str, asof: date | None, now: datetime) -> CycleResult:
+class _RenderFailed(Exception):
+    """The renderer raised: nothing was written; run_cycle re-raises the renderer's error."""
+
+
+def _rendered(render: Renderer | None, summary: OpsSummary, plan: OrderPlan | None) -> str | None:
+    if render is None:
+        return None
+    try:
+        return render(summary, plan)
+    except Exception as exc:
+        raise _RenderFailed() from exc
+
+
+def _cycle(
+    store: Store, *, data_spec: str, asof: date | None, now: datetime,
+    render: Renderer | None = None,
+) -> CycleResult:
     from strategy import calendar
 
     portfolio, settings = store.portfolio(), store.settings()
@@ -132,10 +177,11 @@ def _cycle(store: Store, *, data_spec: str, asof: date | None, now: datetime) ->
                         message=f"{today} is not an XKRX session: no plan today")],
             message=f"{today} is not a trading session (XKRX holiday or weekend); no plan",
         )
+        text = _rendered(render, summary, None)
         store.write_summary(summary, now)
-        return CycleResult(summary, None, EXIT_BLOCKED)
-    if asof is not None and not calendar.is_session(asof):
-        raise ValueError(f"asof {asof} is not an XKRX session; pick a trading day")
+        return CycleResult(summary, None, EXIT_BLOCKED, text)
+    if asof is not None:
+        check_asof(asof)
     expected = asof or calendar.last_completed_session(now)
 
     loaded = _load_market(store, settings, portfolio, data_spec, expected)
@@ -169,7 +215,6 @@ def _cycle(store: Store, *, data_spec: str, asof: date | None, now: datetime) ->
             extra_block_reasons=block_reasons, synthetic=loaded.synthetic, created_at=now,
         )
         risks += _strategy_risks(plan, signals)
-    store.write_plan(plan)
 
     if plan.decision is PlanDecision.BLOCKED:
         stage = Stage.STOPPED if stop.on else Stage.BLOCKED
@@ -177,14 +222,18 @@ def _cycle(store: Store, *, data_spec: str, asof: date | None, now: datetime) ->
     else:
         stage = Stage.PLAN_READY if plan.decision is PlanDecision.READY else Stage.NO_ACTION_TODAY
         warn = any(r.severity is not Severity.INFO for r in risks)
-        status, code = (OverallStatus.WARN if warn else OverallStatus.OK), EXIT_OK
+        # WARN is not OK: cron and daily_ops.sh must see it (exit 2), like BLOCKED.
+        status = OverallStatus.WARN if warn else OverallStatus.OK
+        code = EXIT_BLOCKED if warn else EXIT_OK
     summary = OpsSummary(
         **base, asof=expected, freshness=loaded.freshness, signals=signals,
         plan=plan_summary(plan), stage=stage, risks=risks, status=status,
         message=_message(plan, expected),
     )
+    text = _rendered(render, summary, plan)
+    store.write_plan(plan)
     store.write_summary(summary, now)
-    return CycleResult(summary, plan, code)
+    return CycleResult(summary, plan, code, text)
 
 
 def _load_market(
@@ -204,7 +253,8 @@ def _load_market(
     try:
         bars = provider.load(tickers, end=expected)
     except MarketDataUnavailable as exc:
-        risks.append(Risk(code="DATA_MISSING", severity=Severity.CRITICAL, message=str(exc)))
+        risks.append(Risk(code="DATA_MISSING", severity=Severity.CRITICAL,
+                          message=_missing_hint(data_spec) or str(exc)))
         return _Loaded({}, provider.name, provider.synthetic, risks, "DATA_MISSING", None)
     except BadMarketData as exc:
         risks.append(Risk(code="DATA_INVALID", severity=Severity.CRITICAL, message=str(exc)))
@@ -309,7 +359,28 @@ def _message(plan: OrderPlan, asof: date) -> str:
     return f"plan for {asof} READY: {len(plan.orders)} orders"
 
 
-def _failed(store: Store, now: datetime, error: str) -> CycleResult:
+def _missing_hint(data_spec: str) -> str | None:
+    """One line saying what to install when `auto`/`pykrx`/`fdr` failed for want of a package
+    (a fresh clone has neither live provider), instead of every provider's error."""
+    import importlib.util
+    import os
+
+    kind = data_spec.strip().lower()
+    if kind not in ("auto", "pykrx", "fdr"):
+        return None
+    wanted = {"pykrx": ["pykrx"], "fdr": ["FinanceDataReader"],
+              "auto": ["pykrx", "FinanceDataReader"]}[kind]
+    if any(importlib.util.find_spec(m) is not None for m in wanted):
+        return None
+    if kind == "auto" and os.environ.get("KRX_CSV_DIR", "").strip():
+        return None
+    return (f"--data {kind}: no live market-data provider installed; run "
+            "pip install -e '.[live-data]' (or use --data csv:DIR or --data demo)")
+
+
+def _failed(
+    store: Store, now: datetime, error: str, render: Renderer | None = None
+) -> CycleResult:
     try:
         p, s = store.portfolio(), store.settings()
         mode, prev, srev = s.execution_mode, p.revision, s.revision
@@ -317,17 +388,26 @@ def _failed(store: Store, now: datetime, error: str) -> CycleResult:
         mode, prev, srev = ExecutionMode.DRY_RUN, 0, 0
     from strategy import calendar
 
+    try:
+        is_session_today = calendar.is_session(now.astimezone(KST).date())
+    except calendar.CalendarRangeError:  # the failure may be that very range: still report it
+        is_session_today = False
     summary = OpsSummary(
-        run_at=now, asof=None, is_session_today=calendar.is_session(now.astimezone(KST).date()),
+        run_at=now, asof=None, is_session_today=is_session_today,
         execution_mode=mode, stage=Stage.FAILED, status=OverallStatus.FAILED,
         risks=[Risk(code="CYCLE_FAILED", severity=Severity.CRITICAL, message=error)],
         portfolio_revision=prev, settings_revision=srev, message=f"daily cycle failed: {error}",
     )
     try:
+        text = render(summary, None) if render is not None else None
+    except Exception:
+        log.exception("could not render the FAILED summary")
+        text = summary.message
+    try:
         store.write_summary(summary, now)
     except Exception:
         log.exception("could not write the FAILED summary")
-    return CycleResult(summary, None, EXIT_FAILURE)
+    return CycleResult(summary, None, EXIT_FAILURE, text)
 
 
 def set_stage(store: Store, stage: Stage, message: str = "") -> OpsSummary | None:

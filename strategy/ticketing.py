@@ -21,7 +21,7 @@ import numpy as np
 
 from contracts.plan import OrderPlan, PlanDecision, PlannedOrder, Side
 from contracts.settings import ExecutionMode, Settings
-from contracts.ticket import Ticket, TicketOrder
+from contracts.ticket import ProblemCode, Ticket, TicketOrder
 from strategy import rules
 
 # (upper bound exclusive, tick) per price band for stocks; at or above the last bound: 1,000.
@@ -57,13 +57,13 @@ class TicketProblem:
     """One reason a ticket does not match its plan. `code` is stable, `field` names the part of
     the ticket (e.g. ``orders[1].qty``) or None for the ticket as a whole."""
 
-    code: str
+    code: ProblemCode
     field: str | None
     message: str
 
     def __str__(self) -> str:
         where = f" {self.field}" if self.field else ""
-        return f"{self.code}{where}: {self.message}"
+        return f"{self.code.value}{where}: {self.message}"
 
 
 # -- ticks -------------------------------------------------------------------------------------
@@ -150,9 +150,11 @@ def fill_year(asof: date) -> int:
 def order_fees(
     side: Side, kind: str, notional: float, commission: float, year: int
 ) -> tuple[float, float]:
-    """(commission, tax) of one fill: commission per side, dated sell tax for stocks only."""
-    tax = notional * rules.sell_tax_rate(year, kind == "stock") if side is Side.SELL else 0.0
-    return notional * commission, tax
+    """(commission, tax) of one fill: commission per side, dated sell tax for stocks only
+    (`rules.fill_terms`, the one fee rule)."""
+    from strategy.fills import fees_of
+
+    return fees_of(side, kind, notional, commission, year)
 
 
 # -- drafting ----------------------------------------------------------------------------------
@@ -176,8 +178,13 @@ def ticket_id_of(ticket: Ticket) -> str:
     )
 
 
-def hts_line(side: Side, ticker: str, name: str, qty: int, limit: int, notional: float) -> str:
-    """One line to type into the broker's order screen."""
+def hts_line(side: Side, ticker: str, name: str, qty: int, limit: int, notional: float,
+             budget: float | None = None) -> str:
+    """One line to type into the broker's order screen. A buy with a `budget` says both its
+    cap and the most it may spend ("buy up to 119, spending at most …")."""
+    if side is Side.BUY and budget is not None:
+        return (f"[{_SIDE_KO[side]}] {name} ({ticker}) 최대 {qty:,}주 지정가 {limit:,}원, "
+                f"최대 {budget:,.0f}원까지 (수수료 포함, 예상 약 {notional:,.0f}원)")
     return (f"[{_SIDE_KO[side]}] {name} ({ticker}) {qty:,}주 지정가 {limit:,}원 "
             f"(약 {notional:,.0f}원)")
 
@@ -188,16 +195,23 @@ def _limit_from_plan(order: PlannedOrder, slippage: float) -> int:
     return round_limit(order.ref_price * (1.0 - slippage), order.kind, Side.SELL)
 
 
+def plan_limit(order: PlannedOrder, slippage: float) -> int:
+    """The limit a planned order is typed with: ref × (1 ± slippage) on a valid KRX tick
+    (buys rounded down, sells up) — the same price a drafted ticket carries."""
+    return _limit_from_plan(order, slippage)
+
+
 def draft_ticket(
     plan: OrderPlan, settings: Settings, *, cash: float, created_at: datetime
 ) -> Ticket:
     """The manual execution ticket for a READY plan.
 
     Sells come first (limit = ref × (1 − slippage) rounded up to a tick), then buys in rank
-    order (limit = ref × (1 + slippage) rounded down), each buy cut with `rules.buy_qty_at_fill`
-    to what `cash` plus the sells' estimated net proceeds pays for above the plan's reserve;
-    a buy cut to 0 is dropped. Fees are commission plus the stock sell tax of the fill year.
-    Raises `TicketDraftError` when the plan is not READY or no order is left.
+    order (limit = ref × (1 + slippage) rounded down). A buy keeps the plan's sized quantity
+    as its cap and carries a `cash_budget`: what `cash` plus the sells' estimated net proceeds,
+    less the buys ranked before it, leaves above the plan's reserve (the cut itself is made at
+    the fill price, as in the backtest). Fees are commission plus the stock sell tax of the fill
+    year, all from `rules.fill_terms`. Raises `TicketDraftError` when the plan is not READY.
     """
     if plan.decision is not PlanDecision.READY:
         why = f" ({', '.join(plan.reasons[:3])})" if plan.reasons else ""
@@ -219,25 +233,19 @@ def draft_ticket(
     )
     for po in sells + buys:
         limit = _limit_from_plan(po, sp.slippage)
-        qty = po.qty
-        if po.side is Side.BUY:
-            qty = rules.buy_qty_at_fill(avail, plan.reserve, float(limit), sp.commission, po.qty)
-            if qty <= 0:
-                continue
-        notional = float(qty * limit)
-        commission, tax = order_fees(po.side, po.kind, notional, sp.commission, year)
-        avail += (notional - commission - tax) if po.side is Side.SELL else -(notional + commission)
+        buy = po.side is Side.BUY
+        budget = max(avail - plan.reserve, 0.0) if buy else None
+        _, _, notional, commission, tax, avail = rules.fill_terms(
+            rules.SIDE_BUY if buy else rules.SIDE_SELL, float(limit), po.qty, 0.0,
+            sp.commission, year, po.kind == "stock", buy, avail, plan.reserve)
         orders.append(TicketOrder(
-            side=po.side, ticker=po.ticker, name=po.name, kind=po.kind, qty=qty,
+            side=po.side, ticker=po.ticker, name=po.name, kind=po.kind, qty=po.qty,
             limit_price=limit, est_notional=notional, est_fees=commission + tax,
-            reason=po.reason,
-            hts_text=hts_line(po.side, po.ticker, po.name, qty, limit, notional),
+            cash_budget=budget, reason=po.reason,
+            hts_text=hts_line(po.side, po.ticker, po.name, po.qty, limit, notional, budget),
         ))
     if not orders:
-        raise TicketDraftError(
-            f"plan {plan.plan_id}: no order is left after cutting buys to the cash above the "
-            f"reserve ({cash:,.0f} KRW cash, reserve {plan.reserve:,.0f} KRW)"
-        )
+        raise TicketDraftError(f"plan {plan.plan_id} has no orders")
     ticket_id = ticket_id_for(
         plan.plan_id, plan.asof, mode,
         [(o.side.value, o.ticker, o.qty, o.limit_price) for o in orders],
@@ -276,23 +284,23 @@ def ticket_problems(ticket: Ticket, plan: OrderPlan, settings: Settings) -> list
     out: list[TicketProblem] = []
     if ticket.plan_id != plan.plan_id or ticket.asof != plan.asof:
         out.append(TicketProblem(
-            "STALE", "plan_id",
+            ProblemCode.STALE, "plan_id",
             f"ticket is for plan {ticket.plan_id} (as-of {ticket.asof}) but the current plan is "
             f"{plan.plan_id} (as-of {plan.asof}): re-draft the ticket from the current plan",
         ))
         return out
     if plan.decision is not PlanDecision.READY:
-        out.append(TicketProblem("PLAN_NOT_READY", "plan_id",
+        out.append(TicketProblem(ProblemCode.PLAN_NOT_READY, "plan_id",
                                  f"plan {plan.plan_id} is {plan.decision.value}, not READY"))
     if ticket.mode is not settings.execution_mode:
         out.append(TicketProblem(
-            "MODE_MISMATCH", "mode",
+            ProblemCode.MODE_MISMATCH, "mode",
             f"ticket was drafted for {ticket.mode.value} but OCI runs in "
             f"{settings.execution_mode.value}: re-draft it",
         ))
     if ticket.ticket_id != ticket_id_of(ticket):
         out.append(TicketProblem(
-            "TICKET_ID", "ticket_id",
+            ProblemCode.TICKET_ID, "ticket_id",
             f"ticket_id {ticket.ticket_id!r} does not match the ticket's content "
             f"(expected {ticket_id_of(ticket)!r}); re-draft instead of editing ids",
         ))
@@ -309,60 +317,62 @@ def ticket_problems(ticket: Ticket, plan: OrderPlan, settings: Settings) -> list
         if po is None:
             if o.ticker in planned_side:
                 out.append(TicketProblem(
-                    "WRONG_SIDE", f"{f}.side",
+                    ProblemCode.WRONG_SIDE, f"{f}.side",
                     f"{o.ticker}: the plan has a {planned_side[o.ticker].value}, not a "
                     f"{o.side.value}",
                 ))
             else:
-                out.append(TicketProblem("NOT_IN_PLAN", f"{f}.ticker",
+                out.append(TicketProblem(ProblemCode.NOT_IN_PLAN, f"{f}.ticker",
                                          f"{o.ticker} has no order in plan {plan.plan_id}"))
             continue
         if o.side is Side.BUY and o.ticker not in universe:
-            out.append(TicketProblem("OUTSIDE_UNIVERSE", f"{f}.ticker",
+            out.append(TicketProblem(ProblemCode.OUTSIDE_UNIVERSE, f"{f}.ticker",
                                      f"{o.ticker} is not in the universe (allow-list)"))
         if o.qty > po.qty:
-            out.append(TicketProblem("QTY_ABOVE_PLAN", f"{f}.qty",
+            out.append(TicketProblem(ProblemCode.QTY_ABOVE_PLAN, f"{f}.qty",
                                      f"{o.ticker}: {o.qty} shares above the planned {po.qty}"))
         if o.kind != po.kind:
-            out.append(TicketProblem("KIND_MISMATCH", f"{f}.kind",
+            out.append(TicketProblem(ProblemCode.KIND_MISMATCH, f"{f}.kind",
                                      f"{o.ticker} is a {po.kind}, not a {o.kind}"))
         if not is_on_tick(o.limit_price, po.kind):
             out.append(TicketProblem(
-                "OFF_TICK", f"{f}.limit_price",
+                ProblemCode.OFF_TICK, f"{f}.limit_price",
                 f"{o.ticker}: {o.limit_price:,} KRW is not on a KRX tick "
                 f"({krx_tick(o.limit_price, po.kind)} KRW at that price)",
             ))
         tol = max(LIMIT_TOLERANCE * po.est_price, float(krx_tick(po.est_price, po.kind)))
         if abs(o.limit_price - po.est_price) > tol:
             out.append(TicketProblem(
-                "LIMIT_AWAY", f"{f}.limit_price",
+                ProblemCode.LIMIT_AWAY, f"{f}.limit_price",
                 f"{o.ticker}: limit {o.limit_price:,} KRW is more than {tol:,.0f} KRW away from "
                 f"the plan's {po.est_price:,.1f} KRW",
             ))
-        notional = float(o.qty * o.limit_price)
-        commission, tax = order_fees(o.side, po.kind, notional, sp.commission, year)
-        if o.side is Side.SELL:
-            cash += notional - commission - tax
-        else:
-            cash -= notional + commission
+        buy = o.side is Side.BUY
+        cash = rules.fill_terms(
+            rules.SIDE_BUY if buy else rules.SIDE_SELL, float(o.limit_price), o.qty, 0.0,
+            sp.commission, year, po.kind == "stock", buy, cash, plan.reserve)[5]
+        if buy:
+            # A buy's qty is its cap: sized at the close, as the plan's guardrails measure it
+            # (the cash check above uses the cut estimated at the limit).
+            notional = float(o.qty * po.ref_price)
             buy_total += notional
             if notional > g.max_single_order_pct * plan.equity + 1e-6:
                 out.append(TicketProblem(
-                    "GUARDRAIL_MAX_SINGLE_ORDER", f"{f}.qty",
+                    ProblemCode.GUARDRAIL_MAX_SINGLE_ORDER, f"{f}.qty",
                     f"{o.ticker}: {notional:,.0f} KRW is above {g.max_single_order_pct:.0%} of "
                     f"equity ({plan.equity:,.0f} KRW)",
                 ))
     if len(ticket.orders) > g.max_orders:
-        out.append(TicketProblem("GUARDRAIL_MAX_ORDERS", "orders",
+        out.append(TicketProblem(ProblemCode.GUARDRAIL_MAX_ORDERS, "orders",
                                  f"{len(ticket.orders)} orders (limit {g.max_orders})"))
     if buy_total > g.max_buy_turnover_pct * plan.equity + 1e-6:
         out.append(TicketProblem(
-            "GUARDRAIL_MAX_BUY_TURNOVER", "orders",
+            ProblemCode.GUARDRAIL_MAX_BUY_TURNOVER, "orders",
             f"buys total {buy_total:,.0f} KRW, above {g.max_buy_turnover_pct:.0%} of equity",
         ))
     if buy_total > 0 and cash < plan.reserve - 1e-6:
         out.append(TicketProblem(
-            "GUARDRAIL_MIN_CASH", "orders",
+            ProblemCode.GUARDRAIL_MIN_CASH, "orders",
             f"estimated cash after the ticket {cash:,.0f} KRW is below the reserve "
             f"{plan.reserve:,.0f} KRW",
         ))

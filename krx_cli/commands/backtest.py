@@ -5,51 +5,37 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from krx_cli.commands._common import (
+    CommandError,
+    add_data_source,
+    add_report_args,
+    add_settings_args,
+    add_window,
+    build_settings,
+    guarded,
+    load_bars,
+)
+
 if TYPE_CHECKING:
     import pandas as pd
 
-    from contracts.settings import Settings
     from strategy.backtest.engine import BacktestResult
 
-EXIT_USAGE = 2
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as ``krx backtest: <message>``, exit code 2."""
+__all__ = ["CommandError", "build_settings", "load_bars", "register", "render", "result_json"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("backtest", help="backtest the strategy on daily bars")
-    p.add_argument(
-        "--data", default="auto",
-        help="market data: csv:DIR | demo | pykrx | fdr | auto (default auto)",
-    )
-    p.add_argument(
-        "--start", type=date.fromisoformat, required=True,
-        help="first decision session (YYYY-MM-DD); earlier bars are warm-up",
-    )
-    p.add_argument(
-        "--end", type=date.fromisoformat, required=True, help="last session (YYYY-MM-DD)"
-    )
-    p.add_argument(
-        "--params", type=Path, default=None,
-        help="YAML or JSON of StrategyParams fields (others keep their defaults); "
-        "an optional 'guardrails' mapping sets Guardrails fields",
-    )
-    p.add_argument(
-        "--universe", default=None,
-        help="comma-separated tickers (default: 069500,229200,091160,305720,005930)",
-    )
-    p.add_argument("--benchmark", default=None, help="regime benchmark (default 069500)")
+    add_data_source(p)
+    add_window(p)
+    add_settings_args(p)
     p.add_argument("--json", type=Path, default=None, metavar="OUT",
                    help="write metrics, per-year, trades and run notes as JSON here")
-    p.add_argument("--report", type=Path, default=None, metavar="OUT.html",
-                   help="write the HTML report here")
+    add_report_args(p)
     p.set_defaults(handler=run)
 
 
@@ -57,14 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from strategy.backtest.engine import BacktestInputError
     from strategy.marketdata.errors import MarketDataError
 
-    try:
-        return _run(args)
-    except (CommandError, BacktestInputError, MarketDataError) as exc:
-        print(f"krx backtest: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ValueError as exc:  # e.g. end before start
-        print(f"krx backtest: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    # ValueError: e.g. end before start, caught by the engine
+    return guarded("backtest", _run, args, BacktestInputError, MarketDataError, ValueError)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -91,69 +71,6 @@ def _run(args: argparse.Namespace) -> int:
             ) from None
         print(f"report: {write_backtest_report(result, args.report, bars=bars)}")
     return 0
-
-
-def build_settings(
-    params_path: Path | None, universe: str | None, benchmark: str | None
-) -> Settings:
-    """Default settings with the --params file, --universe and --benchmark applied."""
-    import yaml
-    from pydantic import ValidationError
-
-    from contracts.settings import Guardrails, Settings, StrategyParams
-
-    strategy: dict[str, Any] = {}
-    guardrails: dict[str, Any] = {}
-    where = "settings"
-    if params_path is not None:
-        where = str(params_path)
-        try:
-            with open(params_path, encoding="utf-8") as fh:
-                loaded = yaml.safe_load(fh)
-        except OSError as exc:
-            raise CommandError(f"cannot read --params {params_path}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise CommandError(f"{params_path}: not valid YAML/JSON ({exc})") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise CommandError(f"{params_path}: expected a mapping of StrategyParams fields")
-        loaded = dict(loaded)
-        raw_guard = loaded.pop("guardrails", None) or {}
-        if not isinstance(raw_guard, dict):
-            raise CommandError(f"{params_path}: 'guardrails' must be a mapping")
-        strategy, guardrails = loaded, raw_guard
-        unknown = sorted(set(strategy) - set(StrategyParams.model_fields))
-        if unknown:
-            raise CommandError(
-                f"{params_path}: unknown parameter(s) {', '.join(unknown)}; valid: "
-                f"{', '.join(StrategyParams.model_fields)}"
-            )
-    update: dict[str, Any] = {}
-    if universe is not None:
-        update["universe"] = [c.strip() for c in universe.split(",") if c.strip()]
-    if benchmark is not None:
-        update["benchmark"] = benchmark.strip()
-    try:
-        return Settings(
-            strategy=StrategyParams(**strategy), guardrails=Guardrails(**guardrails), **update
-        )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"]) or "params"
-        raise CommandError(f"{where}: {loc}: {first['msg']}") from None
-
-
-def load_bars(spec: str, settings: Settings, end: date) -> dict[str, pd.DataFrame]:
-    """Bars of the universe and the benchmark up to `end`, all earlier history included."""
-    from strategy.marketdata import make_provider
-
-    tickers = list(dict.fromkeys([*settings.universe, settings.benchmark]))
-    try:
-        provider = make_provider(spec, demo_end=end)
-    except ValueError as exc:
-        raise CommandError(f"--data {spec!r}: {exc}") from None
-    return dict(provider.load(tickers, end=end))
 
 
 # --- output ---------------------------------------------------------------------------------

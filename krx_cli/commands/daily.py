@@ -1,4 +1,9 @@
-"""`krx daily`: run the daily cycle without any server (SPEC.md §1 step 1)."""
+"""`krx daily`: run the daily cycle without any server (SPEC.md §1 step 1).
+
+Exit codes (krx_cli.commands._common): 0 OK, 2 blocked / warn / holiday / stale or a bad
+argument (one line, nothing written), 1 failure. The report is rendered before the cycle
+writes anything, and printing never fails on the console's encoding (cp949 included).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,22 @@ import argparse
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from krx_cli.commands._common import (
+    EXIT_BLOCKED,
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    add_data_dir,
+    add_data_source,
+    safe_console,
+    use_color,
+)
+
+if TYPE_CHECKING:
+    from contracts.portfolio import Portfolio
+    from contracts.settings import Settings
+    from oci_backend.store import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,45 +37,87 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="replay this session (YYYY-MM-DD) instead of the last completed one",
     )
-    p.add_argument(
-        "--data",
-        default="auto",
-        help="market data: csv:DIR | demo | pykrx | fdr | auto (default auto)",
-    )
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="data root holding state/ and reports/ (default $KRX_DATA_DIR or repo)",
-    )
+    add_data_source(p)
+    add_data_dir(p)
     p.add_argument("--json", action="store_true", help="print the summary JSON instead")
     p.set_defaults(handler=run)
 
 
+def demo_data_root() -> Path:
+    """Where `--data demo` keeps its state when no --data-dir is given: its own root, so the
+    synthetic market never overwrites a real run's summary (the same root as `krx demo`)."""
+    from oci_backend.paths import default_data_root
+
+    return default_data_root() / "state" / "demo"
+
+
+def data_root(args: argparse.Namespace) -> Path | None:
+    if args.data_dir is not None:
+        return Path(args.data_dir)
+    if args.data.strip().lower().partition(":")[0] == "demo":
+        return demo_data_root()
+    return None
+
+
+def _state(store: Store) -> tuple[Portfolio | None, Settings | None]:
+    """Portfolio and settings for the report; None when unreadable (the cycle says why)."""
+    from oci_backend.store import StoreError
+
+    try:
+        return store.portfolio(), store.settings()
+    except (StoreError, OSError, ValueError):
+        return None, None
+
+
 def run(args: argparse.Namespace) -> int:
+    safe_console()
+    from contracts.plan import OrderPlan
+    from contracts.summary import OpsSummary
     from oci_backend.config import OciConfig
     from oci_backend.notify import Notifier
     from oci_backend.paths import data_paths
-    from oci_backend.pipeline import EXIT_BLOCKED, CycleBusy, run_cycle
+    from oci_backend.pipeline import CycleBusy, NotASession, check_asof, run_cycle
+    from oci_backend.render import render_cycle
     from oci_backend.store import Store, StoreError
 
+    # Bad arguments are usage errors: one line, exit 2, before the store is even opened.
+    from strategy.marketdata import make_provider
+
     try:
-        store = Store(data_paths(args.data_dir))
+        if args.asof is not None:
+            check_asof(args.asof)
+        make_provider(args.data)
+    except (NotASession, ValueError) as exc:
+        print(f"krx daily: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    color = use_color(sys.stdout)
+
+    root = data_root(args)
+    try:
+        store = Store(data_paths(root))
+
+        def render(summary: OpsSummary, plan: OrderPlan | None) -> str:
+            if args.json:
+                return summary.model_dump_json(indent=2)
+            portfolio, settings = _state(store)
+            return render_cycle(summary, plan, portfolio=portfolio, settings=settings,
+                                color=color)
+
         # The cron/timer run is the normal daily path: it sends the summary and incidents
         # (once per kind per day; off unless apprise URLs are configured).
         notifier = Notifier(store, OciConfig().notify_urls)
         result = run_cycle(store, data_spec=args.data, asof=args.asof, actor="cli",
-                           notifier=notifier.on_cycle)
+                           notifier=notifier.on_cycle, render=render)
+    except NotASession as exc:
+        print(f"krx daily: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except CycleBusy as exc:
         print(f"krx daily: {exc}", file=sys.stderr)
         return EXIT_BLOCKED
     except StoreError as exc:
         print(f"krx daily: {exc}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(result.summary.model_dump_json(indent=2))
-    else:
-        from oci_backend.render import render_cycle
-
-        print(render_cycle(result.summary, result.plan))
+        return EXIT_FAILURE
+    print(result.text)
+    if root is not None and args.data_dir is None and not args.json:
+        print(f"(demo data root: {root})")
     return result.exit_code

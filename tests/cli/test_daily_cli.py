@@ -75,16 +75,17 @@ def test_krx_daily_invalid_settings_exit_1_naming_file_and_field(tmp_path, krx_d
     assert after["portfolio.json"] == before["portfolio.json"]
 
 
-def test_krx_daily_unknown_data_spec_is_a_clear_error(tmp_path):
+def test_krx_daily_unknown_data_spec_is_a_usage_error_writing_nothing(tmp_path):
     res = _krx("daily", "--data", "ftp:nowhere", "--asof", "2025-12-29",
                "--data-dir", str(tmp_path))
-    assert res.returncode == 1
-    assert "ftp:nowhere" in res.stdout
+    assert res.returncode == 2
+    assert "ftp:nowhere" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert res.stdout == "" and not any(tmp_path.rglob("*"))
 
 
-def test_krx_daily_demo_is_labelled_synthetic(tmp_path):
+def test_krx_daily_demo_is_labelled_synthetic_and_warn_exits_2(tmp_path):
     res = _krx("daily", "--data", "demo", "--asof", "2025-12-29", "--data-dir", str(tmp_path))
-    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.returncode == 2, res.stdout + res.stderr  # WARN (synthetic data) → 2
     assert "SYNTHETIC" in res.stdout
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from contracts import KST, OpsSummary, OrderPlan
 from oci_backend.paths import data_paths
-from oci_backend.pipeline import CycleBusy, run_cycle
+from oci_backend.pipeline import CycleBusy, NotASession, run_cycle
 from oci_backend.store import CorruptFile, Store
 
 UNIVERSE = ["069500", "229200", "091160", "305720", "005930"]
@@ -41,7 +41,7 @@ def test_run_cycle_replays_a_real_session(tmp_path, krx_data_dir):
     latest = OpsSummary.model_validate_json(
         store.paths.summary_latest.read_text(encoding="utf-8"))
     assert latest == s
-    assert store.paths.summary_dated(s.run_at.date()).exists()
+    assert store.paths.summary_dated(s.asof).exists()  # the dated copy is named by asof
     plan = OrderPlan.model_validate_json(
         store.paths.plan(res.plan.plan_id).read_text(encoding="utf-8"))
     assert plan == res.plan and plan.decision.value in {"READY", "EMPTY"}
@@ -87,9 +87,11 @@ def test_run_cycle_on_holiday_says_so_without_a_plan(tmp_path, krx_data_dir, day
     assert not list(store.paths.plans_dir.iterdir())
 
 
-def test_run_cycle_asof_not_a_session_fails_clearly(tmp_path, krx_data_dir):
-    res = run_cycle(_store(tmp_path), data_spec=f"csv:{krx_data_dir}", asof=date(2025, 12, 25))
-    assert res.exit_code == 1 and "not an XKRX session" in res.summary.message
+def test_run_cycle_asof_not_a_session_is_a_usage_error_writing_nothing(tmp_path, krx_data_dir):
+    store = _store(tmp_path)
+    with pytest.raises(NotASession, match=r"2025-12-24 \(Wed\) before, 2025-12-26 \(Fri\) after"):
+        run_cycle(store, data_spec=f"csv:{krx_data_dir}", asof=date(2025, 12, 25))
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.json"))
 
 
 def test_run_cycle_emergency_stop_blocks_plan(tmp_path, krx_data_dir):

@@ -21,6 +21,18 @@ class LastCycle(Contract):
     message: str = ""
 
 
+class DailyOpsStatus(Contract):
+    """`state/daily_ops.json`: how the last `scripts/daily_ops.sh` run ended. A day the cycle
+    was skipped (another run busy, data missing or stale, plan blocked) is `BUSY`/`BLOCKED`
+    with exit 2, which the systemd unit reports as a failure and `/health` shows."""
+
+    finished_at: KstDatetime
+    outcome: Literal["OK", "HOLIDAY", "BLOCKED", "BUSY", "FAILED"]
+    exit_code: int = Field(ge=0, le=255, description="0 OK or holiday, 2 skipped, 1 failure")
+    message: str = ""
+    log: str | None = Field(default=None, description="the dated log file of the run")
+
+
 class Health(Contract):
     """`GET /health`: liveness plus the state a watchdog or operator needs at a glance."""
 
@@ -31,6 +43,8 @@ class Health(Contract):
     revision: int | None = None
     last_cycle: LastCycle | None = None
     emergency_stop: bool | None = None
+    daily_ops: DailyOpsStatus | None = Field(
+        default=None, description="the last scripts/daily_ops.sh run (None before the first)")
     error: str | None = None
 
 

@@ -29,10 +29,11 @@ class NotificationKind(StrEnum):
     CYCLE_FAILED = "CYCLE_FAILED"
     PLAN_BLOCKED = "PLAN_BLOCKED"
     EMERGENCY_STOP = "EMERGENCY_STOP"
+    DAILY_OPS_SKIPPED = "DAILY_OPS_SKIPPED"
 
 
 INCIDENTS = frozenset({NotificationKind.CYCLE_FAILED, NotificationKind.PLAN_BLOCKED,
-                       NotificationKind.EMERGENCY_STOP})
+                       NotificationKind.EMERGENCY_STOP, NotificationKind.DAILY_OPS_SKIPPED})
 
 
 class NotifyState(Contract):

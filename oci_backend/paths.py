@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from pathlib import Path
 
 TICKET_BOXES = ("submitted", "processing", "results")
+
+# Plan and ticket ids become file names: letters, digits, '_', '-', '.', no leading dot, no
+# separator — one rule for both.
+ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,127}$")
+
+
+class InvalidId(ValueError):
+    """An id that cannot name a file under the data root; `field` names which id."""
+
+    def __init__(self, field: str, value: str) -> None:
+        super().__init__(f"{field}: {value!r} is not a valid id (letters, digits, '_', '-', "
+                         f"'.'; 1-128 characters, not starting with '.')")
+        self.field = field
+        self.value = value
+
+
+def check_id(value: str, field: str) -> str:
+    """`value` when it is a valid plan/ticket id, else `InvalidId` naming `field`."""
+    if not isinstance(value, str) or not ID_RE.match(value):
+        raise InvalidId(field, value)
+    return value
 
 
 def default_data_root() -> Path:
@@ -64,6 +86,11 @@ class DataPaths:
         return self.state_dir / ".initialized"
 
     @cached_property
+    def daily_ops(self) -> Path:
+        """How the last scripts/daily_ops.sh run ended (`DailyOpsStatus`)."""
+        return self.state_dir / "daily_ops.json"
+
+    @cached_property
     def write_lock(self) -> Path:
         return self.state_dir / ".write.lock"
 
@@ -96,7 +123,7 @@ class DataPaths:
         return self.reports_dir / "plans"
 
     def plan(self, plan_id: str) -> Path:
-        return self.plans_dir / f"{plan_id}.json"
+        return self.plans_dir / f"{check_id(plan_id, 'plan_id')}.json"
 
     @cached_property
     def tickets_dir(self) -> Path:
@@ -115,7 +142,16 @@ class DataPaths:
             ) from None
 
     def ticket(self, box: str, ticket_id: str) -> Path:
-        return self.ticket_box(box) / f"{ticket_id}.json"
+        return self.ticket_box(box) / f"{check_id(ticket_id, 'ticket_id')}.json"
+
+    def ticket_archive(self, ticket_id: str, n: int) -> Path:
+        """The n-th earlier REJECTED/FAILED record of a ticket id that was submitted again."""
+        return self.tickets_dir / "archive" / f"{check_id(ticket_id, 'ticket_id')}.{n}.json"
+
+    @cached_property
+    def replay_marker(self) -> Path:
+        """Present only in a replay data root (`oci_backend.replay`): `asof` cycles allowed."""
+        return self.state_dir / "replay.json"
 
     @cached_property
     def idempotency_dir(self) -> Path:

@@ -116,8 +116,8 @@ Environment=KRX_VENV=${venv}
 Environment=KRX_DATA_DIR=${data_dir}
 Environment=XDG_CACHE_HOME=${data_dir}/cache
 ExecStart=/bin/bash ${prefix}/scripts/daily_ops.sh
-# 2 = holiday / blocked / stale data / another run busy: reported, not a unit failure.
-SuccessExitStatus=2
+# Only 0 (OK or holiday) is success: 2 = a skipped day (blocked, stale or missing data, another
+# run busy) shows as a failed unit, besides state/daily_ops.json, /health and an incident.
 TimeoutStartSec=30min
 ${hardening}
 """

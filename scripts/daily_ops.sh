@@ -9,8 +9,11 @@
 #   KRX_DATA_SPEC  market data for `krx daily --data` (default: auto)
 #   KRX_DAILY_LOCK lock file                        (default: $KRX_DATA_DIR/state/.daily_ops.lock)
 # Log: $KRX_DATA_DIR/reports/logs/daily_ops_YYYYMMDD.log (KST date), also echoed to stdout.
-# Exit codes: 0 OK; 2 blocked or warn (holiday, blocked/stale plan, another run busy);
+# Status: $KRX_DATA_DIR/state/daily_ops.json (shown by GET /health), written by
+#         `python -m oci_backend.daily_ops`, which also sends an incident for a skipped day.
+# Exit codes: 0 OK or holiday; 2 skipped (blocked/stale/missing-data plan, another run busy);
 #             1 failure (the cycle failed, the ticket pass failed, or the set-up is broken).
+# The systemd unit counts only 0 as success, so a skipped day shows as a failed unit.
 set -euo pipefail
 
 KRX_HOME="${KRX_HOME:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
@@ -22,6 +25,22 @@ export KRX_DATA_DIR
 
 ts() { TZ=Asia/Seoul date '+%Y-%m-%dT%H:%M:%S%z'; }
 
+# Record the outcome (state/daily_ops.json, audit, incident) and print the final exit code;
+# falls back to the shell's own code when the recorder cannot run.
+record_status() {  # record_status FALLBACK_RC ARGS...
+  local fallback=$1 out code
+  shift
+  if [ -x "$KRX_VENV/bin/python" ] && out=$(cd "$KRX_HOME" && "$KRX_VENV/bin/python" -m oci_backend.daily_ops \
+      --data-dir "$KRX_DATA_DIR" --log "$LOG" "$@" 2>&1); then
+    echo "$out" | grep -v '^exit ' || true
+    code=$(echo "$out" | sed -n 's/^exit \([0-9]\)$/\1/p' | tail -n 1)
+    echo "${code:-$fallback}"
+    return
+  fi
+  echo "$(ts) daily_ops: status not recorded (${out:-no python in $KRX_VENV})" >&2
+  echo "$fallback"
+}
+
 LOG_DIR="$KRX_DATA_DIR/reports/logs"
 mkdir -p "$LOG_DIR" "$(dirname "$KRX_DAILY_LOCK")"
 LOG="$LOG_DIR/daily_ops_$(TZ=Asia/Seoul date +%Y%m%d).log"
@@ -32,7 +51,9 @@ if ! flock -n 9; then
   msg="$(ts) daily_ops: busy: another run holds $KRX_DAILY_LOCK; not starting a second one"
   echo "$msg" >>"$LOG"
   echo "$msg" >&2
-  exit 2
+  result=$(record_status 2 --busy 9>&-)
+  echo "$result" | sed '$d' >>"$LOG"
+  exit "$(echo "$result" | tail -n 1)"
 fi
 
 # Everything from here on goes to the dated log and to stdout (journal / cron). tee does not
@@ -74,5 +95,8 @@ elif [ "$daily_rc" -eq 2 ]; then
 else
   rc=0
 fi
-log "done: exit $rc ($( [ $rc -eq 0 ] && echo OK || { [ $rc -eq 2 ] && echo blocked-or-warn || echo FAILED; } ))"
+result=$(record_status "$rc" --daily-rc "$daily_rc" --tickets-rc "$tickets_rc" 9>&-)
+echo "$result" | sed '$d'
+rc=$(echo "$result" | tail -n 1)
+log "done: exit $rc ($( [ "$rc" -eq 0 ] && echo OK || { [ "$rc" -eq 2 ] && echo blocked-or-warn || echo FAILED; } ))"
 exit "$rc"

@@ -125,7 +125,9 @@ def _d64(d: date) -> np.datetime64:
         raise TypeError(f"expected a date, got a datetime {d!r}; pass d.date() or use KST")
     if not CALENDAR_START <= d <= CALENDAR_END:
         raise CalendarRangeError(
-            f"{d} is outside the XKRX calendar range {CALENDAR_START}..{CALENDAR_END}"
+            f"{d} is outside the XKRX calendar range {CALENDAR_START}..{CALENDAR_END}: "
+            "sessions cannot be checked, so nothing is planned; extend CALENDAR_END in "
+            "strategy/calendar.py (and upgrade exchange_calendars for new holidays)"
         )
     return np.datetime64(d, "D")
 

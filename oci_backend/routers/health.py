@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from contracts.ops import Health, LastCycle
+from oci_backend.daily_ops import last_status
 from oci_backend.deps import SnapshotDep
 from oci_backend.store import StoreError
 
@@ -19,10 +20,12 @@ def health(snapshots: SnapshotDep) -> Health:
         revision = snapshots.revision()
         summary = snapshots.summary()
         stop = snapshots.emergency_stop()
+        daily_ops = last_status(snapshots.store)
     except StoreError as exc:
         return Health(status="degraded", error=str(exc))
     last = None
     if summary is not None:
         last = LastCycle(run_at=summary.run_at, asof=summary.asof, status=summary.status,
                          stage=summary.stage, message=summary.message)
-    return Health(status="ok", revision=revision, last_cycle=last, emergency_stop=stop.on)
+    return Health(status="ok", revision=revision, last_cycle=last, emergency_stop=stop.on,
+                  daily_ops=daily_ops)

@@ -10,12 +10,14 @@ from oci_server import REPO_DAILY, OciServer, new_token, start_server, stop_serv
 from pc_server import PcServer, start_direct, stop_pc
 
 # Tuesday 2025-12-30 10:00 KST: the cycle plans 2025-12-29, the real data's last session.
-NOW = {"KRX_OCI_NOW": "2025-12-30T10:00:00+09:00"}
+# The in-process ticket processor runs every 0.5 s, so a DRY_RUN ticket fills on its own.
+NOW = {"KRX_OCI_NOW": "2025-12-30T10:00:00+09:00", "KRX_OCI_TICKET_PROCESSOR": "true",
+       "KRX_OCI_TICKET_INTERVAL_S": "0.5"}
 
 
 @pytest.fixture
 def oci(tmp_path: Path) -> Iterator[OciServer]:
-    """A fresh OCI backend on the in-repo KRX bars, clock frozen, ticket processor off."""
+    """A fresh OCI backend on the in-repo KRX bars, clock frozen, ticket processor on."""
     root = tmp_path / "oci-data"
     root.mkdir()
     server = start_server(root, tmp_path / "oci.log", token=new_token(),

@@ -1,0 +1,50 @@
+"""Backtest and sweep run in-process by the PC backend on the in-repo KRX bars."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import PcFactory
+from oci_server import REPO_DAILY, OciServer, error_of  # noqa: I001
+from pc_server import hash_files
+
+pytestmark = pytest.mark.integration
+
+
+def test_pc_backtest_and_sweep_in_process(oci: OciServer, pc_factory: PcFactory) -> None:
+    pc = pc_factory(oci, env={"KRX_PC_DATA": f"csv:{REPO_DAILY}"})
+    with pc.client() as c:
+        r = c.post("/api/v1/backtest", json={"start": "2024-01-02", "end": "2025-12-29",
+                                              "params": {"rsi_period": 30}})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["params"]["rsi_period"] == 30
+        assert {"total_return", "sharpe", "mdd"} <= set(body["metrics"])
+        eq = body["series"]["equity"]
+        assert eq["dates"][0] == "2024-01-02" and eq["dates"][-1] == "2025-12-29"
+        assert len(eq["values"]) == len(body["series"]["benchmark"]["values"])
+        assert set(body["series"]["regime"]["values"]) <= {"UNKNOWN", "BULL", "BEAR"}
+        assert body["per_year"] and isinstance(body["trades"], list)
+
+        s = c.post("/api/v1/sweep", json={"start": "2024-01-02", "end": "2025-12-29",
+                                           "grid": {"rsi_period": [30, 40]}})
+        assert s.status_code == 200, s.text
+        rows = s.json()["rows"]
+        assert sorted(r["rsi_period"] for r in rows) == [30, 40]
+        assert rows[0]["rank"] == 1
+
+        files = hash_files(pc.workspace)
+        for body, field in (
+            ({"start": "2024-01-02", "end": "2025-12-29", "params": {"rsi_periodd": 3}},
+             "params.rsi_periodd"),
+            ({"start": "2024-01-02", "end": "2025-12-29", "params": {"rsi_period": 1}},
+             "params.rsi_period"),
+            ({"start": "2025-12-29", "end": "2024-01-02"}, "end"),
+            ({"start": "2024-13-02", "end": "2025-12-29"}, "start"),
+        ):
+            bad = c.post("/api/v1/backtest", json=body)
+            assert bad.status_code == 422, bad.text
+            assert error_of(bad)["field"] == field
+        bad = c.post("/api/v1/sweep", json={"start": "2024-01-02", "end": "2025-12-29",
+                                             "grid": {"nope": [1]}})
+        assert bad.status_code == 422 and error_of(bad)["field"] == "grid"
+        assert hash_files(pc.workspace) == files

@@ -69,7 +69,8 @@ def _run(args: argparse.Namespace) -> int:
                 "--report needs strategy.backtest.report.write_backtest_report, which this "
                 "installation does not have; the backtest itself ran (see above)"
             ) from None
-        print(f"report: {write_backtest_report(result, args.report, bars=bars)}")
+        path = write_backtest_report(result, args.report, bars=bars, plotly=args.report_plotly)
+        print(f"report: {path}")
     return 0
 
 

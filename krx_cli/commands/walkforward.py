@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from krx_cli.commands.sweep import (
-    EXIT_USAGE,
-    CommandError,
-    add_run_arguments,
+from krx_cli.commands._common import (
+    add_data_source,
+    add_grid_args,
+    add_report_args,
+    add_settings_args,
+    add_window,
+    guarded,
     load_bars,
     load_grid,
     load_settings,
@@ -24,7 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "walkforward", help="walk-forward validation: sweep each train window, test the best"
     )
-    add_run_arguments(p)
+    add_data_source(p)
+    add_settings_args(p)
+    add_window(p)
+    add_grid_args(p)
     p.add_argument("--train-months", type=int, default=24, help="train window (default 24)")
     p.add_argument("--test-months", type=int, default=6, help="test window (default 6)")
     p.add_argument("--step-months", type=int, default=6, help="window step (default 6)")
@@ -34,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=20,
         help="drop a last test window shorter than this (default 20)",
     )
-    p.add_argument("--report", type=Path, default=None, help="write an HTML report here")
+    add_report_args(p)
     p.add_argument(
         "--json",
         type=Path,
@@ -50,17 +55,13 @@ def run(args: argparse.Namespace) -> int:
     from strategy.backtest.sweep import GridError
     from strategy.backtest.walkforward import WalkForwardError
 
-    try:
-        return _run(args)
-    except (CommandError, GridError, BacktestInputError, WalkForwardError) as exc:
-        print(f"krx walkforward: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    return guarded("walkforward", _run, args, GridError, BacktestInputError, WalkForwardError)
 
 
 def _run(args: argparse.Namespace) -> int:
     from strategy.backtest.report import write_walkforward_report
     from strategy.backtest.sweep import check_objective
-    from strategy.backtest.walkforward import run_walkforward
+    from strategy.backtest.walkforward import run_walkforward, window_notes
 
     grid = load_grid(args)
     check_objective(args.objective)
@@ -93,12 +94,15 @@ def _run(args: argparse.Namespace) -> int:
         f"is_{obj}",
         f"oos_{obj}",
         "oos_total_return",
+        "oos_n_trades",
     ]
-    print_table(wf.windows[cols])
+    print_table(wf.windows[[c for c in cols if c in wf.windows.columns]])
+    for note in window_notes(wf):
+        print(f"note: {note}")
     m = wf.oos_metrics
     print(
-        f"mean IS {obj} {wf.is_mean:.4f}  mean OOS {obj} {wf.oos_mean:.4f}  "
-        f"gap (IS - OOS) {wf.gap:.4f}  over {wf.n_compared} of {len(wf.windows)} windows "
+        f"mean IS {obj} {wf.is_mean:.3f}  mean OOS {obj} {wf.oos_mean:.3f}  "
+        f"gap (IS - OOS) {wf.gap:.3f}  over {wf.n_compared} of {len(wf.windows)} windows "
         "(both defined)"
     )
     print(
@@ -111,5 +115,5 @@ def _run(args: argparse.Namespace) -> int:
             json.dump(wf.to_dict(), fh, indent=2, ensure_ascii=False)
         print(f"json: {args.json_out}")
     if args.report is not None:
-        print(f"report: {write_walkforward_report(wf, args.report)}")
+        print(f"report: {write_walkforward_report(wf, args.report, plotly=args.report_plotly)}")
     return 0

@@ -1,13 +1,18 @@
 """Backtest, sweep and walk-forward reports: plotly figure builders and the files that hold them.
 
-The ``*_figure`` functions only build `plotly.graph_objects.Figure` objects from results (the
-cockpit reuses them); the ``write_*`` functions are the only file I/O here. HTML reports are
-self-contained: plotly.js is inlined once in the page head and nothing is loaded from the
-network, so a report opens offline.
+The ``*_figure`` functions only build `plotly.graph_objects.Figure` objects from results and
+the ``*_frame`` functions the tables behind them (the cockpit reuses both); the ``write_*``
+functions are the only file I/O here. Reports open offline: by default plotly.js is inlined
+once in the page head (one self-contained file, ~5 MB); with ``plotly="local"`` the page loads
+``plotly.min.js`` written once beside it (a report is then a few hundred KB). Tables are plain
+HTML ``<section id=...>`` blocks (untruncated headers, parseable), figures are plotly divs.
+Numbers go through one formatter, `format_value`; gains are red and losses blue (Korean
+convention).
 """
 
 from __future__ import annotations
 
+import calendar
 import html
 import math
 from collections.abc import Mapping, Sequence
@@ -32,6 +37,42 @@ TITLE_HEATMAP = "Sweep heatmap"
 TITLE_TOP = "Top combinations"
 TITLE_WF_WINDOWS = "Walk-forward windows"
 TITLE_WF_EQUITY = "Stitched out-of-sample equity"
+TITLE_TRADE_LIST = "Trade list"
+TITLE_MONTHLY = "Monthly returns"
+TITLE_WORST_DD = "Worst drawdowns"
+TITLE_PER_TICKER = "Per-ticker statistics"
+TITLE_EXPOSURE = "Exposure over time"
+TITLE_TRADE_STATS = "Trade statistics"
+TITLE_CONFIG = "Run configuration"
+TITLE_BUY_HOLD = "Buy-and-hold reference"
+TITLE_GRID_EDGE = "Grid edges"
+TITLE_EXECUTION = "Execution"
+TITLE_WF_IS_OOS = "In-sample vs out-of-sample"
+TITLE_WF_PARAMS = "Chosen parameters over time"
+TITLE_WF_NOTES = "Window notes"
+
+# Section ids of the HTML reports (tests and links use them).
+SECTION_IDS = {
+    TITLE_TRADE_LIST: "trade-list",
+    TITLE_MONTHLY: "monthly-returns",
+    TITLE_WORST_DD: "worst-drawdowns",
+    TITLE_PER_TICKER: "per-ticker",
+    TITLE_EXPOSURE: "exposure",
+    TITLE_TRADE_STATS: "trade-stats",
+    TITLE_CONFIG: "run-configuration",
+    TITLE_METRICS: "metrics",
+    TITLE_PER_YEAR: "per-year",
+    TITLE_BUY_HOLD: "buy-and-hold",
+    TITLE_GRID_EDGE: "grid-edges",
+    TITLE_EXECUTION: "execution",
+    TITLE_TOP: "top-combinations",
+    TITLE_WF_WINDOWS: "windows",
+    TITLE_WF_IS_OOS: "is-vs-oos",
+    TITLE_WF_PARAMS: "chosen-parameters",
+    TITLE_WF_NOTES: "window-notes",
+}
+PLOTLY_JS_NAME = "plotly.min.js"
+GAIN_COLOR, LOSS_COLOR = "#d62728", "#1f5fbf"  # Korean convention: gains red, losses blue
 
 REGIME_COLORS = {
     "BULL": "rgba(46, 160, 67, 0.10)",
@@ -44,8 +85,11 @@ _CHOP_STRIP = (0.95, 1.0)
 
 # Metrics shown as percentages; the rest are plain numbers.
 _PERCENT_METRICS = frozenset(
-    {"total_return", "cagr", "mdd", "volatility", "win_rate", "exposure", "return"}
+    {"total_return", "cagr", "mdd", "volatility", "win_rate", "exposure", "return", "depth",
+     "avg_return", "best_return", "worst_return", "expectancy_pct"}
 )
+# Ratios shown with three decimals (the objective columns of sweeps and walk-forwards).
+_RATIO_METRICS = frozenset({"sharpe", "sortino", "calmar", "turnover", "profit_factor", "pf"})
 _MONEY_METRICS = frozenset(
     {
         "final_equity",
@@ -55,6 +99,14 @@ _MONEY_METRICS = frozenset(
         "total_tax",
         "total_slippage",
         "slippage_cost",
+        "pnl",
+        "total_pnl",
+        "unrealized_pnl",
+        "expectancy_krw",
+        "avg_win_krw",
+        "avg_loss_krw",
+        "entry_price",
+        "exit_price",
     }
 )
 
@@ -63,7 +115,9 @@ _MONEY_METRICS = frozenset(
 
 
 def format_value(name: str, value: Any) -> str:
-    """`value` of column/metric `name` for display: fractions as %, KRW with separators."""
+    """`value` of column/metric `name` for display — the one number format of every report
+    and table the CLI prints: fractions as % (2 decimals), KRW with separators (no
+    decimals), ratios (Sharpe, Sortino, Calmar, profit factor) with 3 decimals, NaN as —."""
     if value is None:
         return ""
     if isinstance(value, bool | np.bool_):
@@ -79,6 +133,8 @@ def format_value(name: str, value: Any) -> str:
             return f"{v * 100:.2f}%"
         if base in _MONEY_METRICS or abs(v) >= 1e5:
             return f"{v:,.0f}"
+        if base in _RATIO_METRICS:
+            return f"{v:.3f}"
         if v == int(v) and abs(v) < 1e9:
             return f"{int(v)}"
         return f"{v:.4g}"
@@ -293,7 +349,7 @@ def trades_figure(
 ) -> go.Figure:
     """Per traded ticker: its close (from `bars`: bar frames or close series; without them
     only the fills are drawn) with buy (▲) and sell (▼) fill markers at the fill price; a
-    dropdown picks the ticker."""
+    dropdown picks the ticker (labelled with its Korean name)."""
     tickers = traded_tickers(result)
     fig = go.Figure()
     spans: list[tuple[str, int, int]] = []
@@ -348,9 +404,9 @@ def trades_figure(
             vis = [lo <= i < hi for i in range(n)]
             buttons.append(
                 {
-                    "label": ticker,
+                    "label": instrument_label(ticker),
                     "method": "update",
-                    "args": [{"visible": vis}, {"title": f"{title}: {ticker}"}],
+                    "args": [{"visible": vis}, {"title": f"{title}: {instrument_label(ticker)}"}],
                 }
             )
         fig.update_layout(
@@ -365,7 +421,7 @@ def trades_figure(
                 }
             ]
         )
-    shown = f"{title}: {spans[0][0]}" if spans else f"{title}: no fills"
+    shown = f"{title}: {instrument_label(spans[0][0])}" if spans else f"{title}: no fills"
     fig.update_layout(
         title=shown,
         yaxis_title="price (KRW)",
@@ -427,6 +483,331 @@ def backtest_figures(
     ]
 
 
+# --- names, HTML tables -------------------------------------------------------------------
+
+
+def instrument_label(code: str) -> str:
+    """`069500 KODEX 200`: the code with its Korean name when the ticker master knows it."""
+    from contracts.instruments import instrument, is_known
+
+    code = str(code)
+    return f"{code} {instrument(code).name_ko}" if is_known(code) else code
+
+
+class Section:
+    """An HTML block of a report: ``<section id=...><h2>title</h2>body</section>``."""
+
+    def __init__(self, title: str, body: str, *, note: str = "") -> None:
+        self.title = title
+        self.id = SECTION_IDS.get(title, title.lower().replace(" ", "-"))
+        self.body = body
+        self.note = note
+
+    def html(self) -> str:
+        note = f'<p class="note">{html.escape(self.note)}</p>' if self.note else ""
+        return (f'<section id="{self.id}"><h2>{html.escape(self.title)}</h2>{note}'
+                f"{self.body}</section>")
+
+
+def _cell_class(name: str, value: Any) -> str:
+    signed = ("pnl", "return", "expectancy", "best", "worst", "total_pnl", "avg_return",
+              "oos_total_return", "mdd", "depth")
+    if not isinstance(value, int | float | np.integer | np.floating) or isinstance(value, bool):
+        return ""
+    v = float(value)
+    if math.isnan(v) or v == 0 or not any(k in name for k in signed):
+        return ""
+    return ' class="gain"' if v > 0 else ' class="loss"'
+
+
+def html_table(frame: pd.DataFrame, *, formats: Mapping[str, Any] | None = None) -> str:
+    """`frame` as an HTML table: full column names, values through `format_value` (or a
+    per-column callable in `formats`), gains/losses classed for colour."""
+    formats = formats or {}
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for rec in frame.itertuples(index=False, name=None):
+        cells = []
+        for col, v in zip(frame.columns, rec, strict=True):
+            fmt = formats.get(str(col))
+            text = fmt(v) if fmt is not None else format_value(str(col), v)
+            cells.append(f"<td{_cell_class(str(col), v)}>{html.escape(str(text))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (f'<table class="data"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _kv_table(items: Sequence[tuple[str, str]]) -> str:
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                   for k, v in items)
+    return f'<table class="kv"><tbody>{rows}</tbody></table>'
+
+
+def _date(v: Any) -> str:
+    if v is None or v == "" or bool(pd.isna(v)):
+        return ""
+    return f"{pd.Timestamp(v):%Y-%m-%d}"
+
+
+# --- backtest tables ----------------------------------------------------------------------
+
+
+def trade_list_frame(result: BacktestResult) -> pd.DataFrame:
+    """Closed trades (then positions still open at the end, marked at the close): ticker with
+    its Korean name, entry/exit date and price, qty, P&L (KRW and %), holding days, reasons."""
+    t = result.trades
+    cols = ["ticker", "entry_date", "entry_price", "exit_date", "exit_price", "qty", "pnl",
+            "return", "holding_days", "entry_reason", "exit_reason"]
+    rows: list[dict[str, Any]] = []
+    if t is not None and len(t):
+        for r in t.to_dict(orient="records"):
+            rows.append({c: r.get(c) for c in cols})
+    op = result.open_positions
+    if op is not None and len(op):
+        for r in op.to_dict(orient="records"):
+            entry = float(r.get("entry_price") or math.nan)
+            last = r.get("last_close", r.get("close", math.nan))
+            pnl = r.get("unrealized_pnl", math.nan)
+            rows.append({
+                "ticker": r.get("ticker"), "entry_date": r.get("entry_date"),
+                "entry_price": entry, "exit_date": None, "exit_price": last,
+                "qty": r.get("qty"), "pnl": pnl,
+                "return": (float(last) / entry - 1.0) if entry and last == last else math.nan,
+                "holding_days": r.get("holding_days"), "entry_reason": r.get("entry_reason", ""),
+                "exit_reason": "OPEN (marked at the last close)",
+            })
+    frame = pd.DataFrame(rows, columns=cols)
+    frame.insert(1, "name", [instrument_label(c).partition(" ")[2] for c in frame["ticker"]])
+    return frame
+
+
+def trade_stats(result: BacktestResult) -> dict[str, Any]:
+    """Closed-trade statistics: count, win rate, profit factor (gross profit / gross loss),
+    expectancy (mean P&L per trade, KRW and %), average win and loss, best and worst trade."""
+    t = result.trades
+    if t is None or not len(t):
+        return {"n_trades": 0, "win_rate": math.nan, "profit_factor": math.nan,
+                "expectancy_krw": math.nan, "expectancy_pct": math.nan, "avg_win_krw": math.nan,
+                "avg_loss_krw": math.nan, "best_trade": "", "worst_trade": ""}
+    pnl = t["pnl"].astype(float)
+    wins, losses = pnl[pnl > 0], pnl[pnl < 0]
+    gross_loss = -float(losses.sum())
+    values = pnl.to_numpy()
+    best, worst = t.iloc[int(np.argmax(values))], t.iloc[int(np.argmin(values))]
+
+    def label(r: Any) -> str:
+        return (f"{instrument_label(r['ticker'])} {_date(r['entry_date'])} → "
+                f"{_date(r['exit_date'])}: {float(r['pnl']):+,.0f} KRW "
+                f"({float(r['return']) * 100:+.2f}%)")
+
+    return {
+        "n_trades": len(t),
+        "win_rate": float((pnl > 0).mean()),
+        "profit_factor": float(wins.sum()) / gross_loss if gross_loss > 0 else math.inf,
+        "expectancy_krw": float(pnl.mean()),
+        "expectancy_pct": float(t["return"].astype(float).mean()),
+        "avg_win_krw": float(wins.mean()) if len(wins) else math.nan,
+        "avg_loss_krw": float(losses.mean()) if len(losses) else math.nan,
+        "best_trade": label(best),
+        "worst_trade": label(worst),
+    }
+
+
+def monthly_returns_frame(equity: pd.Series) -> pd.DataFrame:
+    """Compounded return per calendar month (rows: years, columns: Jan..Dec) and per year
+    (column ``total``).
+    A month's return is its last equity over the previous month's last (the first month over
+    the first equity value)."""
+    if equity is None or not len(equity):
+        return pd.DataFrame()
+    idx = pd.DatetimeIndex(equity.index)
+    month_end = equity.groupby([idx.year, idx.month]).last()
+    prev = month_end.shift(1)
+    prev.iloc[0] = float(equity.iloc[0])
+    ret = month_end / prev - 1.0
+    table = ret.unstack(level=1).reindex(columns=range(1, 13))
+    table.index.name = "year"
+    year_end = equity.groupby(idx.year).last()
+    yprev = year_end.shift(1)
+    yprev.iloc[0] = float(equity.iloc[0])
+    table.columns = [calendar.month_abbr[int(m)] for m in table.columns]
+    table["total"] = (year_end / yprev - 1.0).to_numpy()
+    return table
+
+
+def monthly_returns_figure(result: BacktestResult, *, title: str = TITLE_MONTHLY) -> go.Figure:
+    """Heatmap of monthly returns (years × months), gains red and losses blue."""
+    table = monthly_returns_frame(result.equity)
+    months = [c for c in table.columns if c != "total"]
+    z = table[months].to_numpy(dtype=float) if len(table) else np.zeros((0, 12))
+    text = [[format_value("return", v) for v in row] for row in z]
+    lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 0.01
+    fig = go.Figure(go.Heatmap(
+        z=z, x=months, y=[str(y) for y in table.index], text=text, texttemplate="%{text}",
+        hovertemplate="%{y} %{x}: %{text}<extra></extra>", zmid=0, zmin=-lim, zmax=lim,
+        colorscale=[[0, LOSS_COLOR], [0.5, "#ffffff"], [1, GAIN_COLOR]],
+        colorbar={"title": "return", "tickformat": ".0%"},
+    ))
+    fig.update_layout(title=title, height=140 + 40 * len(table),
+                      yaxis={"type": "category", "autorange": "reversed"},
+                      margin={"l": 60, "r": 20, "t": 50, "b": 40})
+    return fig
+
+
+def worst_drawdowns_frame(equity: pd.Series, n: int = 5) -> pd.DataFrame:
+    """The `n` deepest drawdown periods: peak, trough and recovery dates (recovery = first
+    session back at the peak; empty while not recovered), depth and lengths in sessions."""
+    cols = ["rank", "peak", "trough", "recovery", "depth", "sessions_to_trough",
+            "sessions_to_recover"]
+    if equity is None or len(equity) < 2:
+        return pd.DataFrame(columns=cols)
+    v = equity.to_numpy(dtype=float)
+    dates = pd.DatetimeIndex(equity.index)
+    peak_val = np.maximum.accumulate(v)
+    under = v < peak_val
+    periods: list[dict[str, Any]] = []
+    i = 0
+    while i < len(v):
+        if not under[i]:
+            i += 1
+            continue
+        start = i - 1  # the peak session
+        j = i
+        while j < len(v) and under[j]:
+            j += 1
+        seg = v[i:j]
+        k = i + int(np.argmin(seg))
+        recovered = j < len(v)
+        periods.append({
+            "peak": dates[start], "trough": dates[k],
+            "recovery": dates[j] if recovered else None,
+            "depth": v[k] / v[start] - 1.0,
+            "sessions_to_trough": k - start,
+            "sessions_to_recover": (j - k) if recovered else None,
+        })
+        i = j
+    periods.sort(key=lambda p: p["depth"])
+    frame = pd.DataFrame(periods[:n], columns=cols[1:])
+    frame.insert(0, "rank", np.arange(1, len(frame) + 1))
+    return frame
+
+
+def per_ticker_frame(result: BacktestResult) -> pd.DataFrame:
+    """Per traded ticker: trades, win rate, total and average P&L, best and worst trade
+    return, average holding days (closed trades)."""
+    cols = ["ticker", "name", "trades", "win_rate", "total_pnl", "avg_return", "best_return",
+            "worst_return", "avg_holding_days"]
+    t = result.trades
+    if t is None or not len(t):
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for code, g in t.groupby(t["ticker"].astype(str), sort=False):
+        pnl = g["pnl"].astype(float)
+        ret = g["return"].astype(float)
+        rows.append({
+            "ticker": code, "name": instrument_label(code).partition(" ")[2],
+            "trades": len(g), "win_rate": float((pnl > 0).mean()),
+            "total_pnl": float(pnl.sum()), "avg_return": float(ret.mean()),
+            "best_return": float(ret.max()), "worst_return": float(ret.min()),
+            "avg_holding_days": float(g["holding_days"].astype(float).mean()),
+        })
+    return pd.DataFrame(rows, columns=cols).sort_values("total_pnl", ascending=False)
+
+
+def exposure_figure(result: BacktestResult, *, title: str = TITLE_EXPOSURE) -> go.Figure:
+    """Invested fraction of equity per session, and the number of positions held."""
+    fig = go.Figure()
+    ex = result.exposure
+    if ex is not None and len(ex):
+        fig.add_trace(go.Scatter(x=ex.index, y=ex.to_numpy(), name="invested / equity",
+                                 fill="tozeroy", line={"color": "#1f4e9c", "width": 1}))
+    pos = result.positions
+    if pos is not None and len(pos):
+        held = (pos.to_numpy() > 0).sum(axis=1)
+        fig.add_trace(go.Scatter(x=pos.index, y=held, name="positions held", yaxis="y2",
+                                 line={"color": "#777777", "width": 1, "shape": "hv"}))
+    fig.update_layout(
+        title=title, yaxis={"title": "exposure", "tickformat": ".0%", "rangemode": "tozero"},
+        yaxis2={"title": "positions", "overlaying": "y", "side": "right", "rangemode": "tozero",
+                "dtick": 1},
+        hovermode="x unified", height=300, margin={"l": 60, "r": 60, "t": 50, "b": 40},
+    )
+    return fig
+
+
+def config_items(result: BacktestResult) -> list[tuple[str, str]]:
+    """The run configuration: data window, universe (with names), benchmark, every strategy
+    parameter, costs and guardrails — enough to re-run the report."""
+    from strategy.rules import sell_tax_rate
+
+    meta = result.meta if isinstance(result.meta, dict) else {}
+    params = dict(result.params)
+    guard = params.pop("guardrails", {}) or {}
+    universe = params.pop("universe", meta.get("universe", []))
+    bench = params.pop("benchmark", meta.get("benchmark", ""))
+    years = sorted({d.year for d in pd.DatetimeIndex(result.equity.index)}) if len(
+        result.equity) else []
+    taxes = ", ".join(f"{y}: {sell_tax_rate(y, True) * 100:.2f}%" for y in years)
+    items = [
+        ("data window", f"{meta.get('start', '')} → {meta.get('end', '')} "
+                        f"({meta.get('sessions', '')} sessions, "
+                        f"{meta.get('warmup_sessions', '')} warm-up sessions before)"),
+        ("universe", ", ".join(instrument_label(c) for c in universe)),
+        ("benchmark", instrument_label(bench)),
+        ("costs", f"commission {params.get('commission', math.nan) * 100:.3f}% per side, "
+                  f"slippage {params.get('slippage', math.nan) * 100:.3f}%, "
+                  f"stock sell tax by fill year ({taxes}; ETFs exempt)"),
+    ]
+    for k in ("commission", "slippage"):
+        params.pop(k, None)
+    items += [(k, format_value(k, v) if isinstance(v, float) else str(v))
+              for k, v in params.items()]
+    items += [(f"guardrails.{k}", format_value(k, v)) for k, v in guard.items()]
+    notes = [*meta.get("warmup_notes", []), *meta.get("data_notes", [])]
+    if notes:
+        items.append(("notes", "; ".join(str(n) for n in notes)))
+    return items
+
+
+def trade_stats_items(result: BacktestResult) -> list[tuple[str, str]]:
+    st = trade_stats(result)
+    pf = st["profit_factor"]
+    return [
+        ("closed trades", str(st["n_trades"])),
+        ("win rate", format_value("win_rate", st["win_rate"])),
+        ("profit factor", "∞ (no losing trade)" if pf == math.inf else format_value("pf", pf)),
+        ("expectancy", f"{format_value('pnl', st['expectancy_krw'])} KRW "
+                       f"({format_value('return', st['expectancy_pct'])}) per trade"),
+        ("average win", f"{format_value('pnl', st['avg_win_krw'])} KRW"),
+        ("average loss", f"{format_value('pnl', st['avg_loss_krw'])} KRW"),
+        ("best trade", st["best_trade"] or "—"),
+        ("worst trade", st["worst_trade"] or "—"),
+    ]
+
+
+def backtest_sections(result: BacktestResult) -> list[Section | go.Figure]:
+    """The HTML tables of the backtest report and the figures between them, in page order."""
+    tl = trade_list_frame(result)
+    dates = {"entry_date": _date, "exit_date": _date}
+    dd = worst_drawdowns_frame(result.equity)
+    return [
+        Section(TITLE_CONFIG, _kv_table(config_items(result))),
+        Section(TITLE_METRICS, html_table(metrics_frame(result))),
+        Section(TITLE_TRADE_STATS, _kv_table(trade_stats_items(result)),
+                note="profit factor = gross profit / gross loss; expectancy = mean P&L per "
+                     "closed trade"),
+        monthly_returns_figure(result),
+        Section(TITLE_MONTHLY, html_table(monthly_returns_frame(result.equity).reset_index())),
+        Section(TITLE_WORST_DD, html_table(dd, formats={"peak": _date, "trough": _date,
+                                                        "recovery": _date}),
+                note="recovery: first session back at the peak (empty: not recovered)"),
+        exposure_figure(result),
+        Section(TITLE_PER_TICKER, html_table(per_ticker_frame(result))),
+        Section(TITLE_TRADE_LIST, html_table(tl, formats=dates),
+                note=f"{len(result.trades)} closed trade(s); P&L after costs"),
+    ]
+
+
 # --- sweep figures ------------------------------------------------------------------------
 
 
@@ -454,7 +835,7 @@ def sweep_heatmap_figure(
             colorbar={"title": objective},
             text=[[format_value(objective, v) for v in row] for row in z],
             texttemplate="%{text}",
-            hovertemplate=f"{x}=%{{x}}<br>{y}=%{{y}}<br>{objective}=%{{z:.4g}}<extra></extra>",
+            hovertemplate=f"{x}=%{{x}}<br>{y}=%{{y}}<br>{objective}=%{{text}}<extra></extra>",
         )
     )
     fig.update_layout(
@@ -552,38 +933,132 @@ def walkforward_equity_figure(wf: WalkForwardResult) -> go.Figure:
     return fig
 
 
+def walkforward_is_oos_figure(wf: WalkForwardResult) -> go.Figure:
+    """Per window, the in-sample objective of the chosen parameters beside its
+    out-of-sample value; an undefined value is marked on the axis and named in the hover."""
+    obj = wf.objective
+    w = wf.windows
+    labels = [f"#{int(i)} {_date(t)}" for i, t in zip(w["window"], w["test_start"], strict=True)]
+    fig = go.Figure()
+    for col, name, color in ((f"is_{obj}", "in-sample (train, best)", "#9aa9c4"),
+                             (f"oos_{obj}", "out-of-sample (test)", "#1f4e9c")):
+        vals = w[col].astype(float).to_numpy()
+        text = [format_value(obj, v) if np.isfinite(v) else "undefined" for v in vals]
+        fig.add_trace(go.Bar(x=labels, y=np.where(np.isfinite(vals), vals, 0.0), name=name,
+                             marker_color=color, text=text, textposition="outside",
+                             hovertemplate="%{x}: %{text}<extra>" + name + "</extra>"))
+    fig.update_layout(
+        title=f"{TITLE_WF_IS_OOS}: {obj} per window (gap {format_value(obj, wf.gap)})",
+        barmode="group", yaxis_title=obj, height=380,
+        margin={"l": 60, "r": 20, "t": 50, "b": 60},
+    )
+    return fig
+
+
+def walkforward_params_figure(wf: WalkForwardResult) -> go.Figure:
+    """Each swept parameter's chosen value over the test windows (a step line)."""
+    w = wf.windows
+    fig = go.Figure()
+    names = [n for n in getattr(wf, "grid", {}) if n in w.columns]
+    for n in names:
+        fig.add_trace(go.Scatter(x=pd.to_datetime(w["test_start"]), y=w[n], name=n,
+                                 mode="lines+markers", line={"shape": "hv"}))
+    fig.update_layout(title=f"{TITLE_WF_PARAMS} (at each test-window start)",
+                      yaxis_title="chosen value", height=320,
+                      margin={"l": 60, "r": 20, "t": 50, "b": 40})
+    return fig
+
+
 # --- files --------------------------------------------------------------------------------
 
 _CSS = """
 body { font-family: -apple-system, 'Segoe UI', 'Noto Sans KR', sans-serif; margin: 24px;
        color: #222; max-width: 1280px; }
 h1 { font-size: 22px; margin-bottom: 4px; }
+h2 { font-size: 17px; margin: 28px 0 8px; }
 p.sub { color: #666; margin-top: 0; }
+p.note { color: #555; font-size: 13px; margin: 2px 0 8px; }
+p.warn { color: #8a4b00; background: #fff4e0; padding: 6px 10px; border-radius: 4px; }
 div.fig { margin: 18px 0; }
+table.data, table.kv { border-collapse: collapse; font-size: 13px; }
+table.data th, table.data td, table.kv th, table.kv td {
+  border-bottom: 1px solid #e4e4e4; padding: 3px 10px; text-align: right; white-space: nowrap; }
+table.data th { background: #e8eef5; position: sticky; top: 0; }
+table.kv th { text-align: left; background: #f4f6f9; }
+table.kv td { text-align: left; white-space: normal; }
+td.gain { color: #d62728; } td.loss { color: #1f5fbf; }
+section { overflow-x: auto; }
 """
 
+PlotlyMode = str  # "inline" (self-contained) or "local" (plotly.min.js beside the report)
 
-def figures_html(figures: Sequence[go.Figure], title: str, subtitle: str = "") -> str:
-    """One self-contained HTML page: plotly.js inlined once, then each figure in order."""
+
+def _plotly_script(mode: PlotlyMode, out_dir: Path | None) -> str:
     from plotly.offline import get_plotlyjs
 
+    if mode == "inline":
+        return f'<script type="text/javascript">{get_plotlyjs()}</script>'
+    if mode != "local":
+        raise ValueError(f"plotly mode {mode!r}: choose inline or local")
+    if out_dir is not None:
+        write_plotly_js(out_dir)
+    return f'<script type="text/javascript" src="{PLOTLY_JS_NAME}"></script>'
+
+
+def write_plotly_js(out_dir: Path | str) -> Path:
+    """Write the bundled plotly.min.js into `out_dir` once (rewritten only when it differs),
+    for light reports that share it; returns its path."""
+    from plotly.offline import get_plotlyjs
+
+    target = Path(out_dir) / PLOTLY_JS_NAME
+    text = get_plotlyjs()
+    try:
+        with open(target, encoding="utf-8") as fh:
+            if fh.read() == text:
+                return target
+    except OSError:
+        pass
+    return _write_text(target, text)
+
+
+def report_html(
+    blocks: Sequence[go.Figure | Section | str],
+    title: str,
+    subtitle: str = "",
+    *,
+    plotly: PlotlyMode = "inline",
+    out_dir: Path | None = None,
+) -> str:
+    """One HTML page: plotly.js (inlined, or `plotly.min.js` beside the page), then each
+    block in order — a figure as a plotly div, a Section as its table, a string as HTML."""
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        '<html lang="ko"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title>",
         f"<style>{_CSS}</style>",
-        f'<script type="text/javascript">{get_plotlyjs()}</script>',
+        _plotly_script(plotly, out_dir),
         "</head><body>",
         f"<h1>{html.escape(title)}</h1>",
     ]
     if subtitle:
         parts.append(f'<p class="sub">{html.escape(subtitle)}</p>')
     config = {"displaylogo": False, "responsive": True}
-    for fig in figures:
-        div = fig.to_html(include_plotlyjs=False, full_html=False, config=config)
-        parts.append(f'<div class="fig">{div}</div>')
+    for block in blocks:
+        if isinstance(block, Section):
+            parts.append(block.html())
+        elif isinstance(block, str):
+            parts.append(block)
+        else:
+            div = block.to_html(include_plotlyjs=False, full_html=False, config=config)
+            name = html.escape(str(block.layout.title.text or ""), quote=True)
+            parts.append(f'<div class="fig" data-title="{name}">{div}</div>')
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def figures_html(figures: Sequence[go.Figure], title: str, subtitle: str = "") -> str:
+    """One self-contained HTML page: plotly.js inlined once, then each figure in order."""
+    return report_html(figures, title, subtitle)
 
 
 def _write_text(path: Path | str, text: str) -> Path:
@@ -594,20 +1069,80 @@ def _write_text(path: Path | str, text: str) -> Path:
     return out
 
 
+def _write_report(
+    path: Path | str, blocks: Sequence[go.Figure | Section | str], title: str, subtitle: str,
+    plotly: PlotlyMode,
+) -> Path:
+    out = Path(path)
+    page = report_html(blocks, title, subtitle, plotly=plotly, out_dir=out.parent)
+    return _write_text(out, page)
+
+
 def write_backtest_report(
     result: BacktestResult,
     path: Path | str,
     *,
     title: str | None = None,
     bars: Mapping[str, pd.DataFrame | pd.Series] | None = None,
+    plotly: PlotlyMode = "inline",
 ) -> Path:
-    """Write the backtest report (equity vs benchmark on regime/chop bands, drawdown, trades
-    per ticker, per-year table, metrics) as one offline HTML file; returns its path. Pass the
-    run's `bars` to draw each traded ticker's close under its fills."""
+    """Write the backtest report as one offline HTML file; returns its path.
+
+    Run configuration, metrics (strategy vs buy & hold), trade statistics (profit factor,
+    expectancy, best/worst trade), equity on regime/chop bands, drawdown, monthly-returns
+    heatmap and table, worst drawdowns, exposure over time, per-ticker statistics, per-year
+    table, trades per ticker and the trade list; codes carry their Korean names. Pass the
+    run's `bars` to draw each traded ticker's close under its fills. ``plotly="local"``
+    writes a light page that loads plotly.min.js from beside it.
+    """
     eq = result.equity
     span = f"{eq.index[0]:%Y-%m-%d} → {eq.index[-1]:%Y-%m-%d}" if len(eq) else ""
-    page = figures_html(backtest_figures(result, bars), title or "Backtest report", span)
-    return _write_text(path, page)
+    sections = backtest_sections(result)
+    blocks: list[go.Figure | Section | str] = [
+        *sections[:3], equity_figure(result), drawdown_figure(result), *sections[3:8],
+        Section(TITLE_PER_YEAR, html_table(per_year_frame(result))),
+        trades_figure(result, bars), sections[8],
+    ]
+    return _write_report(path, blocks, title or "Backtest report", span, plotly)
+
+
+def grid_edge_warnings(sweep: pd.DataFrame, grid: Mapping[str, Sequence[Any]] | None = None,
+                       objective: str | None = None) -> list[str]:
+    """For each swept parameter with 3+ values whose best value sits on the first or last
+    grid value: a warning that the optimum may lie outside the grid."""
+    from strategy.backtest.sweep import grid_edge_warnings as edges
+
+    return edges(sweep, grid, objective)
+
+
+def buy_and_hold_items(sweep: pd.DataFrame, objective: str) -> list[tuple[str, str]]:
+    bh = sweep.attrs.get("buy_and_hold") or {}
+    if not bh or not len(sweep):
+        return [("buy and hold", "not available for this sweep")]
+    best = sweep.iloc[0]
+    keys = [objective] + [k for k in ("total_return", "cagr", "mdd", "sharpe")
+                          if k != objective]
+    items = [("benchmark", instrument_label(str(bh.get("ticker", ""))))]
+    for k in keys:
+        if k in bh:
+            items.append((k, f"buy & hold {format_value(k, bh[k])} · best combination "
+                             f"{format_value(k, best.get(k))}"))
+    n_beat = int((sweep[objective] > bh.get(objective, math.inf)).sum()) \
+        if objective in bh else 0
+    items.append(("combinations beating buy & hold", f"{n_beat} of {len(sweep)} on {objective}"))
+    return items
+
+
+def execution_items(sweep: pd.DataFrame) -> list[tuple[str, str]]:
+    a = sweep.attrs
+    secs = a.get("elapsed_s")
+    return [
+        ("window", f"{a.get('start', '')} → {a.get('end', '')}"),
+        ("combinations", f"{len(sweep)} run, {a.get('n_skipped', 0)} skipped by cross-field "
+                         f"rules, {a.get('n_groups', '')} indicator group(s)"),
+        ("execution", str(a.get("execution", "unknown"))
+         + (f", {secs:.1f} s" if isinstance(secs, float) else "")),
+    ]
 
 
 def write_sweep_report(
@@ -619,29 +1154,59 @@ def write_sweep_report(
     objective: str | None = None,
     top_n: int = 20,
     title: str | None = None,
+    plotly: PlotlyMode = "inline",
 ) -> Path:
-    """Write the sweep report (heatmap of `objective` over `x` × `y`, top-N table) as one
-    offline HTML file; `objective` defaults to the one the sweep was ranked by."""
+    """Write the sweep report (execution mode, buy-and-hold reference, grid-edge warnings,
+    heatmap of `objective` over `x` × `y`, top-N table) as one offline HTML file;
+    `objective` defaults to the one the sweep was ranked by."""
     objective = objective or str(sweep.attrs.get("objective", "sharpe"))
     a = sweep.attrs
     sub = (
         f"{a.get('start', '')} → {a.get('end', '')}; {len(sweep)} combinations"
-        f" ({a.get('n_skipped', 0)} skipped by cross-field rules)"
+        f" ({a.get('n_skipped', 0)} skipped by cross-field rules); ranked by {objective}"
     )
-    figs = [sweep_heatmap_figure(sweep, x, y, objective), sweep_top_figure(sweep, objective, top_n)]
-    return _write_text(path, figures_html(figs, title or "Parameter sweep", sub))
+    warnings = grid_edge_warnings(sweep, a.get("grid"), objective)
+    edge_body = "".join(f'<p class="warn">{html.escape(w)}</p>' for w in warnings) or \
+        "<p>every swept parameter's best value lies inside its grid</p>"
+    blocks: list[go.Figure | Section | str] = [
+        Section(TITLE_EXECUTION, _kv_table(execution_items(sweep))),
+        Section(TITLE_BUY_HOLD, _kv_table(buy_and_hold_items(sweep, objective)),
+                note="the benchmark held over the same window from the same capital"),
+        Section(TITLE_GRID_EDGE, edge_body),
+        sweep_heatmap_figure(sweep, x, y, objective),
+        Section(f"{TITLE_TOP}", html_table(sweep_top_frame(sweep, objective, top_n)),
+                note=f"top {min(top_n, len(sweep))} by {objective}"),
+    ]
+    return _write_report(path, blocks, title or "Parameter sweep", sub, plotly)
 
 
 def write_walkforward_report(
-    wf: WalkForwardResult, path: Path | str, *, title: str | None = None
+    wf: WalkForwardResult, path: Path | str, *, title: str | None = None,
+    plotly: PlotlyMode = "inline",
 ) -> Path:
-    """Write the walk-forward report (stitched OOS equity, windows table) as one offline HTML."""
+    """Write the walk-forward report (stitched OOS equity, IS-vs-OOS chart, chosen parameters
+    over time, window notes, windows table with full headers) as one offline HTML file."""
+    from strategy.backtest.walkforward import window_notes
+
     sub = (
         f"train {wf.train_months} m / test {wf.test_months} m / step {wf.step_months} m; "
         f"{len(wf.windows)} windows; objective {wf.objective}"
     )
-    figs = [walkforward_equity_figure(wf), walkforward_windows_figure(wf)]
-    return _write_text(path, figures_html(figs, title or "Walk-forward validation", sub))
+    notes = window_notes(wf)
+    note_body = "".join(f"<p>{html.escape(n)}</p>" for n in notes) or \
+        "<p>every window has a defined in-sample and out-of-sample objective and trades</p>"
+    table = wf.windows.copy()
+    blocks: list[go.Figure | Section | str] = [
+        walkforward_equity_figure(wf),
+        walkforward_is_oos_figure(wf),
+        walkforward_params_figure(wf),
+        Section(TITLE_WF_NOTES, note_body),
+        Section(TITLE_WF_WINDOWS, html_table(table, formats={
+            c: _date for c in ("train_start", "train_end", "test_start", "test_end")}),
+            note=f"objective: {wf.objective}; is_ = best in-sample value on the train "
+                 "window, oos_ = the chosen parameters on the test window"),
+    ]
+    return _write_report(path, blocks, title or "Walk-forward validation", sub, plotly)
 
 
 def write_sweep_results(sweep: pd.DataFrame, path: Path | str) -> Path:

@@ -454,8 +454,11 @@ def run_sweep(
     ``joblib.parallel_config(backend="dask")`` (inside a ``distributed.Client``) sends the
     batches to dask without any argument here. Results do not depend on where they ran.
     """
+    import time
+
     from strategy.backtest.engine import METRIC_COLUMNS, compute_indicators, prepare_market
 
+    started = time.perf_counter()
     check_objective(objective)
     parsed = parse_grid(grid)
     expansion = expand_grid(base_settings, parsed)
@@ -505,7 +508,52 @@ def run_sweep(
         start=str(start),
         end=str(end),
         execution=f"{plan.mode} x{plan.workers}",
+        elapsed_s=time.perf_counter() - started,
+        grid={k: list(v) for k, v in parsed.items()},
+        buy_and_hold=buy_and_hold_metrics(market, base_settings.strategy.initial_capital),
     )
+    return out
+
+
+def buy_and_hold_metrics(market: Any, capital: float) -> dict[str, Any]:
+    """The benchmark bought at the first window close and held to the last, from the same
+    capital, with the engine's metric functions (the reference a sweep should beat)."""
+    from strategy.backtest import jit
+    from strategy.backtest.engine import METRIC_COLUMNS
+    from strategy.backtest.metrics import N_ACC
+
+    close = np.asarray(market.bench_close[market.start_idx : market.end_idx + 1], dtype=float)
+    out = np.full(len(METRIC_COLUMNS), np.nan)
+    jit.summary_metrics(capital * close / close[0], capital, market.calendar_days,
+                        np.zeros(N_ACC), out)
+    keep = ("total_return", "cagr", "mdd", "sharpe", "sortino", "calmar", "volatility")
+    return {"ticker": market.benchmark,
+            **{k: float(out[METRIC_COLUMNS.index(k)]) for k in keep}}
+
+
+def grid_edge_warnings(
+    sweep: pd.DataFrame, grid: Mapping[str, Sequence[Any]] | None = None,
+    objective: str | None = None,
+) -> list[str]:
+    """A warning per swept parameter (3+ grid values) whose best combination sits on the
+    first or last grid value: the optimum may lie outside the grid, so widen it there."""
+    if not len(sweep):
+        return []
+    grid = grid if grid is not None else sweep.attrs.get("grid") or {}
+    objective = objective or str(sweep.attrs.get("objective", "sharpe"))
+    best = sweep.iloc[0]
+    out = []
+    for name, values in grid.items():
+        vals = sorted(values)
+        if len(vals) < 3 or name not in sweep.columns:
+            continue
+        v = best[name]
+        edge = "lowest" if v == vals[0] else "highest" if v == vals[-1] else None
+        if edge:
+            out.append(
+                f"best {objective} has {name} = {v:g} on the {edge} grid value "
+                f"({vals[0]:g}..{vals[-1]:g}): the optimum may lie outside the grid; widen it"
+            )
     return out
 
 

@@ -295,6 +295,10 @@ def run_walkforward(
                 "oos_total_return": float(res.metrics["total_return"]),
                 "oos_mdd": float(res.metrics["mdd"]),
                 "oos_n_trades": int(res.metrics["n_trades"]),
+                "oos_n_fills": int(res.metrics["n_fills"]),
+                "is_n_trades": int(best["n_trades"]) if best["n_trades"] == best["n_trades"]
+                else 0,
+                "is_all_undefined": bool(sweep[objective].isna().all()),
             }
         )
         results.append(res)
@@ -328,3 +332,35 @@ def run_walkforward(
         test_results=results,
         sweeps=sweeps,
     )
+
+
+def window_notes(wf: WalkForwardResult) -> list[str]:
+    """What a window's numbers cannot say on their own: an undefined in-sample objective of
+    the chosen parameters (and how they were chosen), an undefined OOS objective, and a test
+    return made without a closed trade."""
+    obj = wf.objective
+    notes: list[str] = []
+    for r in wf.windows.to_dict(orient="records"):
+        tag = f"window {r['window']} ({r['test_start']} .. {r['test_end']})"
+        is_v, oos_v = float(r[f"is_{obj}"]), float(r[f"oos_{obj}"])
+        if not math.isfinite(is_v):
+            how = ("every combination's IS " + obj + " is undefined, so the first grid point "
+                   "was taken" if r.get("is_all_undefined") else "chosen despite it")
+            notes.append(
+                f"{tag}: the chosen parameters' in-sample {obj} is undefined "
+                f"({r.get('is_n_trades', 0)} trade(s) in the train window, no return "
+                f"variance to measure); {how}; the window is left out of the IS-OOS gap"
+            )
+        if not math.isfinite(oos_v):
+            notes.append(f"{tag}: out-of-sample {obj} is undefined (no return variance in the "
+                         "test window); left out of the IS-OOS gap")
+        if int(r.get("oos_n_trades", 0)) == 0:
+            ret = float(r["oos_total_return"])
+            if int(r.get("oos_n_fills", 0)) == 0:
+                notes.append(f"{tag}: 0 trades, no fills: the test return {ret:+.2%} is all "
+                             "cash (no entry signal in the window)")
+            else:
+                notes.append(f"{tag}: 0 closed trades: the test return {ret:+.2%} comes from "
+                             "position(s) opened in the window and still held at its end, "
+                             "marked at the last close (net of entry costs)")
+    return notes

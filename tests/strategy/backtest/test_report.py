@@ -122,7 +122,8 @@ def test_trades_figure_marks_every_fill_with_ticker_selector(
     tickers = report.traded_tickers(default_result)
     assert len(tickers) > 1
     buttons = fig.layout.updatemenus[0].buttons
-    assert [b.label for b in buttons] == tickers
+    assert [b.label for b in buttons] == [report.instrument_label(t) for t in tickers]
+    assert all(" " in b.label for b in buttons)  # code and Korean name
     markers = [t for t in fig.data if t.mode == "markers"]
     assert sum(len(t.x) for t in markers) == len(fills)
     buys = [t for t in markers if t.name.endswith(" buy")]
@@ -132,7 +133,7 @@ def test_trades_figure_marks_every_fill_with_ticker_selector(
     # Only the first ticker is visible until another is picked.
     visible = {t.name.split()[0] for t in fig.data if t.visible is not False}
     assert visible == {tickers[0]}
-    assert fig.layout.title.text == f"{report.TITLE_TRADES}: {tickers[0]}"
+    assert fig.layout.title.text == f"{report.TITLE_TRADES}: {report.instrument_label(tickers[0])}"
 
 
 def test_per_year_frame_adds_benchmark_return(default_result: Any) -> None:
@@ -162,7 +163,10 @@ def test_metrics_frame_lists_every_metric_with_benchmark(default_result: Any) ->
         ("n_trades", 13.0, "13"),
         ("sharpe", float("nan"), "—"),
         ("stop_loss_pct", 0.08, "8.00%"),
-        ("oos_sharpe", 0.61234, "0.6123"),
+        ("oos_sharpe", 0.61234, "0.612"),
+        ("pnl", -23913.4, "-23,913"),
+        ("best_return", 0.0512, "5.12%"),
+        ("rsi_buy_threshold", 42.5, "42.5"),
     ],
 )
 def test_format_value(name: str, value: object, text: str) -> None:
@@ -186,7 +190,7 @@ def test_write_backtest_report_self_contained_with_titles(
         report.TITLE_METRICS,
     ):
         assert title in html
-    assert html.count("Plotly.newPlot") == 5
+    assert html.count("Plotly.newPlot") == 5  # equity, drawdown, monthly, exposure, trades
 
 
 def test_sweep_heatmap_aggregates_other_parameters_by_max(sweep_df: pd.DataFrame) -> None:

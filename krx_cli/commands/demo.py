@@ -1,8 +1,14 @@
-"""`krx demo`: the loop on the embedded synthetic market, nothing external needed.
+"""`krx demo` (README command #1): the whole stack on the synthetic market, nothing external.
 
 Runs the daily cycle for the last completed session on the demo market (labelled synthetic
-everywhere), prints it, then — unless `--no-serve` — serves the OCI backend on loopback with
-a fresh demo token kept in a 0600 file of the demo data root, until Ctrl-C.
+everywhere) and prints it; then — unless `--no-serve` — starts three processes on loopback:
+
+1. the OCI backend on the demo data root (`--data demo`, DRY_RUN, a 0600 demo token),
+2. the PC backend in `--direct` mode in front of it (its own workspace under the data root),
+3. the cockpit, talking only to the PC backend;
+
+prints the cockpit URL, opens a browser tab unless `--no-browser`, and on Ctrl-C (or SIGTERM)
+stops the three by their PIDs, cockpit first, leaving nothing behind.
 """
 
 from __future__ import annotations
@@ -10,26 +16,48 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import socket
+import subprocess
 import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
-DEFAULT_DEMO_DIR = Path(__file__).resolve().parents[2] / "state" / "demo"
+
+def _default_root() -> Path:
+    from krx_cli.commands.daily import demo_data_root
+
+    return demo_data_root()
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the system on the synthetic demo market")
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_DEMO_DIR,
-                   help=f"demo data root (default {DEFAULT_DEMO_DIR})")
-    p.add_argument("--port", type=int, default=8000,
-                   help="OCI backend port on 127.0.0.1 (default 8000; a free one if taken)")
+    p = sub.add_parser("demo", help="run the whole stack on the synthetic demo market")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="demo data root (default: the demo root of `krx daily --data demo`, "
+                        "<checkout>/state/demo)")
+    p.add_argument("--oci-port", "--port", dest="oci_port", type=int, default=8001,
+                   help="OCI backend port on 127.0.0.1 (default 8001, where the tunnel's local "
+                        "end would be; a free one if taken)")
+    p.add_argument("--pc-port", type=int, default=8000,
+                   help="PC backend port (default 8000; a free one if taken)")
+    p.add_argument("--cockpit-port", type=int, default=8501,
+                   help="cockpit port (default 8501; a free one if taken)")
+    p.add_argument("--pc-env-file", type=Path, default=None,
+                   help="reach OCI through the SSH tunnel of this pc.env (KRX_PC_SSH_*) "
+                        "instead of --direct")
+    p.add_argument("--no-browser", dest="browser", action="store_false",
+                   help="do not open the cockpit in a browser")
     p.add_argument("--no-serve", dest="serve", action="store_false",
-                   help="run the cycle and exit instead of serving the OCI backend")
+                   help="run the cycle and exit instead of starting the stack")
     p.add_argument("--json", action="store_true", help="print the summary JSON instead")
     p.set_defaults(handler=run)
 
 
-def _port(preferred: int) -> int:
+def free_port(preferred: int) -> int:
+    """`preferred` when it is free on 127.0.0.1, else any free port."""
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", preferred))
@@ -39,7 +67,8 @@ def _port(preferred: int) -> int:
             return int(s.getsockname()[1])
 
 
-def _demo_token(path: Path) -> Path:
+def demo_token(path: Path) -> Path:
+    """The demo's OCI token file (0600), created once."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -48,7 +77,119 @@ def _demo_token(path: Path) -> Path:
     return path
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen
+    health_url: str
+
+
+@dataclass
+class Stack:
+    """The demo's processes, started in order and stopped in reverse, by PID."""
+
+    children: list[Child] = field(default_factory=list)
+    log_dir: Path | None = None
+
+    def start(self, name: str, cmd: list[str], env: dict[str, str], health_url: str) -> Child:
+        log = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (child keeps it)
+        # Own process group: the terminal's Ctrl-C reaches only us; we stop the children.
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        if log is not None:
+            log.close()
+        child = Child(name, proc, health_url)
+        self.children.append(child)
+        return child
+
+    def wait_healthy(self, timeout: float) -> Child | None:
+        """None once every child answers its health URL; else the child that died or hung."""
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        pending = list(self.children)
+        with httpx.Client(timeout=1.0, trust_env=False) as http:
+            while pending:
+                for child in list(pending):
+                    if child.proc.poll() is not None:
+                        return child
+                    try:
+                        if http.get(child.health_url).status_code == 200:
+                            pending.remove(child)
+                    except httpx.TransportError:
+                        pass
+                if pending and time.monotonic() > deadline:
+                    return pending[0]
+                if pending:
+                    time.sleep(0.05)
+        return None
+
+    def dead(self) -> Child | None:
+        return next((c for c in self.children if c.proc.poll() is not None), None)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM each child (cockpit first), wait, SIGKILL what is left — by PID only."""
+        for child in reversed(self.children):
+            if child.proc.poll() is None:
+                child.proc.terminate()
+        for child in reversed(self.children):
+            try:
+                child.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                child.proc.wait(timeout=timeout)
+
+
+def _env(drop: tuple[str, ...], extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update(extra)
+    return env
+
+
+def start_stack(root: Path, *, oci_port: int, pc_port: int, cockpit_port: int,
+                pc_env_file: Path | None = None) -> tuple[Stack, str]:
+    """Start OCI, the PC backend and the cockpit (not yet healthy); the stack and its URL."""
+
+    token_file = demo_token(root / "state" / "demo_token")
+    workspace = root / "pc_workspace"
+    stack = Stack(log_dir=root / "logs")
+    try:
+        return _start_all(stack, root, token_file, workspace, oci_port=oci_port,
+                          pc_port=pc_port, cockpit_port=cockpit_port, pc_env_file=pc_env_file)
+    except BaseException:
+        stack.stop()  # nothing left behind when a later start fails
+        raise
+
+
+def _start_all(stack: Stack, root: Path, token_file: Path, workspace: Path, *, oci_port: int,
+               pc_port: int, cockpit_port: int, pc_env_file: Path | None) -> tuple[Stack, str]:
+    from krx_cli.commands.cockpit import cockpit_command, cockpit_env
+
+    py = [sys.executable, "-m", "krx_cli.main"]
+    oci_url = f"http://127.0.0.1:{oci_port}"
+    stack.start("oci", [*py, "oci", "serve", "--host", "127.0.0.1", "--port", str(oci_port),
+                        "--data-dir", str(root), "--data", "demo"],
+                _env(("KRX_OCI_",), {"KRX_OCI_TOKEN_FILE": str(token_file),
+                                     "KRX_OCI_ACCESS_LOG": "changes"}),
+                f"{oci_url}/health")
+    pc_cmd = [*py, "pc", "serve", "--port", str(pc_port), "--workspace", str(workspace)]
+    pc_extra = {"KRX_PC_OCI_TOKEN_FILE": str(token_file), "KRX_PC_DATA": "demo"}
+    if pc_env_file is None:
+        pc_cmd += ["--direct", oci_url]
+    else:
+        pc_cmd += ["--env-file", str(pc_env_file)]
+    pc_url = f"http://127.0.0.1:{pc_port}"
+    stack.start("pc", pc_cmd, _env(("KRX_PC_",), pc_extra), f"{pc_url}/health")
+    cockpit_url = f"http://127.0.0.1:{cockpit_port}"
+    stack.start("cockpit", cockpit_command(cockpit_port),
+                cockpit_env(pc_url, workspace / "pc_token"), f"{cockpit_url}/_stcore/health")
+    return stack, cockpit_url
+
+
+def _run_cycle(root: Path, as_json: bool) -> int:
     from contracts.common import now_kst
     from oci_backend.paths import data_paths
     from oci_backend.pipeline import run_cycle
@@ -56,28 +197,72 @@ def run(args: argparse.Namespace) -> int:
     from oci_backend.store import Store
     from strategy.calendar import last_completed_session
 
-    store = Store(data_paths(args.data_dir))
+    store = Store(data_paths(root))
     # The demo always shows the last completed session, weekends and holidays included.
     asof = last_completed_session(now_kst())
     result = run_cycle(store, data_spec="demo", asof=asof, actor="demo", wait_lock=True)
-    if args.json:
+    if as_json:
         print(result.summary.model_dump_json(indent=2))
     else:
         print(render_cycle(result.summary, result.plan))
+    return result.exit_code
+
+
+def _on_signal(handler: Callable[[], None]) -> None:
+    def raise_interrupt(signum: int, frame: FrameType | None) -> None:
+        handler()
+
+    signal.signal(signal.SIGTERM, raise_interrupt)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, raise_interrupt)
+
+
+def run(args: argparse.Namespace) -> int:
+    from krx_cli.commands._common import safe_console
+
+    safe_console()
+    root = (args.data_dir or _default_root()).resolve()
+    root.mkdir(parents=True, exist_ok=True)
     if not args.serve:
-        return result.exit_code
+        return _run_cycle(root, args.json)
 
-    import uvicorn
+    # The cycle runs before the servers start (it holds the cycle lock, not the servers).
+    _run_cycle(root, args.json)
+    oci_port = free_port(args.oci_port)
+    pc_port = free_port(args.pc_port if args.pc_port != oci_port else 0)
+    cockpit_port = free_port(args.cockpit_port)
+    stack, url = start_stack(root, oci_port=oci_port, pc_port=pc_port,
+                             cockpit_port=cockpit_port, pc_env_file=args.pc_env_file)
 
-    from oci_backend.app import create_app
-    from oci_backend.config import OciConfig
+    def interrupt() -> None:
+        raise KeyboardInterrupt
 
-    token_file = _demo_token(store.paths.state_dir / "demo_token")
-    port = _port(args.port)
-    config = OciConfig(host="127.0.0.1", port=port, data_dir=store.paths.root,
-                       data_spec="demo", token_file=token_file, token=None)
-    print(f"\nOCI backend (demo): http://127.0.0.1:{port}/docs — the API token is in "
-          f"{token_file}; Ctrl-C stops it", file=sys.stderr)
-    uvicorn.run(create_app(config), host="127.0.0.1", port=port, log_level="warning",
-                server_header=False)
-    return 0
+    _on_signal(interrupt)
+    try:
+        failed = stack.wait_healthy(timeout=120.0)
+        if failed is not None:
+            print(f"krx demo: the {failed.name} process did not come up; see "
+                  f"{root / 'logs' / (failed.name + '.log')}", file=sys.stderr)
+            return 1
+        print(f"\nKRX Alertor demo (SYNTHETIC market, DRY_RUN) — cockpit: {url}\n"
+              f"  OCI backend  http://127.0.0.1:{oci_port} (token: {root / 'state/demo_token'})\n"
+              f"  PC backend   http://127.0.0.1:{pc_port} (workspace: {root / 'pc_workspace'})\n"
+              f"  logs         {root / 'logs'}\n"
+              "Ctrl-C stops all three.", flush=True)
+        if args.browser:
+            import webbrowser
+
+            webbrowser.open(url)
+        while True:
+            dead = stack.dead()
+            if dead is not None:
+                print(f"krx demo: the {dead.name} process exited ({dead.proc.returncode}); "
+                      f"stopping the others; see {root / 'logs' / (dead.name + '.log')}",
+                      file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nkrx demo: stopping…", file=sys.stderr, flush=True)
+        return 0
+    finally:
+        stack.stop()

@@ -1,0 +1,165 @@
+"""Overview: connection, the stage of the day and the next action, regime, signals, risks,
+PULL, and running the cycle now (ops)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from contracts.common import now_kst
+from contracts.summary import OpsSummary, Severity
+from pc_cockpit import charts, fmt, ui
+from pc_cockpit.client import PcClient
+from pc_cockpit.i18n import t
+
+PAGE = "overview"
+
+
+def _pull(c: PcClient) -> str:
+    res = c.pull()
+    text = t("ov.pulled", revision=res.get("revision"), at=fmt.kst(res.get("pulled_at")),
+             rebased=t("ov.rebased") if res.get("rebased") else "")
+    conflicts = res.get("conflicts") or []
+    if conflicts:
+        text += "\n\n" + t("ov.pull_conflicts", n=len(conflicts))
+    return text
+
+
+def _run_cycle(c: PcClient) -> str:
+    replay = st.session_state.get("ov_replay")
+    res = c.run_cycle(replay if isinstance(replay, date) else None)
+    s = res.summary
+    return t("ov.cycle_done", code=res.exit_code, stage=t("stage." + s.stage.value),
+             plan=res.plan_id or "—")
+
+
+def connection_row() -> None:
+    status = st.session_state.get("_status") or {}
+    tunnel = status.get("tunnel") or {}
+    oci = status.get("oci") or {}
+    cols = st.columns(4)
+    state = str(tunnel.get("state", "DOWN"))
+    cols[0].metric(t("conn.tunnel"), t("tunnel." + state))
+    cols[1].metric(t("conn.latency"), f"{fmt.num(oci.get('latency_ms'), 0)} ms"
+                   if oci.get("reachable") else t("conn.oci_down"))
+    rev = status.get("pulled_revision")
+    cols[2].metric(t("conn.last_pull"), "—" if rev is None else f"{t('conn.revision')} {rev}",
+                   help=fmt.kst(status.get("last_pull_at")))
+    cols[3].metric(t("conn.unpushed"), str(status.get("unpushed_edits", 0)))
+
+
+def stage_block(summary: OpsSummary) -> None:
+    stage = summary.stage.value
+    box = {"BLOCKED": st.error, "STOPPED": st.error, "FAILED": st.error,
+           "STALE_TICKET": st.warning}.get(stage, st.success)
+    box(f"**{t('ov.stage')}: {t('stage.' + stage)}** ({stage})\n\n{t('next.' + stage)}")
+    cols = st.columns(3)
+    cols[0].markdown(f"**{t('ov.asof')}**: {fmt.day(summary.asof)}")
+    cols[1].markdown(f"**{t('ov.mode')}**: {summary.execution_mode.value}")
+    cols[2].markdown(f"**{t('conn.revision')}**: P{summary.portfolio_revision}"
+                     f" / S{summary.settings_revision}")
+    if summary.freshness is not None and summary.freshness.synthetic:
+        st.warning(t("ov.synthetic"))
+
+
+def regime_block(summary: OpsSummary) -> None:
+    sig = summary.signals
+    if sig is None:
+        return
+    r = sig.regime
+    st.subheader(t("ov.regime"))
+    gap = (r.close / r.sma_long - 1.0) if r.close and r.sma_long else None
+    cols = st.columns(5)
+    cols[0].metric(t("ov.regime"), t("regime." + r.regime.value))
+    chop = "—" if r.chop is None else t("ov.yes" if r.chop else "ov.no")
+    cols[1].metric(t("ov.chop"), chop)
+    cols[2].metric(t("ov.adx"), fmt.num(r.adx, 1))
+    with cols[3]:
+        st.markdown(f"**{t('ov.sma_gap')}**")
+        st.markdown(f"### {fmt.signed_markdown(gap, fmt.pct(gap, signed=True))}")
+    cols[4].metric(t("ov.bear_days"), str(r.bear_days))
+
+
+def signals_table(summary: OpsSummary) -> None:
+    sig = summary.signals
+    if sig is None:
+        return
+    st.subheader(t("ov.signals"))
+    rows = [{
+        t("col.ticker"): s.ticker, t("col.name"): s.name, t("col.close"): fmt.num(s.close),
+        t("col.rsi"): fmt.num(s.rsi, 1), t("col.held"): fmt.num(s.held_qty),
+        t("col.action"): t("action." + s.action.value),
+        t("col.reason"): t("reason." + s.reason.value) if s.reason else "",
+    } for s in sig.tickers]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    if sig.entry_block is not None:
+        st.info(t("reason." + sig.entry_block.value))
+
+
+def risks_block(summary: OpsSummary) -> None:
+    st.subheader(t("ov.risks"))
+    if not summary.risks:
+        st.caption(t("ov.no_risks"))
+    order = {Severity.CRITICAL: 0, Severity.WARN: 1, Severity.INFO: 2}
+    for risk in sorted(summary.risks, key=lambda r: order[r.severity]):
+        box = {Severity.CRITICAL: st.error, Severity.WARN: st.warning}.get(risk.severity, st.info)
+        box(f"**{risk.severity.value}** · {risk.code}: {risk.message}")
+
+
+def chart_block(c: PcClient, summary: OpsSummary, revision: int) -> None:
+    if summary.asof is None:
+        return
+    st.subheader(t("ov.chart"))
+    key = ("ov_chart", revision, summary.asof.isoformat())
+    cache = st.session_state.get("ov_chart")
+    if not (isinstance(cache, tuple) and cache[0] == key):
+        end = summary.asof
+        start = end - timedelta(days=365)
+        try:
+            with st.spinner(t("misc.loading")):
+                payload = c.backtest(start, end)
+            cache = (key, charts.RemoteBacktest.from_json(payload), None)
+        except Exception as exc:  # the chart is a view: its failure never hides the page
+            message = exc.user_message() if hasattr(exc, "user_message") else str(exc)
+            cache = (key, None, message)
+        st.session_state["ov_chart"] = cache
+    _, result, error = cache
+    if result is None or not len(result.benchmark):
+        st.caption(t("ov.chart_unavailable", message=error or "—"))
+        return
+    bench = summary.signals.benchmark if summary.signals else "benchmark"
+    st.plotly_chart(charts.benchmark_regime_figure(result, title=f"{bench}",
+                                                   benchmark_name=bench),
+                    width="stretch")
+
+
+def ops_block() -> None:
+    with st.expander(t("ov.ops")):
+        st.date_input(t("ov.replay"), value=None, key="ov_replay",
+                      max_value=now_kst().date())
+        st.button(t("ov.run_cycle"), key="ov_run_cycle",
+                  on_click=ui.act, args=(PAGE, _run_cycle))
+
+
+c = ui.page_header(PAGE, "nav.overview")
+if c is None:
+    st.stop()
+connection_row()
+st.button(t("ov.pull"), key="ov_pull", type="primary", on_click=ui.act, args=(PAGE, _pull))
+snap = ui.snapshot(c)
+if snap is None:
+    ops_block()
+    st.stop()
+summary = snap.summary
+if summary is None:
+    st.info(t("ov.no_summary"))
+    ops_block()
+    st.stop()
+stage_block(summary)
+regime_block(summary)
+signals_table(summary)
+risks_block(summary)
+ops_block()
+chart_block(c, summary, snap.revision)

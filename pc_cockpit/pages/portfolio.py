@@ -1,0 +1,115 @@
+"""Portfolio: cash and holdings edited in the workspace (validated), the field-level diff
+against the pulled revision, PUSH with a required reason, and the conflict view."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from pydantic import ValidationError
+
+from contracts.instruments import all_instruments
+from contracts.portfolio import Portfolio
+from pc_cockpit import fmt, sync_ui, ui
+from pc_cockpit.client import PcClient, PcError
+from pc_cockpit.i18n import t
+
+PAGE = "portfolio"
+
+
+def holdings_frame(p: Portfolio) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"ticker": h.ticker, "qty": h.qty, "avg_price": h.avg_price,
+          "entry_date": h.entry_date or ""} for h in p.holdings],
+        columns=["ticker", "qty", "avg_price", "entry_date"],
+    )
+
+
+def _field_of(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(x) for x in err.get("loc", ()) if not str(x).startswith("function-"))
+    return f"{loc or 'portfolio'}: {err.get('msg')}"
+
+
+def build_portfolio(base: Portfolio, cash: float, frame: pd.DataFrame) -> Portfolio:
+    """The edited portfolio, validated by the contract (ValueError names the field)."""
+    holdings: list[dict[str, Any]] = []
+    for _, row in frame.iterrows():
+        ticker = str(row.get("ticker") or "").strip()
+        if not ticker and pd.isna(row.get("qty")):
+            continue  # an empty new row
+        entry = str(row.get("entry_date") or "").strip() or None
+        holdings.append({"ticker": ticker,
+                         "qty": None if pd.isna(row.get("qty")) else int(row["qty"]),
+                         "avg_price": None if pd.isna(row.get("avg_price"))
+                         else float(row["avg_price"]),
+                         "entry_date": entry})
+    data = base.model_dump(mode="json")
+    data.update(cash=cash, holdings=holdings)
+    try:
+        return Portfolio.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(_field_of(exc)) from None
+
+
+def editor(c: PcClient, working: Portfolio) -> None:
+    # Widgets follow the working copy: a new one (PULL, discard) resets them.
+    sig = hashlib.sha256(working.model_dump_json().encode("utf-8")).hexdigest()[:12]
+    if st.session_state.get("pf_sig") != sig or "pf_cash" not in st.session_state:
+        st.session_state["pf_sig"] = sig
+        st.session_state["pf_cash"] = float(working.cash)
+    codes = [i.code for i in all_instruments()]
+    names = {i.code: i.name_ko for i in all_instruments()}
+    with st.form("pf_form"):
+        cash = st.number_input(t("pf.cash"), min_value=0.0, step=100_000.0, format="%.0f",
+                               key="pf_cash")
+        st.caption(fmt.krw(working.cash))
+        st.markdown(f"**{t('pf.holdings')}**")
+        edited = st.data_editor(
+            holdings_frame(working), num_rows="dynamic", width="stretch",
+            key=f"pf_holdings_{sig}", hide_index=True,
+            column_config={
+                "ticker": st.column_config.SelectboxColumn(
+                    t("col.ticker"), options=codes, required=True,
+                    help=", ".join(f"{k} {v}" for k, v in names.items())),
+                "qty": st.column_config.NumberColumn(t("col.qty"), min_value=1, step=1,
+                                                     format="%d", required=True),
+                "avg_price": st.column_config.NumberColumn(t("col.avg_price"), min_value=0.01,
+                                                           format="%.2f", required=True),
+                "entry_date": st.column_config.TextColumn(t("col.entry_date"),
+                                                          help="YYYY-MM-DD"),
+            },
+        )
+        saved = st.form_submit_button(t("pf.save"))
+    if saved:
+        try:
+            portfolio = build_portfolio(working, float(cash), edited)
+        except ValueError as exc:
+            ui.flash(PAGE, "error", t("err.invalid", field="portfolio", message=str(exc)))
+            st.rerun()
+        try:
+            c.put_portfolio(portfolio)
+            n = len([ch for ch in c.diff().get("changes", [])
+                     if ch.get("artifact") == "portfolio"])
+            ui.flash(PAGE, "success", t("pf.saved", n=n))
+        except PcError as exc:
+            ui.forget_client_on(exc)
+            ui.flash(PAGE, "error", exc.user_message())
+        st.rerun()
+
+
+c = ui.page_header(PAGE, "nav.portfolio")
+if c is None:
+    st.stop()
+working = ui.fetch(c.portfolio, quiet_codes=("NOT_PULLED",))
+if working is None:
+    st.info(t("err.not_pulled"))
+    st.stop()
+editor(c, working)
+diff = sync_ui.diff_view(c, None)
+sync_ui.conflicts_form(PAGE, diff)
+n_changes = len((diff or {}).get("changes") or [])
+sync_ui.push_form(PAGE, n_changes)
+sync_ui.discard_button(PAGE)

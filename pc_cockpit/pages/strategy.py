@@ -1,0 +1,213 @@
+"""Strategy & settings (governance): parameters, universe, guardrails, execution mode and
+notification URLs edited in the workspace; a what-if backtest of the edited parameters
+against the current ones on the same window; the diff; PUSH with a reason (audited)."""
+
+from __future__ import annotations
+
+import hashlib
+import typing
+from datetime import date, timedelta
+from typing import Any
+
+import streamlit as st
+from pydantic import BaseModel, ValidationError
+
+from contracts.common import now_kst
+from contracts.instruments import all_instruments
+from contracts.settings import ExecutionMode, Guardrails, Settings, StrategyParams
+from pc_cockpit import charts, sync_ui, ui
+from pc_cockpit.client import PcClient, PcError
+from pc_cockpit.i18n import t
+
+PAGE = "strategy"
+
+
+def _kind(model: type[BaseModel], name: str) -> tuple[str, list[Any]]:
+    """('bool'|'int'|'float'|'choice', choices) of a model field."""
+    ann = model.model_fields[name].annotation
+    origin = typing.get_origin(ann)
+    if origin is typing.Literal:
+        return "choice", list(typing.get_args(ann))
+    if ann is bool:
+        return "bool", []
+    if ann is int:
+        return "int", []
+    return "float", []
+
+
+def _load_widgets(working: Settings) -> None:
+    ss = st.session_state
+    for name in StrategyParams.model_fields:
+        ss[f"sp_{name}"] = getattr(working.strategy, name)
+    for name in Guardrails.model_fields:
+        ss[f"gr_{name}"] = getattr(working.guardrails, name)
+    ss["st_universe"] = list(working.universe)
+    ss["st_benchmark"] = working.benchmark
+    ss["st_mode"] = working.execution_mode.value
+    ss["st_urls"] = "\n".join(working.notifications.apprise_urls)
+    ss["st_daily"] = working.notifications.daily_summary
+    ss["st_incidents"] = working.notifications.incidents
+
+
+def _number_widget(prefix: str, model: type[BaseModel], name: str) -> None:
+    kind, choices = _kind(model, name)
+    key = f"{prefix}_{name}"
+    if kind == "bool":
+        st.checkbox(name, key=key)
+    elif kind == "choice":
+        st.selectbox(name, choices, key=key)
+    elif kind == "int":
+        st.number_input(name, step=1, key=key)
+    else:
+        value = float(st.session_state.get(key, 0.0))
+        fmt_ = "%.5f" if abs(value) < 0.01 and value != 0 else "%.4g"
+        st.number_input(name, step=None, format=fmt_, key=key)
+
+
+def edited_settings(working: Settings) -> Settings:
+    """The settings the widgets describe, validated (ValueError names the field)."""
+    ss = st.session_state
+    data = working.model_dump(mode="json")
+    data["strategy"] = {n: ss.get(f"sp_{n}") for n in StrategyParams.model_fields}
+    data["guardrails"] = {n: ss.get(f"gr_{n}") for n in Guardrails.model_fields}
+    data["universe"] = list(ss.get("st_universe") or [])
+    data["benchmark"] = ss.get("st_benchmark")
+    data["execution_mode"] = ss.get("st_mode")
+    data["notifications"] = {
+        "apprise_urls": [u.strip() for u in str(ss.get("st_urls", "")).splitlines() if u.strip()],
+        "daily_summary": bool(ss.get("st_daily")), "incidents": bool(ss.get("st_incidents")),
+    }
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err.get("loc", ()) if not str(x).startswith("function-"))
+        raise ValueError(f"{loc or 'settings'}: {err.get('msg')}") from None
+
+
+def _save(working: Settings) -> None:
+    try:
+        settings = edited_settings(working)
+    except ValueError as exc:
+        ui.flash(PAGE, "error", t("err.invalid", field="settings", message=str(exc)))
+        return
+
+    def do(c: PcClient) -> str:
+        c.put_settings(settings)
+        n = len([ch for ch in c.diff().get("changes", []) if ch.get("artifact") == "settings"])
+        return t("pf.saved", n=n)
+
+    ui.act(PAGE, do)
+
+
+def editor(working: Settings) -> None:
+    sig = hashlib.sha256(working.model_dump_json().encode("utf-8")).hexdigest()[:12]
+    # Streamlit drops a widget's state when a run does not draw it (another page): reload.
+    if st.session_state.get("st_sig") != sig or "sp_rsi_period" not in st.session_state:
+        st.session_state["st_sig"] = sig
+        _load_widgets(working)
+    codes = [i.code for i in all_instruments()]
+    names = {i.code: f"{i.code} {i.name_ko}" for i in all_instruments()}
+    with st.form("st_form"):
+        st.subheader(t("st.params"))
+        cols = st.columns(4)
+        for i, name in enumerate(StrategyParams.model_fields):
+            with cols[i % 4]:
+                _number_widget("sp", StrategyParams, name)
+        st.subheader(t("st.universe"))
+        st.multiselect(t("st.universe"), codes, key="st_universe",
+                       format_func=lambda c: names.get(c, c))
+        st.selectbox(t("st.benchmark"), codes, key="st_benchmark",
+                     format_func=lambda c: names.get(c, c))
+        st.subheader(t("st.guardrails"))
+        cols = st.columns(4)
+        for i, name in enumerate(Guardrails.model_fields):
+            with cols[i % 4]:
+                _number_widget("gr", Guardrails, name)
+        st.selectbox(t("st.mode"), [m.value for m in ExecutionMode if m is not ExecutionMode.LIVE]
+                     + ([ExecutionMode.LIVE.value]
+                        if working.execution_mode is ExecutionMode.LIVE else []),
+                     key="st_mode")
+        st.text_area(t("st.notify"), key="st_urls", height=80)
+        left, right = st.columns(2)
+        left.checkbox("daily_summary", key="st_daily")
+        right.checkbox("incidents", key="st_incidents")
+        st.form_submit_button(t("st.save"), on_click=_save, args=(working,))
+
+
+def _params_sig(s: Settings) -> str:
+    return hashlib.sha256(
+        (s.strategy.model_dump_json() + ",".join(s.universe)).encode("utf-8")).hexdigest()[:12]
+
+
+def _run_whatif(working: Settings, pulled: Settings) -> None:
+    start, end = st.session_state.get("wi_start"), st.session_state.get("wi_end")
+    if not (isinstance(start, date) and isinstance(end, date)) or start >= end:
+        ui.flash(PAGE, "error", t("bt.bad_window"))
+        return
+    if _params_sig(working) == _params_sig(pulled):
+        ui.flash(PAGE, "warning", t("st.whatif_same"))
+        return
+    try:
+        from pc_cockpit.client import get_client
+
+        c = get_client()
+        current = c.backtest(start, end, pulled.strategy.model_dump(mode="json"),
+                             list(pulled.universe))
+        edited = c.backtest(start, end, working.strategy.model_dump(mode="json"),
+                            list(working.universe))
+    except PcError as exc:
+        ui.flash(PAGE, "error", exc.user_message())
+        return
+    st.session_state["wi_result"] = (_params_sig(working), current, edited)
+    ui.clear_flash(PAGE)
+
+
+def whatif(working: Settings, pulled: Settings, asof: date | None) -> None:
+    st.subheader(t("st.whatif"))
+    end_default = asof or now_kst().date()
+    st.session_state.setdefault("wi_end", end_default)
+    st.session_state.setdefault("wi_start", end_default - timedelta(days=730))
+    cols = st.columns(3)
+    cols[0].date_input(t("bt.start"), key="wi_start")
+    cols[1].date_input(t("bt.end"), key="wi_end")
+    with cols[2]:
+        st.write("")
+        st.button(t("st.whatif_run"), key="wi_run", type="primary", on_click=_run_whatif,
+                  args=(working, pulled))
+    stored = st.session_state.get("wi_result")
+    if not stored:
+        return
+    sig, current_json, edited_json = stored
+    if sig != _params_sig(working):
+        st.warning(t("st.whatif_stale"))
+    current = charts.RemoteBacktest.from_json(current_json)
+    edited = charts.RemoteBacktest.from_json(edited_json)
+    st.caption(t("st.whatif_done", start=edited.start, end=edited.end,
+                 sessions=len(edited.equity)))
+    labels = [t("col.metric"), t("col.current"), t("col.edited")]
+    frame = charts.metrics_side_by_side(current, edited, labels)
+    styled = frame.drop(columns=["_delta"]).style.apply(
+        lambda row: ["", "", "", charts.metric_color(
+            str(frame.loc[row.name, labels[0]]), frame.loc[row.name, "_delta"])], axis=1)
+    st.dataframe(styled, hide_index=True, width="stretch")
+    st.plotly_chart(charts.whatif_figure(edited, current, title=t("st.whatif"),
+                                         edited_name=t("col.edited"),
+                                         current_name=t("col.current")),
+                    width="stretch")
+
+
+c = ui.page_header(PAGE, "nav.strategy")
+if c is None:
+    st.stop()
+working = ui.fetch(c.settings, quiet_codes=("NOT_PULLED",))
+snap = ui.fetch(c.snapshot, quiet_codes=("NOT_PULLED",))
+if working is None or snap is None:
+    st.info(t("err.not_pulled"))
+    st.stop()
+editor(working)
+whatif(working, snap.settings, snap.summary.asof if snap.summary else None)
+diff = sync_ui.diff_view(c, None)
+sync_ui.conflicts_form(PAGE, diff)
+sync_ui.push_form(PAGE, len((diff or {}).get("changes") or []))
+sync_ui.discard_button(PAGE)

@@ -1,0 +1,258 @@
+"""Streamlit pieces every page shares: the page header (emergency-stop banner, flash
+messages), calling the PC backend with a spinner and a readable error, the sidebar.
+
+Actions run in button callbacks (`on_click`), never inside another button's branch, and
+leave OCI's answer in `st.session_state["flash"]`, shown on the next run — so what the
+operator sees is what the backend answered, not a local echo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from contracts.sync import EmergencyStop, SyncSnapshot
+from pc_cockpit import fmt
+from pc_cockpit.client import SESSION_KEY, PcClient, PcError, get_client
+from pc_cockpit.i18n import DEFAULT_LANG, t
+
+T = TypeVar("T")
+
+FLASH = "flash"
+
+
+# --- session --------------------------------------------------------------------------------
+
+
+def init_session() -> None:
+    """Defaults of the session state (idempotent)."""
+    ss = st.session_state
+    ss.setdefault(FLASH, {})
+    ss.setdefault("lang_en", False)
+    ss["lang"] = "en" if ss.get("lang_en") else DEFAULT_LANG
+
+
+def flash(page: str, kind: str, text: str) -> None:
+    """Show `text` on `page` (kind: success, info, warning, error) on the next run."""
+    st.session_state.setdefault(FLASH, {})[page] = (kind, text)
+
+
+def clear_flash(page: str) -> None:
+    st.session_state.setdefault(FLASH, {}).pop(page, None)
+
+
+def show_flash(page: str) -> None:
+    item = st.session_state.get(FLASH, {}).get(page)
+    if item:
+        kind, text = item
+        getattr(st, kind, st.info)(text)
+
+
+# --- calling the backend --------------------------------------------------------------------
+
+
+def client() -> PcClient | None:
+    """The session's client, or None after showing why there is none."""
+    try:
+        return get_client()
+    except PcError as exc:
+        st.error(exc.user_message())
+        return None
+
+
+def forget_client_on(exc: PcError) -> None:
+    # A refused token may have been rotated by a backend restart: re-read it next run.
+    if exc.status == 401 or exc.code == "NO_TOKEN":
+        st.session_state.pop(SESSION_KEY, None)
+
+
+def fetch(fn: Callable[[], T], *, quiet_codes: tuple[str, ...] = (),
+          spinner: str | None = None) -> T | None:
+    """`fn()` or None after showing the error (errors whose code is in `quiet_codes` are
+    returned as None without a message, for the page to explain in context)."""
+    try:
+        if spinner:
+            with st.spinner(spinner):
+                return fn()
+        return fn()
+    except PcError as exc:
+        forget_client_on(exc)
+        if exc.code not in quiet_codes:
+            st.error(exc.user_message())
+        return None
+
+
+def act(page: str, fn: Callable[[PcClient], str | None], *,
+        on_error: Callable[[PcError], None] | None = None) -> None:
+    """Button callback body: run `fn(client)`; its returned text (OCI's answer) becomes the
+    page's success message; a `PcError` becomes its error message."""
+    try:
+        c = get_client()
+        text = fn(c)
+    except PcError as exc:
+        forget_client_on(exc)
+        flash(page, "error", exc.user_message())
+        if on_error is not None:
+            on_error(exc)
+        return
+    if text:
+        flash(page, "success", text)
+    else:
+        clear_flash(page)
+
+
+def snapshot(c: PcClient) -> SyncSnapshot | None:
+    """The last pulled snapshot; None (with a hint to PULL) before the first pull."""
+    try:
+        return c.snapshot()
+    except PcError as exc:
+        forget_client_on(exc)
+        if exc.code == "NOT_PULLED":
+            st.info(t("ov.not_pulled"))
+        else:
+            st.error(exc.user_message())
+        return None
+
+
+# --- page header and sidebar ----------------------------------------------------------------
+
+
+def page_header(page: str, title_key: str) -> PcClient | None:
+    """Title, emergency-stop banner and the page's last action result; the client or None
+    (the reason already shown) when the PC backend cannot be used."""
+    st.title(t(title_key))
+    stop: EmergencyStop | None = st.session_state.get("_stop_state")
+    if stop is not None and stop.on:
+        st.error(t("stop.banner", by=stop.by, at=fmt.kst(stop.at), reason=stop.reason),
+                 icon="🛑")
+    show_flash(page)
+    c = st.session_state.get("_client_ok")
+    error: PcError | None = st.session_state.get("_conn_error")
+    if not isinstance(c, PcClient):
+        # Say it on the page too, not only in the sidebar: what is down and what to do.
+        if error is not None:
+            st.error(error.user_message())
+        return None
+    status = st.session_state.get("_status") or {}
+    oci = status.get("oci") or {}
+    if status and not oci.get("reachable", False):
+        st.warning(t("err.oci_down", message=str(oci.get("error") or "")))
+    return c
+
+
+def _badge(status: dict[str, Any] | None, error: PcError | None) -> None:
+    st.subheader(t("conn.title"))
+    if error is not None:
+        st.error(error.user_message())
+        return
+    assert status is not None
+    tunnel = status.get("tunnel") or {}
+    state = str(tunnel.get("state", "DOWN"))
+    oci = status.get("oci") or {}
+    icon = {"UP": "🟢", "DIRECT": "🟢", "DEGRADED": "🟡", "RECONNECTING": "🟡"}.get(state, "🔴")
+    if not oci.get("reachable", False):
+        icon = "🔴"
+    st.markdown(f"{icon} **{t('conn.tunnel')}**: {t('tunnel.' + state)}")
+    if oci.get("reachable"):
+        st.markdown(f"**{t('conn.latency')}**: {fmt.num(oci.get('latency_ms'), 0)} ms")
+    else:
+        st.markdown(f"**{t('conn.latency')}**: {t('conn.oci_down')}")
+        if oci.get("error"):
+            st.caption(str(oci["error"]))
+    pulled = status.get("last_pull_at")
+    rev = status.get("pulled_revision")
+    st.markdown(f"**{t('conn.last_pull')}**: {fmt.kst(pulled) if pulled else t('conn.never')}"
+                + (f" · {t('conn.revision')} {rev}" if rev is not None else ""))
+    st.markdown(f"**{t('conn.unpushed')}**: {status.get('unpushed_edits', 0)}"
+                f" · **{t('conn.conflicts')}**: {status.get('conflicts', 0)}")
+
+
+def _stop_on_click(want_on: bool) -> None:
+    st.session_state["stop_confirm"] = want_on
+
+
+def _stop_cancel() -> None:
+    st.session_state.pop("stop_confirm", None)
+
+
+def _stop_confirm() -> None:
+    want_on = bool(st.session_state.get("stop_confirm"))
+    reason = str(st.session_state.get("stop_reason", "")).strip()
+    if not reason:
+        flash("sidebar", "warning", t("stop.need_reason"))
+        return
+
+    def do(c: PcClient) -> str:
+        stop = c.set_emergency_stop(want_on, reason, "operator")
+        st.session_state["_stop_state"] = stop
+        return t("stop.done", state=t("on" if stop.on else "off"), by=stop.by,
+                 at=fmt.kst(stop.at))
+
+    act("sidebar", do)
+    st.session_state.pop("stop_confirm", None)
+    st.session_state["stop_reason"] = ""
+
+
+def _stop_panel(stop: EmergencyStop | None) -> None:
+    st.subheader(t("stop.title"))
+    if stop is None:
+        st.warning(t("stop.unknown"))
+    elif stop.on:
+        st.error(t("stop.on"))
+        st.caption(f"{stop.by} · {fmt.kst(stop.at)} · {stop.reason}")
+    else:
+        st.success(t("stop.off"))
+    pending = st.session_state.get("stop_confirm")
+    if pending is None:
+        if stop is not None:
+            want_on = not stop.on
+            st.button(t("stop.turn_on" if want_on else "stop.turn_off"), key="stop_toggle",
+                      type="primary" if want_on else "secondary", on_click=_stop_on_click,
+                      args=(want_on,), width="stretch")
+    else:
+        st.warning(t("stop.confirm_on" if pending else "stop.confirm_off"))
+        st.text_input(t("stop.reason"), key="stop_reason")
+        left, right = st.columns(2)
+        left.button(t("stop.confirm"), key="stop_yes", type="primary", on_click=_stop_confirm)
+        right.button(t("stop.cancel"), key="stop_no", on_click=_stop_cancel)
+    show_flash("sidebar")
+
+
+def sidebar() -> None:
+    """Language toggle, connection badge and the emergency stop (on every page). Leaves the
+    client (or None) and the stop state in the session for the page."""
+    with st.sidebar:
+        st.toggle(t("lang.toggle"), key="lang_en")
+        st.session_state["lang"] = "en" if st.session_state.get("lang_en") else DEFAULT_LANG
+        status: dict[str, Any] | None = None
+        error: PcError | None = None
+        stop: EmergencyStop | None = None
+        c: PcClient | None = None
+        try:
+            c = get_client()
+            status = c.status()
+        except PcError as exc:
+            forget_client_on(exc)
+            error = exc
+            c = None if exc.code in ("PC_DOWN", "NO_TOKEN", "TIMEOUT") or exc.status == 401 \
+                else c
+        if c is not None and (status is None or (status.get("oci") or {}).get("reachable")):
+            try:
+                stop = c.emergency_stop()
+            except PcError:
+                stop = None
+        if stop is None and c is not None:
+            # OCI unreachable: the last pulled snapshot still tells the operator the stop state.
+            try:
+                stop = c.snapshot().emergency_stop
+            except PcError:
+                stop = None
+        st.session_state["_client_ok"] = c
+        st.session_state["_conn_error"] = error
+        st.session_state["_stop_state"] = stop
+        st.session_state["_status"] = status
+        _badge(status, error)
+        st.divider()
+        _stop_panel(stop if c is not None else None)

@@ -33,9 +33,9 @@ def build_link(cfg: PcConfig) -> Link:
     """`DirectLink` for `--direct URL`, else the SSH tunnel keeper."""
     if cfg.oci_url is not None:
         return DirectLink(cfg.oci_url)
-    from pc_backend.tunnel import TunnelKeeper  # type: ignore[attr-defined]
+    from pc_backend.tunnel import TunnelKeeper
 
-    return TunnelKeeper.from_config(cfg)  # type: ignore[no-any-return]
+    return TunnelKeeper.from_config(cfg)
 
 
 def create_app(config: PcConfig | None = None, *, link: Link | None = None) -> FastAPI:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from oci_server import REPO_DAILY, OciServer, new_token, start_server, stop_server  # noqa: I001
-from pc_server import PcServer, start_direct, stop_pc
+
+# The OCI server helpers are shared with tests/oci_backend.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oci_backend"))
+
+from oci_server import REPO_DAILY, OciServer, new_token, start_server, stop_server  # noqa: E402
+from pc_server import PcServer, start_direct, stop_pc  # noqa: E402
 
 # Tuesday 2025-12-30 10:00 KST: the cycle plans 2025-12-29, the real data's last session.
 # The in-process ticket processor runs every 0.5 s, so a DRY_RUN ticket fills on its own.
@@ -15,15 +20,31 @@ NOW = {"KRX_OCI_NOW": "2025-12-30T10:00:00+09:00", "KRX_OCI_TICKET_PROCESSOR": "
        "KRX_OCI_TICKET_INTERVAL_S": "0.5"}
 
 
+OciFactory = Callable[..., OciServer]
+
+
 @pytest.fixture
-def oci(tmp_path: Path) -> Iterator[OciServer]:
+def oci_factory(tmp_path: Path) -> Iterator[OciFactory]:
+    """`start(bars=REPO_DAILY, env=NOW)` → a fresh OCI backend on csv bars; stopped at teardown."""
+    started: list[OciServer] = []
+
+    def start(bars: Path = REPO_DAILY, env: dict[str, str] | None = None) -> OciServer:
+        root = tmp_path / f"oci-data{len(started)}"
+        root.mkdir()
+        server = start_server(root, tmp_path / f"oci{len(started)}.log", token=new_token(),
+                              data_spec=f"csv:{bars}", env=NOW if env is None else env)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        stop_server(server)
+
+
+@pytest.fixture
+def oci(oci_factory: OciFactory) -> OciServer:
     """A fresh OCI backend on the in-repo KRX bars, clock frozen, ticket processor on."""
-    root = tmp_path / "oci-data"
-    root.mkdir()
-    server = start_server(root, tmp_path / "oci.log", token=new_token(),
-                          data_spec=f"csv:{REPO_DAILY}", env=NOW)
-    yield server
-    stop_server(server)
+    return oci_factory()
 
 
 PcFactory = Callable[..., PcServer]

@@ -3,12 +3,14 @@ through the real PC backend; the draft and its key survive a restart and an unre
 
 from __future__ import annotations
 
+import shutil
 import time
+from pathlib import Path
 
 import httpx
 import pytest
-from conftest import PcFactory
-from oci_server import OciServer, error_of, stop_server  # noqa: I001
+from conftest import OciFactory, PcFactory
+from oci_server import REPO_DAILY, OciServer, error_of, stop_server  # noqa: I001
 from pc_server import PcServer, hash_files, stop_pc
 
 pytestmark = pytest.mark.integration
@@ -22,7 +24,28 @@ def _ready(c: httpx.Client) -> None:
     assert plan.status_code == 200 and plan.json()["decision"] == "READY", plan.text
 
 
-def test_pc_draft_submit_retry_and_dry_run_fill(oci: OciServer, pc_factory: PcFactory) -> None:
+def _bars_until(src: Path, dst: Path, last: str) -> Path:
+    """A copy of the csv bars without the rows after `last` (the next open is not known yet)."""
+    dst.mkdir(exist_ok=True)
+    for f in src.iterdir():
+        if f.suffix == ".csv":
+            lines = f.read_text(encoding="utf-8").splitlines(keepends=True)
+            keep = [ln for ln in lines[1:] if ln[:10] <= last]
+            (dst / f.name).write_text("".join([lines[0], *keep]), encoding="utf-8")
+        elif f.is_file():
+            shutil.copyfile(f, dst / f.name)
+    return dst
+
+
+def test_pc_draft_submit_retry_and_dry_run_fill(
+    tmp_path: Path, oci_factory: OciFactory, pc_factory: PcFactory,
+) -> None:
+    # Monday 2025-12-29 10:00 KST with bars up to Friday 2025-12-26: the cycle plans the 26th
+    # and a DRY_RUN ticket waits for the open of the 29th, which arrives later in the data.
+    bars = _bars_until(REPO_DAILY, tmp_path / "bars", "2025-12-26")
+    oci = oci_factory(bars, env={"KRX_OCI_NOW": "2025-12-29T10:00:00+09:00",
+                                 "KRX_OCI_TICKET_PROCESSOR": "true",
+                                 "KRX_OCI_TICKET_INTERVAL_S": "0.5"})
     pc = pc_factory(oci)
     with pc.client() as c:
         assert error_of(c.get("/api/v1/tickets/draft"))["error"] == "NO_DRAFT"
@@ -56,8 +79,15 @@ def test_pc_draft_submit_retry_and_dry_run_fill(oci: OciServer, pc_factory: PcFa
         listed = c.get("/api/v1/tickets").json()
         assert [t["ticket"]["ticket_id"] for t in listed] == [tid]
 
-        deadline = time.monotonic() + 60
         state = None
+        deadline = time.monotonic() + 30
+        while state != "AWAITING_NEXT_OPEN" and time.monotonic() < deadline:
+            state = c.get(f"/api/v1/tickets/{tid}").json()["state"]
+            time.sleep(0.2)
+        assert state == "AWAITING_NEXT_OPEN"
+        for f in REPO_DAILY.glob("*.csv"):  # the open of 2025-12-29 is now in the data
+            shutil.copyfile(f, bars / f.name)
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             state = c.get(f"/api/v1/tickets/{tid}").json()["state"]
             if state == "DRY_RUN_FILLED":

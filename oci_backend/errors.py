@@ -14,11 +14,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oci_backend.pipeline import CycleBusy
 from oci_backend.store import CorruptFile, StaleRevision, StoreError
 from oci_backend.tickets import TicketError
+from strategy.calendar import CalendarRangeError
 
 log = logging.getLogger("krx.oci")
 
@@ -54,6 +56,35 @@ class BodyTooLarge(StarletteHTTPException):
 def too_large_message(limit: int) -> str:
     return (f"request body larger than {limit} bytes; send less "
             "(the limit is KRX_OCI_MAX_BODY_BYTES)")
+
+
+class ErrorBody(BaseModel):
+    """The one JSON shape of every error answer (documented in OpenAPI for each status)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str = Field(description="machine-readable code, e.g. VALIDATION_ERROR, UNAUTHORIZED")
+    message: str = Field(description="what is wrong and what to do")
+    field: str | None = Field(default=None, description="the field, header or part at fault")
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+# Answers any API route can give besides its own (401 comes from `auth.BearerAuth`, 413/415/
+# 422 from the body checks in `middleware`, 431 from `http_limits`, 500 from a corrupt file).
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _documented("missing or wrong token, or more than one Authorization header; the "
+                     "scheme is case-insensitive (RFC 7235): 'Bearer' or 'bearer'"),
+    413: _documented("body larger than KRX_OCI_MAX_BODY_BYTES"),
+    415: _documented("body not application/json in UTF-8"),
+    422: _documented("invalid input: not UTF-8, duplicate keys, NaN/Infinity, nesting deeper "
+                     "than 32, or a value the contract refuses; `field` names it"),
+    431: _documented("request headers larger than KRX_OCI_MAX_HEADER_BYTES"),
+    500: _documented("a stored file is corrupt or missing (CORRUPT_FILE, with its path), or "
+                     "a write failed (STORE_ERROR, e.g. disk full); nothing was changed"),
+}
 
 
 def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -122,6 +153,12 @@ async def _on_ticket_error(request: Request, exc: TicketError) -> JSONResponse:
     return _json(exc.status_code, error_body(exc.code, str(exc), exc.field, **extra))
 
 
+async def _on_calendar_range(request: Request, exc: CalendarRangeError) -> JSONResponse:
+    # Only a date from the request (a replay `asof`) reaches here: the daily cycle turns its
+    # own clock's range error into a FAILED summary.
+    return _json(422, error_body("DATE_OUT_OF_RANGE", str(exc), "asof"))
+
+
 async def _on_corrupt(request: Request, exc: CorruptFile) -> JSONResponse:
     log.error("corrupt artifact: %s", exc)
     return _json(500, error_body("CORRUPT_FILE", str(exc), exc.field, path=str(exc.path)))
@@ -160,6 +197,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StaleRevision, _on_stale)  # type: ignore[arg-type]
     app.add_exception_handler(CycleBusy, _on_cycle_busy)  # type: ignore[arg-type]
     app.add_exception_handler(TicketError, _on_ticket_error)  # type: ignore[arg-type]
+    app.add_exception_handler(CalendarRangeError, _on_calendar_range)  # type: ignore[arg-type]
     app.add_exception_handler(CorruptFile, _on_corrupt)  # type: ignore[arg-type]
     app.add_exception_handler(StoreError, _on_store_error)  # type: ignore[arg-type]
     app.add_exception_handler(BodyTooLarge, _on_too_large)  # type: ignore[arg-type]

@@ -89,6 +89,8 @@ def run_serve(args: argparse.Namespace) -> int:
             "The OCI backend is meant to be reached only through the SSH tunnel.",
             file=sys.stderr,
         )
+    from oci_backend.http_limits import header_limited_protocol
+
     # One worker: the store's locks are process-safe, but the scheduler must run exactly once.
     uvicorn.run(
         app,
@@ -98,6 +100,8 @@ def run_serve(args: argparse.Namespace) -> int:
         workers=1,
         server_header=False,
         access_log=config.access_log != "off",
+        # Caps the request head before anything reads it (431), see oci_backend.http_limits.
+        http=header_limited_protocol(config.max_header_bytes),
     )
     return 0
 
@@ -168,4 +172,3 @@ def run_install_units(args: argparse.Namespace) -> int:
         f"or, instead of the timer: crontab -u {args.user} {out}/crontab.example"
     )
     return 0
-

@@ -69,8 +69,16 @@ def _check_iso_date(value: str) -> str:
     return value
 
 
+def _ticker_schema(schema: dict) -> None:
+    from contracts.instruments import BUILTIN_INSTRUMENTS
+
+    schema["pattern"] = _CODE.pattern
+    schema["enum"] = [i.code for i in BUILTIN_INSTRUMENTS]
+    schema["description"] = "a 6-character KRX code from the ticker master (contracts.instruments)"
+
+
 # A known 6-character KRX code (the ticker master decides what is known).
-Ticker = Annotated[str, AfterValidator(_check_code)]
+Ticker = Annotated[str, AfterValidator(_check_code), Field(json_schema_extra=_ticker_schema)]
 # Aware datetime, normalised to KST so every artifact reads the same way.
 KstDatetime = Annotated[AwareDatetime, AfterValidator(_to_kst)]
 # A session date as text (YYYY-MM-DD), checked to be a real date in range.

@@ -18,8 +18,8 @@ from fastapi import Depends, FastAPI
 from oci_backend.auth import BearerAuth, install_access_log_redaction
 from oci_backend.config import OciConfig
 from oci_backend.deps import bearer_scheme
-from oci_backend.errors import install_error_handlers
-from oci_backend.middleware import BodySizeLimit
+from oci_backend.errors import COMMON_RESPONSES, install_error_handlers
+from oci_backend.middleware import BodySizeLimit, StrictJsonBody
 from oci_backend.notify import Notifier
 from oci_backend.paths import DataPaths, data_paths
 from oci_backend.replan import Replanner
@@ -100,13 +100,16 @@ def create_app(config: OciConfig | None = None) -> FastAPI:
     )
     app.state.config = cfg
     install_error_handlers(app)
-    # Added last = runs first: authenticate before reading (or limiting) any body.
+    # Added last = runs first: authenticate before reading (or limiting) any body, then
+    # limit its size, then refuse lenient JSON before FastAPI parses it.
+    app.add_middleware(StrictJsonBody)
     app.add_middleware(BodySizeLimit, max_bytes=cfg.max_body_bytes)
     app.add_middleware(BearerAuth, token=token)
 
-    app.include_router(health.router)
+    app.include_router(health.router, responses={431: COMMON_RESPONSES[431]})
     # Included one level deep (not through an intermediate /api/v1 router): every request
     # walks the router tree, and the snapshot is the hot path.
     for module in (sync, ops, plans, tickets, emergency, audit):
-        app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(bearer_scheme)])
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(bearer_scheme)],
+                           responses=COMMON_RESPONSES)
     return app

@@ -44,12 +44,14 @@ class BearerAuth:
         if scope["type"] != "http" or scope["path"] in self._open:
             await self.app(scope, receive, send)
             return
-        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
-        if bearer_matches(header, self._token):
+        headers = [v for k, v in scope["headers"] if k == b"authorization"]
+        # Exactly one header: with two, proxies and servers disagree on which one counts.
+        if len(headers) == 1 and bearer_matches(headers[0], self._token):
             await self.app(scope, receive, send)
             return
         message = ("missing or wrong API token: send 'Authorization: Bearer <token>' "
-                   "(tokens in the URL are ignored)")
+                   "(tokens in the URL are ignored)") if len(headers) < 2 else (
+                   "more than one Authorization header: send exactly one")
         body = json.dumps({"error": "UNAUTHORIZED", "message": message,
                            "field": "Authorization"}).encode()
         await send({"type": "http.response.start", "status": 401, "headers": [

@@ -40,6 +40,9 @@ class OciConfig(BaseSettings):
     token: SecretStr | None = Field(default=None, description="API bearer token (>= 24 chars)")
     token_file: Path | None = Field(default=None, description="file holding the token, mode 0600")
     max_body_bytes: Annotated[int, Field(ge=1024)] = 256 * 1024
+    max_header_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = Field(
+        default=16 * 1024,
+        description="request line + headers; a larger head is answered 431 before auth")
     scheduler: Literal["none", "internal"] = Field(
         default="none",
         description="'internal' also runs the daily cycle Mon-Fri 09:05 KST in-process "

@@ -22,6 +22,7 @@ class TicketState(StrEnum):
     DRAFT = "DRAFT"
     SUBMITTED = "SUBMITTED"
     PROCESSING = "PROCESSING"
+    AWAITING_NEXT_OPEN = "AWAITING_NEXT_OPEN"
     DRY_RUN_FILLED = "DRY_RUN_FILLED"
     AWAITING_MANUAL_EXECUTION = "AWAITING_MANUAL_EXECUTION"
     PARTIALLY_FILLED = "PARTIALLY_FILLED"
@@ -35,6 +36,62 @@ TERMINAL_STATES = frozenset(
      TicketState.FAILED}
 )
 
+_S = TicketState
+# Every legal edge of a ticket's life; anything else is a bug and raises `IllegalTransition`.
+# SUBMITTED → PROCESSING: the processor claims it. PROCESSING → AWAITING_NEXT_OPEN: a DRY_RUN
+# ticket waits for the bar of the session after its plan; → DRY_RUN_FILLED once it is there.
+# PROCESSING/AWAITING_NEXT_OPEN → SUBMITTED: `recover` returns a claim nothing was applied for.
+ALLOWED_TRANSITIONS: dict[TicketState, frozenset[TicketState]] = {
+    _S.DRAFT: frozenset({_S.SUBMITTED}),
+    _S.SUBMITTED: frozenset({_S.PROCESSING}),
+    _S.PROCESSING: frozenset({_S.AWAITING_NEXT_OPEN, _S.DRY_RUN_FILLED,
+                              _S.AWAITING_MANUAL_EXECUTION, _S.REJECTED, _S.FAILED,
+                              _S.SUBMITTED}),
+    _S.AWAITING_NEXT_OPEN: frozenset({_S.DRY_RUN_FILLED, _S.REJECTED, _S.FAILED}),
+    _S.AWAITING_MANUAL_EXECUTION: frozenset({_S.PARTIALLY_FILLED, _S.FILLS_RECORDED}),
+    _S.PARTIALLY_FILLED: frozenset({_S.PARTIALLY_FILLED, _S.FILLS_RECORDED}),
+    _S.DRY_RUN_FILLED: frozenset(),
+    _S.FILLS_RECORDED: frozenset(),
+    _S.REJECTED: frozenset(),
+    _S.FAILED: frozenset(),
+}
+
+
+class IllegalTransition(RuntimeError):
+    """A ticket was asked to move along an edge `ALLOWED_TRANSITIONS` does not have."""
+
+    def __init__(self, before: TicketState, after: TicketState) -> None:
+        allowed = ", ".join(sorted(ALLOWED_TRANSITIONS[before])) or "none (terminal)"
+        super().__init__(f"illegal ticket transition {before.value} → {after.value} "
+                         f"(allowed from {before.value}: {allowed})")
+        self.before, self.after = before, after
+
+
+def check_transition(before: TicketState, after: TicketState) -> None:
+    """Raise `IllegalTransition` unless `before → after` is in `ALLOWED_TRANSITIONS`."""
+    if after not in ALLOWED_TRANSITIONS[before]:
+        raise IllegalTransition(before, after)
+
+
+class ProblemCode(StrEnum):
+    """Why a ticket does not match its plan (`strategy.ticketing.ticket_problems`)."""
+
+    STALE = "STALE"
+    PLAN_NOT_READY = "PLAN_NOT_READY"
+    MODE_MISMATCH = "MODE_MISMATCH"
+    TICKET_ID = "TICKET_ID"
+    NOT_IN_PLAN = "NOT_IN_PLAN"
+    WRONG_SIDE = "WRONG_SIDE"
+    QTY_ABOVE_PLAN = "QTY_ABOVE_PLAN"
+    KIND_MISMATCH = "KIND_MISMATCH"
+    OFF_TICK = "OFF_TICK"
+    LIMIT_AWAY = "LIMIT_AWAY"
+    OUTSIDE_UNIVERSE = "OUTSIDE_UNIVERSE"
+    GUARDRAIL_MAX_SINGLE_ORDER = "GUARDRAIL_MAX_SINGLE_ORDER"
+    GUARDRAIL_MAX_ORDERS = "GUARDRAIL_MAX_ORDERS"
+    GUARDRAIL_MAX_BUY_TURNOVER = "GUARDRAIL_MAX_BUY_TURNOVER"
+    GUARDRAIL_MIN_CASH = "GUARDRAIL_MIN_CASH"
+
 
 class TicketOrder(Contract):
     side: Side
@@ -45,6 +102,11 @@ class TicketOrder(Contract):
     limit_price: Annotated[int, Field(gt=0)] = Field(description="KRW, on a valid KRX tick")
     est_notional: float = Field(ge=0)
     est_fees: float = Field(ge=0, description="commission + tax estimate")
+    cash_budget: float | None = Field(
+        default=None, ge=0,
+        description="buys: the most this buy may spend (notional + commission), the cash "
+                    "above the plan's reserve left after the sells and the buys ranked before "
+                    "it, estimated at the limit; `qty` is the sized cap. None for sells")
     reason: ReasonCode
     hts_text: str = Field(description="one line to copy into the broker's order screen")
 
@@ -107,3 +169,17 @@ class TicketRecord(Contract):
     events: list[TicketEvent] = Field(default_factory=list)
     portfolio_revision_after: int | None = None
     message: str = ""
+    replay: bool = Field(default=False, description="written by a replay data root")
+    incidents: list[str] = Field(
+        default_factory=list,
+        description="guardrail incidents raised by this ticket's fills (e.g. cash below the "
+                    "reserve after a MANUAL fill: accepted, it happened at the broker)")
+
+
+class IdempotencyRecord(Contract):
+    """`reports/tickets/keys/<sha256(key)>.json`: which ticket an Idempotency-Key created."""
+
+    key_sha256: str
+    ticket_id: str
+    body_sha256: str
+    at: KstDatetime

@@ -17,7 +17,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from oci_backend.paths import InvalidId
 from oci_backend.pipeline import CycleBusy
+from oci_backend.replay import AsofRefused
 from oci_backend.store import CorruptFile, StaleRevision, StoreError
 from oci_backend.tickets import TicketError
 from strategy.calendar import CalendarRangeError
@@ -153,6 +155,14 @@ async def _on_ticket_error(request: Request, exc: TicketError) -> JSONResponse:
     return _json(exc.status_code, error_body(exc.code, str(exc), exc.field, **extra))
 
 
+async def _on_asof_refused(request: Request, exc: AsofRefused) -> JSONResponse:
+    return _json(exc.status_code, error_body(exc.code, exc.message, exc.field))
+
+
+async def _on_invalid_id(request: Request, exc: InvalidId) -> JSONResponse:
+    return _json(422, error_body("VALIDATION_ERROR", str(exc), exc.field))
+
+
 async def _on_calendar_range(request: Request, exc: CalendarRangeError) -> JSONResponse:
     # Only a date from the request (a replay `asof`) reaches here: the daily cycle turns its
     # own clock's range error into a FAILED summary.
@@ -197,6 +207,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StaleRevision, _on_stale)  # type: ignore[arg-type]
     app.add_exception_handler(CycleBusy, _on_cycle_busy)  # type: ignore[arg-type]
     app.add_exception_handler(TicketError, _on_ticket_error)  # type: ignore[arg-type]
+    app.add_exception_handler(AsofRefused, _on_asof_refused)  # type: ignore[arg-type]
+    app.add_exception_handler(InvalidId, _on_invalid_id)  # type: ignore[arg-type]
     app.add_exception_handler(CalendarRangeError, _on_calendar_range)  # type: ignore[arg-type]
     app.add_exception_handler(CorruptFile, _on_corrupt)  # type: ignore[arg-type]
     app.add_exception_handler(StoreError, _on_store_error)  # type: ignore[arg-type]

@@ -34,7 +34,7 @@ from contracts.summary import (
     Severity,
     Stage,
 )
-from oci_backend.store import Store, atomic_write_model
+from oci_backend.store import Store
 from strategy.marketdata.validation import BarIssue
 
 log = logging.getLogger(__name__)
@@ -186,6 +186,17 @@ def _cycle(
 
     loaded = _load_market(store, settings, portfolio, data_spec, expected)
     risks = list(loaded.risks)
+    if not loaded.block:
+        # DRY_RUN tickets waiting for an open these bars now have are filled first (as the
+        # backtest fills the previous decision at this session's open), then we plan.
+        from oci_backend.tickets import opens_from_bars, process_pending
+
+        if process_pending(store, now=now, opens=opens_from_bars(loaded.bars)):
+            portfolio = store.portfolio()
+            base["portfolio_revision"] = portfolio.revision
+    replay = _replay_label(store)
+    if replay:
+        risks.append(Risk(code="REPLAY", severity=Severity.INFO, message=replay))
     block_reasons: list[str] = []
     if loaded.block:
         block_reasons.append(loaded.block)
@@ -411,14 +422,13 @@ def _failed(
 
 
 def set_stage(store: Store, stage: Stage, message: str = "") -> OpsSummary | None:
-    """Move the latest summary to `stage` (ticket drafted, submitted, filled, ...)."""
-    with store.lock():
-        summary = store.summary()
-        if summary is None:
-            return None
-        summary = summary.model_copy(update={
-            "stage": stage, "generated_at": now_kst(),
-            "message": message or summary.message,
-        })
-        atomic_write_model(store.paths.summary_latest, summary)
-        return summary
+    """Move the latest summary to `stage` (`Store.set_stage`)."""
+    return store.set_stage(stage, message)
+
+
+def _replay_label(store: Store) -> str | None:
+    """'REPLAY data root: <label>' when `store` is a replay root (every summary says so)."""
+    from oci_backend.replay import marker
+
+    m = marker(store.paths)
+    return f"REPLAY data root ({m.label}): not live state" if m is not None else None

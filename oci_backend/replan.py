@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from contracts.common import now_kst
-from contracts.settings import ExecutionMode
 from oci_backend.config import OciConfig
-from oci_backend.errors import ApiError
 from oci_backend.notify import Notifier
 from oci_backend.pipeline import CycleBusy, CycleResult, run_cycle
+from oci_backend.replay import AsofRefused, is_replay_root, require_replay_root
 from oci_backend.store import Store, StoreError
 
 log = logging.getLogger("krx.oci")
@@ -30,31 +29,25 @@ class Replan:
 
 
 def check_replay_asof(store: Store, config: OciConfig, asof: date) -> None:
-    """Raise `ApiError` unless `asof` may be replayed: DRY_RUN mode, an XKRX session, and
-    not after the last completed session."""
+    """Raise `AsofRefused` unless `asof` may be replayed: a replay data root (any execution
+    mode; a live root never replays), an XKRX session, and not after the last completed
+    session."""
     from strategy import calendar
 
-    mode = store.settings().execution_mode
-    if mode is not ExecutionMode.DRY_RUN:
-        raise ApiError(
-            409, "ASOF_REPLAY_REFUSED",
-            f"asof replay is only allowed in DRY_RUN; execution mode is {mode.value}. "
-            "Omit 'asof' to plan the last completed session, or PUSH execution_mode=DRY_RUN",
-            field="asof",
-        )
+    require_replay_root(store.paths)
     try:
         session = calendar.is_session(asof)
     except ValueError as exc:  # outside the calendar's range
-        raise ApiError(422, "VALIDATION_ERROR", f"asof: {exc}", field="asof") from None
+        raise AsofRefused(422, "VALIDATION_ERROR", f"asof: {exc}") from None
     if not session:
-        raise ApiError(422, "VALIDATION_ERROR",
-                       f"asof: {asof} is not an XKRX session (weekend or holiday); "
-                       "pick a trading day", field="asof")
+        raise AsofRefused(422, "VALIDATION_ERROR",
+                          f"asof: {asof} is not an XKRX session (weekend or holiday); "
+                          "pick a trading day")
     last = calendar.last_completed_session(config.now or now_kst())
     if asof > last:
-        raise ApiError(422, "VALIDATION_ERROR",
-                       f"asof: {asof} has not closed yet; the last completed session is {last}",
-                       field="asof")
+        raise AsofRefused(422, "VALIDATION_ERROR",
+                          f"asof: {asof} has not closed yet; the last completed session is "
+                          f"{last}")
 
 
 def run_requested_cycle(
@@ -78,7 +71,8 @@ def replan_after_change(store: Store, config: OciConfig, notifier: Notifier, *,
         current = store.summary()
     except StoreError as exc:
         return Replan(False, None, f"not re-planned: {exc}")
-    asof = current.asof if current is not None else None
+    # A replay root re-plans the session it is at; a live root the last completed one.
+    asof = current.asof if current is not None and is_replay_root(store.paths) else None
     try:
         result = run_cycle(store, data_spec=config.data_spec, asof=asof, now=config.now,
                            actor=actor, notifier=notifier.on_cycle, wait_lock=wait_lock)

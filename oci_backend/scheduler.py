@@ -30,11 +30,12 @@ def daily_cycle_trigger() -> CronTrigger:
     return CronTrigger(day_of_week="mon-fri", hour=9, minute=5, timezone="Asia/Seoul")
 
 
-def process_tickets_job(store: Store) -> None:
-    from oci_backend.tickets import process_pending
+def process_tickets_job(store: Store, data_spec: str | None = None) -> None:
+    from oci_backend.tickets import opens_from_spec, process_pending
 
+    opens = opens_from_spec(data_spec, store.paths.cache_dir) if data_spec else None
     try:
-        done = process_pending(store)
+        done = process_pending(store, opens=opens)
     except Exception:  # the job must keep running on the next tick
         log.exception("ticket processor pass failed")
         return
@@ -65,7 +66,8 @@ def build_scheduler(config: OciConfig, store: Store, notifier: Notifier) -> Back
     )
     if config.ticket_processor:
         scheduler.add_job(process_tickets_job, IntervalTrigger(seconds=config.ticket_interval_s),
-                          id=TICKET_JOB_ID, args=[store], name="ticket processor")
+                          id=TICKET_JOB_ID, args=[store, config.data_spec],
+                          name="ticket processor")
     if config.scheduler == "internal":
         # A late start (VM reboot at 09:20) should still run the day's cycle.
         scheduler.add_job(daily_cycle_job, daily_cycle_trigger(), id=DAILY_JOB_ID,

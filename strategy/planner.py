@@ -1,8 +1,9 @@
 """Signals + portfolio + settings → `OrderPlan` (sells first, buys by rank, costs, guardrails).
 
-Quantities come from `rules.decide_session` (the sizing the backtest uses); buys are then cut,
-in rank order, to what the estimated cash after sells pays for above the reserve — the same
-cut the backtest applies at the fill.
+Quantities come from `rules.decide_session` (the sizing the backtest uses). A buy's `qty` is
+the sized quantity — its cap; the cut to the cash above the reserve is made at the fill (the
+next open), as in the backtest. The `est_*` money of a buy is that cut estimated at the close
+± slippage, in rank order after the sells (`rules.fill_terms`, the rule every fill uses).
 """
 
 from __future__ import annotations
@@ -82,12 +83,9 @@ def plan_orders(
         if d.held_qty[i] <= 0 or code == rules.EXIT_NONE:
             continue
         inst = instrument(t)
-        qty = int(d.held_qty[i])
-        price = d.close[i] * (1 - s)
-        notional = qty * price
-        commission = notional * c
-        tax = notional * rules.sell_tax_rate(fill_year, inst.kind == "stock")
-        cash += notional - commission - tax
+        qty, price, notional, commission, tax, cash = rules.fill_terms(
+            rules.SIDE_SELL, float(d.close[i]), int(d.held_qty[i]), s, c, fill_year,
+            inst.kind == "stock", False, cash, 0.0)
         orders.append(PlannedOrder(
             side=Side.SELL, ticker=t, name=inst.name_ko, kind=inst.kind, qty=qty,
             ref_price=d.close[i], est_price=price, est_notional=notional,
@@ -100,20 +98,25 @@ def plan_orders(
     for i in buy_idx:
         t = d.tickers[i]
         inst = instrument(t)
-        price = d.close[i] * (1 + s)
-        qty = rules.buy_qty_at_fill(cash, d.reserve, price, c, int(d.buy_qty[i]))
-        if qty <= 0:
-            reasons.append(f"CASH_LIMIT: {t} skipped, cash above the reserve does not cover it")
-            continue
-        if qty < d.buy_qty[i]:
-            reasons.append(f"CASH_LIMIT: {t} cut from {int(d.buy_qty[i])} to {qty} shares")
-        notional = qty * price
-        commission = notional * c
-        cash -= notional + commission
+        sized = int(d.buy_qty[i])
+        # The sized quantity is the order (its cap); the cut to the cash above the reserve
+        # happens at the fill, at the next open. Estimated here at the close ± slippage.
+        est_qty, price, notional, commission, _, after = rules.fill_terms(
+            rules.SIDE_BUY, float(d.close[i]), sized, s, c, fill_year, inst.kind == "stock",
+            True, cash, d.reserve)
+        if est_qty <= 0:
+            reasons.append(f"CASH_LIMIT: {t} may not fill, cash above the reserve does not "
+                           f"cover one share at the close ± slippage")
+        else:
+            cash = after
+            if est_qty < sized:
+                reasons.append(f"CASH_LIMIT: {t} estimated cut from {sized} to {est_qty} "
+                               f"shares (the cut is made at the fill price)")
         orders.append(PlannedOrder(
-            side=Side.BUY, ticker=t, name=inst.name_ko, kind=inst.kind, qty=qty,
+            side=Side.BUY, ticker=t, name=inst.name_ko, kind=inst.kind, qty=sized,
             ref_price=d.close[i], est_price=price, est_notional=notional,
-            est_commission=commission, est_tax=0.0, est_slippage=qty * d.close[i] * s,
+            est_commission=commission, est_tax=0.0,
+            est_slippage=max(est_qty, 0) * d.close[i] * s,
             reason=ReasonCode.RSI_DIP_ENTRY, score=sp.rsi_buy_threshold - float(d.rsi[i]),
             rank=int(d.rank[i]),
         ))

@@ -277,5 +277,36 @@ def buy_qty_at_fill(
     return qty if qty <= affordable else affordable
 
 
+# Sides of `fill_terms` (a fill's sign on the position).
+SIDE_BUY = 1
+SIDE_SELL = -1
+
+
+def fill_terms(
+    side: int, ref_price: float, qty: int, slippage: float, commission: float, tax_year: int,
+    is_stock: bool, cut: bool, cash: float, reserve: float,
+) -> tuple[int, float, float, float, float, float]:
+    """The one fee and fill rule: (qty, price, notional, commission, tax, cash after).
+
+    Price = `ref_price` × (1 + slippage) for a buy, × (1 − slippage) for a sell (0 slippage
+    for a price the broker reported). A buy with `cut` takes `buy_qty_at_fill` of `qty` (cash
+    above `reserve` at that price, commission included; 0 = skip). Commission = notional ×
+    `commission`; a sell pays the stock sell tax of `tax_year`. Cash after: sell `cash +
+    (notional − commission − tax)`, buy `cash − (notional + commission)`. Called by the compiled
+    backtest kernel, the planner, ticket drafting and OCI's fill application.
+    """
+    if side == SIDE_SELL:
+        price = ref_price * (1.0 - slippage)
+        notional = qty * price
+        comm = notional * commission
+        tax = notional * sell_tax_rate(tax_year, is_stock)
+        return qty, price, notional, comm, tax, cash + (notional - comm - tax)
+    price = ref_price * (1.0 + slippage)
+    q = buy_qty_at_fill(cash, reserve, price, commission, qty) if cut else qty
+    notional = q * price
+    comm = notional * commission
+    return q, price, notional, comm, 0.0, cash - (notional + comm)
+
+
 def score_of(rsi: float, p: np.ndarray) -> float:
     return p[P_RSI_BUY] - rsi

@@ -309,7 +309,14 @@ def ticket_problems(ticket: Ticket, plan: OrderPlan, settings: Settings) -> list
     planned_side = {o.ticker: o.side for o in plan.orders}
     universe = set(settings.universe)
     year = fill_year(plan.asof)
-    cash = plan.cash
+    # Budgets are checked against the plan's cash plus every planned sell at its limit (a
+    # ticket that sells less still may not budget into the reserve by more than that).
+    budget_cash = plan.cash
+    for ps in plan.orders:
+        if ps.side is Side.SELL:
+            budget_cash = rules.fill_terms(
+                rules.SIDE_SELL, float(_limit_from_plan(ps, sp.slippage)), ps.qty, 0.0,
+                sp.commission, year, ps.kind == "stock", False, budget_cash, 0.0)[5]
     buy_total = 0.0
     for i, o in enumerate(ticket.orders):
         f = f"orders[{i}]"
@@ -348,10 +355,17 @@ def ticket_problems(ticket: Ticket, plan: OrderPlan, settings: Settings) -> list
                 f"the plan's {po.est_price:,.1f} KRW",
             ))
         buy = o.side is Side.BUY
-        cash = rules.fill_terms(
-            rules.SIDE_BUY if buy else rules.SIDE_SELL, float(o.limit_price), o.qty, 0.0,
-            sp.commission, year, po.kind == "stock", buy, cash, plan.reserve)[5]
+        budget = max(budget_cash - plan.reserve, 0.0)
+        if buy and o.cash_budget is not None and o.cash_budget > budget + 1.0:
+            out.append(TicketProblem(
+                ProblemCode.GUARDRAIL_MIN_CASH, f"{f}.cash_budget",
+                f"{o.ticker}: a budget of {o.cash_budget:,.0f} KRW would spend into the "
+                f"reserve {plan.reserve:,.0f} KRW (at most {budget:,.0f} KRW is above it)",
+            ))
         if buy:
+            budget_cash = rules.fill_terms(
+                rules.SIDE_BUY, float(o.limit_price), o.qty, 0.0, sp.commission, year,
+                po.kind == "stock", True, budget_cash, plan.reserve)[5]
             # A buy's qty is its cap: sized at the close, as the plan's guardrails measure it
             # (the cash check above uses the cut estimated at the limit).
             notional = float(o.qty * po.ref_price)
@@ -369,12 +383,6 @@ def ticket_problems(ticket: Ticket, plan: OrderPlan, settings: Settings) -> list
         out.append(TicketProblem(
             ProblemCode.GUARDRAIL_MAX_BUY_TURNOVER, "orders",
             f"buys total {buy_total:,.0f} KRW, above {g.max_buy_turnover_pct:.0%} of equity",
-        ))
-    if buy_total > 0 and cash < plan.reserve - 1e-6:
-        out.append(TicketProblem(
-            ProblemCode.GUARDRAIL_MIN_CASH, "orders",
-            f"estimated cash after the ticket {cash:,.0f} KRW is below the reserve "
-            f"{plan.reserve:,.0f} KRW",
         ))
     return out
 

@@ -41,6 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="data root holding state/ and reports/ (default $KRX_DATA_DIR or repo)",
     )
+    proc.add_argument(
+        "--data", default=None,
+        help="market data for DRY_RUN paper fills at the next open (csv:DIR | auto | ...); "
+             "without it DRY_RUN tickets wait (AWAITING_NEXT_OPEN) for the next cycle",
+    )
     proc.set_defaults(handler=run_process_tickets)
 
     register_install_units(verbs)
@@ -110,10 +115,12 @@ def run_process_tickets(args: argparse.Namespace) -> int:
     """Process every submitted ticket once; exit 1 when the state cannot be read."""
     from oci_backend.paths import data_paths
     from oci_backend.store import Store, StoreError
-    from oci_backend.tickets import process_pending
+    from oci_backend.tickets import opens_from_spec, process_pending
 
     try:
-        done = process_pending(Store(data_paths(args.data_dir)))
+        store = Store(data_paths(args.data_dir))
+        opens = opens_from_spec(args.data, store.paths.cache_dir) if args.data else None
+        done = process_pending(store, opens=opens)
     except StoreError as exc:
         print(f"krx oci process-tickets: {exc}", file=sys.stderr)
         return 1
@@ -172,3 +179,4 @@ def run_install_units(args: argparse.Namespace) -> int:
         f"or, instead of the timer: crontab -u {args.user} {out}/crontab.example"
     )
     return 0
+

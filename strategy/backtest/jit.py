@@ -31,6 +31,7 @@ _RULES_FUNCTIONS: tuple[Callable[..., Any], ...] = (
     rules.entry_block,
     rules.decide_session,
     rules.buy_qty_at_fill,
+    rules.fill_terms,
     rules.score_of,
 )
 _METRIC_FUNCTIONS: tuple[Callable[..., Any], ...] = (

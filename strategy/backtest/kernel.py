@@ -5,6 +5,7 @@ functions they call for compiled copies, so the backtest runs the same decision 
 daily cycle. Uncompiled, they are the pure-Python reference (benchmark baseline).
 
 Execution model (STRATEGY.md): the decision at the close of T executes at the open of T+1 —
+prices, fees and the cash cut from `rules.fill_terms`, the rule OCI's fill application uses —
 sells first, then buys in rank order cut to the cash above the reserve fixed at T; a ticker
 whose open at T+1 is 0 (halt) or missing cannot fill and its order is dropped; the decision at
 `end` is not executed. Arrays are [T, N] in universe order; `start`/`end` index the window.
@@ -34,10 +35,11 @@ from strategy.rules import (
     P_GOLDEN_OVERRIDE,
     P_MIN_HOLD_DAYS,
     P_SLIPPAGE,
-    buy_qty_at_fill,
+    SIDE_BUY,
+    SIDE_SELL,
     decide_session,
+    fill_terms,
     regime_series,
-    sell_tax_rate,
 )
 
 # What happened to an order at the open (per session and ticker, detailed runs only).
@@ -119,12 +121,10 @@ def simulate(
                     if record:
                         rec_note[k, i] = NOTE_HALT_DROPPED
                     continue
-                price = o * (1.0 - slip)
-                q = qty[i]
-                notional = q * price
-                comm = notional * commission
-                tax = notional * sell_tax_rate(years[t], is_stock[i])
-                cash += notional - comm - tax
+                q, price, notional, comm, tax, cash = fill_terms(
+                    SIDE_SELL, o, qty[i], slip, commission, years[t], is_stock[i], False, cash,
+                    0.0,
+                )
                 pnl = notional - comm - tax - basis[i]
                 acc[ACC_COMMISSION] += comm
                 acc[ACC_TAX] += tax
@@ -163,15 +163,15 @@ def simulate(
                     if record:
                         rec_note[k, i] = NOTE_HALT_DROPPED
                     continue
-                price = o * (1.0 + slip)
-                q = buy_qty_at_fill(cash, reserve, price, commission, buy_qty[i])
+                q, price, notional, comm, tax, after = fill_terms(
+                    SIDE_BUY, o, buy_qty[i], slip, commission, years[t], is_stock[i], True,
+                    cash, reserve,
+                )
                 if q <= 0:
                     if record:
                         rec_note[k, i] = NOTE_CASH_SKIPPED
                     continue
-                notional = q * price
-                comm = notional * commission
-                cash -= notional + comm
+                cash = after
                 qty[i] = q
                 entry[i] = price
                 basis[i] = notional + comm

@@ -20,6 +20,18 @@ pytestmark = pytest.mark.integration
 REPLAY = "2025-12-29"  # the last session of the real data set
 
 
+@pytest.fixture
+def replay_server(oci_server_factory: ServerFactory, tmp_path) -> OciServer:
+    """A server on a replay data root (created explicitly, as `krx replay` does)."""
+    from contracts.settings import Settings
+    from oci_backend.paths import data_paths
+    from oci_backend.replay import create_replay_root
+
+    root = tmp_path / "replay-root"
+    create_replay_root(data_paths(root), label="api test", data_spec="csv", settings=Settings())
+    return oci_server_factory(data_dir=root)
+
+
 def _cycle(c: httpx.Client, body: dict | None = None) -> httpx.Response:
     return c.post("/api/v1/ops/cycle", json=body) if body is not None else c.post(
         "/api/v1/ops/cycle")
@@ -41,8 +53,18 @@ def _set_mode(c: httpx.Client, mode: str) -> None:
     wait_replanned(c, push.json()["revision"])
 
 
-def test_cycle_replay_on_real_data_in_dry_run_then_manual_refuses(oci_server: OciServer) -> None:
-    with oci_server.client() as c:
+def test_cycle_replay_root_replays_in_dry_run_and_manual_a_live_root_refuses(
+    replay_server: OciServer, oci_server: OciServer,
+) -> None:
+    with oci_server.client() as live:
+        before = hash_tree(oci_server.data_dir)
+        refused = _cycle(live, {"asof": REPLAY})
+        assert refused.status_code == 409
+        err = error_of(refused)
+        assert err["error"] == "ASOF_REPLAY_REFUSED" and err["field"] == "asof"
+        assert "live data root" in err["message"] and "krx replay" in err["message"]
+        assert hash_tree(oci_server.data_dir) == before
+    with replay_server.client() as c:
         assert c.get("/api/v1/plans/current").status_code == 404
         r = _cycle(c, {"asof": REPLAY})
         assert r.status_code == 200, r.text
@@ -64,22 +86,21 @@ def test_cycle_replay_on_real_data_in_dry_run_then_manual_refuses(oci_server: Oc
         health = Health.model_validate_json(c.get("/health").content)
         assert health.last_cycle is not None and str(health.last_cycle.asof) == REPLAY
         assert health.last_cycle.status == s.status and health.revision == 1
+        assert any(r.code == "REPLAY" for r in s.risks)  # labelled
 
         # Same inputs → same content-addressed plan id.
         again = CycleResponse.model_validate_json(_cycle(c, {"asof": REPLAY}).content)
         assert again.plan_id == res.plan_id
 
         _set_mode(c, "MANUAL")
-        before = hash_tree(oci_server.data_dir)
-        refused = _cycle(c, {"asof": REPLAY})
-        assert refused.status_code == 409
-        err = error_of(refused)
-        assert err["error"] == "ASOF_REPLAY_REFUSED" and err["field"] == "asof"
-        assert "DRY_RUN" in err["message"] and "MANUAL" in err["message"]
-        assert hash_tree(oci_server.data_dir) == before
+        manual = _cycle(c, {"asof": REPLAY})
+        assert manual.status_code == 200, manual.text
+        assert CycleResponse.model_validate_json(manual.content).summary.execution_mode.value \
+            == "MANUAL"
 
 
-def test_cycle_is_409_while_another_holds_the_cycle_lock(oci_server: OciServer) -> None:
+def test_cycle_is_409_while_another_holds_the_cycle_lock(replay_server: OciServer) -> None:
+    oci_server = replay_server
     with oci_server.client() as c:
         before = hash_tree(oci_server.data_dir)
         with FileLock(str(oci_server.paths.cycle_lock)):
@@ -97,8 +118,9 @@ def test_cycle_is_409_while_another_holds_the_cycle_lock(oci_server: OciServer) 
     ("1999-01-04", "outside the XKRX calendar"),
     ("29-12-2025", "date"),
 ])
-def test_cycle_bad_asof_is_422_and_changes_nothing(oci_server: OciServer, asof: str,
+def test_cycle_bad_asof_is_422_and_changes_nothing(replay_server: OciServer, asof: str,
                                                    why: str) -> None:
+    oci_server = replay_server
     with oci_server.client() as c:
         before = hash_tree(oci_server.data_dir)
         r = _cycle(c, {"asof": asof})

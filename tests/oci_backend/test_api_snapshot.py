@@ -17,7 +17,7 @@ from oci_backend.paths import data_paths
 from oci_backend.pipeline import run_cycle
 from oci_backend.snapshot import SnapshotReader, build_snapshot
 from oci_backend.store import CorruptFile, Store, atomic_write_model
-from oci_backend.tickets import process_pending, submit_ticket
+from oci_backend.tickets import opens_from_spec, process_pending, submit_ticket
 from strategy.ticketing import draft_ticket
 
 
@@ -47,14 +47,15 @@ def test_snapshot_reader_matches_build_snapshot_through_a_day(store: Store,
     monkeypatch.setattr(snapshot_module, "SETTLE_NS", 0)
     reader = SnapshotReader(store)
     assert _same(reader, store).summary is None
-    run_cycle(store, data_spec=f"csv:{REPO_DAILY}", asof=date(2025, 12, 29))
+    run_cycle(store, data_spec=f"csv:{REPO_DAILY}", asof=date(2025, 12, 26))
     snap = _same(reader, store)
     assert snap.plan is not None and snap.plan.decision.value == "READY"
     ticket = draft_ticket(snap.plan, store.settings(), cash=store.portfolio().cash,
                           created_at=now_kst()).model_copy(update={"confirmed": True})
     submit_ticket(store, ticket, "key-0123456789", actor="t")
     assert [t.state.value for t in _same(reader, store).tickets] == ["SUBMITTED"]
-    process_pending(store)
+    # DRY_RUN fills at the open of the next session (2025-12-29), which the data has.
+    process_pending(store, opens=opens_from_spec(f"csv:{REPO_DAILY}", store.paths.cache_dir))
     after = _same(reader, store)
     assert [t.state.value for t in after.tickets] == ["DRY_RUN_FILLED"]
     assert after.revision == 2 and after.summary.stage.value == "DONE_TODAY"  # type: ignore

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 from pydantic import ValidationError
-from ticket_fixtures import NOW, drafted, install_plan, make_store  # noqa: I001
+from ticket_fixtures import NOW, OPENS, drafted, install_plan, make_store  # noqa: I001
 
 from contracts.audit import AuditAction
 from contracts.common import KST
@@ -257,7 +257,7 @@ def test_process_pending_dry_run_paper_fills_and_reconciles(store):
     t = drafted(store)
     submit_ticket(store, t, "k", actor="operator")
     rev_before = store.revision()
-    [rec] = process_pending(store, now=NOW)
+    [rec] = process_pending(store, now=NOW, opens=OPENS)
     assert rec.state is TicketState.DRY_RUN_FILLED
     assert [(f.side, f.ticker, f.qty) for f in rec.fills] == [
         (Side.SELL, "005930", 10), (Side.BUY, "305720", 198), (Side.BUY, "069500", 50)]
@@ -283,7 +283,7 @@ def test_process_pending_dry_run_paper_fills_and_reconciles(store):
     [audit] = _fills_audits(store)
     assert audit.details["ticket_id"] == t.ticket_id and audit.revision_after == p.revision
     # nothing left: a second pass does nothing
-    assert process_pending(store, now=NOW) == []
+    assert process_pending(store, now=NOW, opens=OPENS) == []
     assert store.portfolio().revision == p.revision
 
 
@@ -293,7 +293,7 @@ def test_process_pending_dry_run_buy_into_an_existing_holding_averages(tmp_path)
 
     install_plan(s, [planned(Side.BUY, "305720", 50, 10_075.0, rank=0)])
     submit_ticket(s, drafted(s), "k", actor="operator")
-    process_pending(s, now=NOW)
+    process_pending(s, now=NOW, opens=OPENS)
     h = s.portfolio().holding("305720")
     assert h.qty == 150
     assert h.avg_price == pytest.approx((100 * 9_000 + 50 * 10_085.04) / 150)
@@ -303,7 +303,7 @@ def test_process_pending_dry_run_buy_into_an_existing_holding_averages(tmp_path)
 def test_process_pending_second_ticket_for_the_plan_is_stale_after_fills(store):
     t = drafted(store)
     submit_ticket(store, t, "k1", actor="operator")
-    process_pending(store, now=NOW)
+    process_pending(store, now=NOW, opens=OPENS)
     smaller = t.model_copy(update={"orders": t.orders[:1]})
     smaller = smaller.model_copy(update={"ticket_id": ticket_id_of(smaller)})
     with pytest.raises(StaleTicket):
@@ -315,8 +315,9 @@ def test_process_pending_rejects_a_ticket_whose_plan_changed(store):
     submit_ticket(store, t, "k", actor="operator")
     install_plan(store, plan_id="20250616-cccccccccccc")
     before = store.portfolio()
-    [rec] = process_pending(store, now=NOW)
-    assert rec.state is TicketState.REJECTED and "no longer current" in rec.message
+    [rec] = process_pending(store, now=NOW, opens=OPENS)
+    assert rec.state is TicketState.REJECTED
+    assert "current plan is 20250616-cccccccccccc" in rec.message
     assert store.portfolio() == before
     assert store.summary().stage is Stage.STALE_TICKET
     assert _box(store, "results") == [t.ticket_id]
@@ -329,7 +330,7 @@ def test_process_pending_live_mode_rejects(store):
     store.push(store.revision(), portfolio=None,
                settings=cur.model_copy(update={"execution_mode": ExecutionMode.LIVE}),
                reason="try live", actor="operator")
-    [rec] = process_pending(store, now=NOW)
+    [rec] = process_pending(store, now=NOW, opens=OPENS)
     assert rec.state is TicketState.REJECTED and "LIVE" in rec.message
 
 
@@ -337,10 +338,10 @@ def test_process_pending_holds_tickets_during_an_emergency_stop(store):
     t = drafted(store)
     submit_ticket(store, t, "k", actor="operator")
     store.set_emergency_stop(True, "halt", "operator")
-    assert process_pending(store, now=NOW) == []
+    assert process_pending(store, now=NOW, opens=OPENS) == []
     assert _box(store, "submitted") == [t.ticket_id]
     store.set_emergency_stop(False, "resume", "operator")
-    [rec] = process_pending(store, now=NOW)
+    [rec] = process_pending(store, now=NOW, opens=OPENS)
     assert rec.state is TicketState.DRY_RUN_FILLED
 
 
@@ -348,10 +349,10 @@ def test_process_pending_skips_a_ticket_another_processor_claimed(store):
     t = drafted(store)
     submit_ticket(store, t, "k", actor="operator")
     with store.lock():
-        assert tickets._process_one(store, "20250613-tknotthere000", NOW) is None
+        assert tickets.process_one(store, "20250613-tknotthere000", NOW) is None
     # two processors racing: each ticket is applied once
     out: list = []
-    ths = [threading.Thread(target=lambda: out.extend(process_pending(store, now=NOW)))
+    ths = [threading.Thread(target=lambda: out.extend(process_pending(store, now=NOW, opens=OPENS)))
            for _ in range(4)]
     for th in ths:
         th.start()
@@ -370,7 +371,7 @@ def test_manual_ticket_awaits_then_partial_then_final_fills(manual_store):
     store = manual_store
     t = drafted(store)
     submit_ticket(store, t, "k", actor="operator")
-    [rec] = process_pending(store, now=NOW)
+    [rec] = process_pending(store, now=NOW, opens=OPENS)
     assert rec.state is TicketState.AWAITING_MANUAL_EXECUTION
     assert _box(store, "results") == [t.ticket_id] and _box(store, "processing") == []
     assert store.summary().stage is Stage.AWAITING_MANUAL_EXECUTION
@@ -413,7 +414,7 @@ def test_manual_ticket_all_quantities_filled_is_final(manual_store):
     store = manual_store
     t = drafted(store)
     submit_ticket(store, t, "k", actor="operator")
-    process_pending(store, now=NOW)
+    process_pending(store, now=NOW, opens=OPENS)
     rec = record_fills(store, t.ticket_id, FillsRequest(fills=[
         Fill(ticker=o.ticker, side=o.side, qty=o.qty, price=o.limit_price, filled_at=NOW)
         for o in t.orders]), actor="operator")
@@ -424,7 +425,7 @@ def test_record_fills_over_fill_names_the_fill(manual_store):
     store = manual_store
     t = drafted(store)
     submit_ticket(store, t, "k", actor="operator")
-    process_pending(store, now=NOW)
+    process_pending(store, now=NOW, opens=OPENS)
     record_fills(store, t.ticket_id, FillsRequest(fills=[
         Fill(ticker="305720", side=Side.BUY, qty=150, price=10_080, filled_at=NOW)]),
         actor="operator")
@@ -443,7 +444,7 @@ def test_record_fills_ticker_or_side_not_in_the_ticket(manual_store):
     store = manual_store
     t = drafted(store)
     submit_ticket(store, t, "k", actor="operator")
-    process_pending(store, now=NOW)
+    process_pending(store, now=NOW, opens=OPENS)
     with pytest.raises(TicketRejected) as exc:
         record_fills(store, t.ticket_id, FillsRequest(fills=[
             Fill(ticker="229200", side=Side.BUY, qty=1, price=9_000, filled_at=NOW)]),
@@ -461,7 +462,7 @@ def test_record_fills_sell_above_the_holding_is_rejected(tmp_path):
     install_plan(s)
     t = drafted(s)
     submit_ticket(s, t, "k", actor="operator")
-    process_pending(s, now=NOW)
+    process_pending(s, now=NOW, opens=OPENS)
     # the operator sold 5 shares elsewhere and pushed the holding down to 5 in the meantime
     p = s.portfolio()
     h = p.holding("005930").model_copy(update={"qty": 5})
@@ -481,7 +482,7 @@ def test_record_fills_on_a_dry_run_or_unknown_ticket(store):
                                    filled_at=NOW)])
     with pytest.raises(TicketStateError, match="processor has not taken it"):
         record_fills(store, t.ticket_id, req, actor="operator")
-    process_pending(store, now=NOW)
+    process_pending(store, now=NOW, opens=OPENS)
     with pytest.raises(TicketStateError) as exc:
         record_fills(store, t.ticket_id, req, actor="operator")
     assert exc.value.status_code == 409
@@ -496,7 +497,7 @@ def test_record_fills_on_a_dry_run_or_unknown_ticket(store):
 def test_list_tickets_newest_first_and_filtered(store, tmp_path):
     t = drafted(store)
     submit_ticket(store, t, "k1", actor="operator")
-    process_pending(store, now=NOW)
+    process_pending(store, now=NOW, opens=OPENS)
     install_plan(store, plan_id="20250616-dddddddddddd")
     t2 = drafted(store)
     submit_ticket(store, t2, "k2", actor="operator")
@@ -525,8 +526,8 @@ def test_process_pending_error_before_the_portfolio_write_fails_the_ticket(store
     t = drafted(store)
     submit_ticket(store, t, "k", actor="operator")
     before = store.portfolio()
-    monkeypatch.setattr(tickets, "_crash_point", _raise_at("after_intent"))
-    [rec] = process_pending(store, now=NOW)
+    monkeypatch.setattr(tickets.boxes, "crash_point", _raise_at("after_intent"))
+    [rec] = process_pending(store, now=NOW, opens=OPENS)
     assert rec.state is TicketState.FAILED and "disk trouble" in rec.message
     assert rec.fills == [] and rec.portfolio_revision_after is None
     assert store.portfolio() == before
@@ -537,11 +538,12 @@ def test_process_pending_error_after_the_portfolio_write_is_completed_later(stor
     t = drafted(store)
     submit_ticket(store, t, "k", actor="operator")
     rev = store.revision()
-    monkeypatch.setattr(tickets, "_crash_point", _raise_at("after_portfolio_write"))
-    assert process_pending(store, now=NOW) == []  # left for recovery, not failed
+    monkeypatch.setattr(tickets.boxes, "crash_point", _raise_at("after_portfolio_write"))
+    assert process_pending(store, now=NOW, opens=OPENS) == []  # left for recovery, not failed
     assert _box(store, "processing") == [t.ticket_id]
     monkeypatch.undo()
-    assert process_pending(store, now=NOW) == []  # its recover step completes the ticket
+    # its recover step completes the ticket
+    assert process_pending(store, now=NOW, opens=OPENS) == []
     assert get_ticket(store, t.ticket_id).state is TicketState.DRY_RUN_FILLED
     assert store.portfolio().revision == rev + 1
     assert store.portfolio().cash == pytest.approx(_expected_dry_run_cash(), abs=1e-6)

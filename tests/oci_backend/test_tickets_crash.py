@@ -17,7 +17,7 @@ import textwrap
 import time
 
 import pytest
-from ticket_fixtures import NOW, drafted, install_plan, make_store
+from ticket_fixtures import NOW, OPENS, drafted, install_plan, make_store
 
 from contracts.audit import AuditAction, AuditEntry
 from contracts.plan import Side
@@ -40,20 +40,21 @@ from contracts.common import KST
 from oci_backend.paths import data_paths
 from oci_backend.store import Store
 from oci_backend.tickets import process_pending
-process_pending(Store(data_paths(sys.argv[1])),
-                now=datetime(2025, 6, 16, 9, 0, tzinfo=KST))
+OPENS = {"005930": 55_000.0, "305720": 10_080.0, "069500": 35_015.0}
+process_pending(Store(data_paths(sys.argv[1])), now=datetime(2025, 6, 16, 9, 0, tzinfo=KST),
+                opens=lambda tickers, day: {t: OPENS[t] for t in tickers})
 """
 
 # Dies between the portfolio file write and its audit line (inside Store.update_portfolio).
 _PROCESSOR_DIES_BEFORE_AUDIT = """
 import os, signal
 from oci_backend.store import Store
-_orig = Store.append_audit
-def _append(self, entry):
-    if entry.action.value == "FILLS_RECORDED":
+_orig = Store._append_line
+def _append(self, line):
+    if '"FILLS_RECORDED"' in line:
         os.kill(os.getpid(), signal.SIGKILL)
-    return _orig(self, entry)
-Store.append_audit = _append
+    return _orig(self, line)
+Store._append_line = _append
 """ + _PROCESSOR
 
 _FILLS = """
@@ -105,7 +106,7 @@ def test_dry_run_processor_killed_then_recovered_applies_once(submitted, point):
     assert _boxes(store)["processing"] == [t.ticket_id]
     lines = recover(store)
     assert len(lines) == 1 and lines[0].startswith(t.ticket_id)
-    process_pending(store, now=NOW)
+    process_pending(store, now=NOW, opens=OPENS)
     p = store.portfolio()
     assert p.revision == rev0 + 1, lines
     assert p.cash == pytest.approx(ONCE_CASH, abs=1e-6)
@@ -116,8 +117,15 @@ def test_dry_run_processor_killed_then_recovered_applies_once(submitted, point):
     assert rec["state"] == "DRY_RUN_FILLED" and rec["portfolio_revision_after"] == rev0 + 1
     assert len(rec["fills"]) == 3
     # recover again and process again: still once
-    assert recover(store) == [] and process_pending(store, now=NOW) == []
+    assert recover(store) == [] and process_pending(store, now=NOW, opens=OPENS) == []
     assert store.portfolio() == p
+    # the audit says so exactly once, whatever the crash point (after_result_write too)
+    assert _transitions_to(store, t.ticket_id, "DRY_RUN_FILLED") == 1
+
+
+def _transitions_to(store, tid, state):
+    return sum(1 for e in store.audit(limit=0, action=AuditAction.TICKET_TRANSITION)
+               if e.target == tid and e.details.get("to") == state)
 
 
 def test_crash_before_the_portfolio_write_then_a_push_is_never_applied(submitted):
@@ -130,7 +138,7 @@ def test_crash_before_the_portfolio_write_then_a_push_is_never_applied(submitted
     before = store.portfolio()
     [line] = recover(store)
     assert "returned to submitted" in line
-    [rec] = process_pending(store, now=NOW)
+    [rec] = process_pending(store, now=NOW, opens=OPENS)
     assert rec.state is TicketState.REJECTED  # the plan's portfolio changed: stale
     assert store.portfolio() == before
 
@@ -159,7 +167,7 @@ def test_manual_fills_request_killed_applies_once(tmp_path, point, applied):
     install_plan(store)
     t = drafted(store)
     submit_ticket(store, t, "k", actor="operator")
-    process_pending(store, now=NOW)
+    process_pending(store, now=NOW, opens=OPENS)
     rev0 = store.revision()
     req = FillsRequest(fills=[Fill(ticker="005930", side=Side.SELL, qty=10, price=55_000,
                                    filled_at=NOW)])
@@ -182,6 +190,7 @@ def test_manual_fills_request_killed_applies_once(tmp_path, point, applied):
     p = store.portfolio()
     assert p.revision == rev0 + 1
     assert p.cash == pytest.approx(once, abs=1e-6) and p.holding("005930") is None
+    assert _transitions_to(store, t.ticket_id, "PARTIALLY_FILLED") == 1
 
 
 def _submit_in_child(args: tuple[str, str, int]) -> bool:

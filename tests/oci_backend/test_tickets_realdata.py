@@ -20,7 +20,14 @@ from contracts.ticket import Fill, FillsRequest, TicketState
 from oci_backend.paths import data_paths
 from oci_backend.pipeline import run_cycle
 from oci_backend.store import Store
-from oci_backend.tickets import list_tickets, process_pending, record_fills, submit_ticket
+from oci_backend.tickets import (
+    get_ticket,
+    list_tickets,
+    opens_from_spec,
+    process_pending,
+    record_fills,
+    submit_ticket,
+)
 from strategy.ticketing import draft_ticket, verify_ticket
 
 ASOF = date(2025, 6, 13)
@@ -50,25 +57,58 @@ def _cycle(tmp_path, krx_data_dir, mode: ExecutionMode):
     return store, ticket.model_copy(update={"confirmed": True})
 
 
+def _cut_csv(src, dst, last: date):
+    """A copy of the csv bars with no row after `last` (the provider has not got them yet)."""
+    dst.mkdir()
+    for f in src.glob("*.csv"):
+        lines = f.read_text(encoding="utf-8").splitlines(keepends=True)
+        keep = [ln for ln in lines[1:] if ln[:10] <= last.isoformat()]
+        (dst / f.name).write_text("".join([lines[0], *keep]), encoding="utf-8")
+    for f in src.iterdir():
+        if f.suffix != ".csv" and f.is_file():
+            (dst / f.name).write_bytes(f.read_bytes())
+
+
 @pytest.mark.slow
-def test_dry_run_end_to_end_on_real_data(tmp_path, krx_data_dir):
+def test_dry_run_paper_fill_waits_for_the_next_open_then_fills_at_it(tmp_path, krx_data_dir):
     store, ticket = _cycle(tmp_path, krx_data_dir, ExecutionMode.DRY_RUN)
     rev = store.revision()
     rec, created = submit_ticket(store, ticket, "e2e-dry-run", actor="operator")
     assert created and store.summary().stage is Stage.SUBMITTED
-    [done] = process_pending(store, now=OPEN)
+    # The provider has bars up to 2025-06-13 only: no open of 2025-06-16 yet → it waits.
+    early = opens_from_spec(f"csv:{_cut_csv_dir(tmp_path, krx_data_dir)}", tmp_path / "c1")
+    [waiting] = process_pending(store, now=OPEN, opens=early)
+    assert waiting.state is TicketState.AWAITING_NEXT_OPEN
+    assert "2025-06-16" in waiting.message and store.revision() == rev
+    assert get_ticket(store, ticket.ticket_id).state is TicketState.AWAITING_NEXT_OPEN
+    assert process_pending(store, now=OPEN, opens=early) == []  # still waiting, untouched
+    assert process_pending(store, now=OPEN) == []  # no market at all: waits too
+    # Once the bar of 2025-06-16 is in the data: filled at its open ± slippage.
+    [done] = process_pending(store, now=OPEN,
+                             opens=opens_from_spec(f"csv:{krx_data_dir}", tmp_path / "c2"))
     assert done.state is TicketState.DRY_RUN_FILLED
     p = store.portfolio()
-    # sell 30 × 58,270.85 = 1,748,125.50 − commission 262.22 − tax (0.15 %) 2,622.19
-    # buy 193 × 10,085.04 = 1,946,412.72 + commission 291.96
-    # cash 8,000,000 + 1,745,241.09 − 1,946,704.68 = 7,798,536.41
-    assert round(p.cash, 2) == 7_798_536.41
+    # opens 2025-06-16: 005930 58,000, 305720 9,990
+    # sell 30 × 57,971 = 1,739,130 − commission 260.8695 − tax (2025: 0.15 %) 2,608.695
+    # buy 193 × 9,994.995 = 1,929,034.035 + commission 289.35510525 (reserve 97,490: no cut)
+    sell = 30 * 58_000 * (1 - 0.0005)
+    buy = 193 * 9_990 * (1 + 0.0005)
+    assert round(p.cash, 2) == round(8_000_000 + (sell - sell * 0.00015 - sell * 0.0015)
+                                     - (buy + buy * 0.00015), 2) == 7_806_937.05
     assert p.holding("005930") is None
     h = p.holding("305720")
-    assert h.qty == 193 and h.avg_price == pytest.approx(10_085.04)
+    assert h.qty == 193 and h.avg_price == 9_990 * 1.0005 and h.entry_date == "2025-06-16"
+    assert {f.filled_at for f in done.fills} == {datetime(2025, 6, 16, 9, 0, tzinfo=KST)}
     assert p.revision == rev + 1 == done.portfolio_revision_after
     assert store.summary().stage is Stage.DONE_TODAY
     assert [r.ticket.ticket_id for r in list_tickets(store)] == [ticket.ticket_id]
+
+
+def _cut_csv_dir(tmp_path, krx_data_dir):
+    out = tmp_path / "bars_to_0613"
+    if not out.exists():
+        _cut_csv(krx_data_dir, out, ASOF)
+    return out
 
 
 @pytest.mark.slow

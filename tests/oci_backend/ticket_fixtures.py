@@ -19,6 +19,9 @@ from strategy.ticketing import draft_ticket
 
 ASOF = date(2025, 6, 13)
 NOW = datetime(2025, 6, 16, 9, 0, tzinfo=KST)  # the session after ASOF, at the open
+# The open of the session after ASOF used for paper fills (= the standard limits, so a paper
+# fill is the limit ± slippage).
+OPENS_0616 = {"005930": 55_000.0, "305720": 10_080.0, "069500": 35_015.0}
 NAMES = {"005930": ("삼성전자", "stock"), "305720": ("KODEX 2차전지산업", "etf"),
          "069500": ("KODEX 200", "etf")}
 
@@ -77,3 +80,16 @@ def drafted(store: Store, plan: OrderPlan | None = None, *, confirmed: bool = Tr
     assert plan is not None
     t = draft_ticket(plan, store.settings(), cash=store.portfolio().cash, created_at=NOW)
     return t.model_copy(update={"confirmed": confirmed})
+
+
+def fixed_opens(prices: dict[str, float] | None = None, session: date = date(2025, 6, 16)):
+    """An `OpenSource` that knows one session's opens (None for any other session)."""
+    known = dict(OPENS_0616 if prices is None else prices)
+
+    def opens(tickers, day):
+        return {t: known.get(t, 0.0) for t in tickers} if day == session else None
+
+    return opens
+
+
+OPENS = fixed_opens()

@@ -66,18 +66,20 @@ def test_plan_orders_tax_follows_fill_year():
     assert p2023.orders[0].est_tax == pytest.approx(999_500 * 0.0020)
 
 
-def test_plan_orders_cuts_last_buy_to_cash_above_reserve():
+def test_plan_orders_keeps_sized_caps_and_estimates_the_cut_above_reserve():
     d = _decision(held_qty=np.array([0, 0, 0]), exit_code=np.array([0, 0, 0]),
                   cash=1_000_000.0, equity=1_000_000.0, reserve=10_000.0,
                   buy_qty=np.array([20, 0, 10]))
     plan = plan_orders(d, Portfolio(cash=1_000_000.0), _settings(), fill_year=2025)
-    buys = {o.ticker: o.qty for o in plan.orders}
-    assert buys["091160"] == 10
+    buys = {o.ticker: o for o in plan.orders}
+    # the sized quantities are the orders (caps); the cut is made at the fill
+    assert buys["091160"].qty == 10 and buys["069500"].qty == 20
     # 1,000,000 − 10 × 50,025 × 1.00015 = 499,674.96; minus reserve 10,000 → 489,674.96
-    # / (40,020 × 1.00015) = 12.23 → 12 shares instead of 20
-    assert buys["069500"] == 12
-    assert any(r.startswith("CASH_LIMIT: 069500 cut from 20 to 12") for r in plan.reasons)
-    assert plan.est_cash_after >= plan.reserve
+    # / (40,020 × 1.00015) = 12.23 → 12 shares estimated at the close ± slippage
+    assert buys["069500"].est_notional == pytest.approx(12 * 40_020)
+    assert any(r.startswith("CASH_LIMIT: 069500 estimated cut from 20 to 12")
+               for r in plan.reasons)
+    assert plan.est_cash_after >= plan.reserve and plan.decision.value == "READY"
 
 
 def test_plan_orders_guardrail_violation_blocks_with_code():

@@ -166,7 +166,8 @@ def test_draft_ticket_orders_limits_fees_and_text():
     assert b1.est_fees == pytest.approx(198 * 10_080 * 0.00015)
     assert sell.name == "삼성전자" and sell.kind == "stock" and sell.reason == ReasonCode.STOP_LOSS
     assert sell.hts_text == "[매도] 삼성전자 (005930) 10주 지정가 55,000원 (약 550,000원)"
-    assert b1.hts_text.startswith("[매수] KODEX 2차전지산업 (305720) 198주 지정가 10,080원")
+    assert b1.hts_text.startswith("[매수] KODEX 2차전지산업 (305720) 최대 198주 지정가 10,080원, "
+                                  "최대 ")
     for o in t.orders:
         assert o.hts_text in t.copy_text
     assert t.plan_id in t.copy_text and t.ticket_id in t.copy_text
@@ -184,20 +185,33 @@ def test_draft_ticket_id_is_content_addressed():
     manual = draft_ticket(plan, Settings(execution_mode=ExecutionMode.MANUAL),
                           cash=10_000_000.0, created_at=CREATED)
     assert manual.ticket_id != a.ticket_id
-    cut = draft_ticket(plan, Settings(), cash=1_000_000.0, created_at=CREATED)
-    assert cut.ticket_id != a.ticket_id
+    # Less cash changes the buys' budgets, not the orders (a buy's qty is its sized cap).
+    poorer = draft_ticket(plan, Settings(), cash=1_000_000.0, created_at=CREATED)
+    assert poorer.ticket_id == a.ticket_id
+    assert [o.cash_budget for o in poorer.orders] != [o.cash_budget for o in a.orders]
+    other = draft_ticket(plan.model_copy(update={"plan_id": "20250613-bbbbbbbbbbbb"}),
+                         Settings(), cash=10_000_000.0, created_at=CREATED)
+    assert other.ticket_id != a.ticket_id
 
 
-def test_draft_ticket_cuts_buys_to_cash_above_reserve_in_rank_order():
+def test_draft_ticket_keeps_sized_caps_and_budgets_the_cash_above_reserve_in_rank_order():
     plan, c = standard_plan(), 0.00015
     t = draft_ticket(plan, Settings(), cash=1_000_000.0, created_at=CREATED)
-    avail = 1_000_000.0 + 550_000 - 550_000 * (c + 0.0015)
-    q1 = math.floor((avail - plan.reserve) / (10_080 * (1 + c)))
-    assert q1 == 143
-    assert q1 == rules.buy_qty_at_fill(avail, plan.reserve, 10_080.0, c, 198)
-    avail -= q1 * 10_080 * (1 + c)
-    assert rules.buy_qty_at_fill(avail, plan.reserve, 35_015.0, c, 50) == 0
-    assert [(o.ticker, o.qty) for o in t.orders] == [("005930", 10), ("305720", 143)]
+    avail = 1_000_000.0 + (550_000 - 550_000 * c - 550_000 * 0.0015)
+    # the first buy may spend everything above the reserve; its estimated cut at the limit
+    b1 = avail - plan.reserve
+    q1 = math.floor(b1 / (10_080 * (1 + c)))
+    assert q1 == 143 == rules.buy_qty_at_fill(avail, plan.reserve, 10_080.0, c, 198)
+    avail -= q1 * 10_080 + q1 * 10_080 * c
+    b2 = avail - plan.reserve
+    assert 0 < b2 < 35_015  # the second buy cannot afford one share at the limit
+    assert [(o.ticker, o.qty) for o in t.orders] == [("005930", 10), ("305720", 198),
+                                                      ("069500", 50)]
+    sell, buy1, buy2 = t.orders
+    assert sell.cash_budget is None
+    assert buy1.cash_budget == pytest.approx(b1) and buy2.cash_budget == pytest.approx(b2)
+    assert buy1.est_notional == q1 * 10_080 and buy2.est_notional == 0
+    assert "최대 198주" in buy1.hts_text and f"최대 {b1:,.0f}원까지" in buy1.hts_text
 
 
 def test_draft_ticket_uses_the_sell_tax_of_the_fill_year():
@@ -220,10 +234,13 @@ def test_draft_ticket_refuses_a_plan_that_is_not_ready(decision):
         draft_ticket(plan, Settings(), cash=1e7, created_at=CREATED)
 
 
-def test_draft_ticket_with_nothing_affordable_is_an_error():
+def test_draft_ticket_keeps_a_buy_its_budget_cannot_pay_for_as_the_backtest_tries_it():
+    # The cut is made at the next open: a lower open may still afford shares.
     plan = make_plan([planned(Side.BUY, "305720", 198, 10_075.0, rank=0)])
-    with pytest.raises(TicketDraftError, match="no order is left"):
-        draft_ticket(plan, Settings(), cash=50_000.0, created_at=CREATED)
+    [o] = draft_ticket(plan, Settings(), cash=plan.reserve + 5_000.0, created_at=CREATED).orders
+    assert o.qty == 198 and o.cash_budget == pytest.approx(5_000.0) and o.est_notional == 0
+    [o] = draft_ticket(plan, Settings(), cash=50.0, created_at=CREATED).orders
+    assert o.cash_budget == 0
 
 
 def test_draft_ticket_needs_an_aware_created_at():
@@ -304,8 +321,8 @@ def test_verify_ticket_mode_id_universe_and_guardrails(drafted):
     assert ("GUARDRAIL_MAX_SINGLE_ORDER", "orders[1].qty") in codes
     assert ("GUARDRAIL_MAX_ORDERS", "orders") in codes
     assert ("GUARDRAIL_MAX_BUY_TURNOVER", "orders") in codes
-    poor = plan.model_copy(update={"cash": 100_000.0})
-    assert ("GUARDRAIL_MIN_CASH", "orders") in _codes(t, poor)
+    poor = plan.model_copy(update={"cash": 100_000.0})  # budgets drafted from 10,000,000
+    assert ("GUARDRAIL_MIN_CASH", "orders[1].cash_budget") in _codes(t, poor)
 
 
 def test_verify_ticket_plan_not_ready(drafted):

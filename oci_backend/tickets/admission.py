@@ -1,0 +1,96 @@
+"""The one admission check: may this ticket go ahead now? Used by submit (which raises the
+refusal's error) and by the processor (which rejects the ticket with the refusal's stage and
+message) — the same rules, stated once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+
+from contracts.settings import ExecutionMode
+from contracts.summary import Stage
+from contracts.ticket import TERMINAL_STATES, ProblemCode, Ticket, TicketState
+from oci_backend.store import Store
+from oci_backend.tickets.boxes import all_records
+from oci_backend.tickets.errors import (
+    EmergencyStopped,
+    ModeRefused,
+    StaleTicket,
+    TicketConflict,
+    TicketError,
+    TicketRejected,
+)
+from strategy.ticketing import ticket_problems
+
+OPEN_STATES = frozenset(TicketState) - TERMINAL_STATES - {TicketState.DRAFT}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a ticket may not go ahead: the error submit raises, the summary stage the
+    processor shows, the message and the field at fault."""
+
+    error: type[TicketError]
+    stage: Stage
+    message: str
+    field: str | None = None
+    problems: list[str] = dc_field(default_factory=list)
+
+    def exception(self) -> TicketError:
+        return self.error(self.message, field=self.field, problems=self.problems)
+
+
+def refusal(store: Store, ticket: Ticket, *, confirmed_required: bool = True,
+            ignore_open: str | None = None) -> Refusal | None:
+    """None when `ticket` may go ahead, else the first rule it breaks, in this order:
+    emergency stop; LIVE; no current plan; another plan or as-of (stale); portfolio or
+    settings changed since the plan (stale); drafted for another mode; not confirmed; any other
+    `ticket_problems`; another open ticket for the plan (other than `ignore_open`)."""
+    stop = store.emergency_stop()
+    if stop.on:
+        return Refusal(EmergencyStopped, Stage.STOPPED,
+                       f"emergency stop is on (since {stop.at:%Y-%m-%d %H:%M} by {stop.by}: "
+                       f"{stop.reason}); no ticket is accepted until it is turned off")
+    settings = store.settings()
+    if ExecutionMode.LIVE in (settings.execution_mode, ticket.mode):
+        return Refusal(ModeRefused, Stage.BLOCKED,
+                       "LIVE execution has no broker yet and is refused: switch execution_mode "
+                       "to DRY_RUN or MANUAL (PUSH settings), then re-draft the ticket",
+                       field="mode")
+    plan = store.current_plan()
+    if plan is None:
+        return Refusal(StaleTicket, Stage.STALE_TICKET,
+                       "OCI has no current plan: run the daily cycle, then re-draft")
+    problems = ticket_problems(ticket, plan, settings)
+    lines = [str(p) for p in problems]
+    stale = [p for p in problems if p.code is ProblemCode.STALE]
+    if stale:
+        return Refusal(StaleTicket, Stage.STALE_TICKET, stale[0].message, problems=lines)
+    portfolio = store.portfolio()
+    if (plan.portfolio_revision, plan.settings_revision) != (portfolio.revision,
+                                                             settings.revision):
+        return Refusal(
+            StaleTicket, Stage.STALE_TICKET,
+            f"plan {plan.plan_id} was made for portfolio revision {plan.portfolio_revision} / "
+            f"settings revision {plan.settings_revision}, OCI is now at {portfolio.revision} / "
+            f"{settings.revision}: run the cycle again and re-draft")
+    mode = [p for p in problems if p.code is ProblemCode.MODE_MISMATCH]
+    if mode:
+        return Refusal(ModeRefused, Stage.STALE_TICKET, mode[0].message, field="mode",
+                       problems=lines)
+    if confirmed_required and not ticket.confirmed:
+        return Refusal(TicketRejected, Stage.STALE_TICKET,
+                       "the ticket is not confirmed: the operator must confirm the orders "
+                       "before submit", field="confirmed")
+    if problems:
+        return Refusal(TicketRejected, Stage.STALE_TICKET,
+                       "ticket does not match the current plan: " + "; ".join(lines),
+                       field=problems[0].field, problems=lines)
+    for tid, other in all_records(store).items():
+        if tid != ignore_open and other.ticket.plan_id == plan.plan_id and (
+                other.state in OPEN_STATES):
+            return Refusal(
+                TicketConflict, Stage.STALE_TICKET,
+                f"ticket {tid} for plan {plan.plan_id} is still {other.state.value}; finish "
+                f"it (record fills) before submitting another", field="plan_id")
+    return None

@@ -74,7 +74,7 @@ def test_cycle_replay_root_replays_in_dry_run_and_manual_a_live_root_refuses(
         assert s.freshness.provider == "csv" and s.freshness.synthetic is False
         assert s.status in (OverallStatus.OK, OverallStatus.WARN)
         assert res.exit_code == (0 if s.status is OverallStatus.OK else 2)  # WARN exits 2
-        assert s.stage in (Stage.PLAN_READY, Stage.NO_ACTION_TODAY)
+        assert s.stage is Stage.PLAN_READY  # 2025-12-29: BULL, one RSI-dip buy (305720)
         assert s.signals is not None and len(s.signals.tickers) == 5
 
         plan = OrderPlan.model_validate_json(c.get("/api/v1/plans/current").content)
@@ -176,7 +176,7 @@ def test_stage_transitions_visible_in_the_snapshot(oci_server_factory: ServerFac
     with server.client() as c:
         res = CycleResponse.model_validate_json(_cycle(c).content)
         ready = res.summary.stage
-        assert ready in (Stage.PLAN_READY, Stage.NO_ACTION_TODAY)
+        assert ready is Stage.PLAN_READY
         assert _snapshot(c).summary.stage is ready  # type: ignore[union-attr]
 
         on = c.post("/api/v1/emergency-stop", json={"on": True, "reason": "drill", "by": "qa"})

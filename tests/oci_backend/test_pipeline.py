@@ -35,7 +35,7 @@ def test_run_cycle_replays_a_real_session(tmp_path, krx_data_dir):
     assert s.asof == date(2025, 12, 29)
     assert s.freshness is not None and not s.freshness.stale and not s.freshness.synthetic
     assert s.signals is not None and [t.ticker for t in s.signals.tickers] == UNIVERSE
-    assert s.signals.regime.regime.value in {"BULL", "BEAR"}
+    assert s.signals.regime.regime.value == "BULL"  # the real data on 2025-12-29
     assert all(t.rsi is not None for t in s.signals.tickers)
     # artifacts on disk, readable by the same contracts
     latest = OpsSummary.model_validate_json(
@@ -44,7 +44,8 @@ def test_run_cycle_replays_a_real_session(tmp_path, krx_data_dir):
     assert store.paths.summary_dated(s.asof).exists()  # the dated copy is named by asof
     plan = OrderPlan.model_validate_json(
         store.paths.plan(res.plan.plan_id).read_text(encoding="utf-8"))
-    assert plan == res.plan and plan.decision.value in {"READY", "EMPTY"}
+    assert plan == res.plan and plan.decision.value == "READY"
+    assert [(o.side.value, o.ticker, o.qty) for o in plan.orders] == [("BUY", "305720", 139)]
     # first run created the defaults
     assert store.portfolio().cash == 10_000_000 and store.settings().revision == 1
 

@@ -154,3 +154,15 @@ def test_store_sweep_removes_only_old_orphaned_temp_files(store):
     Store(store.paths).initialize()
     assert not old.exists() and not old_report.exists()
     assert fresh.exists()  # may belong to a write in progress in another process
+
+
+def test_store_if_match_newer_than_current_is_stale_and_changes_nothing(store):
+    from oci_backend.store import StaleRevision
+
+    before = store.paths.portfolio.read_bytes()
+    p, _ = _new_inputs(store)
+    with pytest.raises(StaleRevision) as info:
+        store.push(2, portfolio=p, settings=None, reason="from the future", actor="op")
+    assert (info.value.expected, info.value.actual) == (2, 1)
+    assert store.paths.portfolio.read_bytes() == before and store.revision() == 1
+    assert store.audit(action=AuditAction.PUSH) == []

@@ -19,7 +19,7 @@ class ExecutionMode(StrEnum):
 
 
 class StrategyParams(Contract):
-    """Crisis Alpha v1 parameters (STRATEGY.md); defaults are the documented ones."""
+    """Crisis Alpha v1 parameters; the defaults are the strategy's documented ones."""
 
     regime_ma_long: Annotated[int, Field(ge=2, le=1000)] = 120
     ma_short_period: Annotated[int, Field(ge=2, le=1000)] = 60

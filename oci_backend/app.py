@@ -14,8 +14,9 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
-from oci_backend.auth import BearerAuth, install_access_log_redaction
+from oci_backend.auth import DOCS_STATIC, BearerAuth, install_access_log_redaction
 from oci_backend.config import OciConfig
 from oci_backend.deps import bearer_scheme
 from oci_backend.errors import COMMON_RESPONSES, install_error_handlers
@@ -90,10 +91,14 @@ def create_app(config: OciConfig | None = None) -> FastAPI:
             await anyio.to_thread.run_sync(lambda: scheduler.shutdown(wait=True))
             await anyio.to_thread.run_sync(replanner.close)
 
-    app = FastAPI(
+    # /docs and /redoc load their assets from the installed fastapi-offline package, never a
+    # CDN: the docs work on a VM or a firewalled PC without internet.
+    app: FastAPI = FastAPIOffline(
+        static_url=DOCS_STATIC,
         title="KRX Alertor — OCI backend",
         version="1",
-        summary="Execution plane: state, daily cycle, tickets, audit (SPEC.md §5)",
+        summary="Execution plane: state, daily cycle, tickets, audit (docs/pc-api.md, "
+                "docs/oci-install.md)",
         lifespan=lifespan,
         # No OpenTelemetry collector on this host: skip FastAPI's per-request telemetry checks.
         telemetry={"tracing": False, "metrics": False, "logs": False},

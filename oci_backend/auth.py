@@ -19,7 +19,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 # Liveness for the tunnel watchdog and the API description. The docs stay open on purpose:
 # the server is bound to loopback behind the SSH tunnel, the schema holds no data or
 # secrets, and Swagger UI cannot fetch a protected schema.
-OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# Swagger UI and ReDoc assets are served from the installed fastapi-offline package (no CDN:
+# /docs works on a VM or PC without internet); each asset path is listed, not a prefix.
+DOCS_STATIC = "/docs-static"
+DOCS_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png", "redoc.standalone.js")
+OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
+                        *(f"{DOCS_STATIC}/{name}" for name in DOCS_ASSETS)})
 
 
 def bearer_matches(authorization: bytes | None, token: bytes) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oci_backend"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from oci_server import REPO_DAILY, OciServer, new_token, start_server, stop_server  # noqa: E402
 

@@ -11,7 +11,7 @@ from contracts.ticket import Fill, FillsRequest, TicketRecord, TicketState
 from oci_backend.store import Store, atomic_write_model
 from oci_backend.tickets import boxes
 from oci_backend.tickets.errors import TicketNotFound, TicketRejected, TicketStateError
-from oci_backend.tickets.processing import apply_with_intent, fills_details
+from oci_backend.tickets.processing import apply_with_intent, fills_details, process_one
 from oci_backend.tickets.recovery import recover_locked
 from oci_backend.tickets.submit import check_ticket_id
 from strategy import calendar
@@ -37,7 +37,8 @@ def record_fills(
     fill dated before the session after the plan (a replay root takes historical dates).
     The ticket becomes PARTIALLY_FILLED, or FILLS_RECORDED when `final` or every order is
     filled. Only AWAITING_MANUAL_EXECUTION / PARTIALLY_FILLED tickets take fills
-    (`TicketStateError` otherwise).
+    (`TicketStateError` otherwise); a MANUAL ticket still in submitted/ is admitted first (the
+    processor's step, done now).
     """
     tid = check_ticket_id(ticket_id)
     with store.lock():
@@ -47,9 +48,16 @@ def record_fills(
             found = boxes.find(store, tid)
             if found is None:
                 raise TicketNotFound(f"no ticket {ticket_id!r}")
-            raise TicketStateError(
-                f"ticket {tid} is {found[1].state.value}: the processor has not taken it yet; "
-                f"fills can be recorded once it is AWAITING_MANUAL_EXECUTION")
+            if found[1].ticket.mode is ExecutionMode.MANUAL and found[0] == "submitted" and (
+                    not store.emergency_stop().on):
+                # The trade happened before the processor's next pass: admit it now.
+                process_one(store, tid, now_kst())
+                rec = boxes.read(store, "results", tid)
+            if rec is None or rec.state not in AWAITING:
+                state = (rec or found[1]).state.value
+                raise TicketStateError(
+                    f"ticket {tid} is {state}: fills can be recorded once it is "
+                    f"AWAITING_MANUAL_EXECUTION", problems=[rec.message] if rec else [])
         if rec.ticket.mode is not ExecutionMode.MANUAL or rec.state not in AWAITING:
             raise TicketStateError(
                 f"ticket {tid} is a {rec.ticket.mode.value} ticket in state {rec.state.value}: "

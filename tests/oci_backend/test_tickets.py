@@ -480,7 +480,7 @@ def test_record_fills_on_a_dry_run_or_unknown_ticket(store):
     submit_ticket(store, t, "k", actor="operator")
     req = FillsRequest(fills=[Fill(ticker="305720", side=Side.BUY, qty=1, price=1.0,
                                    filled_at=NOW)])
-    with pytest.raises(TicketStateError, match="processor has not taken it"):
+    with pytest.raises(TicketStateError, match="is SUBMITTED"):  # a DRY_RUN ticket
         record_fills(store, t.ticket_id, req, actor="operator")
     process_pending(store, now=NOW, opens=OPENS)
     with pytest.raises(TicketStateError) as exc:

@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_TOKEN_LENGTH = 24
@@ -72,6 +72,17 @@ class PcConfig(BaseSettings):
     # backtests on the PC
     data: str = Field(default="auto",
                       description="market data for backtests: csv:DIR | demo | auto")
+
+    @field_validator("workspace", "run_dir", "oci_token_file", "ssh_key", "ssh_known_hosts",
+                     mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @field_validator("oci_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     def direct(self) -> bool:
         return self.oci_url is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
@@ -82,6 +83,24 @@ def _series_table(payload: Mapping[str, Any]) -> pd.DataFrame | None:
     return None
 
 
+def fills_of(trades: pd.DataFrame, open_positions: pd.DataFrame) -> pd.DataFrame:
+    """Buy and sell fills (date, ticker, side, qty, price, reason) read off the round trips
+    and the positions still open, when the answer carries no fill table."""
+    rows: list[dict[str, Any]] = []
+    for frame, closed in ((trades, True), (open_positions, False)):
+        if frame.empty or "entry_date" not in frame.columns:
+            continue
+        for r in frame.to_dict(orient="records"):
+            rows.append({"date": r["entry_date"], "ticker": str(r["ticker"]), "side": "BUY",
+                         "qty": r["qty"], "price": r["entry_price"],
+                         "reason": r.get("entry_reason", "")})
+            if closed:
+                rows.append({"date": r["exit_date"], "ticker": str(r["ticker"]), "side": "SELL",
+                             "qty": r["qty"], "price": r["exit_price"],
+                             "reason": r.get("exit_reason", "")})
+    return pd.DataFrame(rows, columns=["date", "ticker", "side", "qty", "price", "reason"])
+
+
 @dataclass
 class RemoteBacktest:
     """A backtest answered by the PC backend, shaped like `strategy.backtest.BacktestResult`
@@ -100,12 +119,18 @@ class RemoteBacktest:
 
     @classmethod
     def from_json(cls, payload: Mapping[str, Any]) -> RemoteBacktest:
+        """Read the PC backend's `POST /backtest` answer (`series: {name: {dates, values}}`,
+        `trades`, `per_year`, `metrics`, ...); other common series shapes are accepted."""
         table = _series_table(payload)
+        raw = payload.get("series")
+        named: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
 
         def pick(name: str, *alts: str) -> pd.Series:
             for key in (name, *alts):
                 if table is not None and key in table.columns:
                     return table[key].rename(name)
+                if key in named:
+                    return to_series(named[key], name)
                 if key in payload and not isinstance(payload[key], int | float | str):
                     return to_series(payload[key], name)
             return pd.Series(dtype=float, name=name)
@@ -114,6 +139,9 @@ class RemoteBacktest:
         if "benchmark_metrics" in payload and "benchmark_metrics" not in meta:
             meta["benchmark_metrics"] = payload["benchmark_metrics"]
         fills = to_frame(payload.get("fills"))
+        if fills.empty:
+            fills = fills_of(to_frame(payload.get("trades")),
+                             to_frame(payload.get("open_positions")))
         if not fills.empty and "date" in fills.columns:
             fills["date"] = pd.to_datetime(fills["date"])
         return cls(
@@ -238,3 +266,13 @@ def report_html(result: RemoteBacktest, title: str = "Backtest report") -> str:
     """The offline HTML report of the run (plotly.js inlined), as `krx backtest --report`."""
     return report.figures_html(report.backtest_figures(_as_result(result)), title,
                                f"{result.start} → {result.end}")
+
+
+def session_window(start: date, end: date) -> tuple[date, date]:
+    """[start, end] moved onto XKRX sessions (start forward, end back): a backtest window
+    must begin and end on sessions."""
+    from strategy import calendar
+
+    s = start if calendar.is_session(start) else calendar.next_session(start)
+    e = end if calendar.is_session(end) else calendar.previous_session(end)
+    return s, e

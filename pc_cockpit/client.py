@@ -113,6 +113,8 @@ class PcError(Exception):
             return t("err.no_plan", lang, message=self.message)
         if c == "NO_DRAFT":
             return t("err.no_draft", lang)
+        if c == "NOTHING_TO_PUSH":
+            return t("push.nothing", lang)
         if c == "CYCLE_BUSY":
             return t("err.cycle_busy", lang)
         if self.status == 422 or c in ("VALIDATION_ERROR", "INVALID_JSON"):

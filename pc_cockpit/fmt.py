@@ -103,7 +103,11 @@ def plain(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
-        return f"{value:,.6g}" if abs(value) < 1e6 else f"{value:,.0f}"
+        if value.is_integer():
+            return f"{int(value):,}"
+        if abs(value) < 1:
+            return f"{value:.6g}"
+        return f"{value:,.4f}".rstrip("0").rstrip(".")
     if isinstance(value, list | tuple):
         return ", ".join(plain(v) for v in value) if value else "[]"
     if isinstance(value, dict):

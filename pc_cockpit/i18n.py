@@ -233,8 +233,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "Next: check the risks and the OCI log, then run the cycle again.",
     ),
     # regime / actions / reasons
-    "regime.BULL": ("강세 (BULL)", "BULL"),
-    "regime.BEAR": ("약세 (BEAR)", "BEAR"),
+    "regime.BULL": ("강세", "BULL"),
+    "regime.BEAR": ("약세", "BEAR"),
     "regime.UNKNOWN": ("알 수 없음", "UNKNOWN"),
     "action.BUY": ("매수", "BUY"),
     "action.SELL": ("매도", "SELL"),

@@ -52,6 +52,7 @@ def run_form(c: PcClient) -> None:
     if start >= end:
         st.error(t("bt.bad_window"))
         return
+    start, end = charts.session_window(start, end)
     params = {name: st.session_state[f"bt_{name}"] for name in EDITABLE}
     with st.status(t("bt.running"), expanded=False) as status:
         bar = st.progress(0.1, text=f"{start} → {end}")
@@ -156,7 +157,8 @@ def sweep_block(c: PcClient) -> None:
             return
         with st.spinner(t("bt.sweep_running")):
             try:
-                payload = c.sweep(ss["bt_start"], ss["bt_end"], grid, ss["sw_objective"])
+                start, end = charts.session_window(ss["bt_start"], ss["bt_end"])
+                payload = c.sweep(start, end, grid, ss["sw_objective"])
             except PcError as exc:
                 ui.forget_client_on(exc)
                 st.error(exc.user_message())

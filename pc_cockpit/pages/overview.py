@@ -115,8 +115,7 @@ def chart_block(c: PcClient, summary: OpsSummary, revision: int) -> None:
     key = ("ov_chart", revision, summary.asof.isoformat())
     cache = st.session_state.get("ov_chart")
     if not (isinstance(cache, tuple) and cache[0] == key):
-        end = summary.asof
-        start = end - timedelta(days=365)
+        start, end = charts.session_window(summary.asof - timedelta(days=365), summary.asof)
         try:
             with st.spinner(t("misc.loading")):
                 payload = c.backtest(start, end)

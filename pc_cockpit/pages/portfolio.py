@@ -4,16 +4,15 @@ against the pulled revision, PUSH with a required reason, and the conflict view.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 import pandas as pd
 import streamlit as st
-from pydantic import ValidationError
 
 from contracts.instruments import all_instruments
 from contracts.portfolio import Portfolio
 from pc_cockpit import fmt, sync_ui, ui
 from pc_cockpit.client import PcClient, PcError
+from pc_cockpit.forms import build_portfolio
 from pc_cockpit.i18n import t
 
 PAGE = "portfolio"
@@ -25,33 +24,6 @@ def holdings_frame(p: Portfolio) -> pd.DataFrame:
           "entry_date": h.entry_date or ""} for h in p.holdings],
         columns=["ticker", "qty", "avg_price", "entry_date"],
     )
-
-
-def _field_of(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(x) for x in err.get("loc", ()) if not str(x).startswith("function-"))
-    return f"{loc or 'portfolio'}: {err.get('msg')}"
-
-
-def build_portfolio(base: Portfolio, cash: float, frame: pd.DataFrame) -> Portfolio:
-    """The edited portfolio, validated by the contract (ValueError names the field)."""
-    holdings: list[dict[str, Any]] = []
-    for _, row in frame.iterrows():
-        ticker = str(row.get("ticker") or "").strip()
-        if not ticker and pd.isna(row.get("qty")):
-            continue  # an empty new row
-        entry = str(row.get("entry_date") or "").strip() or None
-        holdings.append({"ticker": ticker,
-                         "qty": None if pd.isna(row.get("qty")) else int(row["qty"]),
-                         "avg_price": None if pd.isna(row.get("avg_price"))
-                         else float(row["avg_price"]),
-                         "entry_date": entry})
-    data = base.model_dump(mode="json")
-    data.update(cash=cash, holdings=holdings)
-    try:
-        return Portfolio.model_validate(data)
-    except ValidationError as exc:
-        raise ValueError(_field_of(exc)) from None
 
 
 def editor(c: PcClient, working: Portfolio) -> None:

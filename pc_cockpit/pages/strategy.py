@@ -10,13 +10,14 @@ from datetime import date, timedelta
 from typing import Any
 
 import streamlit as st
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from contracts.common import now_kst
 from contracts.instruments import all_instruments
 from contracts.settings import ExecutionMode, Guardrails, Settings, StrategyParams
 from pc_cockpit import charts, sync_ui, ui
 from pc_cockpit.client import PcClient, PcError
+from pc_cockpit.forms import build_settings
 from pc_cockpit.i18n import t
 
 PAGE = "strategy"
@@ -67,22 +68,19 @@ def _number_widget(prefix: str, model: type[BaseModel], name: str) -> None:
 def edited_settings(working: Settings) -> Settings:
     """The settings the widgets describe, validated (ValueError names the field)."""
     ss = st.session_state
-    data = working.model_dump(mode="json")
-    data["strategy"] = {n: ss.get(f"sp_{n}") for n in StrategyParams.model_fields}
-    data["guardrails"] = {n: ss.get(f"gr_{n}") for n in Guardrails.model_fields}
-    data["universe"] = list(ss.get("st_universe") or [])
-    data["benchmark"] = ss.get("st_benchmark")
-    data["execution_mode"] = ss.get("st_mode")
-    data["notifications"] = {
-        "apprise_urls": [u.strip() for u in str(ss.get("st_urls", "")).splitlines() if u.strip()],
-        "daily_summary": bool(ss.get("st_daily")), "incidents": bool(ss.get("st_incidents")),
+    values = {
+        "strategy": {n: ss.get(f"sp_{n}") for n in StrategyParams.model_fields},
+        "guardrails": {n: ss.get(f"gr_{n}") for n in Guardrails.model_fields},
+        "universe": list(ss.get("st_universe") or []),
+        "benchmark": ss.get("st_benchmark"),
+        "execution_mode": ss.get("st_mode"),
+        "notifications": {
+            "apprise_urls": [u.strip() for u in str(ss.get("st_urls", "")).splitlines()
+                             if u.strip()],
+            "daily_summary": bool(ss.get("st_daily")), "incidents": bool(ss.get("st_incidents")),
+        },
     }
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err.get("loc", ()) if not str(x).startswith("function-"))
-        raise ValueError(f"{loc or 'settings'}: {err.get('msg')}") from None
+    return build_settings(working, values)
 
 
 def _save(working: Settings) -> None:
@@ -145,6 +143,7 @@ def _run_whatif(working: Settings, pulled: Settings) -> None:
     if not (isinstance(start, date) and isinstance(end, date)) or start >= end:
         ui.flash(PAGE, "error", t("bt.bad_window"))
         return
+    start, end = charts.session_window(start, end)
     if _params_sig(working) == _params_sig(pulled):
         ui.flash(PAGE, "warning", t("st.whatif_same"))
         return

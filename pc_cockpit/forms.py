@@ -1,0 +1,59 @@
+"""Form values → validated contracts (pure; the pages call these, tests too). A ValueError
+names the field at fault ('holdings.0.qty: ...')."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from pydantic import ValidationError
+
+from contracts.portfolio import Portfolio
+from contracts.settings import Settings
+
+
+def field_error(exc: ValidationError, default: str) -> str:
+    """'<dotted field>: <message>' of the first error."""
+    err = exc.errors()[0]
+    loc = ".".join(str(x) for x in err.get("loc", ()) if not str(x).startswith("function-"))
+    return f"{loc or default}: {err.get('msg')}"
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and pd.isna(value)) or value == ""
+
+
+def build_portfolio(base: Portfolio, cash: float, frame: pd.DataFrame) -> Portfolio:
+    """`base` with `cash` and the holdings rows of the editor (empty new rows ignored)."""
+    holdings: list[dict[str, Any]] = []
+    for row in frame.to_dict(orient="records"):
+        ticker = "" if _blank(row.get("ticker")) else str(row["ticker"]).strip()
+        if not ticker and _blank(row.get("qty")) and _blank(row.get("avg_price")):
+            continue
+        qty: Any = row.get("qty")
+        price: Any = row.get("avg_price")
+        entry = row.get("entry_date")
+        holdings.append({
+            "ticker": ticker,
+            "qty": None if _blank(qty) else int(qty),
+            "avg_price": None if _blank(price) else float(price),
+            "entry_date": None if _blank(entry) else str(entry).strip(),
+        })
+    data = base.model_dump(mode="json")
+    data.update(cash=cash, holdings=holdings)
+    try:
+        return Portfolio.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(field_error(exc, "portfolio")) from None
+
+
+def build_settings(base: Settings, values: dict[str, Any]) -> Settings:
+    """`base` with the form's values: `strategy`/`guardrails` mappings, `universe`,
+    `benchmark`, `execution_mode`, `notifications`."""
+    data = base.model_dump(mode="json")
+    for key, value in values.items():
+        data[key] = value
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(field_error(exc, "settings")) from None

@@ -1,0 +1,57 @@
+"""Overview page against a real PC backend and OCI: PULL, stage, regime, signals, risks, the
+benchmark chart, running the cycle — in Korean and English."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import PLAN_ASOF, Stack, texts
+
+pytestmark = pytest.mark.integration
+
+
+def oci_revision(stack: Stack) -> int:
+    with stack.oci_client() as c:
+        return int(c.get("/api/v1/sync/snapshot").json()["revision"])
+
+
+def test_overview_before_pull_says_to_pull_then_pull_shows_ocis_revision(fresh_stack, cockpit):
+    at = cockpit(fresh_stack)
+    assert at.title[0].value == "개요"
+    assert any("PULL을 눌러" in i.value for i in at.info)
+    at.button(key="ov_pull").click().run()
+    assert not at.exception
+    rev = oci_revision(fresh_stack)
+    assert any(f"OCI 응답: 리비전 {rev} " in s.value for s in at.success), texts(at)
+    page = texts(at)
+    assert "주문 계획 준비됨" in page and "PLAN_READY" in page  # stage of the day
+    assert "티켓 페이지에서 초안을 작성하세요" in page  # the next action in words
+    assert PLAN_ASOF in page
+    signals = at.dataframe[0].value
+    assert "305720" in set(signals["종목코드"])
+    assert "RSI 눌림 매수" in set(signals["사유"])  # the reason in words, not a code
+    assert at.metric[0].value == "직접 연결"  # the connection badge: direct mode
+
+
+def test_overview_in_english_with_regime_risks_and_the_benchmark_chart(stack, cockpit):
+    at = cockpit(stack, lang="en")
+    at.button(key="ov_pull").click().run()
+    page = texts(at)
+    assert at.title[0].value == "Overview"
+    assert "Stage of the day: Plan ready" in page
+    with stack.pc_client() as c:
+        regime = c.get("/api/v1/snapshot").json()["summary"]["signals"]["regime"]
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Regime"] == regime["regime"]
+    assert shown["ADX"] == f"{regime['adx']:,.1f}"
+    assert len(at.get("plotly_chart")) == 1  # benchmark with the regime shaded
+    assert "Risks" in page
+
+
+def test_overview_run_cycle_shows_ocis_answer(stack, cockpit):
+    at = cockpit(stack)
+    at.button(key="ov_pull").click().run()
+    at.button(key="ov_run_cycle").click().run()
+    with stack.oci_client() as c:
+        plan_id = c.get("/api/v1/plans/current").json()["plan_id"]
+    assert any("OCI 응답: 사이클 종료 코드" in s.value and plan_id in s.value
+               for s in at.success), texts(at)

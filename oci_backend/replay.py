@@ -242,10 +242,14 @@ def compare_with_backtest(result: ReplayResult, bars: dict[str, Any], settings: 
                               or abs(day.cash - float(cash[k])) >= 0.5):
             first = (f"{day.session}: equity {day.equity:,.2f} / cash {day.cash:,.2f} != "
                      f"backtest {float(eq[k]):,.2f} / {float(cash[k]):,.2f}")
-    want_fills = [(r.date, r.ticker, r.side, int(r.qty), float(r.price), float(r.commission),
-                   float(r.tax)) for r in bt.fills.itertuples()]
-    got_fills = [(d, f.ticker, f.side.value, f.qty, f.price, f.commission or 0.0, f.tax or 0.0)
-                 for d, f in result.fills]
+    f = bt.fills
+    want_fills: list[tuple[Any, ...]] = [
+        (d, t, s, int(q), float(p), float(c), float(x)) for d, t, s, q, p, c, x in zip(
+            f["date"], f["ticker"], f["side"], f["qty"], f["price"], f["commission"], f["tax"],
+            strict=True)]
+    got_fills: list[tuple[Any, ...]] = [
+        (d, g.ticker, g.side.value, g.qty, g.price, g.commission or 0.0, g.tax or 0.0)
+        for d, g in result.fills]
     fills_equal = len(want_fills) == len(got_fills) and all(
         a[:4] == b[:4] and all(abs(x - y) < 0.005 for x, y in zip(a[4:], b[4:], strict=True))
         for a, b in zip(got_fills, sorted(want_fills, key=lambda r: r[0]), strict=True))

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from contracts.common import Contract, KstDatetime, now_kst
 from contracts.sync import PushResponse
@@ -108,7 +108,9 @@ class DraftRequest(Contract):
 
 
 class SubmitRequest(Contract):
-    confirm: bool = Field(description="must be true: the operator confirms sending these orders")
+    confirm: StrictBool = Field(
+        description="must be true (JSON true, not a string): the operator confirms sending "
+                    "these orders")
 
 
 class StoredDraft(Contract):

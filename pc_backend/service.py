@@ -28,7 +28,7 @@ from contracts.sync import PushRequest, SyncSnapshot
 from contracts.ticket import TicketRecord
 from pc_backend.config import PcConfig
 from pc_backend.oci_client import OciClient, OciHttpError, OciUnreachable
-from pc_backend.workspace import ARTIFACTS, NoDraft, Workspace, WorkspaceError
+from pc_backend.workspace import ARTIFACTS, NoDraft, NotPulled, Workspace, WorkspaceError
 
 log = logging.getLogger("krx.pc")
 
@@ -137,8 +137,8 @@ class PcService:
                         "'theirs' for each (POST /api/v1/conflicts/resolve), then push again",
                         conflicts=[c.model_dump(mode="json") for c in pending])
                 meta = ws.meta()
-                if meta.pulled_revision is None:
-                    raise WorkspaceError("nothing pulled yet: pull first")
+                if meta.pulled_revision is None or not ws.has_snapshot():
+                    raise NotPulled("nothing pulled yet: POST /api/v1/pull (krx pc pull) first")
                 docs = {a: ws.working_doc(a) for a in ARTIFACTS if ws.is_edited(a)}
                 if not docs:
                     raise NothingToPush("no local edits to push (GET /api/v1/diff is empty)")

@@ -30,7 +30,7 @@ fi
 .venv/bin/python -m pip install -q -e ".[dev]"
 
 .venv/bin/ruff check .
-.venv/bin/mypy strategy contracts oci_backend krx_cli
+.venv/bin/mypy strategy contracts oci_backend krx_cli pc_backend
 .venv/bin/krx schema --check
 
 set +e

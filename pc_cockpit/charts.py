@@ -110,7 +110,7 @@ class RemoteBacktest:
     equity: pd.Series
     benchmark: pd.Series
     regime: pd.Series
-    chop: pd.Series
+    chop: pd.Series | None  # None when the answer has no chop series (no strip drawn)
     fills: pd.DataFrame
     trades: pd.DataFrame
     per_year: pd.DataFrame
@@ -150,7 +150,7 @@ class RemoteBacktest:
             equity=pick("equity").astype(float),
             benchmark=pick("benchmark").astype(float),
             regime=pick("regime").astype(str),
-            chop=pick("chop").astype(object),
+            chop=chop if len(chop := pick("chop")) else None,
             fills=fills,
             trades=to_frame(payload.get("trades")),
             per_year=to_frame(payload.get("per_year")),
@@ -178,8 +178,7 @@ def benchmark_regime_figure(result: RemoteBacktest, *, title: str,
     fig.add_trace(go.Scatter(x=result.benchmark.index, y=result.benchmark.to_numpy(),
                              name=benchmark_name, line={"color": "#333333", "width": 1.8}))
     if len(result.regime):
-        chop = result.chop if len(result.chop) else None
-        fig.update_layout(shapes=report.regime_shapes(result.regime, chop))
+        fig.update_layout(shapes=report.regime_shapes(result.regime, result.chop))
     fig.update_layout(title=title, height=320, hovermode="x unified",
                       margin={"l": 50, "r": 20, "t": 50, "b": 30}, showlegend=False)
     return fig

@@ -1,0 +1,83 @@
+"""Backtest & sweep page (run, metric cards, the report's figures, downloads, sweep heatmap,
+walk-forward summary) and the Audit trail page (filters, field-level before → after, a
+parameter's whole history) against a real PC backend and OCI."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from conftest import Stack, pull, texts
+
+from strategy.backtest.report import format_value
+
+pytestmark = pytest.mark.integration
+
+
+def submit(at, label: str):  # noqa: ANN001, ANN201
+    return next(b for b in at.button if b.label == label).click().run()
+
+
+def test_backtest_runs_and_shows_the_backends_metrics_and_figures(stack: Stack, cockpit):
+    pull(stack)
+    at = cockpit(stack, page="backtest", lang="en",
+                 bt_start=date(2024, 1, 2), bt_end=date(2025, 8, 29))
+    at.number_input(key="bt_rsi_buy_threshold").set_value(45.0)
+    submit(at, "Run backtest")
+    assert not at.exception, texts(at)
+    with stack.pc_client() as c:
+        direct = c.post("/api/v1/backtest", json={
+            "start": "2024-01-02", "end": "2025-08-29",
+            "params": {"rsi_buy_threshold": 45.0}}).json()
+    page = texts(at)
+    for name in ("total_return", "sharpe", "n_trades"):
+        assert format_value(name, direct["metrics"][name]) in page, name
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 2  # equity vs benchmark (regime shaded) and drawdown
+    downloads = [d for d in at.get("download_button")]
+    assert len(downloads) >= 2  # trades CSV, equity CSV
+    per_year = next(d.value for d in at.dataframe if "year" in d.value.columns)
+    assert sorted(per_year["year"].astype(int)) == [2024, 2025]
+
+
+def test_backtest_bad_window_is_refused_with_a_message(stack: Stack, cockpit):
+    at = cockpit(stack, page="backtest", bt_start=date(2025, 8, 29), bt_end=date(2024, 1, 2))
+    submit(at, "백테스트 실행")
+    assert any("시작일이 종료일보다 앞서야" in e.value for e in at.error)
+
+
+def test_sweep_heatmap_and_walkforward_summary(stack: Stack, cockpit):
+    pull(stack)
+    at = cockpit(stack, page="backtest", lang="en",
+                 bt_start=date(2024, 1, 2), bt_end=date(2025, 8, 29),
+                 sw_xv="45, 50", sw_yv="70, 75")
+    submit(at, "Run sweep")
+    assert not at.exception, texts(at)
+    top = next(d.value for d in at.dataframe if "rsi_buy_threshold" in d.value.columns)
+    assert len(top) == 4  # the 2 × 2 grid, ranked
+    assert set(top["rsi_buy_threshold"]) == {45, 50}
+    assert len(at.get("plotly_chart")) == 1  # the heatmap
+    at.button(key="wf_run").click().run()
+    assert not at.exception
+    page = texts(at)
+    # The PC API (docs/pc-api.md) has no walk-forward route: the page says where to go.
+    assert "no walk-forward route: use `krx walkforward`" in page
+
+
+def test_audit_trail_filters_and_shows_a_parameters_history(fresh_stack: Stack, cockpit):
+    pull(fresh_stack)
+    with fresh_stack.pc_client() as c:
+        for value, reason in ((45.0, "buy earlier"), (40.0, "buy even earlier")):
+            s = c.get("/api/v1/workspace/settings").json()
+            s["strategy"]["rsi_buy_threshold"] = value
+            assert c.put("/api/v1/workspace/settings", json=s).status_code == 200
+            assert c.post("/api/v1/push", json={"reason": reason}).status_code == 200
+    at = cockpit(fresh_stack, page="audit")
+    at.selectbox(key="au_action").set_value("PUSH").run()
+    entries = at.dataframe[0].value
+    assert set(entries["무엇"]) == {"PUSH"}
+    assert list(entries["사유"])[:2] == ["buy even earlier", "buy earlier"]  # newest first
+    at.selectbox(key="au_path").set_value("settings.strategy.rsi_buy_threshold").run()
+    history = at.dataframe[-1].value
+    assert [(r["이전"], r["이후"], r["사유"]) for r in history.to_dict("records")] == \
+        [("45", "40", "buy even earlier"), ("50", "45", "buy earlier")]

@@ -1,0 +1,126 @@
+"""Strategy & settings (edit, what-if backtest against the current parameters, PUSH with a
+reason into the audit trail) and the Order plan page (READY, BLOCKED with why and what would
+change it), against a real PC backend and OCI."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from conftest import Stack, pull, texts
+
+from contracts.plan import OrderPlan
+from contracts.settings import Settings
+from pc_cockpit.forms import build_settings
+from strategy import ticketing
+from strategy.backtest.report import format_value
+
+pytestmark = pytest.mark.integration
+
+
+def submit(at, label: str):  # noqa: ANN001, ANN201
+    return next(b for b in at.button if b.label == label).click().run()
+
+
+def test_strategy_edit_whatif_and_push_are_audited_with_the_reason(fresh_stack, cockpit):
+    pull(fresh_stack)
+    at = cockpit(fresh_stack, page="strategy")
+    assert at.number_input(key="sp_rsi_buy_threshold").value == 50.0
+    at.number_input(key="sp_rsi_buy_threshold").set_value(45.0)
+    submit(at, "로컬 작업본에 저장")
+    assert any("작업본에 저장됨: 변경 1건" in s.value for s in at.success), texts(at)
+    at.button(key="wi_run").click().run()
+    assert not at.exception, texts(at)
+    side_by_side = next(d.value for d in at.dataframe if "수정안" in d.value.columns)
+    # The edited column is the PC backend's own backtest of the edited parameters.
+    start = at.session_state["wi_start"]
+    end = at.session_state["wi_end"]
+    from pc_cockpit.charts import session_window
+
+    s, e = session_window(start, end)
+    with fresh_stack.pc_client() as c:
+        edited = c.post("/api/v1/backtest", json={
+            "start": s.isoformat(), "end": e.isoformat(),
+            "params": {"rsi_buy_threshold": 45.0}}).json()
+        current = c.post("/api/v1/backtest", json={
+            "start": s.isoformat(), "end": e.isoformat(),
+            "params": {"rsi_buy_threshold": 50.0}}).json()
+    row = side_by_side[side_by_side["지표"] == "final_equity"].iloc[0]
+    assert row["수정안"] == format_value("final_equity", edited["metrics"]["final_equity"])
+    assert row["현재 설정"] == format_value("final_equity", current["metrics"]["final_equity"])
+    assert len(at.get("plotly_chart")) == 1  # equity curves overlaid
+    at.text_input(key="strategy_push_reason").input("buy dips earlier")
+    submit(at, "PUSH")
+    with fresh_stack.oci_client() as c:
+        snap = c.get("/api/v1/sync/snapshot").json()
+        entry = c.get("/api/v1/audit", params={"action": "PUSH"}).json()[-1]
+    assert snap["settings"]["strategy"]["rsi_buy_threshold"] == 45.0
+    assert any(f"새 리비전 {snap['revision']} " in s.value for s in at.success), texts(at)
+    assert entry["reason"] == "buy dips earlier"
+    assert [(c["path"], c["before"], c["after"]) for c in entry["changes"]] == \
+        [("settings.strategy.rsi_buy_threshold", 50.0, 45.0)]
+
+
+def test_strategy_same_parameters_whatif_says_so(stack, cockpit):
+    pull(stack)
+    at = cockpit(stack, page="strategy", lang="en")
+    at.button(key="wi_run").click().run()
+    assert any("equal the current ones" in w.value for w in at.warning)
+
+
+def test_settings_form_validation_names_the_field():
+    base = Settings()
+    bad = base.strategy.model_dump() | {"rsi_buy_threshold": 80.0}
+    with pytest.raises(ValueError, match="rsi_buy_threshold"):
+        build_settings(base, {"strategy": bad})
+    with pytest.raises(ValueError, match="universe"):
+        build_settings(base, {"universe": ["069500", "069500"]})
+
+
+def test_order_plan_ready_shows_limit_on_tick_fees_cash_and_guardrails(stack, cockpit):
+    pull(stack)
+    with stack.oci_client() as c:
+        plan = OrderPlan.model_validate(c.get("/api/v1/plans/current").json())
+        settings = Settings.model_validate(c.get("/api/v1/sync/snapshot").json()["settings"])
+    assert plan.decision.value == "READY"
+    at = cockpit(stack, page="order_plan")
+    orders = at.dataframe[0].value
+    order = plan.orders[0]
+    row = orders[orders["종목코드"] == order.ticker].iloc[0]
+    limit = ticketing.plan_limit(order, settings.strategy.slippage)
+    assert row["지정가"] == f"{limit:,}"
+    assert ticketing.is_on_tick(limit, order.kind)
+    assert row["수량"] == f"{order.qty:,}"
+    assert row["금액"] == f"{round(order.est_notional):,}원"
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["현재 현금"] == f"{round(plan.cash):,}원"
+    assert shown["주문 후 예상 현금"] == f"{round(plan.est_cash_after):,}원"
+    checks = at.dataframe[1].value
+    assert list(checks["검사"]) == [c.code for c in plan.checks]
+    assert any("준비됨" in s.value for s in at.success)
+
+
+def test_order_plan_blocked_says_why_and_what_would_change_it(fresh_stack: Stack, cockpit):
+    pull(fresh_stack)
+    with fresh_stack.pc_client() as c:
+        settings = c.get("/api/v1/workspace/settings").json()
+        settings["guardrails"]["max_single_order_pct"] = 0.01
+        assert c.put("/api/v1/workspace/settings", json=settings).status_code == 200
+        pushed = c.post("/api/v1/push", json={"reason": "tiny orders only"})
+        assert pushed.status_code == 200, pushed.text
+        plan = c.get("/api/v1/plan").json()
+    assert plan["decision"] == "BLOCKED"
+    at = cockpit(fresh_stack, page="order_plan", lang="en")
+    assert any("BLOCKED" in e.value for e in at.error), texts(at)
+    page = texts(at)
+    assert any(r in page for r in plan["reasons"])  # OCI's reason code, verbatim
+    assert "Adjusting the guardrail limits" in page  # what would change it
+    checks = next(d.value for d in at.dataframe if "Check" in d.value.columns)
+    assert "❌" in set(checks["OK"])
+
+
+def test_window_helper_moves_onto_sessions():
+    from pc_cockpit.charts import session_window
+
+    assert session_window(date(2025, 9, 6), date(2025, 9, 7)) == \
+        (date(2025, 9, 8), date(2025, 9, 5))

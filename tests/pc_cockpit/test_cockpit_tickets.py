@@ -1,0 +1,128 @@
+"""Tickets page: draft → preview (HTS/MTS text) → explicit confirmation → submit, OCI's
+record with its timeline, the DRY_RUN fill, a stale draft re-drafted, the emergency stop
+refusing a submit, MANUAL fills recorded — against a real PC backend and OCI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO_DAILY, Stack, pull, texts
+
+pytestmark = pytest.mark.integration
+
+
+def process_tickets(stack: Stack) -> str:
+    """One OCI ticket-processor pass (the server's own processor is off in tests)."""
+    res = subprocess.run(
+        [sys.executable, "-m", "krx_cli.main", "oci", "process-tickets",
+         "--data-dir", str(stack.oci.data_dir), "--data", f"csv:{REPO_DAILY}"],
+        capture_output=True, text=True, encoding="utf-8", timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout
+
+
+def push_settings(stack: Stack, reason: str, **changes: object) -> None:
+    with stack.pc_client() as c:
+        settings = c.get("/api/v1/workspace/settings").json()
+        for path, value in changes.items():
+            section, _, name = path.partition("__")
+            if name:
+                settings[section][name] = value
+            else:
+                settings[section] = value
+        assert c.put("/api/v1/workspace/settings", json=settings).status_code == 200
+        r = c.post("/api/v1/push", json={"reason": reason})
+        assert r.status_code == 200, r.text
+
+
+def oci_tickets(stack: Stack) -> list[dict]:
+    with stack.oci_client() as c:
+        return c.get("/api/v1/tickets").json()
+
+
+def draft_and_preview(at):  # noqa: ANN001, ANN201
+    at.button(key="tk_draft").click().run()
+    assert not at.exception
+    return at
+
+
+def test_ticket_draft_confirm_submit_then_dry_run_fill(fresh_stack: Stack, cockpit):
+    pull(fresh_stack)
+    at = draft_and_preview(cockpit(fresh_stack, page="tickets"))
+    with fresh_stack.pc_client() as c:
+        stored = c.get("/api/v1/tickets/draft").json()
+    ticket = stored["ticket"]
+    assert any(ticket["ticket_id"] in s.value for s in at.subheader)
+    copy = at.code[0].value
+    assert "[매수]" in copy and "305720" in copy  # the HTS/MTS text
+    submit = at.button(key="tk_submit")
+    assert submit.disabled  # no confirmation yet
+    assert oci_tickets(fresh_stack) == []
+    at.checkbox(key="tk_confirm").check().run()
+    at.button(key="tk_submit").click().run()
+    records = oci_tickets(fresh_stack)
+    assert [r["ticket"]["ticket_id"] for r in records] == [ticket["ticket_id"]]
+    assert any(f"OCI 응답: 티켓 {ticket['ticket_id']} → {records[0]['state']}" in s.value
+               for s in at.success), texts(at)
+    process_tickets(fresh_stack)
+    at.button(key="tk_refresh").click().run()
+    listed = next(d.value for d in at.dataframe if "티켓" in d.value.columns)
+    assert listed.iloc[0]["상태"] == "DRY_RUN_FILLED"
+    page = texts(at)
+    assert "**SUBMITTED**" in page and "**DRY_RUN_FILLED**" in page  # the timeline
+    fills = next(d.value for d in at.dataframe if "가격" in d.value.columns)
+    assert list(fills["종목코드"]) == ["305720"]
+
+
+def test_emergency_stop_refuses_the_submit_and_says_why(fresh_stack: Stack, cockpit):
+    pull(fresh_stack)
+    at = draft_and_preview(cockpit(fresh_stack, page="tickets"))
+    with fresh_stack.pc_client() as c:
+        r = c.post("/api/v1/emergency-stop", json={"on": True, "reason": "drill"})
+        assert r.status_code == 200
+    at.checkbox(key="tk_confirm").check().run()
+    at.button(key="tk_submit").click().run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "긴급 정지가 켜져 있어 OCI가 거부했습니다" in errors, texts(at)
+    assert oci_tickets(fresh_stack) == []
+
+
+def test_stale_draft_is_flagged_and_redrafted_from_the_current_plan(fresh_stack, cockpit):
+    pull(fresh_stack)
+    at = draft_and_preview(cockpit(fresh_stack, page="tickets"))
+    with fresh_stack.pc_client() as c:
+        old = c.get("/api/v1/tickets/draft").json()["ticket"]["plan_id"]
+    push_settings(fresh_stack, "smaller slippage", strategy__slippage=0.0004)
+    with fresh_stack.pc_client() as c:
+        current = c.get("/api/v1/plan").json()["plan_id"]
+    assert current != old
+    at = cockpit(fresh_stack, page="tickets")
+    assert any(old in w.value and current in w.value for w in at.warning), texts(at)
+    at.button(key="tk_redraft").click().run()
+    with fresh_stack.pc_client() as c:
+        assert c.get("/api/v1/tickets/draft").json()["ticket"]["plan_id"] == current
+    assert not any("⚠️" in w.value for w in at.warning)
+
+
+def test_manual_mode_fills_are_recorded_from_the_form(fresh_stack: Stack, cockpit):
+    pull(fresh_stack)
+    push_settings(fresh_stack, "trade by hand", execution_mode="MANUAL")
+    at = draft_and_preview(cockpit(fresh_stack, page="tickets"))
+    at.checkbox(key="tk_confirm").check().run()
+    at.button(key="tk_submit").click().run()
+    process_tickets(fresh_stack)
+    at.button(key="tk_refresh").click().run()
+    record = oci_tickets(fresh_stack)[0]
+    assert record["state"] == "AWAITING_MANUAL_EXECUTION"
+    tid = record["ticket"]["ticket_id"]
+    order = record["ticket"]["orders"][0]
+    half = max(1, order["qty"] // 2)
+    at.number_input(key=f"fill_qty_{tid}_0").set_value(half)
+    next(b for b in at.button if b.label == "체결 기록").click().run()
+    record = oci_tickets(fresh_stack)[0]
+    assert record["state"] == "PARTIALLY_FILLED"
+    assert [(f["ticker"], f["qty"]) for f in record["fills"]] == [(order["ticker"], half)]
+    assert any(f"OCI 응답: {tid} → PARTIALLY_FILLED" in s.value for s in at.success), texts(at)

@@ -1,0 +1,120 @@
+"""Pure parts of the cockpit: labels in both languages, KRW/KST formats and colours, the
+client's operator-readable errors, reading the backend's backtest answer."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from contracts.common import KST
+from contracts.settings import StrategyParams
+from contracts.signals import ReasonCode
+from contracts.summary import Stage
+from pc_cockpit import fmt
+from pc_cockpit.charts import RemoteBacktest, fills_of, to_frame
+from pc_cockpit.client import CockpitConfig, PcClient, PcError
+from pc_cockpit.i18n import TEXT, t
+
+
+def test_i18n_every_label_has_korean_and_english_with_the_same_placeholders():
+    for key, (ko, en) in TEXT.items():
+        assert ko and en, key
+        assert set(re.findall(r"{(\w+)", ko)) == set(re.findall(r"{(\w+)", en)), key
+
+
+def test_i18n_covers_every_stage_and_reason_code():
+    for stage in Stage:
+        assert f"stage.{stage.value}" in TEXT and f"next.{stage.value}" in TEXT
+    for reason in ReasonCode:
+        assert f"reason.{reason.value}" in TEXT
+
+
+def test_i18n_defaults_to_korean_and_falls_back_to_the_key():
+    assert t("nav.overview") == "개요"
+    assert t("nav.overview", "en") == "Overview"
+    assert t("no.such.key") == "no.such.key"
+
+
+def test_fmt_krw_separators_and_colours_gains_red_losses_blue():
+    assert fmt.krw(12345678.4) == "12,345,678원"
+    assert fmt.krw(12345678.4, "en") == "₩12,345,678"
+    assert fmt.krw(None) == "—"
+    assert fmt.color_of(0.1) == fmt.GAIN_COLOR == "#d62728"
+    assert fmt.color_of(-0.1) == fmt.LOSS_COLOR
+    assert fmt.signed_markdown(0.05, "+5%") == ":red[+5%]"
+    assert fmt.signed_markdown(-0.05, "-5%") == ":blue[-5%]"
+    assert fmt.pct(0.01234, signed=True) == "+1.23%"
+
+
+def test_fmt_timestamps_in_kst_and_naive_refused():
+    utc = datetime(2026, 11, 30, 0, 5, tzinfo=UTC)
+    assert fmt.kst(utc) == "2026-11-30 09:05 KST"
+    assert fmt.kst("2026-11-30T09:05:07+09:00", seconds=True) == "2026-11-30 09:05:07 KST"
+    assert fmt.kst(datetime(2026, 11, 30, 9, 5)) == "—"  # noqa: DTZ001 (naive on purpose)
+    assert datetime(2026, 1, 1, tzinfo=KST).tzinfo is KST
+
+
+def _client(tmp_path, handler) -> PcClient:  # noqa: ANN001
+    token = tmp_path / "pc_token"
+    token.write_text("t" * 40, encoding="utf-8")
+    return PcClient(CockpitConfig("http://127.0.0.1:9", token),
+                    transport=httpx.MockTransport(handler))
+
+
+@pytest.mark.parametrize(("status", "body", "expected"), [
+    (503, {"error": "OCI_UNREACHABLE", "message": "tunnel down."}, "OCI에 연결할 수 없습니다"),
+    (409, {"error": "CONFLICT", "message": "x", "conflicts": [{"path": "cash"}]}, "충돌"),
+    (423, {"error": "EMERGENCY_STOP", "message": "stopped by ops"}, "stopped by ops"),
+    (422, {"error": "VALIDATION_ERROR", "message": "must be > 0", "field": "cash"}, "cash"),
+    (409, {"error": "STALE_TICKET", "message": "plan changed"}, "다시 초안을 작성하세요"),
+    (401, {"error": "UNAUTHORIZED", "message": "bad token"}, "토큰"),
+    (500, {"error": "INTERNAL_ERROR", "message": "boom"}, "INTERNAL_ERROR (500): boom"),
+])
+def test_client_turns_error_answers_into_operator_messages(tmp_path, status, body, expected):
+    # The PC backend's HTTP boundary only: every answer shape of docs/pc-api.md errors.
+    client = _client(tmp_path, lambda request: httpx.Response(status, json=body))
+    with pytest.raises(PcError) as err:
+        client.status()
+    assert expected in err.value.user_message()
+    assert err.value.code == body["error"]
+    if body["error"] == "CONFLICT":
+        assert err.value.conflicts == [{"path": "cash"}]
+
+
+def test_client_transport_failure_says_start_the_backend(tmp_path):
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with pytest.raises(PcError) as err:
+        _client(tmp_path, refuse).status()
+    assert err.value.code == "PC_DOWN"
+    assert "krx pc serve" in err.value.user_message()
+
+
+def test_remote_backtest_reads_the_series_shape_and_derives_fills():
+    payload = {
+        "metrics": {"total_return": 0.1, "sharpe": None},
+        "series": {"equity": {"dates": ["2025-01-02", "2025-01-03"], "values": [1.0, 1.1]},
+                   "benchmark": {"dates": ["2025-01-02", "2025-01-03"], "values": [1.0, 0.9]},
+                   "regime": {"dates": ["2025-01-02", "2025-01-03"],
+                              "values": ["BULL", "BEAR"]}},
+        "trades": [{"ticker": "069500", "entry_date": "2025-01-02", "exit_date": "2025-01-03",
+                    "entry_price": 10.0, "exit_price": 11.0, "qty": 3,
+                    "entry_reason": "RSI_DIP_ENTRY", "exit_reason": "STOP_LOSS"}],
+        "per_year": [{"year": 2025, "return": 0.1}],
+    }
+    r = RemoteBacktest.from_json(payload)
+    assert list(r.equity) == [1.0, 1.1] and list(r.regime) == ["BULL", "BEAR"]
+    assert r.chop is None
+    assert list(r.fills["side"]) == ["BUY", "SELL"]
+    assert r.start == "2025-01-02" and r.end == "2025-01-03"
+    assert fills_of(to_frame([]), to_frame(None)).empty
+
+
+def test_strategy_form_knows_every_parameter_kind():
+    # The settings form draws one widget per StrategyParams field: bool, choice or number.
+    kinds = {type(getattr(StrategyParams(), n)).__name__ for n in StrategyParams.model_fields}
+    assert kinds <= {"int", "float", "bool", "str"}

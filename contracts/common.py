@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 KST = ZoneInfo("Asia/Seoul")
 
@@ -79,8 +79,19 @@ def _ticker_schema(schema: dict) -> None:
 
 # A known 6-character KRX code (the ticker master decides what is known).
 Ticker = Annotated[str, AfterValidator(_check_code), Field(json_schema_extra=_ticker_schema)]
+_NUMERIC = re.compile(r"^[-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?$")
+
+
+def _iso_only(value: object) -> object:
+    # Pydantic reads numbers as Unix timestamps; in this system a number is always a mistake.
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMERIC.match(value)):
+        raise ValueError("expected an ISO-8601 datetime with an offset, e.g. "
+                         "2025-12-29T09:05:00+09:00, not a number")
+    return value
+
+
 # Aware datetime, normalised to KST so every artifact reads the same way.
-KstDatetime = Annotated[AwareDatetime, AfterValidator(_to_kst)]
+KstDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(_to_kst)]
 # A session date as text (YYYY-MM-DD), checked to be a real date in range.
 IsoDate = Annotated[str, Field(min_length=10, max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$"),
                     AfterValidator(_check_iso_date)]

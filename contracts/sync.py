@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool, model_validator
+from pydantic import ConfigDict, Field, StrictBool, model_validator
 
 from contracts.audit import AuditEntry
 from contracts.common import Contract, KstDatetime, now_kst
@@ -43,6 +43,9 @@ class SyncSnapshot(Contract):
 
 
 class PushRequest(Contract):
+    model_config = ConfigDict(json_schema_extra={
+        "anyOf": [{"required": ["portfolio"]}, {"required": ["settings"]}]})
+
     portfolio: Portfolio | None = None
     settings: Settings | None = None
     reason: Annotated[str, Field(min_length=1, max_length=500)]

@@ -77,6 +77,7 @@ def _documented(description: str) -> dict[str, Any]:
 # Answers any API route can give besides its own (401 comes from `auth.BearerAuth`, 413/415/
 # 422 from the body checks in `middleware`, 431 from `http_limits`, 500 from a corrupt file).
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("a required header is missing or malformed (e.g. Idempotency-Key)"),
     401: _documented("missing or wrong token, or more than one Authorization header; the "
                      "scheme is case-insensitive (RFC 7235): 'Bearer' or 'bearer'"),
     413: _documented("body larger than KRX_OCI_MAX_BODY_BYTES"),
@@ -187,10 +188,29 @@ async def _on_too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
 async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 400: "BAD_REQUEST"}
     message = str(exc.detail)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # One path can have a route per method: Allow lists them all, not the first match's.
+        allowed = allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        message = f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
     if exc.status_code == 404 and message == "Not Found":
         message = f"no route {request.method} {request.url.path}; see /docs for the API"
     return _json(exc.status_code, error_body(codes.get(exc.status_code, f"HTTP_{exc.status_code}"),
-                                             message), exc.headers)
+                                             message), headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app accepts on this request's path."""
+    from starlette.routing import Match, Route
+
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches({**request.scope, "method": next(iter(route.methods))})
+            if match is Match.FULL:
+                methods |= route.methods
+    return sorted(methods)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

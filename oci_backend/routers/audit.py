@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from contracts.audit import AuditAction, AuditEntry
+from contracts.common import KstDatetime
 from oci_backend.deps import StoreDep
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -20,7 +20,7 @@ def audit(
     action: AuditAction | None = None,
     target: Annotated[str | None, Query(max_length=200,
                                         description="substring of the entry's target")] = None,
-    since: Annotated[AwareDatetime | None,
+    since: Annotated[KstDatetime | None,
                      Query(description="ISO-8601 with offset, e.g. 2025-12-29T09:00:00+09:00")
                      ] = None,
 ) -> list[AuditEntry]:

@@ -414,7 +414,8 @@ def run_detailed(
     out = np.full(N_METRICS, np.nan)
     fn = _kernels(compiled)["run_detailed_kernel"]
     fn(*kernel_inputs(m, ind), pv, float(initial_capital), m.calendar_days, out, *bufs)
-    return DetailedRun(out, *bufs)
+    return DetailedRun(out, bufs.regime, bufs.bear_days, bufs.equity, bufs.acc,
+                       **bufs.rec._asdict())
 
 
 def _kernels(compiled: bool) -> dict[str, Any]:

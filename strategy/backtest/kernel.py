@@ -13,6 +13,8 @@ whose open at T+1 is 0 (halt) or missing cannot fill and its order is dropped; t
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from strategy.backtest.metrics import (
@@ -57,6 +59,35 @@ DAY_EQUITY = 0  # equity_T seen by the decision
 DAY_RESERVE = 1
 
 
+class Records(NamedTuple):
+    """Day-level records of a detailed run, by name (first axis = window session)."""
+
+    cash: np.ndarray  # [W] cash at the close, after that session's fills
+    qty: np.ndarray  # [W, N] shares held at the close
+    entry: np.ndarray  # [W, N] entry price of each holding
+    exit_code: np.ndarray  # [W, N] EXIT_* decided at the close
+    rank: np.ndarray  # [W, N] entry rank decided at the close
+    buy_qty: np.ndarray  # [W, N] sized buy quantity decided at the close
+    codes: np.ndarray  # [W, 3] DAY_BLOCK / DAY_GUARD / DAY_REGIME
+    money: np.ndarray  # [W, 2] DAY_EQUITY / DAY_RESERVE
+    fill_qty: np.ndarray  # [W, N] signed fill at that session's open (+ buy, − sell)
+    fill_price: np.ndarray  # [W, N]
+    fill_commission: np.ndarray  # [W, N]
+    fill_tax: np.ndarray  # [W, N]
+    fill_slippage: np.ndarray  # [W, N]
+    note: np.ndarray  # [W, N] NOTE_* for an order that did not fill as sized
+
+
+class DetailedBuffers(NamedTuple):
+    """What `run_detailed_kernel` writes, after `out`: `*buffers` is its argument tail."""
+
+    regime: np.ndarray
+    bear_days: np.ndarray
+    equity: np.ndarray
+    acc: np.ndarray
+    rec: Records
+
+
 def simulate(
     open_: np.ndarray,
     close: np.ndarray,
@@ -72,25 +103,12 @@ def simulate(
     equity: np.ndarray,
     acc: np.ndarray,
     record: bool,
-    rec_cash: np.ndarray,
-    rec_qty: np.ndarray,
-    rec_entry: np.ndarray,
-    rec_exit: np.ndarray,
-    rec_rank: np.ndarray,
-    rec_buy: np.ndarray,
-    rec_codes: np.ndarray,
-    rec_money: np.ndarray,
-    rec_fill_qty: np.ndarray,
-    rec_fill_price: np.ndarray,
-    rec_fill_comm: np.ndarray,
-    rec_fill_tax: np.ndarray,
-    rec_fill_slip: np.ndarray,
-    rec_note: np.ndarray,
+    rec: Records,
 ) -> None:
     """Run one parameter vector `p` over sessions [start, end].
 
     Writes the close-marked equity of each window session into `equity` and adds to the
-    `ACC_*` accumulators in `acc`. With `record`, also fills the `rec_*` arrays (first axis =
+    `ACC_*` accumulators in `acc`. With `record`, also fills the arrays of `rec` (first axis =
     window session; state at the close before that session's decision, the decision itself,
     and the fills at that session's open, signed qty: + buy, − sell).
     """
@@ -119,7 +137,7 @@ def simulate(
                 o = open_[t, i]
                 if not o > 0.0:
                     if record:
-                        rec_note[k, i] = NOTE_HALT_DROPPED
+                        rec.note[k, i] = NOTE_HALT_DROPPED
                     continue
                 q, price, notional, comm, tax, cash = fill_terms(
                     SIDE_SELL, o, qty[i], slip, commission, years[t], is_stock[i], False, cash,
@@ -136,11 +154,11 @@ def simulate(
                     acc[ACC_WINS] += 1.0
                 acc[ACC_HOLD_SESSIONS] += t - entry_t[i]
                 if record:
-                    rec_fill_qty[k, i] = -q
-                    rec_fill_price[k, i] = price
-                    rec_fill_comm[k, i] = comm
-                    rec_fill_tax[k, i] = tax
-                    rec_fill_slip[k, i] = q * (o - price)
+                    rec.fill_qty[k, i] = -q
+                    rec.fill_price[k, i] = price
+                    rec.fill_commission[k, i] = comm
+                    rec.fill_tax[k, i] = tax
+                    rec.fill_slippage[k, i] = q * (o - price)
                 qty[i] = 0
                 entry[i] = 0.0
                 basis[i] = 0.0
@@ -156,12 +174,12 @@ def simulate(
                     continue
                 if guard != GUARD_OK:
                     if record:
-                        rec_note[k, i] = NOTE_GUARD_SKIPPED
+                        rec.note[k, i] = NOTE_GUARD_SKIPPED
                     continue
                 o = open_[t, i]
                 if not o > 0.0:
                     if record:
-                        rec_note[k, i] = NOTE_HALT_DROPPED
+                        rec.note[k, i] = NOTE_HALT_DROPPED
                     continue
                 q, price, notional, comm, tax, after = fill_terms(
                     SIDE_BUY, o, buy_qty[i], slip, commission, years[t], is_stock[i], True,
@@ -169,7 +187,7 @@ def simulate(
                 )
                 if q <= 0:
                     if record:
-                        rec_note[k, i] = NOTE_CASH_SKIPPED
+                        rec.note[k, i] = NOTE_CASH_SKIPPED
                     continue
                 cash = after
                 qty[i] = q
@@ -181,12 +199,12 @@ def simulate(
                 acc[ACC_NOTIONAL] += notional
                 acc[ACC_FILLS] += 1.0
                 if record:
-                    rec_fill_qty[k, i] = q
-                    rec_fill_price[k, i] = price
-                    rec_fill_comm[k, i] = comm
-                    rec_fill_slip[k, i] = q * (price - o)
+                    rec.fill_qty[k, i] = q
+                    rec.fill_price[k, i] = price
+                    rec.fill_commission[k, i] = comm
+                    rec.fill_slippage[k, i] = q * (price - o)
                     if q < buy_qty[i]:
-                        rec_note[k, i] = NOTE_CASH_CUT
+                        rec.note[k, i] = NOTE_CASH_CUT
 
         value = cash
         invested = False
@@ -198,24 +216,24 @@ def simulate(
         if invested:
             acc[ACC_EXPOSED_SESSIONS] += 1.0
         if record:
-            rec_cash[k] = cash
+            rec.cash[k] = cash
             for i in range(n):
-                rec_qty[k, i] = qty[i]
-                rec_entry[k, i] = entry[i]
+                rec.qty[k, i] = qty[i]
+                rec.entry[k, i] = entry[i]
 
         block, guard, eq_t, reserve = decide_session(
             regime[t], adx[t], close[t], rsi[t], qty, entry, cash, p, exit_code, rank, buy_qty
         )
         if record:
-            rec_codes[k, DAY_BLOCK] = block
-            rec_codes[k, DAY_GUARD] = guard
-            rec_codes[k, DAY_REGIME] = regime[t]
-            rec_money[k, DAY_EQUITY] = eq_t
-            rec_money[k, DAY_RESERVE] = reserve
+            rec.codes[k, DAY_BLOCK] = block
+            rec.codes[k, DAY_GUARD] = guard
+            rec.codes[k, DAY_REGIME] = regime[t]
+            rec.money[k, DAY_EQUITY] = eq_t
+            rec.money[k, DAY_RESERVE] = reserve
             for i in range(n):
-                rec_exit[k, i] = exit_code[i]
-                rec_rank[k, i] = rank[i]
-                rec_buy[k, i] = buy_qty[i]
+                rec.exit_code[k, i] = exit_code[i]
+                rec.rank[k, i] = rank[i]
+                rec.buy_qty[k, i] = buy_qty[i]
 
 
 def run_batch_kernel(
@@ -248,6 +266,8 @@ def run_batch_kernel(
     no_f1 = np.zeros(0, dtype=np.float64)
     no_f2 = np.zeros((0, 0), dtype=np.float64)
     no_i2 = np.zeros((0, 0), dtype=np.int64)
+    no_records = Records(no_f1, no_i2, no_f2, no_i2, no_i2, no_i2, no_i2, no_f2, no_i2, no_f2,
+                         no_f2, no_f2, no_f2, no_i2)
     last_golden = -1.0
     last_hold = -1.0
     for k in range(params.shape[0]):
@@ -262,8 +282,7 @@ def run_batch_kernel(
         acc[:] = 0.0
         simulate(
             open_, close, rsi, adx, regime, years, is_stock, start, end, p, capital, equity, acc,
-            False, no_f1, no_i2, no_f2, no_i2, no_i2, no_i2, no_i2, no_f2,
-            no_i2, no_f2, no_f2, no_f2, no_f2, no_i2,
+            False, no_records,
         )
         summary_metrics(equity, capital, calendar_days, acc, out[k])
 
@@ -288,20 +307,7 @@ def run_detailed_kernel(
     bear_days: np.ndarray,
     equity: np.ndarray,
     acc: np.ndarray,
-    rec_cash: np.ndarray,
-    rec_qty: np.ndarray,
-    rec_entry: np.ndarray,
-    rec_exit: np.ndarray,
-    rec_rank: np.ndarray,
-    rec_buy: np.ndarray,
-    rec_codes: np.ndarray,
-    rec_money: np.ndarray,
-    rec_fill_qty: np.ndarray,
-    rec_fill_price: np.ndarray,
-    rec_fill_comm: np.ndarray,
-    rec_fill_tax: np.ndarray,
-    rec_fill_slip: np.ndarray,
-    rec_note: np.ndarray,
+    rec: Records,
 ) -> None:
     """One parameter vector with every day-level record (same simulation as the batch)."""
     regime_series(
@@ -310,35 +316,33 @@ def run_detailed_kernel(
     )
     simulate(
         open_, close, rsi, adx, regime, years, is_stock, start, end, p, capital, equity, acc,
-        True, rec_cash, rec_qty, rec_entry, rec_exit, rec_rank, rec_buy, rec_codes, rec_money,
-        rec_fill_qty, rec_fill_price, rec_fill_comm, rec_fill_tax, rec_fill_slip, rec_note,
+        True, rec,
     )
     summary_metrics(equity, capital, calendar_days, acc, out)
 
 
 
-def detailed_buffers(
-    n_sessions: int, n_window: int, n_tickers: int
-) -> tuple[np.ndarray, ...]:
-    """Zeroed arrays for `run_detailed_kernel`, in its argument order after `out`:
-    regime, bear_days, equity, acc, then the `rec_*` records."""
-    return (
-        np.zeros(n_sessions, dtype=np.int64),  # regime
-        np.zeros(n_sessions, dtype=np.int64),  # bear_days
-        np.zeros(n_window, dtype=np.float64),  # equity
-        np.zeros(N_ACC, dtype=np.float64),  # acc
-        np.zeros(n_window, dtype=np.float64),  # rec_cash
-        np.zeros((n_window, n_tickers), dtype=np.int64),  # rec_qty
-        np.zeros((n_window, n_tickers), dtype=np.float64),  # rec_entry
-        np.zeros((n_window, n_tickers), dtype=np.int64),  # rec_exit
-        np.zeros((n_window, n_tickers), dtype=np.int64),  # rec_rank
-        np.zeros((n_window, n_tickers), dtype=np.int64),  # rec_buy
-        np.zeros((n_window, 3), dtype=np.int64),  # rec_codes
-        np.zeros((n_window, 2), dtype=np.float64),  # rec_money
-        np.zeros((n_window, n_tickers), dtype=np.int64),  # rec_fill_qty
-        np.zeros((n_window, n_tickers), dtype=np.float64),  # rec_fill_price
-        np.zeros((n_window, n_tickers), dtype=np.float64),  # rec_fill_comm
-        np.zeros((n_window, n_tickers), dtype=np.float64),  # rec_fill_tax
-        np.zeros((n_window, n_tickers), dtype=np.float64),  # rec_fill_slip
-        np.zeros((n_window, n_tickers), dtype=np.int64),  # rec_note
+def detailed_buffers(n_sessions: int, n_window: int, n_tickers: int) -> DetailedBuffers:
+    """Zeroed buffers for `run_detailed_kernel`; unpacked (`*bufs`) they are its arguments
+    after `out`."""
+    f1 = np.zeros(n_window, dtype=np.float64)
+
+    def f2() -> np.ndarray:
+        return np.zeros((n_window, n_tickers), dtype=np.float64)
+
+    def i2() -> np.ndarray:
+        return np.zeros((n_window, n_tickers), dtype=np.int64)
+
+    return DetailedBuffers(
+        regime=np.zeros(n_sessions, dtype=np.int64),
+        bear_days=np.zeros(n_sessions, dtype=np.int64),
+        equity=np.zeros(n_window, dtype=np.float64),
+        acc=np.zeros(N_ACC, dtype=np.float64),
+        rec=Records(
+            cash=f1, qty=i2(), entry=f2(), exit_code=i2(), rank=i2(), buy_qty=i2(),
+            codes=np.zeros((n_window, 3), dtype=np.int64),
+            money=np.zeros((n_window, 2), dtype=np.float64),
+            fill_qty=i2(), fill_price=f2(), fill_commission=f2(), fill_tax=f2(),
+            fill_slippage=f2(), note=i2(),
+        ),
     )

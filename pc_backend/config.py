@@ -66,7 +66,7 @@ class PcConfig(BaseSettings):
     tunnel_port: Annotated[int, Field(ge=0, le=65535)] = 8001
     probe_interval_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     probe_timeout_s: Annotated[float, Field(gt=0, le=60)] = 1.0
-    backoff_max_s: Annotated[float, Field(gt=0, le=300)] = 4.0
+    backoff_max_s: Annotated[float, Field(gt=0, le=300)] = 2.0
     keepalive_s: Annotated[float, Field(ge=0, le=600)] = 5.0
 
     # backtests on the PC

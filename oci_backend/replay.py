@@ -72,6 +72,21 @@ def require_replay_root(paths: DataPaths) -> ReplayMarker:
     return m
 
 
+def mark_replay_root(paths: DataPaths, *, label: str, data_spec: str) -> ReplayMarker:
+    """Make `paths.root` a replay root, explicitly (`krx daily --replay`): kept when it is one
+    already; refused (`ValueError`) for a root that holds live state."""
+    m = marker(paths)
+    if m is not None:
+        return m
+    if paths.portfolio.exists() or paths.settings.exists():
+        raise ValueError(f"{paths.root} holds live state: a live data root never replays an "
+                         f"asof; use a new directory for the replay root")
+    paths.ensure_dirs()
+    m = ReplayMarker(label=label, data_spec=data_spec)
+    atomic_write_model(paths.replay_marker, m)
+    return m
+
+
 def create_replay_root(paths: DataPaths, *, label: str, data_spec: str, settings: Settings,
                        start: date | None = None, end: date | None = None) -> Store:
     """Make `paths.root` a fresh replay root with `settings` (portfolio: the default cash =

@@ -37,6 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="replay this session (YYYY-MM-DD) instead of the last completed one",
     )
+    p.add_argument(
+        "--replay", action="store_true",
+        help="the data dir is a replay root (made one when it holds no state yet); --asof "
+             "runs only there — a live data root refuses it",
+    )
     add_data_source(p)
     add_data_dir(p)
     p.add_argument("--json", action="store_true", help="print the summary JSON instead")
@@ -93,8 +98,21 @@ def run(args: argparse.Namespace) -> int:
     color = use_color(sys.stdout)
 
     root = data_root(args)
+    from oci_backend.replay import is_replay_root, mark_replay_root
+
+    paths = data_paths(root)
     try:
-        store = Store(data_paths(root))
+        if args.replay:
+            mark_replay_root(paths, label=f"krx daily --asof {args.asof}", data_spec=args.data)
+        if args.asof is not None and not is_replay_root(paths):
+            raise ValueError(f"--asof {args.asof}: {paths.root} is a live data root, which "
+                             f"never replays a session; add --replay with a new --data-dir, "
+                             f"or use `krx replay`")
+    except ValueError as exc:
+        print(f"krx daily: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        store = Store(paths)
 
         def render(summary: OpsSummary, plan: OrderPlan | None) -> str:
             if args.json:

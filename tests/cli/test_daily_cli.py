@@ -25,7 +25,7 @@ def _hashes(root: Path) -> dict[str, str]:
 
 
 def test_krx_daily_real_session_prints_regime_signals_and_orders(tmp_path, krx_data_dir):
-    res = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29",
+    res = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29", "--replay",
                "--data-dir", str(tmp_path))
     assert res.returncode == 0, res.stderr
     out = res.stdout
@@ -38,7 +38,7 @@ def test_krx_daily_real_session_prints_regime_signals_and_orders(tmp_path, krx_d
 
 
 def test_krx_daily_json_is_the_summary_contract(tmp_path, krx_data_dir):
-    res = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29",
+    res = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29", "--replay",
                "--data-dir", str(tmp_path), "--json")
     assert res.returncode == 0, res.stderr
     summary = OpsSummary.model_validate_json(res.stdout)
@@ -58,7 +58,7 @@ def test_krx_daily_today_on_old_data_blocks_with_exit_2(tmp_path, krx_data_dir):
 
 
 def test_krx_daily_invalid_settings_exit_1_naming_file_and_field(tmp_path, krx_data_dir):
-    ok = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29",
+    ok = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29", "--replay",
               "--data-dir", str(tmp_path))
     assert ok.returncode == 0, ok.stderr
     settings = tmp_path / "state" / "settings.json"
@@ -66,7 +66,7 @@ def test_krx_daily_invalid_settings_exit_1_naming_file_and_field(tmp_path, krx_d
     raw["strategy"]["max_positions"] = -3
     settings.write_text(json.dumps(raw), encoding="utf-8")
     before = _hashes(tmp_path / "state")
-    res = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29",
+    res = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29", "--replay",
                "--data-dir", str(tmp_path))
     assert res.returncode == 1
     assert "settings.json" in res.stdout and "strategy.max_positions" in res.stdout
@@ -76,7 +76,7 @@ def test_krx_daily_invalid_settings_exit_1_naming_file_and_field(tmp_path, krx_d
 
 
 def test_krx_daily_unknown_data_spec_is_a_usage_error_writing_nothing(tmp_path):
-    res = _krx("daily", "--data", "ftp:nowhere", "--asof", "2025-12-29",
+    res = _krx("daily", "--data", "ftp:nowhere", "--asof", "2025-12-29", "--replay",
                "--data-dir", str(tmp_path))
     assert res.returncode == 2
     assert "ftp:nowhere" in res.stderr and len(res.stderr.strip().splitlines()) == 1
@@ -84,7 +84,8 @@ def test_krx_daily_unknown_data_spec_is_a_usage_error_writing_nothing(tmp_path):
 
 
 def test_krx_daily_demo_is_labelled_synthetic_and_warn_exits_2(tmp_path):
-    res = _krx("daily", "--data", "demo", "--asof", "2025-12-29", "--data-dir", str(tmp_path))
+    res = _krx("daily", "--data", "demo", "--asof", "2025-12-29", "--replay", "--data-dir",
+               str(tmp_path))
     assert res.returncode == 2, res.stdout + res.stderr  # WARN (synthetic data) → 2
     assert "SYNTHETIC" in res.stdout
 

@@ -46,3 +46,22 @@ def test_krx_replay_bad_input_is_a_usage_error(tmp_path, krx_data_dir):
                "--end", "2024-07-31", "--data-dir", str(tmp_path / "busy"))
     assert res.returncode == 2 and "not empty" in res.stderr
     assert sorted(p.name for p in (tmp_path / "busy").iterdir()) == ["x"]
+
+
+def test_krx_daily_asof_only_on_a_replay_root(tmp_path, krx_data_dir):
+    live = tmp_path / "live"
+    ok = _krx("daily", "--data", f"csv:{krx_data_dir}", "--data-dir", str(live))
+    assert (live / "state" / "portfolio.json").exists(), ok.stdout + ok.stderr
+    before = sorted((p.name, p.read_bytes()) for p in (live / "state").glob("*.json"))
+    res = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29",
+               "--data-dir", str(live))
+    assert res.returncode == 2 and "live data root" in res.stderr
+    res = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29", "--replay",
+               "--data-dir", str(live))
+    assert res.returncode == 2 and "holds live state" in res.stderr
+    assert sorted((p.name, p.read_bytes()) for p in (live / "state").glob("*.json")) == before
+    replay = tmp_path / "replay"
+    res = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29", "--replay",
+               "--data-dir", str(replay))
+    assert res.returncode in (0, 2) and "REPLAY" in res.stdout + res.stderr, res.stderr
+    assert (replay / "state" / "replay.json").exists()

@@ -19,7 +19,7 @@ from pc_backend.config import PcConfig
 from pc_backend.deps import bearer_scheme
 from pc_backend.errors import install_error_handlers
 from pc_backend.oci_client import OciClient
-from pc_backend.routers import health, proxy, research, sync, tickets, workspace
+from pc_backend.routers import admin, health, proxy, research, sync, tickets, workspace
 from pc_backend.service import Link, PcService
 from pc_backend.tunnel import DirectLink
 from pc_backend.workspace import Workspace
@@ -80,6 +80,6 @@ def create_app(config: PcConfig | None = None, *, link: Link | None = None) -> F
         hosts.add(cfg.host.lower())
     app.add_middleware(LocalGuard, token=token, allowed_hosts=frozenset(hosts))
     app.include_router(health.router)
-    for module in (sync, workspace, tickets, proxy, research):
+    for module in (sync, workspace, tickets, proxy, research, admin):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(bearer_scheme)])
     return app

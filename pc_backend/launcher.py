@@ -212,10 +212,13 @@ class Launcher:
             children = proc.children(recursive=True)
         except psutil.NoSuchProcess:
             children = []
-        proc.terminate()  # SIGTERM on POSIX, TerminateProcess on Windows
+        asked = (name == "backend" and _listens_on(proc, rec.url)  # type: ignore[union-attr]
+                 and self._ask_shutdown(rec))  # type: ignore[arg-type]
+        if not asked:
+            proc.terminate()  # SIGTERM on POSIX; on Windows this is already forced
         try:
             proc.wait(timeout=timeout)
-            how = "stopped"
+            how = "stopped (asked over its API)" if asked else "stopped"
         except psutil.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=timeout)
@@ -230,6 +233,16 @@ class Launcher:
         durable_unlink(pid_path(self.run_dir, name))
         self.say(f"{name}: {how} (pid {proc.pid})")
         return True
+
+    def _ask_shutdown(self, rec: PidRecord) -> bool:
+        """Ask the backend to stop itself (graceful on every OS); False if it did not agree."""
+        try:
+            token = (self.config.workspace / "pc_token").read_text(encoding="utf-8").strip()
+            r = httpx.post(f"{rec.url}/api/v1/shutdown", timeout=3.0, trust_env=False,
+                           headers={"Authorization": f"Bearer {token}"})
+            return r.status_code == 202
+        except (OSError, httpx.HTTPError):
+            return False
 
     def status(self) -> dict[str, dict[str, Any]]:
         """Per PID file: running or stale, health, and the backend's `/api/v1/status`."""
@@ -254,6 +267,16 @@ class Launcher:
             return r.json() if r.status_code == 200 else f"HTTP {r.status_code}: {r.text[:200]}"
         except (OSError, httpx.HTTPError, ValueError) as exc:
             return f"no answer: {exc}"
+
+
+def _listens_on(proc: psutil.Process, url: str) -> bool:
+    """True when `proc` itself listens on `url`'s port: the token is only sent to our process."""
+    try:
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+                   for c in proc.net_connections(kind="tcp"))
+    except (psutil.Error, ValueError, IndexError):
+        return False
 
 
 def _cockpit_available() -> bool:

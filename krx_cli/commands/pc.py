@@ -123,8 +123,11 @@ def run_serve(args: argparse.Namespace) -> int:
     except (ConfigError, WorkspaceError) as exc:
         print(f"krx pc serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    uvicorn.run(app, host=config.host, port=config.port, log_level=args.log_level, workers=1,
-                server_header=False)
+    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port,
+                                           log_level=args.log_level, workers=1,
+                                           server_header=False))
+    app.state.uvicorn_server = server  # POST /api/v1/shutdown (krx pc stop, also on Windows)
+    server.run()
     return EXIT_OK
 
 

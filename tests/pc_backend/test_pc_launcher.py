@@ -100,7 +100,8 @@ def test_launcher_start_stop_with_cockpit_and_a_stranger_on_our_port(
 
     r = _krx("stop", env=env)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "backend: stopped" in r.stdout and "cockpit: stopped" in r.stdout
+    assert "backend: stopped (asked over its API)" in r.stdout  # graceful on every OS
+    assert "cockpit: stopped" in r.stdout
     assert list(run_dir.glob("*.json")) == []
     for proc in procs.values():
         assert not proc.is_running()

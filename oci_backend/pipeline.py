@@ -421,11 +421,6 @@ def _failed(
     return CycleResult(summary, None, EXIT_FAILURE, text)
 
 
-def set_stage(store: Store, stage: Stage, message: str = "") -> OpsSummary | None:
-    """Move the latest summary to `stage` (`Store.set_stage`)."""
-    return store.set_stage(stage, message)
-
-
 def _replay_label(store: Store) -> str | None:
     """'REPLAY data root: <label>' when `store` is a replay root (every summary says so)."""
     from oci_backend.replay import marker

@@ -7,7 +7,6 @@ from fastapi import APIRouter
 from contracts.summary import Stage
 from contracts.sync import EmergencyStop, EmergencyStopRequest
 from oci_backend.deps import NotifierDep, ReplannerDep, StoreDep
-from oci_backend.pipeline import set_stage
 
 router = APIRouter(prefix="/emergency-stop", tags=["emergency"])
 
@@ -26,7 +25,7 @@ def set_stop(body: EmergencyStopRequest, store: StoreDep, notifier: NotifierDep,
     stop = store.set_emergency_stop(body.on, body.reason, body.by)
     if stop.on:
         # No market data involved: a stop must work even when the data feed is the problem.
-        set_stage(store, Stage.STOPPED, f"emergency stop by {stop.by}: {stop.reason}")
+        store.set_stage(Stage.STOPPED, f"emergency stop by {stop.by}: {stop.reason}")
         notifier.on_emergency_stop(stop)
     else:
         summary = store.summary()

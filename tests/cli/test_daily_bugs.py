@@ -53,7 +53,7 @@ def test_daily_non_session_asof_is_one_line_exit_2_nothing_written(tmp_path, krx
 
 def test_daily_non_session_asof_leaves_an_existing_root_byte_identical(tmp_path, krx_data_dir):
     root = tmp_path / "root"
-    ok = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29",
+    ok = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29", "--replay",
               "--data-dir", str(root))
     assert ok.returncode == 0, ok.stderr
     before = _hashes(root)
@@ -80,10 +80,10 @@ def test_exit_code_table_is_one_table_in_code_script_and_docs():
 
 
 def test_daily_exit_codes_ok_warn_blocked(tmp_path, krx_data_dir):
-    ok = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29",
+    ok = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29", "--replay",
               "--data-dir", str(tmp_path / "a"), "--json")
     assert ok.returncode == 0 and OpsSummary.model_validate_json(ok.stdout).status.value == "OK"
-    warn = _krx("daily", "--data", "demo", "--asof", "2025-12-29",
+    warn = _krx("daily", "--data", "demo", "--asof", "2025-12-29", "--replay",
                 "--data-dir", str(tmp_path / "b"), "--json")
     assert OpsSummary.model_validate_json(warn.stdout).status.value == "WARN"
     assert warn.returncode == 2
@@ -97,7 +97,7 @@ def test_daily_exit_codes_ok_warn_blocked(tmp_path, krx_data_dir):
 
 @pytest.mark.parametrize("encoding", ["cp949", "ascii"])
 def test_daily_never_fails_on_the_console_encoding(tmp_path, krx_data_dir, encoding):
-    res = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29",
+    res = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29", "--replay",
                "--data-dir", str(tmp_path), env={"PYTHONIOENCODING": encoding})
     assert res.returncode == 0, res.stderr.decode("utf-8", "replace")
     out = res.stdout.decode(encoding)
@@ -123,7 +123,7 @@ def test_render_happens_before_any_write(tmp_path, krx_data_dir):
 
 def test_replays_on_one_day_keep_one_dated_copy_per_session(tmp_path, krx_data_dir):
     for asof in ("2025-12-26", "2025-12-29"):
-        res = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", asof,
+        res = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", asof, "--replay",
                    "--data-dir", str(tmp_path))
         assert res.returncode == 0, res.stderr
     summaries = tmp_path / "reports" / "ops" / "summary"
@@ -134,7 +134,8 @@ def test_replays_on_one_day_keep_one_dated_copy_per_session(tmp_path, krx_data_d
 
 def test_demo_gets_its_own_root_and_never_overwrites_the_real_replay(tmp_path, krx_data_dir):
     env = {"KRX_DATA_DIR": str(tmp_path)}
-    real = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29", env=env)
+    real = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29", "--replay",
+                env=env)
     assert real.returncode == 0, real.stderr
     latest = tmp_path / "reports" / "ops" / "summary" / "ops_summary_latest.json"
     before = latest.read_bytes()
@@ -192,7 +193,7 @@ def _on_tty(args: list[str], env: dict[str, str]) -> str:
 
 
 def test_colour_on_a_tty_off_with_no_color_or_a_pipe(tmp_path, krx_data_dir):
-    args = ["daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29",
+    args = ["daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29", "--replay",
             "--data-dir", str(tmp_path)]
     tty = _on_tty(args, {"NO_COLOR": ""})
     assert "\x1b[31m" in tty  # the buy line (and gains) in red

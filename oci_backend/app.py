@@ -16,7 +16,12 @@ import anyio
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from oci_backend.auth import DOCS_STATIC, BearerAuth, install_access_log_redaction
+from oci_backend.auth import (
+    DOCS_STATIC,
+    BearerAuth,
+    install_access_log_redaction,
+    mask_secret_in_logs,
+)
 from oci_backend.config import OciConfig
 from oci_backend.deps import bearer_scheme
 from oci_backend.errors import COMMON_RESPONSES, install_error_handlers
@@ -64,6 +69,7 @@ def create_app(config: OciConfig | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         install_access_log_redaction(cfg.access_log)
+        mask_secret_in_logs(token)
         if not cfg.is_loopback():
             log.warning("listening on %s, which is not a loopback address: the OCI backend "
                         "should only be reachable through the SSH tunnel", cfg.host)

@@ -105,6 +105,38 @@ class QuietReads(logging.Filter):
         return True
 
 
+class MaskSecret(logging.Filter):
+    """Replaces a secret anywhere in a record (message or args) with '***': a client that puts
+    the token in a URL path or a body field must not get it into the log."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # Args are masked one by one: formatters (uvicorn's access log) read them by position.
+        if isinstance(record.msg, str) and self.secret in record.msg:
+            record.msg = record.msg.replace(self.secret, "***")
+        if isinstance(record.args, tuple):
+            record.args = tuple(a.replace(self.secret, "***") if isinstance(a, str) else a
+                                for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: v.replace(self.secret, "***") if isinstance(v, str) else v
+                           for k, v in record.args.items()}
+        if record.exc_info and self.secret in str(record.exc_info[1]):
+            record.exc_text = "(exception text withheld: it held a secret)"
+        return True
+
+
+def mask_secret_in_logs(secret: str) -> None:
+    """Attach `MaskSecret` to every handler of the root and uvicorn loggers (idempotent)."""
+    for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, MaskSecret) and f.secret == secret
+                       for f in handler.filters):
+                handler.addFilter(MaskSecret(secret))
+
+
 def install_access_log_redaction(mode: str = "all") -> None:
     """Attach `RedactQueryString` to uvicorn's access logger, and `QuietReads` when `mode` is
     'changes' (idempotent)."""

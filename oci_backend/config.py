@@ -18,6 +18,9 @@ from pydantic import AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_TOKEN_LENGTH = 24
+# Tokens copied from docs or templates: refused however long they are.
+_EXAMPLE_WORDS = ("example", "changeme", "change-me", "change_me", "placeholder", "your-token",
+                  "your_token", "yourtoken", "<token>", "replace-me", "replace_me", "dummy")
 _TOKEN_CHARS = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces: it travels in a header
 
 
@@ -103,6 +106,12 @@ class OciConfig(BaseSettings):
             raise ConfigError(
                 f"the API token from {origin} has {len(token)} characters; "
                 f"it needs at least {MIN_TOKEN_LENGTH}"
+            )
+        lowered = token.lower()
+        if any(word in lowered for word in _EXAMPLE_WORDS):
+            raise ConfigError(
+                f"the API token from {origin} looks like an example or placeholder; generate "
+                "a real one with: python -c \"import secrets; print(secrets.token_urlsafe(32))\""
             )
         if not _TOKEN_CHARS.match(token):
             raise ConfigError(

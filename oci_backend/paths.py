@@ -166,7 +166,12 @@ class DataPaths:
         return self.reports_dir / "logs"
 
     def ensure_dirs(self) -> None:
-        for d in (self.state_dir, self.summary_dir, self.plans_dir, self.idempotency_dir,
+        # state/ holds the portfolio and the audit log: owner only (0700), also when an older
+        # install (or daily_ops.sh's `mkdir -p`) created it with the umask's 0755.
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if os.name == "posix" and self.state_dir.stat().st_mode & 0o077:
+            self.state_dir.chmod(0o700)
+        for d in (self.summary_dir, self.plans_dir, self.idempotency_dir,
                   self.logs_dir, *(self.ticket_box(b) for b in TICKET_BOXES)):
             d.mkdir(parents=True, exist_ok=True)
 

@@ -15,6 +15,7 @@ instead of being recreated with defaults (which would restart the revision at 1)
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import tempfile
@@ -71,6 +72,18 @@ class MissingStateFile(CorruptFile):
         self.error = "missing after initialisation"
 
 
+class WriteFailed(StoreError):
+    """A write failed (disk full, file size limit, read-only filesystem): the previous file
+    is left as it was and the request fails."""
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        name = errno.errorcode.get(exc.errno or 0, "error")
+        super().__init__(f"could not write {path}: {exc.strerror or exc} ({name}); the previous "
+                         "version is intact and nothing was changed; free disk space or raise "
+                         "the file size limit, then retry")
+        self.path = path
+
+
 class StaleRevision(StoreError):
     field = "If-Match"
 
@@ -91,17 +104,23 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Replace `path` with `text` (UTF-8) atomically and durably."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Replace `path` with `text` (UTF-8) atomically and durably (mode 0600, from mkstemp).
+    An OSError (ENOSPC, EFBIG, EROFS...) raises `WriteFailed` with `path` left as it was."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise WriteFailed(path, exc) from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise WriteFailed(path, exc) from exc
         raise
     _fsync_dir(path.parent)
 
@@ -441,20 +460,28 @@ class Store:
     def _append_line(self, line: str) -> None:
         with self.lock():
             self.paths.audit.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.paths.audit, "a+b") as fh:
-                end = fh.seek(0, os.SEEK_END)
-                prefix = b""
-                if end:
-                    fh.seek(end - 1)
-                    # A torn last line (disk full, power loss): end it so this entry stands on
-                    # its own line; readers skip the torn one and report it.
-                    if fh.read(1) != b"\n":
-                        prefix = b"\n"
-                        log.warning("audit log %s ended in a torn line; closed it before "
-                                    "appending", self.paths.audit)
-                fh.write(prefix + line.encode("utf-8") + b"\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+            try:
+                self._append_bytes(line)
+            except OSError as exc:
+                raise WriteFailed(self.paths.audit, exc) from exc
+
+    def _append_bytes(self, line: str) -> None:
+        # 0600 like every state file (mkstemp); the umask cannot widen it.
+        fd = os.open(self.paths.audit, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a+b") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            prefix = b""
+            if end:
+                fh.seek(end - 1)
+                # A torn last line (disk full, power loss): end it so this entry stands on
+                # its own line; readers skip the torn one and report it.
+                if fh.read(1) != b"\n":
+                    prefix = b"\n"
+                    log.warning("audit log %s ended in a torn line; closed it before "
+                                "appending", self.paths.audit)
+            fh.write(prefix + line.encode("utf-8") + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
 
     def _audit_ends_with(self, line: str) -> bool:
         want = line.encode("utf-8") + b"\n"

@@ -193,7 +193,26 @@ def run_start(args: argparse.Namespace) -> int:
         print(f"krx pc start: {exc}", file=sys.stderr)
         return EXIT_FAIL
     print(f"running: {', '.join(sorted(running))}; stop with: krx pc stop")
+    print(f"tunnel: {_tunnel_state(_launcher(args, config))}")
     return EXIT_OK
+
+
+def _tunnel_state(launcher: Any, wait_s: float = 15.0) -> str:
+    """The tunnel state once it is UP/DIRECT, or what it is after `wait_s` (with the reason)."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    text = "unknown"
+    while True:
+        pc = launcher.status().get("backend", {}).get("pc")
+        if isinstance(pc, dict):
+            t = pc["tunnel"]
+            text = t["state"] + (f" — {t['last_error']}" if t.get("last_error") else "")
+            if t["state"] in ("UP", "DIRECT", "DOWN"):
+                return text
+        if time.monotonic() > deadline:
+            return f"{text} (still trying; see krx pc status)"
+        time.sleep(0.25)
 
 
 def run_stop(args: argparse.Namespace) -> int:

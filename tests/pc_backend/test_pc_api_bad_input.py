@@ -3,8 +3,10 @@ file (and OCI's state) byte-identical afterwards. Plus the local guard: token an
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -136,25 +138,37 @@ def test_pc_guard_token_and_host(pc: PcServer) -> None:
     assert mode == 0o600
 
 
-def test_pc_serve_refuses_a_non_loopback_bind_and_missing_config(tmp_path) -> None:
-    def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "krx_cli.main", "pc", "serve",
-                               "--workspace", str(tmp_path / "ws"), *args], cwd=REPO,
-                              env=pc_env(env), capture_output=True, text=True, timeout=60)
+def test_pc_serve_refuses_a_non_loopback_bind_and_missing_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from krx_cli.main import main
+
+    for var in [v for v in os.environ if v.startswith("KRX_PC_")]:
+        monkeypatch.delenv(var)
+
+    def serve(*args: str) -> str:
+        code = main(["pc", "serve", "--workspace", str(tmp_path / "ws"), *args])
+        assert code == 2
+        return capsys.readouterr().err
 
     token = tmp_path / "tok"
     token.write_text("x" * 32, encoding="utf-8")
     token.chmod(0o600)
-    env = {"KRX_PC_OCI_TOKEN_FILE": str(token)}
-    r = serve("--host", "0.0.0.0", "--direct", "http://127.0.0.1:9", env=env)
-    assert r.returncode == 2 and "--allow-remote" in r.stderr
-    r = serve(env=env)
-    assert r.returncode == 2 and "KRX_PC_SSH_HOST" in r.stderr and "--direct" in r.stderr
-    r = serve("--direct", "http://127.0.0.1:9")
-    assert r.returncode == 2 and "KRX_PC_OCI_TOKEN_FILE" in r.stderr
+    assert "KRX_PC_OCI_TOKEN_FILE" in serve("--direct", "http://127.0.0.1:9")
+    monkeypatch.setenv("KRX_PC_OCI_TOKEN_FILE", str(token))
+    assert "--allow-remote" in serve("--host", "0.0.0.0", "--direct", "http://127.0.0.1:9")
+    err = serve()
+    assert "KRX_PC_SSH_HOST" in err and "--direct" in err
+    assert "KRX_PC_OCI_URL" in serve("--direct", "ftp://x")
+    monkeypatch.setenv("KRX_PC_PORT", "70000")
+    assert "KRX_PC_PORT" in serve("--direct", "http://127.0.0.1:9")
+    monkeypatch.delenv("KRX_PC_PORT")
     token.chmod(0o644)
-    r = serve("--direct", "http://127.0.0.1:9", env=env)
-    assert r.returncode == 2 and "chmod 600" in r.stderr
-    r = serve("--direct", "ftp://x", env=env)
-    assert r.returncode == 2 and "KRX_PC_OCI_URL" in r.stderr
+    assert "chmod 600" in serve("--direct", "http://127.0.0.1:9")
     assert not (tmp_path / "ws").exists()
+    # and as a real process: exit code 2, nothing listening
+    r = subprocess.run([sys.executable, "-m", "krx_cli.main", "pc", "serve", "--workspace",
+                        str(tmp_path / "ws"), "--host", "0.0.0.0", "--direct", "http://x:1"],
+                       cwd=REPO, env=pc_env({"KRX_PC_OCI_TOKEN": "y" * 32}), capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and "--allow-remote" in r.stderr

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from conftest import PcFactory
 from oci_server import OciServer, error_of  # noqa: I001
-from pc_server import PcServer, hash_files
+from pc_server import hash_files, stop_pc
 
 pytestmark = pytest.mark.integration
 
@@ -18,9 +18,20 @@ def _settings(c: httpx.Client) -> dict:
     return r.json()
 
 
-def test_pc_pull_edit_diff_push_lands_on_oci(oci: OciServer, pc: PcServer) -> None:
-    with pc.client() as c, oci.client() as o:
+def test_pc_pull_edit_diff_push_lands_on_oci(oci: OciServer, pc_factory: PcFactory) -> None:
+    first = pc_factory(oci)
+    with first.client() as c:
         assert error_of(c.get("/api/v1/snapshot"))["error"] == "NOT_PULLED"
+        assert c.post("/api/v1/pull").status_code == 200
+        s = _settings(c)
+        s["strategy"]["rsi_period"] = 35
+        assert c.put("/api/v1/workspace/settings", json=s).status_code == 200
+    stop_pc(first)  # the edit survives a restart of the PC backend
+    pc = pc_factory(oci)
+    with pc.client() as c, oci.client() as o:
+        assert [d["path"] for d in c.get("/api/v1/diff").json()["changes"]] == [
+            "strategy.rsi_period"]
+        assert c.delete("/api/v1/workspace/edits").json()["changes"] == []
         pulled = c.post("/api/v1/pull")
         assert pulled.status_code == 200, pulled.text
         rev = pulled.json()["revision"]

@@ -78,6 +78,7 @@ def test_launcher_start_stop_with_cockpit_and_a_stranger_on_our_port(
     r = _krx("start", "--direct", oci.base_url, "--no-browser", "--cockpit-port", str(cport),
              env=env)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "tunnel: DIRECT" in r.stdout
     procs = {}
     for name in ("backend", "cockpit"):
         rec = PidRecord.read(run_dir / f"{name}.json")

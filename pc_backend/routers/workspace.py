@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
 from contracts.pc import Diff
 from contracts.portfolio import Portfolio
@@ -33,6 +33,6 @@ def put_settings(body: Settings, service: ServiceDep) -> Settings:
 
 
 @router.delete("/edits", response_model=Diff)
-def discard_edits(service: ServiceDep, response: Response) -> Diff:
+def discard_edits(service: ServiceDep) -> Diff:
     service.workspace.discard_edits()
     return service.workspace.diff()

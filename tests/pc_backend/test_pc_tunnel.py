@@ -5,6 +5,8 @@ fast refusals) then SIGCONT, a wrong or unknown host key refused with a clear me
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from oci_server import OciServer, free_port  # noqa: I001
-from pc_server import start_pc, stop_pc, write_token_file
+from pc_server import REPO, pc_env, start_pc, stop_pc, write_token_file
 from sshd import Sshd, keygen, make_sshd, require_sshd
 
 from contracts.pc import TunnelState
@@ -200,3 +202,36 @@ def test_pc_backend_through_the_tunnel_pull_push_and_survives_sshd_restart(
             assert pc.proc.poll() is None  # the same PC backend process throughout
     finally:
         stop_pc(pc)
+
+
+def test_pc_tunnel_cli_reports_states_and_stops_on_a_wrong_host_key(
+    tmp_path: Path, sshd: Sshd, oci: OciServer,
+) -> None:
+    """`krx pc tunnel` (what connect_oci runs): UP through the real sshd, forwarding to OCI."""
+    port = free_port()
+    env = {**sshd.env(), "KRX_PC_REMOTE_PORT": oci.base_url.rsplit(":", 1)[1],
+           "KRX_PC_TUNNEL_PORT": str(port)}
+    proc = subprocess.Popen([sys.executable, "-m", "krx_cli.main", "pc", "tunnel"], cwd=REPO,
+                            env=pc_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            lines.append(line)
+            if line.rstrip().endswith(" UP"):
+                break
+        assert lines[-1].rstrip().endswith(" UP"), lines
+        assert httpx.get(f"http://127.0.0.1:{port}/health", trust_env=False).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    other = keygen(tmp_path / "other")
+    pub = Path(f"{other}.pub").read_text(encoding="utf-8").split()
+    wrong = tmp_path / "wrong_known_hosts"
+    wrong.write_text(f"[127.0.0.1]:{sshd.port} {pub[0]} {pub[1]}\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "krx_cli.main", "pc", "tunnel"], cwd=REPO,
+                       env=pc_env({**env, "KRX_PC_SSH_KNOWN_HOSTS": str(wrong)}),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "HOST KEY MISMATCH" in r.stdout

@@ -48,6 +48,8 @@ class PcStatus(Contract):
     unpushed_edits: int = Field(ge=0, description="changed fields, local vs pulled")
     conflicts: int = Field(ge=0)
     draft_ticket_id: str | None = None
+    workspace_error: str | None = Field(
+        default=None, description="a workspace file that cannot be read (path and error)")
 
 
 class DiffEntry(Contract):

@@ -48,7 +48,7 @@ class PcConfig(BaseSettings):
     oci_token: SecretStr | None = None
     oci_token_file: Path | None = None
     connect_timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
-    read_timeout_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    read_timeout_s: Annotated[float, Field(gt=0, le=600)] = 5.0
     cycle_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
     push_visible_timeout_s: Annotated[float, Field(ge=0, le=600)] = 30.0
 

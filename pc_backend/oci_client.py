@@ -79,7 +79,7 @@ class OciClient:
     """
 
     def __init__(self, base_url: str, token: str, *, connect_timeout: float = 2.0,
-                 read_timeout: float = 10.0, gate: Callable[[], str | None] | None = None,
+                 read_timeout: float = 5.0, gate: Callable[[], str | None] | None = None,
                  deadline_s: float | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
@@ -123,7 +123,10 @@ class OciClient:
             except httpx.TransportError as exc:
                 cause = f"{type(exc).__name__}: {exc}".rstrip(": ")
                 elapsed = time.monotonic() - started
-                if attempt < len(delays) and elapsed + delays[attempt] < limit:
+                # A read timeout means OCI has the request and is slow: waiting again would only
+                # double the wait. Connection failures (refused, reset, closed) are retried.
+                retry = not isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout)
+                if retry and attempt < len(delays) and elapsed + delays[attempt] < limit:
                     time.sleep(delays[attempt])
                     attempt += 1
                     continue

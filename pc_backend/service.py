@@ -100,15 +100,18 @@ class PcService:
 
     def status(self) -> PcStatus:
         oci = self.probe()
-        meta = self.workspace.meta()
-        diff = self.workspace.diff()
-        draft = self.workspace.draft()
-        return PcStatus(
-            tunnel=self.link.status(), oci=oci, oci_url=self.link.local_url,
-            last_pull_at=meta.pulled_at, pulled_revision=meta.pulled_revision,
-            unpushed_edits=len(diff.changes), conflicts=len(diff.conflicts),
-            draft_ticket_id=draft.ticket.ticket_id if draft else None,
-        )
+        status = PcStatus(tunnel=self.link.status(), oci=oci, oci_url=self.link.local_url,
+                          unpushed_edits=0, conflicts=0)
+        try:  # the tunnel and OCI are still reported when a workspace file is damaged
+            meta = self.workspace.meta()
+            diff = self.workspace.diff()
+            draft = self.workspace.draft()
+        except WorkspaceError as exc:
+            return status.model_copy(update={"workspace_error": str(exc)})
+        return status.model_copy(update={
+            "last_pull_at": meta.pulled_at, "pulled_revision": meta.pulled_revision,
+            "unpushed_edits": len(diff.changes), "conflicts": len(diff.conflicts),
+            "draft_ticket_id": draft.ticket.ticket_id if draft else None})
 
     # -- PULL ----------------------------------------------------------------------------------
     def pull(self) -> PullResult:

@@ -37,9 +37,13 @@ def opens_from_spec(data_spec: str, cache_dir: Path) -> OpenSource:
     """Opens from a market-data provider (`csv:DIR`, `auto`, ...), loaded up to the session."""
 
     def opens(tickers: Sequence[str], session: date) -> Mapping[str, float] | None:
+        from contracts.common import now_kst
+        from strategy import calendar
         from strategy.marketdata import make_provider
         from strategy.marketdata.errors import MarketDataError
 
+        if now_kst() < calendar.session_close_kst(session):
+            return None  # no provider has that day's bar before its close: do not ask
         provider = make_provider(data_spec, cache_dir=cache_dir, demo_end=session)
         try:
             bars = provider.load(list(tickers), end=session)

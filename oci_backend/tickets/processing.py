@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from pathlib import Path
 
 from contracts.audit import AuditAction
 from contracts.common import now_kst
@@ -82,6 +83,8 @@ def fill_waiting(store: Store, opens: OpenSource, *, now: datetime | None = None
     now = now or now_kst()
     out: list[TicketRecord] = []
     for tid in boxes.ids_in(store, "results"):
+        if not _maybe_waiting(store, tid):
+            continue
         with store.lock():
             if store.emergency_stop().on:
                 break
@@ -100,6 +103,30 @@ def fill_waiting(store: Store, opens: OpenSource, *, now: datetime | None = None
         if done is not None:
             out.append(done)
     return out
+
+
+# results/ only grows; a record that is not waiting never waits again. Its state is remembered
+# by file signature so a pass over results/ does not parse every old ticket again.
+_NOT_WAITING: dict[Path, tuple[int, int, int]] = {}
+
+
+def _maybe_waiting(store: Store, tid: str) -> bool:
+    path = store.paths.ticket("results", tid)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    sig = (st.st_ino, st.st_size, st.st_mtime_ns)
+    if _NOT_WAITING.get(path) == sig:
+        return False
+    try:
+        rec = read_model(path, TicketRecord)
+    except CorruptFile:
+        return True  # let the locked pass log it
+    if rec is not None and rec.state is not TicketState.AWAITING_NEXT_OPEN:
+        _NOT_WAITING[path] = sig
+        return False
+    return rec is not None
 
 
 def _fail_held(store: Store, tid: str, error: str, now: datetime,

@@ -52,7 +52,9 @@ class CycleRequest(Contract):
     """`POST /api/v1/ops/cycle` body (optional)."""
 
     asof: date | None = Field(
-        default=None, description="replay this XKRX session (DRY_RUN mode only)"
+        default=None,
+        description="replay this XKRX session (replay data roots only, any execution mode; a "
+                    "live data root answers 409 ASOF_REPLAY_REFUSED)"
     )
 
 

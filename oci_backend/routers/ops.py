@@ -1,4 +1,4 @@
-"""`POST /ops/cycle`: run the daily cycle now (optionally replaying a session in DRY_RUN)."""
+"""`POST /ops/cycle`: run the daily cycle now (optionally replaying a session on a replay root)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/ops", tags=["ops"])
 
 
 @router.post("/cycle", response_model=CycleResponse,
-             responses={409: {"description": "a cycle is running, or replay outside DRY_RUN"}})
+             responses={409: {"description": "a cycle is running, or asof on a live data root"}})
 def run_cycle_now(
     store: StoreDep, config: ConfigDep, notifier: NotifierDep,
     body: Annotated[CycleRequest | None, Body()] = None,

@@ -44,7 +44,9 @@ def clear_flash(page: str) -> None:
 
 
 def show_flash(page: str) -> None:
-    item = st.session_state.get(FLASH, {}).get(page)
+    """Show the page's last action result once (the next interaction clears it, so a stale
+    answer never sits beside newer state)."""
+    item = st.session_state.get(FLASH, {}).pop(page, None)
     if item:
         kind, text = item
         getattr(st, kind, st.info)(text)

@@ -48,6 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pc-env-file", type=Path, default=None,
                    help="reach OCI through the SSH tunnel of this pc.env (KRX_PC_SSH_*) "
                         "instead of --direct")
+    p.add_argument("--replay", action="store_true",
+                   help="make a NEW demo root a replay root: past sessions can then be replayed "
+                        "through the ops route (POST /api/v1/ops/cycle {asof}), e.g. to see a "
+                        "DRY_RUN paper fill whose next-session bar already exists")
     p.add_argument("--no-browser", dest="browser", action="store_false",
                    help="do not open the cockpit in a browser")
     p.add_argument("--no-serve", dest="serve", action="store_false",
@@ -189,6 +193,18 @@ def _start_all(stack: Stack, root: Path, token_file: Path, workspace: Path, *, o
     return stack, cockpit_url
 
 
+def _make_replay_root(root: Path) -> None:
+    from contracts.settings import Settings
+    from oci_backend.paths import data_paths
+    from oci_backend.replay import create_replay_root, is_replay_root
+
+    paths = data_paths(root)
+    if not is_replay_root(paths):
+        # Refuses (ValueError) a root that already holds live state: pick a new --data-dir.
+        create_replay_root(paths, label="krx demo --replay", data_spec="demo",
+                           settings=Settings())
+
+
 def _run_cycle(root: Path, as_json: bool) -> int:
     from contracts.common import now_kst
     from oci_backend.paths import data_paths
@@ -223,6 +239,12 @@ def run(args: argparse.Namespace) -> int:
     safe_console()
     root = (args.data_dir or _default_root()).resolve()
     root.mkdir(parents=True, exist_ok=True)
+    if args.replay:
+        try:
+            _make_replay_root(root)
+        except ValueError as exc:
+            print(f"krx demo: --replay: {exc}", file=sys.stderr)
+            return 2
     if not args.serve:
         return _run_cycle(root, args.json)
 

@@ -52,6 +52,7 @@ def _submit() -> None:
         return t("tk.submitted", ticket_id=record.ticket.ticket_id, state=record.state.value)
 
     def failed(exc: PcError) -> None:
+        st.session_state["tk_confirm"] = False  # a refused send is confirmed afresh
         if exc.code in ("STALE_TICKET", "STALE_DRAFT"):
             st.session_state["tk_stale"] = exc.message
 
@@ -93,7 +94,10 @@ def draft_block(c: PcClient) -> None:
     st.code(ticket.get("copy_text") or "\n".join(o["hts_text"] for o in ticket["orders"]),
             language=None)
     if record is not None:
+        # Already accepted by OCI: the answer, and no second send button.
         st.success(t("tk.submitted", ticket_id=ticket["ticket_id"], state=record["state"]))
+        st.button(t("tk.discard"), key="tk_discard", on_click=ui.act, args=(PAGE, _discard))
+        return
     st.checkbox(t("tk.confirm"), key="tk_confirm")
     cols = st.columns(2)
     cols[0].button(t("tk.submit"), key="tk_submit", type="primary", on_click=_submit,

@@ -1,0 +1,276 @@
+"""The operator's morning in a real browser: `krx demo` (OCI backend on the synthetic market in
+DRY_RUN, PC backend, cockpit) driven by Playwright on Debian's headless chromium.
+
+PULL; edit cash and PUSH with a reason (OCI's new revision shown); change a parameter, run the
+what-if backtest and PUSH it; draft a ticket, confirm, submit and see the DRY_RUN paper fill;
+the audit trail with the parameter change and its reason; the emergency stop refusing a
+submit; a screenshot of every page in Korean and English (test-output/cockpit/, git-ignored);
+Ctrl-C leaves no process behind. Run once with `--direct` and once through a real sshd tunnel.
+
+A DRY_RUN paper fill waits for the open of the session after the plan's as-of in the market
+data; on the synthetic market (generated up to today) the test replays a past session through
+the ops route (`krx demo --replay` makes the demo root a replay root, the only kind that
+accepts an `asof` cycle) so that bar exists, and OCI's own ticket processor fills it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from demo_stack import (
+    CHROMIUM,
+    DemoStack,
+    require_chromium,
+    screenshot_dir,
+    start_demo,
+    stop_demo,
+    wait_until,
+)
+
+from contracts.common import KST
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PAGES_KO = ("개요", "주문 계획", "포트폴리오", "전략 및 설정", "티켓", "백테스트 및 스윕",
+            "감사 기록")
+PAGES_EN = ("Overview", "Order plan", "Portfolio", "Strategy & settings", "Tickets",
+            "Backtest & sweep", "Audit trail")
+FILES = ("overview", "order_plan", "portfolio", "strategy", "tickets", "backtest", "audit")
+TIMEOUT = 60_000  # ms, for Playwright's waits
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield b
+        b.close()
+
+
+def ready_replay(stack: DemoStack) -> dict:
+    """Replay past sessions through the PC backend's ops route (DRY_RUN) until one plans a
+    READY buy; returns its cycle answer."""
+    from strategy import calendar
+
+    day = calendar.previous_session(datetime.now(KST).date())
+    with stack.pc() as c:
+        for _ in range(250):
+            r = c.post("/api/v1/ops/cycle", json={"asof": day.isoformat()})
+            assert r.status_code == 200, r.text
+            body = r.json()
+            plan = body["summary"].get("plan") or {}
+            if plan.get("decision") == "READY" and plan.get("n_buys", 0) > 0:
+                return body
+            day = calendar.previous_session(day)
+    pytest.fail("no READY session found on the demo market in 250 sessions")
+
+
+def goto(page, name: str) -> None:  # noqa: ANN001
+    page.get_by_role("link", name=name, exact=True).click()
+    page.get_by_role("heading", name=name, exact=True).wait_for(timeout=TIMEOUT)
+
+
+def see(page, text: str | re.Pattern[str], timeout: int = TIMEOUT):  # noqa: ANN001, ANN201
+    """The first element whose text matches, once visible."""
+    loc = page.get_by_text(text).first
+    loc.wait_for(state="visible", timeout=timeout)
+    return loc
+
+
+def in_table(page, text: str) -> None:  # noqa: ANN001
+    """A cell of an st.dataframe (a canvas grid: its cells are in the DOM for accessibility,
+    not visible as elements)."""
+    page.locator('[data-testid="stDataFrame"] [role="gridcell"]', has_text=text).first \
+        .wait_for(state="attached", timeout=TIMEOUT)
+
+
+def settle(page) -> None:  # noqa: ANN001
+    """Wait until Streamlit finished the current run (its status widget is gone)."""
+    page.wait_for_timeout(150)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=TIMEOUT)
+
+
+def operator_morning(stack: DemoStack, page, shots: bool) -> None:  # noqa: ANN001, C901
+    page.goto(stack.url)
+    page.get_by_role("heading", name="개요").wait_for(timeout=TIMEOUT)
+    replay = ready_replay(stack)
+    asof = replay["summary"]["asof"]
+
+    # PULL: OCI's revision is what the page says
+    page.get_by_role("button", name="PULL (OCI에서 가져오기)").click()
+    with stack.oci() as c:
+        revision = c.get("/api/v1/sync/snapshot").json()["revision"]
+    see(page, f"OCI 응답: 리비전 {revision} ")
+    see(page, "주문 계획 준비됨")
+    see(page, asof)
+
+    # Portfolio: edit cash, PUSH with a reason, see OCI's new revision
+    goto(page, "포트폴리오")
+    cash = page.get_by_label("현금 (원)")
+    cash.fill("20000000")
+    cash.press("Tab")
+    page.get_by_role("button", name="로컬 작업본에 저장").click()
+    see(page, "작업본에 저장됨: 변경 1건")
+    page.get_by_label("사유 (필수, 감사 기록에 남음)").fill("e2e: deposit 10M")
+    page.get_by_role("button", name="PUSH", exact=True).click()
+    pushed = see(page, re.compile(r"OCI 응답: 새 리비전 (\d+)")).inner_text()
+    new_rev = int(re.search(r"새 리비전 (\d+)", pushed).group(1))  # type: ignore[union-attr]
+    with stack.oci() as c:
+        snap = c.get("/api/v1/sync/snapshot").json()
+    assert snap["revision"] == new_rev and snap["portfolio"]["cash"] == 20_000_000.0
+    settle(page)
+
+    # Strategy: change a parameter, what-if backtest against the current one, PUSH it
+    goto(page, "전략 및 설정")
+    sell = page.get_by_label("rsi_sell_threshold")
+    sell.fill("75")
+    sell.press("Tab")
+    page.get_by_role("button", name="로컬 작업본에 저장").click()
+    see(page, "작업본에 저장됨: 변경 1건")
+    page.get_by_role("button", name="What-if 실행").click()
+    see(page, re.compile(r"같은 기간 .* → .*거래일"), timeout=180_000)
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=TIMEOUT)
+    page.get_by_label("사유 (필수, 감사 기록에 남음)").fill("e2e: let winners run")
+    page.get_by_role("button", name="PUSH", exact=True).click()
+    see(page, re.compile(r"OCI 응답: 새 리비전 \d+"))
+    with stack.oci() as c:
+        assert c.get("/api/v1/sync/snapshot").json()["settings"]["strategy"][
+            "rsi_sell_threshold"] == 75.0
+    settle(page)
+
+    # Tickets: draft and preview; the emergency stop (sidebar, confirmed) refuses the submit
+    goto(page, "티켓")
+    page.get_by_role("button", name="현재 계획으로 초안 작성").click()
+    see(page, "HTS/MTS 복사용 텍스트")
+    see(page, "[매수]")
+    toggle_stop(page, "긴급 정지 켜기", "정말 긴급 정지를 켤까요?", "e2e drill")
+    see(page, re.compile("긴급 정지 중 .*e2e drill"))
+    with stack.oci() as c:
+        assert c.get("/api/v1/emergency-stop").json()["on"] is True
+        assert c.get("/api/v1/tickets").json() == []
+    confirm_and_submit(page)
+    see(page, "긴급 정지가 켜져 있어 OCI가 거부했습니다")
+    with stack.oci() as c:
+        assert c.get("/api/v1/tickets").json() == []
+    toggle_stop(page, "긴급 정지 끄기", "정말 긴급 정지를 끌까요?", "e2e drill over")
+    see(page, "OCI 응답: 긴급 정지 꺼짐")
+
+    # ... and with the stop off the submit goes through; OCI's processor fills it (DRY_RUN)
+    confirm_and_submit(page)
+    submitted = see(page, re.compile(r"OCI 응답: 티켓 (\S+) →")).inner_text()
+    ticket_id = re.search(r"티켓 (\S+) →", submitted).group(1)  # type: ignore[union-attr]
+
+    def filled() -> bool:
+        with stack.oci() as c:
+            return c.get(f"/api/v1/tickets/{ticket_id}").json()["state"] == "DRY_RUN_FILLED"
+
+    wait_until(filled, 90, f"the DRY_RUN fill of {ticket_id}")
+    page.get_by_role("button", name="새로 고침").click()
+    in_table(page, "DRY_RUN_FILLED")
+    settle(page)
+
+    # Audit: the parameter change with its reason, field by field; the stop and the ticket
+    goto(page, "감사 기록")
+    in_table(page, "e2e: let winners run")
+    in_table(page, "settings.strategy.rsi_sell_threshold")
+    in_table(page, "e2e: deposit 10M")
+    in_table(page, "EMERGENCY_STOP")
+    in_table(page, ticket_id)
+
+    if shots:
+        shoot_every_page(page, "ko", PAGES_KO)
+        page.locator('[data-testid="stSidebar"]').get_by_text("English").click()
+        page.get_by_role("heading", name="Audit trail").wait_for(timeout=TIMEOUT)
+        shoot_every_page(page, "en", PAGES_EN)
+
+
+def toggle_stop(page, button: str, question: str, reason: str) -> None:  # noqa: ANN001
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_role("button", name=button).click()
+    see(page, question)
+    field = sidebar.get_by_label("사유 (필수)")
+    field.fill(reason)
+    field.press("Tab")
+    settle(page)
+    sidebar.get_by_role("button", name="확인", exact=True).click()
+    settle(page)
+
+
+def confirm_and_submit(page) -> None:  # noqa: ANN001
+    page.get_by_text("위 주문을 확인했고 OCI로 보내는 데 동의합니다.").click()
+    settle(page)
+    page.get_by_role("button", name="OCI로 제출").click()
+
+
+def shoot_every_page(page, lang: str, names: tuple[str, ...]) -> None:  # noqa: ANN001
+    out = screenshot_dir(lang)
+    for name, file in zip(names, FILES, strict=True):
+        goto(page, name)
+        settle(page)
+        page.screenshot(path=str(out / f"{file}.png"), full_page=True)
+        assert (out / f"{file}.png").stat().st_size > 10_000
+
+
+def run_morning(stack: DemoStack, browser, shots: bool) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
+    page = context.new_page()
+    try:
+        operator_morning(stack, page, shots)
+    except BaseException:
+        page.screenshot(path=str(stack.root.parent / "failure.png"), full_page=True)
+        raise
+    finally:
+        context.close()
+
+
+def assert_stopped_cleanly(stack: DemoStack) -> None:
+    assert stop_demo(stack) == 0, stack.output()
+    assert len(stack.children) == 3
+    assert not [c.pid for c in stack.children if c.is_running()]
+
+
+def test_operator_morning_in_the_browser_direct(browser, tmp_path: Path):
+    stack = start_demo(tmp_path / "root", "--replay")
+    try:
+        run_morning(stack, browser, shots=True)
+    finally:
+        assert_stopped_cleanly(stack)
+
+
+def test_operator_morning_in_the_browser_through_an_sshd_tunnel(browser, tmp_path: Path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pc_backend"))
+    from demo_stack import free_port
+    from sshd import make_sshd, require_sshd
+
+    require_sshd()
+    sshd = make_sshd(tmp_path / "ssh")
+    sshd.start()
+    oci_port = free_port()
+    env_file = tmp_path / "pc.env"
+    settings = {**sshd.env(), "KRX_PC_REMOTE_PORT": str(oci_port),
+                "KRX_PC_TUNNEL_PORT": str(free_port())}
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()), encoding="utf-8")
+    try:
+        stack = start_demo(tmp_path / "root", "--replay", "--pc-env-file", str(env_file),
+                           oci_port=oci_port)
+        try:
+            with stack.pc() as c:
+                tunnel = wait_until(
+                    lambda: (s := c.get("/api/v1/status").json())["tunnel"]["state"] == "UP"
+                    and s, 60, "the tunnel to come up")
+            assert tunnel["oci"]["reachable"] is True
+            assert stack.oci_url.endswith(f":{oci_port}")
+            run_morning(stack, browser, shots=False)
+        finally:
+            assert_stopped_cleanly(stack)
+    finally:
+        sshd.stop()

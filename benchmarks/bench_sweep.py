@@ -191,7 +191,7 @@ def child_python(sample: int) -> dict[str, Any]:
     run_backtest(bars, s, start, end)
     t0 = time.perf_counter()
     for c in loop:
-        run_backtest(bars, s.model_copy(update={"strategy": c.strategy}), start, end)
+        run_backtest(bars, c.settings(s), start, end)
     loop_s = time.perf_counter() - t0
     return {
         "sample": sample,

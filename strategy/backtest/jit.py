@@ -2,7 +2,8 @@
 
 Numba cannot call plain Python functions from compiled code, so each function is re-created
 from its own code object with a globals dict in which the functions it calls are replaced by
-their compiled copies (callees first), then compiled with `numba.njit(cache=True)`. The daily
+their compiled copies (callees first), then compiled with `numba.njit(cache=True, nogil=True)`
+(the GIL is released while a kernel runs, so threads run batches in parallel). The daily
 cycle keeps calling the originals uncompiled: one implementation of the rules, two ways to run
 it. This module is the only place that imports numba.
 """
@@ -90,7 +91,9 @@ def _compile(functions: tuple[Callable[..., Any], ...], done: dict[int, Any]) ->
         copy.__qualname__ = fn.__qualname__
         copy.__module__ = fn.__module__
         copy.__doc__ = fn.__doc__
-        dispatcher = numba.njit(cache=True)(copy)
+        # nogil: a kernel call releases the GIL, so a sweep's batches run on threads in
+        # parallel (strategy.backtest.sweep, mode "threads") without worker processes.
+        dispatcher = numba.njit(cache=True, nogil=True)(copy)
         if _SourceSetCache is not None:
             dispatcher._cache = _SourceSetCache(copy)  # type: ignore[attr-defined]
         done[id(fn)] = dispatcher

@@ -12,12 +12,13 @@ straddle the rule; a grid whose every combination is skipped raises `GridError`.
 Combinations are grouped by the parameters indicators depend on (`INDICATOR_PARAMS`, plus
 ``initial_capital`` which `run_batch` takes as a scalar), indicators are computed once per
 group in the calling process, and each group's parameter vectors go to `run_batch` in batches.
-Batches are distributed with joblib: the backend is whatever ``joblib.parallel_config`` says
-(loky processes by default; ``parallel_config(backend="dask")`` inside a
-``distributed.Client`` sends them to a dask cluster) unless `run_sweep` is given one. With
-nothing configured, a sweep whose estimated kernel time is below `PARALLEL_MIN_SECONDS` runs
-in-process without joblib (1,000 combinations on the real data take ~0.2 s there, while fresh
-loky workers need seconds to start); see `plan_execution`.
+The compiled kernel releases the GIL (``nogil``), so by default the batches run on one thread
+per core in this process ("threads": no worker start-up, no copies of the market, results
+identical to one core since every combination is an independent simulation). A tiny sweep
+(estimated kernel time below `THREADS_MIN_SECONDS`) runs in-process on one thread. joblib is
+the path beyond one machine: ``parallel_config(backend="dask")`` inside a
+``distributed.Client`` (or ``backend="loky"``/``"dask"`` here) sends batches there instead;
+see `plan_execution`.
 """
 
 from __future__ import annotations
@@ -68,7 +69,13 @@ KERNEL_SECONDS_PER_CELL = 4e-8
 # Below this estimated kernel time a sweep runs in-process by default. Fresh loky workers take
 # ~4 s (2.4-13 s measured, load-dependent) to start, import numba and load the cached kernels,
 # while n workers save at most (1 - 1/n) of the kernel time: break-even near 8 s on 2 cores.
+# (Only when loky is asked for: the default is threads, which cost nothing to start.)
 PARALLEL_MIN_SECONDS = 8.0
+# Below this estimated kernel time the default runs on one thread (splitting is not worth it).
+THREADS_MIN_SECONDS = 0.5
+# Largest batch handed to one thread: small enough for the progress bar to move and for the
+# cores to share the tail of the work, large enough that per-call overhead is negligible.
+THREAD_BATCH = 1_000
 
 # A grid this large is almost certainly a typo in a range (step too small).
 MAX_COMBINATIONS = 2_000_000
@@ -80,14 +87,20 @@ class GridError(ValueError):
     """A grid that cannot be swept; the message names the parameter and value at fault."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Combination:
-    """One validated grid point: its position in grid order and the full parameter set."""
+    """One validated grid point: its position in grid order, its swept values, the kernel's
+    parameter vector and its indicator group (the validated models are not kept: a
+    100,000-point grid would hold 100,000 of them)."""
 
     combo_id: int
     values: dict[str, Any]
-    strategy: StrategyParams
-    guardrails: Guardrails
+    params: np.ndarray  # strategy.params.param_vector of the validated settings
+    group: tuple[Any, ...]  # the GROUP_PARAMS values (indicators are computed per group)
+
+    def settings(self, base: Settings) -> Settings:
+        """`base` with this point applied (validated again)."""
+        return settings_for(base, self.values)
 
 
 @dataclass
@@ -279,27 +292,51 @@ def expand_grid(base: Settings, grid: Mapping[str, Sequence[Any]]) -> GridExpans
     order, skipped ones included, so a combo id names the same point whatever is skipped.
     """
     names = [canonical_param(n) for n in grid]
+    # Every value is validated against its field once (a grid holds few distinct values);
+    # each combination then goes through the model's own cross-field rule (`_coherent`) on a
+    # constructed model: 100,000 full model validations would take seconds.
+    columns = [[_validate_value(name, v) for v in grid[n]]
+               for name, n in zip(names, grid, strict=True)]
     base_strategy = base.strategy.model_dump()
     base_guard = base.guardrails.model_dump()
+    fast = _only_cross_field_rules(StrategyParams)
     combos: list[Combination] = []
     skipped: list[tuple[dict[str, Any], str]] = []
-    for combo_id, values in enumerate(itertools.product(*(grid[n] for n in grid))):
+    for combo_id, values in enumerate(itertools.product(*columns)):
         point = dict(zip(names, values, strict=True))
         s_over = {k: v for k, v in point.items() if k in STRATEGY_PARAMS}
         g_over = {k: v for k, v in point.items() if k in GUARDRAIL_PARAMS}
         try:
-            strategy = StrategyParams.model_validate({**base_strategy, **s_over})
+            if fast:
+                strategy = StrategyParams.model_construct(**{**base_strategy, **s_over})
+                strategy._coherent()  # type: ignore[operator]
+            else:
+                strategy = StrategyParams.model_validate({**base_strategy, **s_over})
             guard = (
                 Guardrails.model_validate({**base_guard, **g_over}) if g_over else base.guardrails
             )
         except ValidationError as exc:
             skipped.append((point, "; ".join(e["msg"] for e in exc.errors())))
             continue
-        combos.append(Combination(combo_id, point, strategy, guard))
+        except ValueError as exc:
+            skipped.append((point, f"Value error, {exc}"))
+            continue
+        combos.append(Combination(
+            combo_id, point, param_vector(strategy, guard),
+            tuple(getattr(strategy, name) for name in GROUP_PARAMS),
+        ))
     if not combos:
         reason = skipped[0][1] if skipped else "empty grid"
         raise GridError(f"every combination of the grid is invalid (first: {reason})")
     return GridExpansion(names=names, combinations=combos, skipped=skipped)
+
+
+def _only_cross_field_rules(model: type[StrategyParams]) -> bool:
+    """True when `_coherent` is the model's only validator beyond its field types (then a
+    constructed model plus `_coherent` is the full validation of field-valid values)."""
+    decorators = model.__pydantic_decorators__
+    return (list(decorators.model_validators) == ["_coherent"]
+            and not decorators.field_validators and not decorators.root_validators)
 
 
 def settings_for(base: Settings, values: Mapping[str, Any]) -> Settings:
@@ -354,8 +391,7 @@ def _plan_tasks(
 ) -> tuple[list[tuple[Any, ...]], list[_Task]]:
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, c in enumerate(combos):
-        key = tuple(getattr(c.strategy, name) for name in GROUP_PARAMS)
-        groups.setdefault(key, []).append(i)
+        groups.setdefault(c.group, []).append(i)
     keys = list(groups)
     tasks: list[_Task] = []
     for g, key in enumerate(keys):
@@ -363,9 +399,7 @@ def _plan_tasks(
         size = batch_size or max(1, math.ceil(len(rows) / max(1, n_workers)))
         for lo in range(0, len(rows), size):
             part = rows[lo : lo + size]
-            params = np.stack(
-                [param_vector(combos[i].strategy, combos[i].guardrails) for i in part]
-            )
+            params = np.stack([combos[i].params for i in part])
             tasks.append(_Task(g, part, params))
     return keys, tasks
 
@@ -401,11 +435,13 @@ def plan_execution(
     """Choose where the batches run.
 
     - ``backend="inprocess"`` (or ``"sequential"``), or a resolved single job: in-process.
-    - An explicit `backend`, an explicit `n_jobs`, or a ``joblib.parallel_config`` that sets a
-      backend or n_jobs: joblib with that backend and job count (all cores when unset).
-    - Nothing configured: in-process when the estimated kernel time is below
-      `PARALLEL_MIN_SECONDS` (fresh loky workers would spend longer starting than computing),
-      else loky processes on all cores.
+    - ``backend="threads"``: threads in this process (the nogil kernel), `n_jobs` of them
+      (all cores when unset).
+    - Another explicit `backend` (``loky``, ``threading``, ``dask``...) or a
+      ``joblib.parallel_config`` that sets a backend or n_jobs: joblib with that backend and
+      job count (all cores when unset).
+    - Nothing configured (an explicit `n_jobs` included): threads on `n_jobs` (all) cores,
+      or in-process when the estimated kernel time is below `THREADS_MIN_SECONDS`.
     """
     if backend in ("inprocess", "sequential"):
         return ExecutionPlan("inprocess", 1, None, estimated_seconds)
@@ -416,14 +452,13 @@ def plan_execution(
     jobs = n_jobs if n_jobs is not None else (active_jobs if active_jobs is not None else -1)
     cores = os.cpu_count() or 1
     workers = max(1, cores + 1 + jobs if jobs < 0 else jobs)
+    if backend == "threads" or (backend is None and not configured):
+        if workers == 1 or (backend is None and estimated_seconds < THREADS_MIN_SECONDS):
+            return ExecutionPlan("inprocess", 1, None, estimated_seconds)
+        return ExecutionPlan("threads", workers, None, estimated_seconds)
     mode = backend or type(active).__name__.removesuffix("Backend").lower()
     if mode == "daskdistributed":
         mode = "dask"
-    explicit = backend is not None or n_jobs is not None or configured
-    if not explicit and estimated_seconds < PARALLEL_MIN_SECONDS:
-        return ExecutionPlan("inprocess", 1, None, estimated_seconds)
-    if workers == 1 and backend is None and not configured:
-        return ExecutionPlan("inprocess", 1, None, estimated_seconds)
     return ExecutionPlan(mode, workers, backend, estimated_seconds)
 
 
@@ -470,6 +505,8 @@ def run_sweep(
     plan = plan_execution(
         n_jobs, backend, estimate_kernel_seconds(len(combos), n_window, len(market.tickers))
     )
+    if batch_size is None and plan.mode == "threads":
+        batch_size = max(1, min(THREAD_BATCH, math.ceil(len(combos) / plan.workers)))
     keys, tasks = _plan_tasks(combos, plan.workers, batch_size)
 
     indicator_sets = []
@@ -569,12 +606,23 @@ def _execute(
     """Each task's metric block, in task order, advancing the progress bar as they arrive."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, disable=not progress, unit="combo", desc="sweep")
+    # The bar appears only once a sweep has run for 2 s: quick sweeps stay quiet.
+    bar = tqdm(total=total, disable=not progress, unit="combo", desc="sweep", delay=2.0)
+    pool = None
     try:
         if plan.in_process:
             results: Iterable[np.ndarray] = (
                 _run_task(market, indicator_sets[t.group], t.params, capitals[t.group])
                 for t in tasks
+            )
+        elif plan.mode == "threads":
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(max_workers=plan.workers, thread_name_prefix="sweep")
+            results = pool.map(
+                lambda t: _run_task(market, indicator_sets[t.group], t.params,
+                                    capitals[t.group]),
+                tasks,
             )
         else:
             from joblib import Parallel, delayed
@@ -587,4 +635,6 @@ def _execute(
             bar.update(len(task.rows))
             yield block
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         bar.close()

@@ -310,6 +310,48 @@ def test_run_sweep_threads_match_in_process(
     pd.testing.assert_frame_equal(df, small_sweep)
 
 
+def test_run_sweep_nogil_threads_match_one_core(
+    real_bars: dict[str, pd.DataFrame], small_sweep: pd.DataFrame
+) -> None:
+    df = run_sweep(
+        real_bars, Settings(), SMALL_GRID, START, END, n_jobs=2, backend="threads", batch_size=2
+    )
+    assert df.attrs["execution"] == "threads x2"
+    pd.testing.assert_frame_equal(df, small_sweep)
+
+
+def test_compiled_kernel_releases_the_gil(real_bars: dict[str, pd.DataFrame]) -> None:
+    """While a compiled batch runs on one thread, Python code keeps running on another: the
+    kernel was compiled with nogil (else the main loop below could not advance at all)."""
+    import threading
+
+    import numpy as np
+
+    from strategy.backtest.engine import compute_indicators, prepare_market, run_batch
+    from strategy.params import param_vector
+
+    s = Settings()
+    m = prepare_market(real_bars, s.universe, s.benchmark, START, END)
+    ind = compute_indicators(m, rsi_period=40, regime_ma_long=120, ma_short_period=60,
+                             adx_period=30)
+    p = param_vector(s.strategy, s.guardrails)[None, :]
+    run_batch(m, ind, p, 1e7)  # compiled / loaded from the cache before timing
+    batch = np.repeat(p, 3000, axis=0)
+    done = threading.Event()
+    counts = {"during": 0}
+
+    def work() -> None:
+        run_batch(m, ind, batch, 1e7)
+        done.set()
+
+    th = threading.Thread(target=work)
+    th.start()
+    while not done.is_set():
+        counts["during"] += 1
+    th.join()
+    assert counts["during"] > 10_000, counts
+
+
 def test_run_sweep_dask_backend_by_configuration_only(
     real_bars: dict[str, pd.DataFrame], small_sweep: pd.DataFrame
 ) -> None:
@@ -336,13 +378,25 @@ def _task_prefixes(dask_scheduler) -> list[str]:  # type: ignore[no-untyped-def]
     return list(dask_scheduler.task_prefixes)
 
 
-def test_run_sweep_progress_bar_can_be_enabled(
-    real_bars: dict[str, pd.DataFrame], capsys: pytest.CaptureFixture[str]
+def test_run_sweep_progress_bar_shows_only_past_2_seconds(
+    real_bars: dict[str, pd.DataFrame], capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    run_sweep(
-        real_bars, Settings(), {"rsi_buy_threshold": [40, 50]}, START, END, n_jobs=1, progress=True
-    )
-    assert "sweep" in capsys.readouterr().err
+    grid = {"rsi_buy_threshold": [40, 50]}
+    run_sweep(real_bars, Settings(), grid, START, END, n_jobs=1, progress=True)
+    assert "sweep" not in capsys.readouterr().err  # a quick sweep stays quiet
+    import time
+
+    real_task = sweep_mod._run_task
+
+    def slow(*args: object) -> object:
+        time.sleep(1.3)
+        return real_task(*args)
+
+    monkeypatch.setattr(sweep_mod, "_run_task", slow)
+    run_sweep(real_bars, Settings(), grid, START, END, n_jobs=1, progress=True, batch_size=1)
+    err = capsys.readouterr().err
+    assert "sweep" in err and "2/2" in err
 
 
 def test_plan_tasks_splits_groups_into_batches() -> None:
@@ -360,16 +414,20 @@ def test_plan_execution_small_sweep_runs_in_process_by_default() -> None:
     assert (plan.mode, plan.workers) == ("inprocess", 1)
 
 
-def test_plan_execution_large_sweep_uses_loky_on_all_cores() -> None:
+def test_plan_execution_large_sweep_uses_threads_on_all_cores() -> None:
     import os
 
     plan = sweep_mod.plan_execution(None, None, estimated_seconds=60.0)
-    assert (plan.mode, plan.workers) == ("loky", os.cpu_count())
+    expected = ("threads", os.cpu_count()) if (os.cpu_count() or 1) > 1 else ("inprocess", 1)
+    assert (plan.mode, plan.workers) == expected
 
 
 def test_plan_execution_explicit_jobs_and_backend_are_honoured() -> None:
-    assert sweep_mod.plan_execution(2, None, 0.1).mode == "loky"
-    assert sweep_mod.plan_execution(2, None, 0.1).workers == 2
+    assert sweep_mod.plan_execution(2, None, 1.0).mode == "threads"
+    assert sweep_mod.plan_execution(2, None, 1.0).workers == 2
+    assert sweep_mod.plan_execution(2, None, 0.01).mode == "inprocess"  # too small to split
+    assert sweep_mod.plan_execution(2, "threads", 0.01).mode == "threads"  # asked for
+    assert sweep_mod.plan_execution(2, "loky", 0.1).mode == "loky"
     assert sweep_mod.plan_execution(1, None, 60.0).mode == "inprocess"
     assert sweep_mod.plan_execution(None, "threading", 0.1).mode == "threading"
     assert sweep_mod.plan_execution(4, "inprocess", 60.0).mode == "inprocess"
@@ -381,3 +439,19 @@ def test_plan_execution_follows_parallel_config() -> None:
     with parallel_config(backend="threading", n_jobs=3):
         plan = sweep_mod.plan_execution(None, None, estimated_seconds=0.1)
     assert (plan.mode, plan.workers, plan.backend) == ("threading", 3, None)
+
+
+def test_expand_grid_fast_path_equals_full_model_validation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    grid = parse_grid({"rsi_buy_threshold": [40, 55, 70], "rsi_sell_threshold": [50, 60, 75],
+                       "ma_short_period": [60, 120], "stop_loss_pct": [0.1, 0.2]})
+    fast = expand_grid(Settings(), grid)
+    monkeypatch.setattr(sweep_mod, "_only_cross_field_rules", lambda model: False)
+    full = expand_grid(Settings(), grid)
+    assert [c.combo_id for c in fast.combinations] == [c.combo_id for c in full.combinations]
+    for a, b in zip(fast.combinations, full.combinations, strict=True):
+        assert (a.params == b.params).all() and a.group == b.group and a.values == b.values
+    assert [p for p, _ in fast.skipped] == [p for p, _ in full.skipped]
+    assert len(fast.skipped) > 0 and len(fast.combinations) > 0
+    assert all(r.startswith("Value error, ") for _, r in fast.skipped + full.skipped)

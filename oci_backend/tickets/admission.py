@@ -11,7 +11,7 @@ from contracts.settings import ExecutionMode
 from contracts.summary import Stage
 from contracts.ticket import TERMINAL_STATES, ProblemCode, Ticket, TicketState
 from oci_backend.store import Store
-from oci_backend.tickets.boxes import all_records
+from oci_backend.tickets.boxes import states
 from oci_backend.tickets.errors import (
     EmergencyStopped,
     ModeRefused,
@@ -86,11 +86,10 @@ def refusal(store: Store, ticket: Ticket, *, confirmed_required: bool = True,
         return Refusal(TicketRejected, Stage.STALE_TICKET,
                        "ticket does not match the current plan: " + "; ".join(lines),
                        field=problems[0].field, problems=lines)
-    for tid, other in all_records(store).items():
-        if tid != ignore_open and other.ticket.plan_id == plan.plan_id and (
-                other.state in OPEN_STATES):
+    for tid, (plan_id, state) in states(store).items():
+        if tid != ignore_open and plan_id == plan.plan_id and state in OPEN_STATES:
             return Refusal(
                 TicketConflict, Stage.STALE_TICKET,
-                f"ticket {tid} for plan {plan.plan_id} is still {other.state.value}; finish "
+                f"ticket {tid} for plan {plan.plan_id} is still {state.value}; finish "
                 f"it (record fills) before submitting another", field="plan_id")
     return None

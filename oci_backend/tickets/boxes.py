@@ -21,6 +21,7 @@ import json
 import os
 import signal
 from datetime import datetime
+from pathlib import Path
 
 from contracts.audit import AuditAction, AuditEntry
 from contracts.summary import Stage
@@ -83,6 +84,33 @@ def all_records(store: Store) -> dict[str, TicketRecord]:
             rec = read(store, box, tid)
             if rec is not None:
                 out[tid] = rec
+    return out
+
+
+# (plan_id, state) of each ticket file by file signature: the admission check asks for the
+# open tickets of a plan on every submit and claim, and old records never change.
+_HEADS: dict[Path, tuple[tuple[int, int, int], str, TicketState]] = {}
+
+
+def states(store: Store) -> dict[str, tuple[str, TicketState]]:
+    """ticket id → (plan_id, state) over all boxes (a later box wins), parsing only files
+    that changed since they were last seen."""
+    out: dict[str, tuple[str, TicketState]] = {}
+    for box in BOX_ORDER:
+        for path in store.paths.ticket_box(box).glob("*.json"):
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue  # moved on meanwhile: seen in its next box
+            sig = (st.st_ino, st.st_size, st.st_mtime_ns)
+            hit = _HEADS.get(path)
+            if hit is None or hit[0] != sig:
+                rec = read_model(path, TicketRecord) if path.exists() else None
+                if rec is None:
+                    continue
+                hit = (sig, rec.ticket.plan_id, rec.state)
+                _HEADS[path] = hit
+            out[path.stem] = (hit[1], hit[2])
     return out
 
 

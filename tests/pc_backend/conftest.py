@@ -11,8 +11,15 @@ import pytest
 # The OCI server helpers are shared with tests/oci_backend.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oci_backend"))
 
-from oci_server import REPO_DAILY, OciServer, new_token, start_server, stop_server  # noqa: E402
-from pc_server import PcServer, start_direct, stop_pc  # noqa: E402
+from oci_server import (  # noqa: E402
+    REPO_DAILY,
+    OciServer,
+    free_port,
+    new_token,
+    start_server,
+    stop_server,
+)
+from pc_server import PcServer, start_direct, start_pc, stop_pc, write_token_file  # noqa: E402
 
 # Tuesday 2025-12-30 10:00 KST: the cycle plans 2025-12-29, the real data's last session.
 # The in-process ticket processor runs every 0.5 s, so a DRY_RUN ticket fills on its own.
@@ -69,3 +76,14 @@ def pc_factory(tmp_path: Path) -> Iterator[PcFactory]:
 @pytest.fixture
 def pc(oci: OciServer, pc_factory: PcFactory) -> PcServer:
     return pc_factory(oci)
+
+
+@pytest.fixture
+def pc_offline(tmp_path: Path) -> Iterator[PcServer]:
+    """A PC backend whose OCI URL has nothing behind it (routes that never reach OCI)."""
+    token = write_token_file(tmp_path / "offline.oci_token", new_token())
+    server = start_pc(tmp_path / "ws-offline", tmp_path / "pc-offline.log",
+                      args=["--direct", f"http://127.0.0.1:{free_port()}"],
+                      env={"KRX_PC_OCI_TOKEN_FILE": str(token), "KRX_PC_DATA": f"csv:{REPO_DAILY}"})
+    yield server
+    stop_pc(server)

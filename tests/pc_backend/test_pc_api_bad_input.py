@@ -117,7 +117,8 @@ def test_pc_bad_input_to_every_route_names_the_field_and_changes_nothing(
         assert hash_tree(oci.data_dir) == oci_before
 
 
-def test_pc_guard_token_and_host(pc: PcServer) -> None:
+def test_pc_guard_token_and_host(pc_offline: PcServer) -> None:
+    pc = pc_offline
     url = pc.base_url
     assert httpx.get(f"{url}/health", trust_env=False).status_code == 200
     r = httpx.get(f"{url}/api/v1/status", trust_env=False)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from conftest import PcFactory
-from oci_server import REPO_DAILY, OciServer, error_of  # noqa: I001
-from pc_server import hash_files
+from oci_server import error_of
+from pc_server import PcServer, hash_files
 
 pytestmark = pytest.mark.integration
 
 
-def test_pc_backtest_and_sweep_in_process(oci: OciServer, pc_factory: PcFactory) -> None:
-    pc = pc_factory(oci, env={"KRX_PC_DATA": f"csv:{REPO_DAILY}"})
+def test_pc_backtest_and_sweep_in_process(pc_offline: PcServer) -> None:
+    pc = pc_offline  # no OCI behind it: backtests run in-process on the PC's bars
     with pc.client() as c:
         r = c.post("/api/v1/backtest", json={"start": "2024-01-02", "end": "2025-12-29",
                                               "params": {"rsi_period": 30}})

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from oci_server import OciServer, free_port  # noqa: I001
+from conftest import NOW
+from oci_server import REPO_DAILY, OciServer, free_port, new_token, start_server, stop_server  # noqa: I001
 from pc_server import REPO, pc_env, start_pc, stop_pc, write_token_file
 from sshd import Sshd, keygen, make_sshd, require_sshd
 
@@ -24,6 +25,17 @@ from pc_backend.tunnel import TunnelKeeper, TunnelSettings
 pytestmark = pytest.mark.integration
 
 UP = TunnelState.UP
+
+
+@pytest.fixture(scope="module")
+def oci(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OciServer]:
+    """One OCI backend for this module: the tunnel tests only read it (and push one field)."""
+    root = tmp_path_factory.mktemp("oci-tunnel")
+    (root / "data").mkdir()
+    server = start_server(root / "data", root / "oci.log", token=new_token(),
+                          data_spec=f"csv:{REPO_DAILY}", env=NOW)
+    yield server
+    stop_server(server)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Crash consistency under SIGKILL (issue 11, section 1): 20 kills of the real OCI backend
-while PUSHes of portfolio + settings stream in; 200 in benchmarks/bench_crash.py."""
+while PUSHes of portfolio + settings and ticket submits (idempotency keys) stream in; 200 in benchmarks/bench_crash.py."""
 
 from __future__ import annotations
 
@@ -19,3 +19,6 @@ def test_crash_sigkill_under_streamed_pushes_keeps_every_invariant(tmp_path):
     assert report.violations == []
     assert len(report.acked) >= KILLS // 2, "too few PUSHes acknowledged to prove anything"
     assert report.errors == 0
+    assert len(report.tickets) >= 3, "too few tickets acknowledged to prove anything"
+    print(f"{report.kills} kills: {len(report.acked)} PUSHes and {len(report.tickets)} tickets "
+          f"acknowledged, {report.submits} submits sent")

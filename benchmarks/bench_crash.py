@@ -1,5 +1,6 @@
 """Crash drill: SIGKILL the real OCI backend N times (default 200) under streamed PUSHes of
-portfolio + settings; invariants checked after every restart (tests/reliability/crash_harness).
+portfolio + settings and ticket submits with idempotency keys; invariants checked after every
+restart (tests/reliability/crash_harness).
 
     .venv/bin/python benchmarks/bench_crash.py [--kills 200]
 """
@@ -28,7 +29,8 @@ def main() -> int:
         report = run_crash_drill(Path(tmp) / "data", Path(tmp), args.kills, seed=args.seed)
     restart_ms = [s * 1000 for s in report.restart_s]
     row = {"kills": report.kills, "push_attempts": report.attempts,
-           "acked": len(report.acked), "errors": report.errors,
+           "acked": len(report.acked), "ticket_submits": report.submits,
+           "tickets_acked": len(report.tickets), "errors": report.errors,
            "violations": len(report.violations),
            "restart_p50_ms": round(percentile(restart_ms, 50), 1),
            "restart_p99_ms": round(percentile(restart_ms, 99), 1)}

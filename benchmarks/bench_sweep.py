@@ -1,6 +1,12 @@
-"""Time a 1,000-combination parameter sweep on the real KRX bars.
+"""Time a 1,000-combination parameter sweep on the real KRX bars, and 100,000 on all 14.
 
-Usage: python benchmarks/bench_sweep.py [--repeat N] [--python-sample K]
+Usage: python benchmarks/bench_sweep.py [--repeat N] [--python-sample K] [--big-only | --no-big]
+
+The 100,000-combination sweep (all 14 tickers of data/krx/daily, 2020-07-01..2025-12-29, a
+grid of 20 buy × 25 sell thresholds × 25 stop losses × 8 ADX thresholds) runs twice, each in
+a fresh process: on threads over every core (the default: the kernel releases the GIL) and
+on one core; the table prints both with the ratio, peak RSS, process CPU time and whether the
+results are identical (a hash of the ranked frame). Targets: <= 12 s on 2 cores, <= 500 MB.
 
 Default universe, decision window 2020-07-01..2025-12-29 (2020 H1 is the warm-up), a grid of
 5 RSI periods (5 indicator groups) × 5 buy × 4 sell thresholds × 10 stop losses = 1,000
@@ -51,6 +57,14 @@ GRID: dict[str, list[Any]] = {
 }
 TARGET_WALL_S = 0.5
 TARGET_RSS_MB = 400.0
+BIG_GRID: dict[str, list[Any]] = {
+    "rsi_buy_threshold": [float(v) for v in range(30, 50)],
+    "rsi_sell_threshold": [float(v) for v in range(55, 80)],
+    "stop_loss_pct": [round(0.04 + 0.01 * i, 2) for i in range(25)],
+    "adx_threshold": [10.0, 12.5, 15.0, 17.5, 20.0, 22.5, 25.0, 27.5],
+}
+BIG_TARGET_WALL_S = 12.0
+BIG_TARGET_RSS_MB = 500.0
 
 
 def _load() -> tuple[Any, Any]:
@@ -151,6 +165,30 @@ def child_sweep(mode: str, jobs: int, repeat: int) -> dict[str, Any]:
     }
 
 
+def child_big(mode: str, jobs: int) -> dict[str, Any]:
+    """`run_sweep` of BIG_GRID on all 14 tickers, in this fresh process (kernels cached)."""
+    import hashlib
+    from datetime import date
+
+    from contracts.settings import Settings
+    from strategy.backtest.sweep import run_sweep
+    from strategy.marketdata import CsvProvider
+
+    tickers = sorted(p.stem for p in REPO_DAILY.glob("*.csv"))
+    s = Settings(universe=tickers)
+    bars = dict(CsvProvider(REPO_DAILY).load(tickers, end=date.fromisoformat(END)))
+    start, end = date.fromisoformat(START), date.fromisoformat(END)
+    run_sweep(bars, s, {"rsi_buy_threshold": [40.0, 45.0]}, start, end, backend="inprocess")
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    df = run_sweep(bars, s, BIG_GRID, start, end, backend=mode, n_jobs=jobs)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    digest = hashlib.sha256(df.drop(columns=[]).to_numpy(dtype=float).tobytes()).hexdigest()
+    return {
+        "combinations": len(df), "tickers": len(tickers), "execution": df.attrs["execution"],
+        "wall_s": wall, "cpu_s": cpu, "rss_mb": _rss_mb()[0], "result_sha256": digest[:16],
+    }  # fmt: skip
+
+
 def child_python(sample: int) -> dict[str, Any]:
     """Pure-Python kernel on `sample` combinations, the compiled kernel on all 1,000, and a
     loop of `run_backtest` on 20 (both extrapolated linearly to 1,000)."""
@@ -234,6 +272,32 @@ def _cli_sweep() -> dict[str, Any]:
     return {"wall_s": time.perf_counter() - t0, "load_avg_1m": load}
 
 
+def measure_big() -> dict[str, Any]:
+    """The 100,000-combination sweep on every core (threads) and on one core."""
+    cores = os.cpu_count() or 1
+    threads = _spawn(["--child", "big", "threads", str(cores)])
+    one = _spawn(["--child", "big", "inprocess", "1"])
+    return {"threads": threads, "one_core": one, "cores": cores,
+            "identical": threads["result_sha256"] == one["result_sha256"],
+            "speedup": one["wall_s"] / threads["wall_s"]}
+
+
+def big_rows(big: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for key in ("threads", "one_core"):
+        b = big[key]
+        note = (f"{b['tickers']} tickers; CPU {b['cpu_s']:.1f} s; peak RSS {b['rss_mb']:.0f} MB; "
+                f"load {b['load_avg_1m']:.1f}")
+        if key == "threads":
+            note += (f"; {big['speedup']:.2f}x one core; identical to one core: "
+                     f"{big['identical']}; target <= {BIG_TARGET_WALL_S:.0f} s: "
+                     f"{b['wall_s'] <= BIG_TARGET_WALL_S}, <= {BIG_TARGET_RSS_MB:.0f} MB: "
+                     f"{b['rss_mb'] <= BIG_TARGET_RSS_MB}")
+        rows.append(_row(f"sweep 100,000 [{b['execution']}]", b["wall_s"], 1, note,
+                         rss_mb=b["rss_mb"], cpu_s=b["cpu_s"]))
+    return rows
+
+
 def measure(repeat: int = 5, python_sample: int = 50) -> dict[str, Any]:
     """Every measurement of this script (each in a fresh child process)."""
     with tempfile.TemporaryDirectory(prefix="numba-cache-") as cache:
@@ -242,7 +306,7 @@ def measure(repeat: int = 5, python_sample: int = 50) -> dict[str, Any]:
         cached = _spawn(["--child", "compile"], env)
     sweeps = {
         f"{mode}x{jobs}": _spawn(["--child", "sweep", mode, str(jobs), str(repeat)])
-        for mode, jobs in (("auto", 0), ("loky", 2), ("threading", 2))
+        for mode, jobs in (("auto", 0), ("loky", 2), ("threads", 2))
     }
     py = _spawn(["--child", "python", str(python_sample)])
     return {
@@ -362,6 +426,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5, help="warm sweeps per mode (default 5)")
     ap.add_argument("--python-sample", type=int, default=50, help="pure-Python combos (50)")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--big-only", action="store_true", help="only the 100,000 sweep")
+    ap.add_argument("--no-big", action="store_true", help="skip the 100,000 sweep")
     args = ap.parse_args()
     if args.child:
         kind, *rest = args.child
@@ -369,21 +435,31 @@ def main() -> int:
             res = child_compile()
         elif kind == "sweep":
             res = child_sweep(rest[0], int(rest[1]), int(rest[2]))
+        elif kind == "big":
+            res = child_big(rest[0], int(rest[1]))
         else:
             res = child_python(int(rest[0]))
         print(json.dumps(res, default=str))
         return 0
 
-    res = measure(args.repeat, args.python_sample)
-    rows = rows_from(res)
-    py = res["python"]
-    print(
-        f"sweep of 1,000 combinations, default universe, {START}..{END} "
-        f"({py['window_sessions']} sessions + {py['warmup_sessions']} warm-up), "
-        f"{os.cpu_count()} CPUs  ({time.strftime('%F %T')})"
-    )
+    res: dict[str, Any] = {}
+    rows: list[dict[str, Any]] = []
+    if not args.big_only:
+        res = measure(args.repeat, args.python_sample)
+        rows = rows_from(res)
+        py = res["python"]
+        print(
+            f"sweep of 1,000 combinations, default universe, {START}..{END} "
+            f"({py['window_sessions']} sessions + {py['warmup_sessions']} warm-up), "
+            f"{os.cpu_count()} CPUs  ({time.strftime('%F %T')})"
+        )
+    if not args.no_big:
+        res["big"] = measure_big()
+        rows += big_rows(res["big"])
+        print(f"100,000 combinations x 14 tickers, {START}..{END}, {os.cpu_count()} CPUs")
     print_table(rows, ["name", "n", "median_ms", "note"])
-    path = save_json("bench_sweep", {**res, "rows": rows, "load_avg": os.getloadavg()})
+    name = "bench_sweep_big" if args.big_only else "bench_sweep"
+    path = save_json(name, {**res, "rows": rows, "load_avg": os.getloadavg()})
     print(f"saved {path}")
     return 0
 

@@ -226,6 +226,8 @@ def _cycle(
             extra_block_reasons=block_reasons, synthetic=loaded.synthetic, created_at=now,
         )
         risks += _strategy_risks(plan, signals)
+    if replay:  # labelled (not part of the content-addressed id)
+        plan = plan.model_copy(update={"reasons": [*plan.reasons, f"REPLAY: {replay}"]})
 
     if plan.decision is PlanDecision.BLOCKED:
         stage = Stage.STOPPED if stop.on else Stage.BLOCKED

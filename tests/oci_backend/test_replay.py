@@ -87,6 +87,8 @@ def test_replay_quarter_through_the_api_equals_the_backtest(
     assert (cuts["event"] == "CASH_CUT").sum() == 3  # the cut at the open was exercised
     summary = store.summary()
     assert summary is not None and any(r.code == "REPLAY" for r in summary.risks)
+    plan = store.current_plan()
+    assert plan is not None and any(r.startswith("REPLAY: ") for r in plan.reasons)
     from oci_backend.tickets import list_tickets
 
     tickets = list_tickets(store, limit=0)

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from krx_cli.commands._common import add_data_dir, add_data_source
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("oci", help="OCI execution plane: API server, ticket processor")
@@ -17,30 +19,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
-    serve.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="data root holding state/ and reports/ (default $KRX_DATA_DIR or repo)",
-    )
-    serve.add_argument(
-        "--data",
-        default=None,
-        dest="data_spec",
-        help="market data for cycles: csv:DIR | demo | pykrx | fdr | auto",
-    )
+    add_data_dir(serve)
+    add_data_source(serve, default=None, dest="data_spec")
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     serve.set_defaults(handler=run_serve)
 
     proc = verbs.add_parser("process-tickets", help="one ticket-processor pass, then exit")
-    proc.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="data root holding state/ and reports/ (default $KRX_DATA_DIR or repo)",
-    )
+    add_data_dir(proc)
     proc.add_argument(
         "--data", default=None,
         help="market data for DRY_RUN paper fills at the next open (csv:DIR | auto | ...); "

@@ -30,10 +30,12 @@ class NotificationKind(StrEnum):
     PLAN_BLOCKED = "PLAN_BLOCKED"
     EMERGENCY_STOP = "EMERGENCY_STOP"
     DAILY_OPS_SKIPPED = "DAILY_OPS_SKIPPED"
+    GUARDRAIL_INCIDENT = "GUARDRAIL_INCIDENT"
 
 
 INCIDENTS = frozenset({NotificationKind.CYCLE_FAILED, NotificationKind.PLAN_BLOCKED,
-                       NotificationKind.EMERGENCY_STOP, NotificationKind.DAILY_OPS_SKIPPED})
+                       NotificationKind.EMERGENCY_STOP, NotificationKind.DAILY_OPS_SKIPPED,
+                       NotificationKind.GUARDRAIL_INCIDENT})
 
 
 class NotifyState(Contract):

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Header, Query, Response
 
 from contracts.ticket import FillsRequest, Ticket, TicketRecord, TicketState
 from oci_backend import tickets as ticket_logic
-from oci_backend.deps import StoreDep
+from oci_backend.deps import NotifierDep, StoreDep
 from oci_backend.errors import ApiError
+from oci_backend.notify import NotificationKind
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
@@ -64,6 +65,14 @@ def get_ticket(ticket_id: str, store: StoreDep) -> TicketRecord:
 @router.post("/{ticket_id}/fills", response_model=TicketRecord,
              responses={404: {"description": "unknown ticket"},
                         422: {"description": "fills that do not match the ticket"}})
-def record_fills(ticket_id: str, body: FillsRequest, store: StoreDep) -> TicketRecord:
-    """Record manual fills (MANUAL mode); the portfolio is reconciled on OCI."""
-    return ticket_logic.record_fills(store, ticket_id, body, actor=ACTOR)
+def record_fills(ticket_id: str, body: FillsRequest, store: StoreDep,
+                 notifier: NotifierDep) -> TicketRecord:
+    """Record manual fills (MANUAL mode); the portfolio is reconciled on OCI. A fill that
+    leaves cash below the plan's reserve is accepted and raised as a guardrail incident."""
+
+    def incident(record: TicketRecord, message: str) -> None:
+        notifier.send_once(NotificationKind.GUARDRAIL_INCIDENT,
+                           f"KRX Alertor: guardrail incident, ticket {record.ticket.ticket_id}",
+                           message)
+
+    return ticket_logic.record_fills(store, ticket_id, body, actor=ACTOR, on_incident=incident)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from contracts.audit import AuditAction, AuditEntry
 from contracts.common import KST, now_kst
 from contracts.plan import Side
@@ -22,7 +24,8 @@ RESERVE_INCIDENT = "GUARDRAIL_MIN_CASH_BREACHED"
 
 
 def record_fills(
-    store: Store, ticket_id: str, req: FillsRequest, *, actor: str
+    store: Store, ticket_id: str, req: FillsRequest, *, actor: str,
+    on_incident: Callable[[TicketRecord, str], object] | None = None,
 ) -> TicketRecord:
     """Record fills of a MANUAL ticket and reconcile the portfolio for exactly these fills.
 
@@ -31,7 +34,8 @@ def record_fills(
     fill's year (KST) — `rules.fill_terms`, as every fill. A buy may fill up to the ticket's
     sized quantity (its cap; over all fills so far). A fill that leaves cash below the plan's
     reserve is accepted — it happened at the broker — and raised as a guardrail incident
-    (`incidents` on the record, a CRITICAL risk on the summary, an audit line). Refused with
+    (`incidents` on the record, a CRITICAL risk on the summary, an audit line, and
+    `on_incident(record, message)` — the API sends the operator a notification). Refused with
     `TicketRejected` naming `fills[i]....`: more than the ordered quantity, a ticker/side not in
     the ticket, a sell above the holding, cash going negative, and — in a live data root — a
     fill dated before the session after the plan (a replay root takes historical dates).
@@ -130,6 +134,8 @@ def record_fills(
                      fills=fills_details(resolved))
         if new_incident:
             _raise_incident(store, intent, new_incident, actor)
+            if on_incident is not None:
+                on_incident(intent, new_incident)
         if state is TicketState.FILLS_RECORDED:
             boxes.stage(store, intent, (Stage.FILLS_RECORDED, f"ticket {tid}: {message}"),
                         (Stage.DONE_TODAY, f"ticket {tid} done; portfolio at revision "

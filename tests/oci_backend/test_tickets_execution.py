@@ -141,7 +141,10 @@ def test_manual_fill_breaking_the_reserve_is_accepted_and_raises_an_incident(tmp
     req = FillsRequest(fills=[
         Fill(ticker="005930", side=Side.SELL, qty=10, price=55_000, filled_at=NOW),
         Fill(ticker="305720", side=Side.BUY, qty=198, price=52_800, filled_at=NOW)])
-    rec = record_fills(store, t.ticket_id, req, actor="operator")
+    raised = []
+    rec = record_fills(store, t.ticket_id, req, actor="operator",
+                       on_incident=lambda r, m: raised.append((r.ticket.ticket_id, m)))
+    assert [tid for tid, _ in raised] == [t.ticket_id]
     p = store.portfolio()
     assert 0 <= p.cash < plan.reserve and p.revision == rev + 1
     assert p.holding("305720").qty == 198
@@ -191,3 +194,21 @@ def test_rejected_ticket_is_submittable_again_after_its_plan_comes_back(store):
     [done] = process_pending(store, now=NOW, opens=OPENS)
     assert done.state is TicketState.DRY_RUN_FILLED
     assert first.idempotency_key == "key-1" and done.idempotency_key == "key-2"
+
+
+def test_reserve_incident_reaches_the_operator_as_a_notification(tmp_path, receiver):
+    from oci_backend.notify import NotificationKind, Notifier
+
+    store = make_store(tmp_path / "data", mode=ExecutionMode.MANUAL)
+    install_plan(store)
+    t = drafted(store)
+    submit_ticket(store, t, "k", actor="operator")
+    notifier = Notifier(store, [receiver.url])
+    req = FillsRequest(fills=[
+        Fill(ticker="005930", side=Side.SELL, qty=10, price=55_000, filled_at=NOW),
+        Fill(ticker="305720", side=Side.BUY, qty=198, price=52_800, filled_at=NOW)])
+    record_fills(store, t.ticket_id, req, actor="operator", on_incident=lambda r, m: (
+        notifier.send_once(NotificationKind.GUARDRAIL_INCIDENT, f"incident {r.ticket.ticket_id}",
+                           m)))
+    assert len(receiver.messages) == 1 and t.ticket_id in receiver.titles()[0]
+    assert RESERVE_INCIDENT in receiver.messages[0]["message"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,15 +19,16 @@ from oci_server import (  # noqa: E402
     start_server,
     stop_server,
 )
-from pc_server import PcServer, start_direct, start_pc, stop_pc, write_token_file  # noqa: E402
-
-# Tuesday 2025-12-30 10:00 KST: the cycle plans 2025-12-29, the real data's last session.
-# The in-process ticket processor runs every 0.5 s, so a DRY_RUN ticket fills on its own.
-NOW = {"KRX_OCI_NOW": "2025-12-30T10:00:00+09:00", "KRX_OCI_TICKET_PROCESSOR": "true",
-       "KRX_OCI_TICKET_INTERVAL_S": "0.5"}
-
-
-OciFactory = Callable[..., OciServer]
+from pc_server import (  # noqa: E402
+    NOW,
+    OciFactory,
+    PcFactory,
+    PcServer,
+    start_direct,
+    start_pc,
+    stop_pc,
+    write_token_file,
+)
 
 
 @pytest.fixture
@@ -52,9 +53,6 @@ def oci_factory(tmp_path: Path) -> Iterator[OciFactory]:
 def oci(oci_factory: OciFactory) -> OciServer:
     """A fresh OCI backend on the in-repo KRX bars, clock frozen, ticket processor on."""
     return oci_factory()
-
-
-PcFactory = Callable[..., PcServer]
 
 
 @pytest.fixture

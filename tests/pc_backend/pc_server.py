@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oci_backend"))
 from oci_server import OciServer, free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
+
+# Tuesday 2025-12-30 10:00 KST: the cycle plans 2025-12-29, the real data's last session.
+# The in-process ticket processor runs every 0.5 s, so a DRY_RUN ticket fills on its own.
+NOW = {"KRX_OCI_NOW": "2025-12-30T10:00:00+09:00", "KRX_OCI_TICKET_PROCESSOR": "true",
+       "KRX_OCI_TICKET_INTERVAL_S": "0.5"}
+
+
+OciFactory = Callable[..., OciServer]
 
 
 @dataclass
@@ -38,6 +47,9 @@ class PcServer:
 
     def output(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+PcFactory = Callable[..., PcServer]
 
 
 def pc_env(extra: dict[str, str] | None = None) -> dict[str, str]:

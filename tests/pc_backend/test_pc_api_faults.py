@@ -7,8 +7,8 @@ import signal
 import time
 
 import pytest
-from conftest import PcFactory
 from oci_server import OciServer, error_of  # noqa: I001
+from pc_server import PcFactory
 
 pytestmark = pytest.mark.integration
 

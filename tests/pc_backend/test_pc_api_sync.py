@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import PcFactory
 from oci_server import OciServer, error_of  # noqa: I001
-from pc_server import hash_files, stop_pc
+from pc_server import PcFactory, hash_files, stop_pc
 
 pytestmark = pytest.mark.integration
 

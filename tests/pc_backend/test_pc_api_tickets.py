@@ -9,9 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import OciFactory, PcFactory
 from oci_server import REPO_DAILY, OciServer, error_of, stop_server  # noqa: I001
-from pc_server import PcServer, hash_files, stop_pc
+from pc_server import OciFactory, PcFactory, PcServer, hash_files, stop_pc
 
 pytestmark = pytest.mark.integration
 

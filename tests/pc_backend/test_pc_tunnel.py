@@ -13,9 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import NOW
 from oci_server import REPO_DAILY, OciServer, free_port, new_token, start_server, stop_server  # noqa: I001
-from pc_server import REPO, pc_env, start_pc, stop_pc, write_token_file
+from pc_server import NOW, REPO, pc_env, start_pc, stop_pc, write_token_file
 from sshd import Sshd, keygen, make_sshd, require_sshd
 
 from contracts.pc import TunnelState

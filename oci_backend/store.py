@@ -96,6 +96,10 @@ class StaleRevision(StoreError):
 
 
 def _fsync_dir(directory: Path) -> None:
+    if os.name == "nt":
+        # Windows cannot open a directory as a file; NTFS journals the rename itself. (The PC
+        # workspace on Windows writes through these helpers too.)
+        return
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -93,14 +93,21 @@ def format_metric(name: str, value: float | None) -> str:
     return f"{value:,.3f}"
 
 
+def _label(code: str) -> str:
+    """The code with its Korean name when the ticker master knows it."""
+    from contracts.instruments import instrument, is_known
+
+    return f"{code} {instrument(code).name_ko}" if is_known(code) else code
+
+
 def render(result: BacktestResult) -> str:
     """The metrics table (strategy vs buy-and-hold benchmark), per-year table and notes."""
     meta = result.meta
     bench = meta["benchmark_metrics"]
     lines = [
         f"Backtest {meta['start']} → {meta['end']} ({meta['sessions']} sessions, "
-        f"{meta['warmup_sessions']} warm-up), universe {', '.join(meta['universe'])}, "
-        f"benchmark {meta['benchmark']}",
+        f"{meta['warmup_sessions']} warm-up), universe "
+        f"{', '.join(_label(c) for c in meta['universe'])}, benchmark {_label(meta['benchmark'])}",
         "",
         f"{'metric':<18} {'strategy':>18} {'buy & hold':>18}",
     ]
@@ -118,7 +125,8 @@ def render(result: BacktestResult) -> str:
         )
     if len(result.open_positions):
         held = ", ".join(
-            f"{p.ticker}×{p.qty}" for p in result.open_positions.itertuples(index=False)
+            f"{_label(str(p.ticker))} ×{p.qty}"
+            for p in result.open_positions.itertuples(index=False)
         )
         lines += ["", f"open at end (marked at close): {held}"]
     notes = [*meta["warmup_notes"], *meta["data_notes"]]

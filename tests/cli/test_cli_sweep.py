@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +109,40 @@ def test_cli_sweep_params_file_sets_base_settings(krx_data_dir: Path, tmp_path: 
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert "2 combinations" in res.stdout
+
+
+def test_cli_sweep_prints_execution_buy_and_hold_and_grid_edge(
+    krx_data_dir: Path, tmp_path: Path
+) -> None:
+    res = krx(
+        "sweep", "--data", f"csv:{krx_data_dir}", "--set", "rsi_buy_threshold=40:55:5",
+        "--set", "rsi_sell_threshold=65:80:5", "--start", "2021-01-04", "--end", "2025-12-29",
+        "--jobs", "2", "--backend", "threads", cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    first = res.stdout.splitlines()[0]
+    assert "ran threads x2 in " in first
+    bh = next(line for line in res.stdout.splitlines() if line.startswith("buy & hold 069500"))
+    assert re.search(r"sharpe -?\d+\.\d{3}, total return -?\d+\.\d{2}%", bh)
+    lines = res.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:1] == ["rank"])
+    best_buy = float(lines[header + 1].split()[1])
+    edge = [line for line in lines if line.startswith("warning: best sharpe has")]
+    assert bool(edge) == (best_buy in (40.0, 55.0) or
+                          float(lines[header + 1].split()[2]) in (65.0, 80.0))
+
+
+def test_cli_walkforward_explains_undefined_is_and_zero_trade_windows(
+    krx_data_dir: Path, tmp_path: Path
+) -> None:
+    res = krx(
+        "walkforward", "--data", f"csv:{krx_data_dir}", "--set", "rsi_buy_threshold=40,55",
+        "--start", "2021-01-04", "--end", "2025-12-29", "--train-months", "24",
+        "--test-months", "6", "--step-months", "6", cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    header = next(line for line in out.splitlines() if line.split()[:1] == ["window"])
+    assert "oos_n_trades" in header.split()  # full headers
+    assert "in-sample sharpe is undefined" in out
+    assert re.search(r"0 (closed )?trades.*test return [+-]\d+\.\d{2}%", out)

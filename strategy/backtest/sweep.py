@@ -32,7 +32,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from types import SimpleNamespace
+from typing import Annotated, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -293,13 +294,15 @@ def expand_grid(base: Settings, grid: Mapping[str, Sequence[Any]]) -> GridExpans
     """
     names = [canonical_param(n) for n in grid]
     # Every value is validated against its field once (a grid holds few distinct values);
-    # each combination then goes through the model's own cross-field rule (`_coherent`) on a
-    # constructed model: 100,000 full model validations would take seconds.
+    # each combination then goes through the model's own cross-field rule (the `_coherent`
+    # validator's function, called on the combination's fields): 100,000 full model
+    # validations, or even model constructions, would take seconds.
     columns = [[_validate_value(name, v) for v in grid[n]]
                for name, n in zip(names, grid, strict=True)]
     base_strategy = base.strategy.model_dump()
     base_guard = base.guardrails.model_dump()
     fast = _only_cross_field_rules(StrategyParams)
+    coherent = StrategyParams.__pydantic_decorators__.model_validators["_coherent"].func
     combos: list[Combination] = []
     skipped: list[tuple[dict[str, Any], str]] = []
     for combo_id, values in enumerate(itertools.product(*columns)):
@@ -308,8 +311,8 @@ def expand_grid(base: Settings, grid: Mapping[str, Sequence[Any]]) -> GridExpans
         g_over = {k: v for k, v in point.items() if k in GUARDRAIL_PARAMS}
         try:
             if fast:
-                strategy = StrategyParams.model_construct(**{**base_strategy, **s_over})
-                strategy._coherent()  # type: ignore[operator]
+                strategy = cast(StrategyParams, SimpleNamespace(**{**base_strategy, **s_over}))
+                coherent(strategy)
             else:
                 strategy = StrategyParams.model_validate({**base_strategy, **s_over})
             guard = (

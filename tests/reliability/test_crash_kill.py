@@ -1,5 +1,6 @@
 """Crash consistency under SIGKILL (issue 11, section 1): 20 kills of the real OCI backend
-while PUSHes of portfolio + settings and ticket submits (idempotency keys) stream in; 200 in benchmarks/bench_crash.py."""
+while PUSHes of portfolio + settings and ticket submits (idempotency keys) stream in;
+200 in benchmarks/bench_crash.py."""
 
 from __future__ import annotations
 

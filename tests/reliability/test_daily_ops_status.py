@@ -106,3 +106,17 @@ def test_daily_ops_classify_exit_codes(tmp_path, daily_rc, tickets_rc, outcome, 
     store = Store(data_paths(tmp_path))
     status = classify(store, daily_rc=daily_rc, tickets_rc=tickets_rc, busy=False)
     assert (status.outcome, status.exit_code) == (outcome, code)
+
+
+@pytest.mark.integration
+def test_health_shows_the_last_daily_ops_run(tmp_path, start_oci):
+    data = tmp_path / "data"
+    store = Store(data_paths(data))
+    store.initialize()
+    _summary(store, holiday=False)
+    assert _run(data, _venv(tmp_path, 2)).returncode == 2
+    server = start_oci(data_dir=data)
+    with server.client() as c:
+        health = c.get("/health").json()
+    assert health["status"] == "ok"
+    assert health["daily_ops"]["outcome"] == "BLOCKED" and health["daily_ops"]["exit_code"] == 2

@@ -15,6 +15,8 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# Korean glyphs in the cockpit's browser screenshots (tests/e2e); optional for the assertions.
+fc-list 2>/dev/null | grep -i nanum >/dev/null || need+=(fonts-nanum)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
@@ -30,7 +32,7 @@ fi
 .venv/bin/python -m pip install -q -e ".[dev]"
 
 .venv/bin/ruff check .
-.venv/bin/mypy strategy contracts oci_backend krx_cli pc_backend
+.venv/bin/mypy strategy contracts oci_backend krx_cli pc_backend pc_cockpit
 .venv/bin/krx schema --check
 
 set +e

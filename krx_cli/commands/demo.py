@@ -61,14 +61,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def free_port(preferred: int) -> int:
-    """`preferred` when it is free on 127.0.0.1, else any free port."""
+    """`preferred` when it is free on 127.0.0.1, else (or for 0) any free port."""
+    if preferred:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", preferred))
+                return preferred
+            except OSError:
+                pass
     with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", preferred))
-            return preferred
-        except OSError:
-            s.bind(("127.0.0.1", 0))
-            return int(s.getsockname()[1])
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def demo_token(path: Path) -> Path:

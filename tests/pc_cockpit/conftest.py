@@ -8,7 +8,9 @@ processor is off: the tests run what they need explicitly.
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +23,16 @@ sys.path.insert(0, str(TESTS / "oci_backend"))
 sys.path.insert(0, str(TESTS / "pc_backend"))
 
 from oci_server import (  # noqa: E402
+    REPO,
     REPO_DAILY,
     OciServer,
+    free_port,
     new_token,
-    start_server,
+    serve_command,
+    server_env,
     stop_server,
 )
-from pc_server import PcServer, start_direct, stop_pc  # noqa: E402
+from pc_server import PcServer, pc_env, stop_pc, write_token_file  # noqa: E402
 
 APP = TESTS.parent / "pc_cockpit" / "app.py"
 NOW = {"KRX_OCI_NOW": "2025-09-03T10:00:00+09:00"}
@@ -46,19 +51,52 @@ class Stack:
         return self.oci.client()
 
 
+def _wait_health(url: str, proc: subprocess.Popen, log: Path, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited with {proc.returncode}:\n"
+                               + log.read_text(encoding="utf-8", errors="replace"))
+        try:
+            if httpx.get(f"{url}/health", timeout=1.0, trust_env=False).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer /health:\n"
+                       + log.read_text(encoding="utf-8", errors="replace"))
+
+
 def start_stack(tmp: Path, name: str = "ws") -> Stack:
+    """OCI and the PC backend (direct mode) started side by side — the PC backend does not
+    need OCI up to start — then the day's cycle, as cron would have run it."""
     root = tmp / f"oci-{name}"
     root.mkdir(parents=True, exist_ok=True)
-    oci = start_server(root, tmp / f"oci-{name}.log", token=new_token(),
-                       data_spec=f"csv:{REPO_DAILY}", env=NOW)
+    token = new_token()
+    oci_port, pc_port = free_port(), free_port()
+    oci_log, pc_log = tmp / f"oci-{name}.log", tmp / f"pc-{name}.log"
+    with open(oci_log, "wb") as log:
+        oci_proc = subprocess.Popen(serve_command(oci_port, root, f"csv:{REPO_DAILY}"),
+                                    cwd=REPO, env=server_env(token, NOW), stdout=log,
+                                    stderr=subprocess.STDOUT)
+    oci = OciServer(f"http://127.0.0.1:{oci_port}", token, root, oci_log, oci_proc)
+    workspace = tmp / name
+    token_file = write_token_file(tmp / f"{name}.oci_token", token)
+    cmd = [sys.executable, "-m", "krx_cli.main", "pc", "serve", "--port", str(pc_port),
+           "--workspace", str(workspace), "--direct", oci.base_url]
+    env = pc_env({"KRX_PC_OCI_TOKEN_FILE": str(token_file), "KRX_PC_DATA": f"csv:{REPO_DAILY}"})
+    with open(pc_log, "wb") as log:
+        pc_proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    pc = PcServer(f"http://127.0.0.1:{pc_port}", workspace, pc_log, pc_proc)
     try:
-        pc = start_direct(oci, tmp / name, tmp / f"pc-{name}.log",
-                          {"KRX_PC_DATA": f"csv:{REPO_DAILY}"})
+        deadline = time.monotonic() + 90
+        _wait_health(oci.base_url, oci_proc, oci_log, deadline)
+        _wait_health(pc.base_url, pc_proc, pc_log, deadline)
+        with oci.client() as c:
+            assert c.post("/api/v1/ops/cycle").status_code == 200
     except BaseException:
+        stop_pc(pc)
         stop_server(oci)
         raise
-    with oci.client() as c:  # the day's cycle, as cron would have run it
-        assert c.post("/api/v1/ops/cycle").status_code == 200
     return Stack(oci, pc)
 
 

@@ -339,6 +339,9 @@ class TunnelKeeper:
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, s.backoff_max_s)
                     continue
+                if self._stop.is_set():  # stopped while connecting: do not leave it open
+                    self._close_forwarder()
+                    return
                 fails = 0
             error = self._probe()
             if error is None:

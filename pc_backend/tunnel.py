@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import http.client
 import logging
+import os
 import socket
 import threading
 import time
@@ -372,6 +373,7 @@ class TunnelKeeper:
                     "checking its fingerprint on the OCI console), or connect once with "
                     "--trust-on-first-use")
             host_key = learn_host_key(s)
+        _check_local_port(s.local_port)
         try:
             pkey = paramiko.PKey.from_path(str(s.ssh_key))
         except (OSError, paramiko.SSHException, ValueError) as exc:
@@ -426,6 +428,24 @@ class TunnelKeeper:
             conn.close()
 
 
+class LocalPortBusy(OSError):
+    """The tunnel's local port is taken by another program."""
+
+
+def _check_local_port(port: int) -> None:
+    """Raise `LocalPortBusy` when 127.0.0.1:`port` cannot be bound (sshtunnel would only say
+    'An error occurred while opening tunnels')."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if os.name != "nt":
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the forwarder does
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise LocalPortBusy(
+                f"the tunnel's local port 127.0.0.1:{port} is in use by another program "
+                f"({exc.strerror}); stop it or set KRX_PC_TUNNEL_PORT to a free port") from None
+
+
 def _stop_quietly(forwarder: Any) -> None:
     """Stop a forwarder without letting a stuck transport block the watchdog."""
     def stop() -> None:
@@ -447,5 +467,7 @@ def _describe(exc: BaseException, s: TunnelSettings) -> str:
         return f"SSH connection to {where} refused (is sshd running? is the port right?)"
     if isinstance(exc, TimeoutError | socket.timeout):
         return f"SSH connection to {where} timed out"
+    if isinstance(exc, LocalPortBusy):
+        return str(exc)
     text = str(exc) or type(exc).__name__
     return f"SSH to {where}: {text}"

@@ -5,6 +5,7 @@ fast refusals) then SIGCONT, a wrong or unknown host key refused with a clear me
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -246,3 +247,21 @@ def test_pc_tunnel_cli_reports_states_and_stops_on_a_wrong_host_key(
                        env=pc_env({**env, "KRX_PC_SSH_KNOWN_HOSTS": str(wrong)}),
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "HOST KEY MISMATCH" in r.stdout
+
+
+def test_tunnel_local_port_taken_by_a_stranger_is_named(sshd: Sshd, oci: OciServer) -> None:
+    with socket.socket() as stranger:
+        stranger.bind(("127.0.0.1", 0))
+        stranger.listen()
+        port = stranger.getsockname()[1]
+        k = TunnelKeeper(_settings(sshd, oci, local_port=port))
+        k.start()
+        try:
+            deadline = time.monotonic() + 10
+            while "in use" not in (k.status().last_error or ""):
+                assert time.monotonic() < deadline, k.status()
+                time.sleep(0.05)
+            assert k.status().state is TunnelState.RECONNECTING
+            assert "KRX_PC_TUNNEL_PORT" in (k.status().last_error or "")
+        finally:
+            k.stop()

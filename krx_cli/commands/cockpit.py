@@ -33,9 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cockpit_command(port: int) -> list[str]:
-    """`streamlit run` of the cockpit on loopback, headless, no telemetry, no file watcher."""
+    """`streamlit run` of the cockpit on loopback, headless, no telemetry, no file watcher
+    (through `pc_cockpit.server`, which imports the pages' dependencies first)."""
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP),
+        sys.executable, "-m", "pc_cockpit.server", "run", str(APP),
         "--server.address", "127.0.0.1",
         "--server.port", str(port),
         "--server.headless", "true",

@@ -257,8 +257,25 @@ def _held_block(
     return lines
 
 
+def block_numbers(reason: str, sig: Signals | None, sp: StrategyParams | None) -> str:
+    """The numbers behind a plan-level entry block ("no entries: CHOP_BLOCK")."""
+    if sig is None:
+        return ""
+    r = sig.regime
+    if reason.endswith("CHOP_BLOCK"):
+        if r.adx is None:
+            return " (ADX not yet defined: chop unknown)"
+        thr = _num(sp.adx_threshold if sp else None, "{:g}")
+        return f" (ADX {r.adx:.1f} < {thr})"
+    if reason.endswith("BEAR_BLOCK"):
+        return f" (regime BEAR for {r.bear_days} session(s))"
+    if reason.endswith("REGIME_UNKNOWN"):
+        return " (SMAs not yet defined)"
+    return ""
+
+
 def _orders_block(
-    plan: OrderPlan, settings: Settings | None, paint: _Paint
+    plan: OrderPlan, settings: Settings | None, paint: _Paint, sig: Signals | None = None
 ) -> list[str]:
     lines = [
         paint.bold(f"plan {plan.plan_id}: {plan.decision.value}")
@@ -274,8 +291,9 @@ def _orders_block(
             fees = o.est_commission + o.est_tax
             lines.append(f"  {i}. " + paint.side(order_line(o, plan.asof, settings), o.side)
                          + f"  [{o.reason.value}, fees ~{fees:,.0f}]")
+    sp = settings.strategy if settings is not None else None
     for reason in plan.reasons:
-        lines.append(f"  . {reason}")
+        lines.append(f"  . {reason}{block_numbers(reason, sig, sp)}")
     return lines
 
 
@@ -307,7 +325,7 @@ def render_cycle(
     if sig is not None:
         lines += ["", *_regime_block(sig, sp, paint)]
     if plan is not None:
-        lines += ["", *_orders_block(plan, settings, paint)]
+        lines += ["", *_orders_block(plan, settings, paint, sig)]
     if sig is not None or portfolio is not None:
         lines += ["", *_held_block(sig, portfolio, sp, paint)]
     if sig is not None:

@@ -110,6 +110,7 @@ def test_morning_reasons_carry_their_numbers(tmp_path, krx_data_dir):
     adx = sig.regime.adx
     assert adx < sp.adx_threshold  # the crash day was chop
     assert f"ADX {adx:.1f} < {sp.adx_threshold:g} (chop)" in text
+    assert f"no entries: CHOP_BLOCK (ADX {adx:.1f} < {sp.adx_threshold:g})" in text
     for t in sig.tickers:
         row = next(line for line in text.splitlines() if line.startswith(t.ticker + " "))
         if t.reason.value == "CHOP_BLOCK":

@@ -26,9 +26,21 @@ from pc_server import (  # noqa: E402
     PcServer,
     start_direct,
     start_pc,
+    start_tunneled,
     stop_pc,
     write_token_file,
 )
+from sshd import Sshd, make_sshd, require_sshd  # noqa: E402
+
+
+@pytest.fixture
+def sshd(tmp_path: Path) -> Iterator[Sshd]:
+    """A real OpenSSH sshd on 127.0.0.1 (own keys and config); skipped without sshd unless CI."""
+    require_sshd()
+    server = make_sshd(tmp_path / "sshd")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -57,12 +69,17 @@ def oci(oci_factory: OciFactory) -> OciServer:
 
 @pytest.fixture
 def pc_factory(tmp_path: Path) -> Iterator[PcFactory]:
-    """`start(oci, name="ws", env=None)` → a PC backend in direct mode on `oci`."""
+    """`start(oci, name="ws", env=None, via=None)` → a PC backend on `oci`, direct, or through
+    the SSH tunnel of the `Sshd` given as `via` (returns once the tunnel is UP)."""
     started: list[PcServer] = []
 
-    def start(oci: OciServer, name: str = "ws", env: dict[str, str] | None = None) -> PcServer:
-        server = start_direct(oci, tmp_path / name, tmp_path / f"pc-{name}-{len(started)}.log",
-                              env)
+    def start(oci: OciServer, name: str = "ws", env: dict[str, str] | None = None,
+              via: Sshd | None = None) -> PcServer:
+        log = tmp_path / f"pc-{name}-{len(started)}.log"
+        if via is None:
+            server = start_direct(oci, tmp_path / name, log, env)
+        else:
+            server = start_tunneled(oci, via.env(), tmp_path / name, log, env)
         started.append(server)
         return server
 

@@ -107,6 +107,26 @@ def start_direct(oci: OciServer, workspace: Path, log_path: Path,
                     env={"KRX_PC_OCI_TOKEN_FILE": str(token_file), **(env or {})})
 
 
+def start_tunneled(oci: OciServer, sshd_env: dict[str, str], workspace: Path, log_path: Path,
+                   env: dict[str, str] | None = None, timeout: float = 20.0) -> PcServer:
+    """A PC backend reaching `oci` through the SSH tunnel of an sshd (its `env()`); returns
+    once the tunnel is UP."""
+    token_file = write_token_file(workspace.parent / f"{workspace.name}.oci_token", oci.token)
+    server = start_pc(workspace, log_path, args=[], env={
+        **sshd_env, "KRX_PC_OCI_TOKEN_FILE": str(token_file),
+        "KRX_PC_REMOTE_PORT": oci.base_url.rsplit(":", 1)[1],
+        "KRX_PC_TUNNEL_PORT": str(free_port()), "KRX_PC_PROBE_INTERVAL_S": "0.5", **(env or {})})
+    with server.client() as c:
+        deadline = time.monotonic() + timeout
+        while (state := c.get("/api/v1/status").json()["tunnel"]["state"]) != "UP":
+            if time.monotonic() > deadline:
+                stop_pc(server)
+                raise RuntimeError(f"tunnel not UP within {timeout}s ({state}):\n"
+                                   f"{server.output()}")
+            time.sleep(0.1)
+    return server
+
+
 def hash_files(root: Path) -> dict[str, str]:
     """sha256 of every workspace file (the lock file is not data)."""
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()

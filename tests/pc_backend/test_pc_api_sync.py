@@ -7,6 +7,7 @@ import httpx
 import pytest
 from oci_server import OciServer, error_of  # noqa: I001
 from pc_server import PcFactory, hash_files, stop_pc
+from sshd import Sshd
 
 pytestmark = pytest.mark.integration
 
@@ -69,9 +70,10 @@ def test_pc_pull_edit_diff_push_lands_on_oci(oci: OciServer, pc_factory: PcFacto
 
 
 def test_pc_push_after_another_push_rebases_or_reports_conflicts(
-    oci: OciServer, pc_factory: PcFactory,
+    oci: OciServer, pc_factory: PcFactory, sshd: Sshd,
 ) -> None:
-    a, b = pc_factory(oci, "alice"), pc_factory(oci, "bob")
+    # Alice reaches OCI through the real SSH tunnel, Bob directly.
+    a, b = pc_factory(oci, "alice", via=sshd), pc_factory(oci, "bob")
     with a.client() as ca, b.client() as cb:
         assert ca.post("/api/v1/pull").status_code == 200
         assert cb.post("/api/v1/pull").status_code == 200

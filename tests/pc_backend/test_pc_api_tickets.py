@@ -11,6 +11,7 @@ import httpx
 import pytest
 from oci_server import REPO_DAILY, OciServer, error_of, stop_server  # noqa: I001
 from pc_server import OciFactory, PcFactory, PcServer, hash_files, stop_pc
+from sshd import Sshd
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,7 @@ def _bars_until(src: Path, dst: Path, last: str) -> Path:
 
 
 def test_pc_draft_submit_retry_and_dry_run_fill(
-    tmp_path: Path, oci_factory: OciFactory, pc_factory: PcFactory,
+    tmp_path: Path, oci_factory: OciFactory, pc_factory: PcFactory, sshd: Sshd,
 ) -> None:
     # Monday 2025-12-29 10:00 KST with bars up to Friday 2025-12-26: the cycle plans the 26th
     # and a DRY_RUN ticket waits for the open of the 29th, which arrives later in the data.
@@ -67,9 +68,10 @@ def test_pc_draft_submit_retry_and_dry_run_fill(
         assert first.json()["ticket"]["ticket_id"] == tid
         assert first.json()["idempotency_key"] == key
 
-    # restart the PC backend on the same workspace: the retry resends the same key
+    # restart the PC backend on the same workspace, now through the real SSH tunnel: the retry
+    # resends the same key and gets the same ticket
     stop_pc(pc)
-    pc2 = pc_factory(oci)
+    pc2 = pc_factory(oci, via=sshd)
     with pc2.client() as c:
         again = c.post("/api/v1/tickets/submit", json={"confirm": True})
         assert again.status_code == 200, again.text

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from oci_server import REPO_DAILY, OciServer, free_port, new_token, start_server, stop_server  # noqa: I001
 from pc_server import NOW, REPO, pc_env, start_pc, stop_pc, write_token_file
-from sshd import Sshd, keygen, make_sshd, require_sshd
+from sshd import Sshd, keygen
 
 from contracts.pc import TunnelState
 from pc_backend.oci_client import OciClient, OciUnreachable
@@ -36,15 +36,6 @@ def oci(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OciServer]:
                           data_spec=f"csv:{REPO_DAILY}", env=NOW)
     yield server
     stop_server(server)
-
-
-@pytest.fixture
-def sshd(tmp_path: Path) -> Iterator[Sshd]:
-    require_sshd()
-    server = make_sshd(tmp_path / "sshd")
-    server.start()
-    yield server
-    server.stop()
 
 
 def _settings(sshd: Sshd, oci: OciServer, **kw: object) -> TunnelSettings:

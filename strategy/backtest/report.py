@@ -310,7 +310,7 @@ def drawdown_figure(result: BacktestResult, *, title: str = TITLE_DRAWDOWN) -> g
             y=dd.to_numpy(),
             name="strategy",
             fill="tozeroy",
-            line={"color": "#c0392b", "width": 1.2},
+            line={"color": LOSS_COLOR, "width": 1.2},  # losses blue (Korean convention)
         )
     )
     if result.benchmark is not None and len(result.benchmark):
@@ -370,9 +370,9 @@ def trades_figure(
                 )
             )
         f = result.fills[result.fills["ticker"].astype(str) == ticker]
-        for side, symbol, color in (
-            ("BUY", "triangle-up", "#1a9850"),
-            ("SELL", "triangle-down", "#d73027"),
+        for side, symbol, color in (  # Korean convention: buys red, sells blue
+            ("BUY", "triangle-up", GAIN_COLOR),
+            ("SELL", "triangle-down", LOSS_COLOR),
         ):
             part = f[f["side"].astype(str).str.upper() == side]
             hover = [
@@ -509,21 +509,24 @@ class Section:
                 f"{self.body}</section>")
 
 
-def _cell_class(name: str, value: Any) -> str:
+def _cell_class(name: str, value: Any, signed_cols: frozenset[str] = frozenset()) -> str:
     signed = ("pnl", "return", "expectancy", "best", "worst", "total_pnl", "avg_return",
               "oos_total_return", "mdd", "depth")
     if not isinstance(value, int | float | np.integer | np.floating) or isinstance(value, bool):
         return ""
     v = float(value)
-    if math.isnan(v) or v == 0 or not any(k in name for k in signed):
+    if math.isnan(v) or v == 0 or not (name in signed_cols or any(k in name for k in signed)):
         return ""
     return ' class="gain"' if v > 0 else ' class="loss"'
 
 
-def html_table(frame: pd.DataFrame, *, formats: Mapping[str, Any] | None = None) -> str:
+def html_table(frame: pd.DataFrame, *, formats: Mapping[str, Any] | None = None,
+               signed: Sequence[str] = ()) -> str:
     """`frame` as an HTML table: full column names, values through `format_value` (or a
-    per-column callable in `formats`), gains/losses classed for colour."""
+    per-column callable in `formats`), gains/losses classed for colour (P&L-like columns by
+    name, plus the `signed` ones)."""
     formats = formats or {}
+    signed_cols = frozenset(signed)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     rows = []
     for rec in frame.itertuples(index=False, name=None):
@@ -531,7 +534,8 @@ def html_table(frame: pd.DataFrame, *, formats: Mapping[str, Any] | None = None)
         for col, v in zip(frame.columns, rec, strict=True):
             fmt = formats.get(str(col))
             text = fmt(v) if fmt is not None else format_value(str(col), v)
-            cells.append(f"<td{_cell_class(str(col), v)}>{html.escape(str(text))}</td>")
+            cls = _cell_class(str(col), v, signed_cols)
+            cells.append(f"<td{cls}>{html.escape(str(text))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<table class="data"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
@@ -541,6 +545,10 @@ def _kv_table(items: Sequence[tuple[str, str]]) -> str:
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
                    for k, v in items)
     return f'<table class="kv"><tbody>{rows}</tbody></table>'
+
+
+def _as_return(v: Any) -> str:
+    return format_value("return", v)
 
 
 def _date(v: Any) -> str:
@@ -790,6 +798,7 @@ def backtest_sections(result: BacktestResult) -> list[Section | go.Figure]:
     tl = trade_list_frame(result)
     dates = {"entry_date": _date, "exit_date": _date}
     dd = worst_drawdowns_frame(result.equity)
+    monthly = monthly_returns_frame(result.equity)
     return [
         Section(TITLE_CONFIG, _kv_table(config_items(result))),
         Section(TITLE_METRICS, html_table(metrics_frame(result))),
@@ -797,7 +806,9 @@ def backtest_sections(result: BacktestResult) -> list[Section | go.Figure]:
                 note="profit factor = gross profit / gross loss; expectancy = mean P&L per "
                      "closed trade"),
         monthly_returns_figure(result),
-        Section(TITLE_MONTHLY, html_table(monthly_returns_frame(result.equity).reset_index())),
+        Section(TITLE_MONTHLY, html_table(
+            monthly.reset_index(), formats={str(c): _as_return for c in monthly.columns},
+            signed=[str(c) for c in monthly.columns])),
         Section(TITLE_WORST_DD, html_table(dd, formats={"peak": _date, "trough": _date,
                                                         "recovery": _date}),
                 note="recovery: first session back at the peak (empty: not recovered)"),

@@ -148,6 +148,9 @@ def test_backtest_report_monthly_returns_compound_to_the_total(bt_page: _Page,
     assert table["header"][:3] == ["year", "Jan", "Feb"] and table["header"][-1] == "total"
     years = sorted({d.year for d in default_result.equity.index})
     assert [r[0] for r in table["rows"]] == [str(y) for y in years]
+    total = {r[0]: r[-1] for r in table["rows"]}
+    for year, value in frame["total"].items():
+        assert total[str(year)] == f"{value * 100:.2f}%"  # percent, like every return
 
 
 def test_backtest_report_worst_drawdown_is_the_mdd(bt_page: _Page, default_result: Any) -> None:

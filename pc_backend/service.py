@@ -13,6 +13,8 @@ import time
 import uuid
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from contracts.common import now_kst
 from contracts.pc import (
     Conflict,
@@ -68,6 +70,11 @@ class PushBlocked(WorkspaceError):
 class DraftRefused(WorkspaceError):
     status_code = 409
     code = "DRAFT_REFUSED"
+
+
+class InvalidEdit(WorkspaceError):
+    status_code = 422
+    code = "VALIDATION_ERROR"
 
 
 class NotConfirmed(WorkspaceError):
@@ -145,8 +152,14 @@ class PcService:
                 docs = {a: ws.working_doc(a) for a in ARTIFACTS if ws.is_edited(a)}
                 if not docs:
                     raise NothingToPush("no local edits to push (GET /api/v1/diff is empty)")
-                request = PushRequest.model_validate(
-                    {**docs, "reason": body.reason, "actor": body.actor})
+                try:
+                    request = PushRequest.model_validate(
+                        {**docs, "reason": body.reason, "actor": body.actor})
+                except ValidationError as exc:  # an edit stored before a contract changed
+                    err = exc.errors()[0]
+                    where = ".".join(str(p) for p in err["loc"])
+                    raise InvalidEdit(f"{where}: {err['msg']}; fix it in the workspace or "
+                                      "discard the edits", field=where) from None
                 try:
                     pushed = self.client.push(request.model_dump(mode="json", exclude_none=True),
                                               meta.pulled_revision)

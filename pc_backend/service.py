@@ -6,18 +6,16 @@ everything here blocks on the network or the disk.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 import uuid
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import ValidationError
 
 from contracts.common import now_kst
 from contracts.pc import (
-    Conflict,
     OciReach,
     PcPushRequest,
     PcPushResponse,
@@ -260,6 +258,3 @@ def _carries(snap: SyncSnapshot, revision: int, needs_replan: bool) -> bool:
     s = snap.summary
     return s is not None and max(s.portfolio_revision, s.settings_revision) >= revision
 
-
-def conflicts_json(conflicts: list[Conflict]) -> list[dict[str, Any]]:
-    return [json.loads(c.model_dump_json()) for c in conflicts]

@@ -257,4 +257,3 @@ def _carries(snap: SyncSnapshot, revision: int, needs_replan: bool) -> bool:
         return True
     s = snap.summary
     return s is not None and max(s.portfolio_revision, s.settings_revision) >= revision
-

@@ -510,8 +510,7 @@ class Section:
 
 
 def _cell_class(name: str, value: Any, signed_cols: frozenset[str] = frozenset()) -> str:
-    signed = ("pnl", "return", "expectancy", "best", "worst", "total_pnl", "avg_return",
-              "oos_total_return", "mdd", "depth")
+    signed = ("pnl", "return", "expectancy", "mdd", "depth")  # P&L-like columns by name
     if not isinstance(value, int | float | np.integer | np.floating) or isinstance(value, bool):
         return ""
     v = float(value)

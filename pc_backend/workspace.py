@@ -2,15 +2,19 @@
 until they are pushed, pending merge conflicts, the ticket draft and the local API token.
 
     <workspace>/pc_token               local API token (0600, created at first start)
-    <workspace>/workspace.json         WorkspaceMeta: pulled revision and time
+    <workspace>/workspace.json         WorkspaceMeta: pull and push times (advisory)
     <workspace>/snapshot.json          the last pulled SyncSnapshot, as OCI sent it
     <workspace>/working/portfolio.json the edited Portfolio (absent = no edit)
     <workspace>/working/settings.json  the edited Settings (absent = no edit)
     <workspace>/conflicts.json         merge conflicts waiting for a pick (absent = none)
     <workspace>/draft.json             StoredDraft: ticket + idempotency key (absent = none)
 
-Every write is atomic (`oci_backend.store.atomic_write_text`); a request that fails validation
-writes nothing. One process owns a workspace at a time (`.lock`, held while the backend runs).
+Every write is atomic (temp file + rename); a request that fails validation writes nothing.
+What OCI cannot give back — edits, conflicts, the draft and its key, the token — is written
+durably (`oci_backend.store.atomic_write_text`: file and directory fsynced). The pulled
+snapshot has its content fsynced but not the rename, and the advisory times are not fsynced:
+a crash can at worst bring back the previous snapshot, which the next pull replaces (a PULL
+costs one fsync instead of four). One process owns a workspace at a time (`.lock`).
 """
 
 from __future__ import annotations
@@ -83,6 +87,23 @@ class NoDraft(WorkspaceError):
 class UnknownConflict(WorkspaceError):
     status_code = 422
     code = "VALIDATION_ERROR"
+
+
+def replace_text(path: Path, text: str, *, sync_data: bool = False) -> None:
+    """Replace `path` atomically (temp file + rename) without the directory fsync, for files
+    OCI can give again: after a crash the rename may be undone (the old file is back), never
+    torn when `sync_data` (the new content is fsynced before the rename)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            if sync_data:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def ensure_token(path: Path) -> str:
@@ -188,7 +209,23 @@ class Workspace:
                                    path=str(path)) from None
 
     def meta(self) -> WorkspaceMeta:
-        return self._read_model(self.meta_path, WorkspaceMeta) or WorkspaceMeta()
+        """Pull/push times (advisory); `pulled_revision` always comes from snapshot.json, the
+        one durable record of what was pulled."""
+        try:
+            meta = self._read_model(self.meta_path, WorkspaceMeta) or WorkspaceMeta()
+        except WorkspaceCorrupt:  # not fsynced: a crash may have emptied it; it is advisory
+            meta = WorkspaceMeta()
+        return meta.model_copy(update={"pulled_revision": self.pulled_revision()})
+
+    def pulled_revision(self) -> int | None:
+        doc = self._read_json(self.snapshot_path)
+        if doc is None:
+            return None
+        revision = doc.get("revision") if isinstance(doc, dict) else None
+        if not isinstance(revision, int):
+            raise WorkspaceCorrupt(f"{self.snapshot_path}: no revision; pull again",
+                                   path=str(self.snapshot_path))
+        return revision
 
     def snapshot_bytes(self) -> bytes:
         try:
@@ -332,10 +369,15 @@ class Workspace:
                 else:
                     durable_unlink(self.working_path(name))
             self._write_conflicts(conflicts)
-            atomic_write_text(self.snapshot_path, raw.decode("utf-8"))
+            # The base: content fsynced, rename not — a crash may bring the previous snapshot
+            # back, and the next pull rebases again (edits equal to OCI's values are no edit).
+            # The edits above are fully durable: OCI cannot give them back.
+            replace_text(self.snapshot_path, raw.decode("utf-8"), sync_data=True)
             meta = self.meta().model_copy(update={
                 "pulled_revision": snap.revision, "pulled_at": now_kst(), "oci_url": oci_url})
-            atomic_write_text(self.meta_path, dump_model(meta))
+            # Advisory (times, URL): replaced atomically but not fsynced — a crash can only
+            # lose a pull time; the pulled revision is snapshot.json's, which is durable.
+            replace_text(self.meta_path, dump_model(meta))
             return snap, rebased, conflicts
 
     def resolve(self, choices: list[ConflictChoice]) -> Diff:
@@ -368,7 +410,7 @@ class Workspace:
     def set_last_push(self, revision: int) -> None:
         with self._lock:
             meta = self.meta()
-            atomic_write_text(self.meta_path, dump_model(meta.model_copy(update={
+            replace_text(self.meta_path, dump_model(meta.model_copy(update={
                 "last_push_at": now_kst(), "last_push_revision": revision})))
 
     def save_draft(self, draft: StoredDraft) -> None:

@@ -32,8 +32,8 @@ def main() -> int:
            "acked": len(report.acked), "ticket_submits": report.submits,
            "tickets_acked": len(report.tickets), "errors": report.errors,
            "violations": len(report.violations),
-           "restart_p50_ms": round(percentile(restart_ms, 50), 1),
-           "restart_p99_ms": round(percentile(restart_ms, 99), 1)}
+           "restart_p50_ms": round(percentile(restart_ms, 0.5), 1),
+           "restart_p99_ms": round(percentile(restart_ms, 0.99), 1)}
     print_table([row], list(row))
     for v in report.violations[:20]:
         print("VIOLATION:", v)

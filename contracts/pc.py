@@ -154,6 +154,16 @@ class SweepRequest(Contract):
     top: Annotated[int, Field(ge=1, le=1000)] = 50
 
 
+class WalkForwardRequest(Contract):
+    start: date
+    end: date
+    grid: dict[str, list[Any]] = Field(min_length=1)
+    objective: str = "sharpe"
+    train_months: Annotated[int, Field(ge=1, le=240)] = 24
+    test_months: Annotated[int, Field(ge=1, le=120)] = 6
+    step_months: Annotated[int, Field(ge=1, le=120)] = 6
+
+
 class PcHealth(Contract):
     status: Literal["ok"] = "ok"
     version: str

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from contracts.pc import BacktestRequest, SweepRequest
+from contracts.pc import BacktestRequest, SweepRequest, WalkForwardRequest
 from contracts.settings import Settings
 from pc_backend.errors import PcApiError
 from pc_backend.workspace import Workspace
@@ -128,3 +128,31 @@ def sweep(workspace: Workspace, data_spec: str, body: SweepRequest) -> dict[str,
     return {"rows": rows, "columns": list(table.columns),
             "attrs": {k: _num(v) if not isinstance(v, list) else v
                       for k, v in table.attrs.items()}}
+
+
+def walkforward(workspace: Workspace, data_spec: str, body: WalkForwardRequest) -> dict[str, Any]:
+    """Walk-forward validation of `grid` (`strategy.backtest.walkforward`): per-window choices,
+    in-sample vs out-of-sample, the stitched OOS equity."""
+    from strategy.backtest.engine import BacktestInputError
+    from strategy.backtest.sweep import GridError, check_objective
+    from strategy.backtest.walkforward import WalkForwardError, run_walkforward
+
+    _window(body.start, body.end)
+    try:
+        check_objective(body.objective)
+    except ValueError as exc:
+        raise _invalid("objective", str(exc)) from None
+    settings = base_settings(workspace)
+    bars = load_bars(data_spec, settings, body.end)
+    try:
+        result = run_walkforward(bars, settings, body.grid, body.start, body.end,
+                                 train_months=body.train_months, test_months=body.test_months,
+                                 step_months=body.step_months, objective=body.objective,
+                                 n_jobs=1)
+    except GridError as exc:
+        raise _invalid("grid", str(exc)) from None
+    except WalkForwardError as exc:
+        raise _invalid("train_months", str(exc)) from None
+    except BacktestInputError as exc:
+        raise _invalid("start", str(exc)) from None
+    return result.to_dict()

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from contracts.pc import BacktestRequest, SweepRequest
+from contracts.pc import BacktestRequest, SweepRequest, WalkForwardRequest
 from pc_backend import research
 from pc_backend.deps import ServiceDep
 
@@ -21,3 +21,8 @@ def backtest(body: BacktestRequest, service: ServiceDep) -> dict[str, Any]:
 @router.post("/sweep")
 def sweep(body: SweepRequest, service: ServiceDep) -> dict[str, Any]:
     return research.sweep(service.workspace, service.config.data, body)
+
+
+@router.post("/walkforward")
+def walkforward(body: WalkForwardRequest, service: ServiceDep) -> dict[str, Any]:
+    return research.walkforward(service.workspace, service.config.data, body)

@@ -31,6 +31,14 @@ def test_pc_backtest_and_sweep_in_process(pc_offline: PcServer) -> None:
         assert sorted(r["rsi_period"] for r in rows) == [30, 40]
         assert rows[0]["rank"] == 1
 
+        w = c.post("/api/v1/walkforward", json={
+            "start": "2021-01-04", "end": "2025-12-29", "grid": {"rsi_period": [30, 40]},
+            "train_months": 12, "test_months": 6, "step_months": 12})
+        assert w.status_code == 200, w.text
+        wf = w.json()
+        assert wf["windows"] and wf["oos_equity"] and wf["objective"] == "sharpe"
+        assert all(row["rsi_period"] in (30, 40) for row in wf["windows"])
+
         files = hash_files(pc.workspace)
         for body, field in (
             ({"start": "2024-01-02", "end": "2025-12-29", "params": {"rsi_periodd": 3}},
@@ -46,4 +54,7 @@ def test_pc_backtest_and_sweep_in_process(pc_offline: PcServer) -> None:
         bad = c.post("/api/v1/sweep", json={"start": "2024-01-02", "end": "2025-12-29",
                                              "grid": {"nope": [1]}})
         assert bad.status_code == 422 and error_of(bad)["field"] == "grid"
+        bad = c.post("/api/v1/walkforward", json={"start": "2025-06-02", "end": "2025-12-29",
+                                                  "grid": {"rsi_period": [30]}})
+        assert bad.status_code == 422 and error_of(bad)["field"] == "train_months", bad.text
         assert hash_files(pc.workspace) == files

@@ -23,6 +23,17 @@ def _invalid(field: str, message: str) -> PcApiError:
     return PcApiError(422, "VALIDATION_ERROR", f"{field}: {message}", field=field)
 
 
+def _input_field(message: str) -> str:
+    """The request field a `BacktestInputError` is about (its message names it first)."""
+    if message.startswith("end "):
+        return "end"
+    if message.startswith("start "):
+        return "start"
+    if "universe" in message or "ticker" in message or "bars loaded" in message:
+        return "universe"
+    return "start"
+
+
 def base_settings(workspace: Workspace) -> Settings:
     if workspace.has_snapshot():
         return workspace.working("settings")  # type: ignore[return-value]
@@ -91,7 +102,7 @@ def backtest(workspace: Workspace, data_spec: str, body: BacktestRequest) -> dic
     try:
         result = run_backtest(bars, settings, body.start, body.end)
     except BacktestInputError as exc:
-        raise _invalid("start", str(exc)) from None
+        raise _invalid(_input_field(str(exc)), str(exc)) from None
     out = result_json(result)
     out.pop("equity", None)
     out["series"] = {
@@ -122,7 +133,7 @@ def sweep(workspace: Workspace, data_spec: str, body: SweepRequest) -> dict[str,
     except GridError as exc:
         raise _invalid("grid", str(exc)) from None
     except BacktestInputError as exc:
-        raise _invalid("start", str(exc)) from None
+        raise _invalid(_input_field(str(exc)), str(exc)) from None
     rows = [{k: _num(v) for k, v in r.items()}
             for r in table.head(body.top).to_dict(orient="records")]
     return {"rows": rows, "columns": list(table.columns),
@@ -154,5 +165,5 @@ def walkforward(workspace: Workspace, data_spec: str, body: WalkForwardRequest) 
     except WalkForwardError as exc:
         raise _invalid("train_months", str(exc)) from None
     except BacktestInputError as exc:
-        raise _invalid("start", str(exc)) from None
+        raise _invalid(_input_field(str(exc)), str(exc)) from None
     return result.to_dict()

@@ -47,6 +47,8 @@ def test_pc_backtest_and_sweep_in_process(pc_offline: PcServer) -> None:
              "params.rsi_period"),
             ({"start": "2025-12-29", "end": "2024-01-02"}, "end"),
             ({"start": "2024-13-02", "end": "2025-12-29"}, "start"),
+            ({"start": "2024-01-02", "end": "2025-12-28"}, "end"),  # a Sunday: no session
+            ({"start": "2024-01-01", "end": "2025-12-29"}, "start"),  # New Year: no session
         ):
             bad = c.post("/api/v1/backtest", json=body)
             assert bad.status_code == 422, bad.text

@@ -485,6 +485,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "au.history": ("{path}의 전체 이력", "Whole history of {path}"),
     # misc
     "misc.loading": ("불러오는 중…", "Loading…"),
+    "misc.working": ("PC 백엔드와 OCI에 요청하는 중…", "Asking the PC backend and OCI…"),
+    "st.whatif_running": ("What-if 백테스트 실행 중 (현재 설정, 수정안)…",
+                          "Running the what-if backtests (current, edited)…"),
     "misc.krw": ("{value}원", "₩{value}"),
     "misc.refresh": ("새로 고침", "Refresh"),
 }

@@ -39,6 +39,7 @@ def _push(page: str) -> None:
 
     def do(c: PcClient) -> str:
         res = c.push(reason)
+        st.session_state[f"{page}_push_reason"] = ""  # pushed: the reason was used
         changed = ", ".join(res.get("changed") or []) or "—"
         text = t("push.done", revision=res.get("revision"), changed=changed,
                  visible=t("push.visible") if res.get("visible") else "")
@@ -52,9 +53,6 @@ def _push(page: str) -> None:
 
     st.session_state.pop(f"{page}_conflicts", None)
     ui.act(page, do, on_error=failed)
-    if ui.FLASH in st.session_state and st.session_state[ui.FLASH].get(page, ("",))[0] \
-            == "success":
-        st.session_state[f"{page}_push_reason"] = ""
 
 
 def push_form(page: str, n_changes: int) -> None:

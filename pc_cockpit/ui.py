@@ -87,9 +87,17 @@ def fetch(fn: Callable[[], T], *, quiet_codes: tuple[str, ...] = (),
 
 
 def act(page: str, fn: Callable[[PcClient], str | None], *,
-        on_error: Callable[[PcError], None] | None = None) -> None:
-    """Button callback body: run `fn(client)`; its returned text (OCI's answer) becomes the
-    page's success message; a `PcError` becomes its error message."""
+        on_error: Callable[[PcError], None] | None = None, spinner: str | None = None) -> None:
+    """Button callback body: run `fn(client)` under a spinner; its returned text (OCI's
+    answer) becomes the page's success message, a `PcError` its error message. Callbacks run
+    before the page is drawn, so the page (and the sidebar's badge) shows the new state."""
+    with st.spinner(spinner or t("misc.working")):
+        perform(page, fn, on_error=on_error)
+
+
+def perform(page: str, fn: Callable[[PcClient], str | None], *,
+            on_error: Callable[[PcError], None] | None = None) -> None:
+    """Run `fn(client)` now; OCI's answer or the error becomes the page's message."""
     try:
         c = get_client()
         text = fn(c)

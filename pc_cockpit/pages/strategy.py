@@ -16,7 +16,7 @@ from contracts.common import now_kst
 from contracts.instruments import all_instruments
 from contracts.settings import ExecutionMode, Guardrails, Settings, StrategyParams
 from pc_cockpit import charts, sync_ui, ui
-from pc_cockpit.client import PcClient, PcError
+from pc_cockpit.client import PcClient
 from pc_cockpit.forms import build_settings
 from pc_cockpit.i18n import t
 
@@ -147,19 +147,17 @@ def _run_whatif(working: Settings, pulled: Settings) -> None:
     if _params_sig(working) == _params_sig(pulled):
         ui.flash(PAGE, "warning", t("st.whatif_same"))
         return
-    try:
-        from pc_cockpit.client import get_client
 
-        c = get_client()
+    def do(c: PcClient) -> None:
+        # Same window, same data: the pulled (current) parameters, then the edited ones.
         current = c.backtest(start, end, pulled.strategy.model_dump(mode="json"),
                              list(pulled.universe))
         edited = c.backtest(start, end, working.strategy.model_dump(mode="json"),
                             list(working.universe))
-    except PcError as exc:
-        ui.flash(PAGE, "error", exc.user_message())
-        return
-    st.session_state["wi_result"] = (_params_sig(working), current, edited)
-    ui.clear_flash(PAGE)
+        st.session_state["wi_result"] = (_params_sig(working), current, edited)
+        return None
+
+    ui.act(PAGE, do, spinner=t("st.whatif_running"))
 
 
 def whatif(working: Settings, pulled: Settings, asof: date | None) -> None:

@@ -227,7 +227,10 @@ def run_morning(stack: DemoStack, browser, shots: bool,  # noqa: ANN001
     try:
         operator_morning(stack, page, shots, whatif)
     except BaseException:
-        page.screenshot(path=str(stack.root.parent / "failure.png"), full_page=True)
+        try:  # best effort: the original error is what matters
+            page.screenshot(path=str(stack.root.parent / "failure.png"), full_page=True)
+        except Exception as exc:  # noqa: BLE001
+            print(f"no failure screenshot: {exc}")
         raise
     finally:
         context.close()

@@ -137,8 +137,11 @@ class Launcher:
                         url=url, log=str(log_path), started_at=now_kst().isoformat())
         rec.write(pid_path(self.run_dir, name))  # before waiting: `stop` can always find it
         if not wait_http(health, popen, timeout):
-            raise LaunchError(f"{name} did not answer {health} within {timeout:g} s "
-                              f"(log {log_path}):\n{_log_tail(log_path)}")
+            exited = popen.poll()
+            self._stop_one(name, rec, timeout=5.0, quiet=True)  # never leave it half-started
+            what = (f"exited with code {exited}" if exited is not None
+                    else f"did not answer {health} within {timeout:g} s")
+            raise LaunchError(f"{name} {what} (log {log_path}):\n{_log_tail(log_path)}")
         return rec
 
     # -- verbs -----------------------------------------------------------------------------------
@@ -203,10 +206,14 @@ class Launcher:
         self.say(f"{name}: stale PID file ({why}); removed, no process touched")
         durable_unlink(pid_path(self.run_dir, name))
 
-    def _stop_one(self, name: str, rec: PidRecord | None, *, timeout: float = 10.0) -> bool:
+    def _stop_one(self, name: str, rec: PidRecord | None, *, timeout: float = 10.0,
+                  quiet: bool = False) -> bool:
         proc = process_of(rec) if rec is not None else None
         if proc is None:
-            self._forget(name, rec)
+            if quiet:
+                durable_unlink(pid_path(self.run_dir, name))
+            else:
+                self._forget(name, rec)
             return False
         try:
             children = proc.children(recursive=True)
@@ -231,7 +238,8 @@ class Launcher:
             except psutil.NoSuchProcess:
                 pass
         durable_unlink(pid_path(self.run_dir, name))
-        self.say(f"{name}: {how} (pid {proc.pid})")
+        if not quiet:
+            self.say(f"{name}: {how} (pid {proc.pid})")
         return True
 
     def _ask_shutdown(self, rec: PidRecord) -> bool:

@@ -177,3 +177,14 @@ def test_scripts_sh_run_the_launcher_from_the_venv(tmp_path: Path) -> None:
                        env=env, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "nothing was running" in r.stdout
+
+
+def test_launcher_start_that_fails_says_why_and_leaves_nothing(tmp_path: Path,
+                                                               run_dir: Path) -> None:
+    env = {"KRX_PC_PORT": str(free_port()), "KRX_PC_WORKSPACE": str(tmp_path / "ws")}
+    # no OCI token anywhere: the backend refuses to start
+    r = _krx("start", "--direct", "http://127.0.0.1:9", "--no-browser", "--timeout", "30",
+             env=env)
+    assert r.returncode == 1
+    assert "backend exited with code 2" in r.stderr and "KRX_PC_OCI_TOKEN" in r.stderr
+    assert list(run_dir.glob("*.json")) == []

@@ -85,3 +85,11 @@ def test_emergency_stop_without_a_reason_changes_nothing(fresh_stack: Stack, coc
     with fresh_stack.oci_client() as c:
         assert c.get("/api/v1/emergency-stop").json()["on"] is False
     assert at.session_state["stop_confirm"] is True  # still asking
+
+
+def test_emergency_stop_cancel_changes_nothing(stack: Stack, cockpit):
+    at = cockpit(stack, stop_confirm=True, stop_reason="not now")
+    at.button(key="stop_no").click().run()
+    assert "stop_confirm" not in at.session_state
+    with stack.oci_client() as c:
+        assert c.get("/api/v1/emergency-stop").json()["on"] is False

@@ -93,3 +93,18 @@ def test_portfolio_form_validation_names_the_field():
     empty_row = pd.DataFrame([{"ticker": None, "qty": None, "avg_price": None,
                                "entry_date": None}])
     assert build_portfolio(base, 5.0, empty_row).holdings == []
+
+
+def test_portfolio_discard_returns_the_workspace_to_the_pulled_base(stack: Stack, cockpit):
+    pull(stack)
+    at = cockpit(stack, page="portfolio")
+    at.number_input(key="pf_cash").set_value(7_000_000.0)
+    submit(at, "로컬 작업본에 저장")
+    with stack.pc_client() as c:
+        assert c.get("/api/v1/workspace/portfolio").json()["cash"] == 7_000_000.0
+    at.button(key="portfolio_discard").click().run()
+    assert any("로컬 수정을 버렸습니다" in s.value for s in at.success), texts(at)
+    with stack.pc_client() as c:
+        assert c.get("/api/v1/diff").json()["changes"] == []
+        pulled = c.get("/api/v1/snapshot").json()["portfolio"]["cash"]
+    assert at.number_input(key="pf_cash").value == pulled  # the form follows the workspace

@@ -126,3 +126,12 @@ def test_manual_mode_fills_are_recorded_from_the_form(fresh_stack: Stack, cockpi
     assert record["state"] == "PARTIALLY_FILLED"
     assert [(f["ticker"], f["qty"]) for f in record["fills"]] == [(order["ticker"], half)]
     assert any(f"OCI 응답: {tid} → PARTIALLY_FILLED" in s.value for s in at.success), texts(at)
+
+
+def test_discarding_a_draft_removes_it_and_offers_a_new_draft(stack: Stack, cockpit):
+    pull(stack)
+    at = draft_and_preview(cockpit(stack, page="tickets"))
+    at.button(key="tk_discard").click().run()
+    with stack.pc_client() as c:
+        assert c.get("/api/v1/tickets/draft").status_code == 404
+    assert not at.button(key="tk_draft").disabled  # the READY plan can be drafted again

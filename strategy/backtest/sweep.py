@@ -527,9 +527,12 @@ def run_sweep(
     capitals = [float(key[GROUP_PARAMS.index("initial_capital")]) for key in keys]
 
     metrics = np.full((len(combos), len(METRIC_COLUMNS)), np.nan)
+    kernel_wall, kernel_cpu = time.perf_counter(), time.process_time()
     results = _execute(market, indicator_sets, capitals, tasks, plan, progress, len(combos))
     for task, block in zip(tasks, results, strict=True):
         metrics[task.rows] = block
+    kernel_wall, kernel_cpu = (time.perf_counter() - kernel_wall,
+                               time.process_time() - kernel_cpu)
 
     df = pd.DataFrame(
         {
@@ -549,6 +552,8 @@ def run_sweep(
         end=str(end),
         execution=f"{plan.mode} x{plan.workers}",
         elapsed_s=time.perf_counter() - started,
+        kernel_s=kernel_wall,  # the batches (wall), and the CPU this process spent on them
+        kernel_cpu_s=kernel_cpu,
         grid={k: list(v) for k, v in parsed.items()},
         buy_and_hold=buy_and_hold_metrics(market, base_settings.strategy.initial_capital),
     )

@@ -129,7 +129,8 @@ def run_cycle(
             reason=result.summary.message,
             details={"asof": str(result.summary.asof), "status": result.summary.status.value,
                      "stage": result.summary.stage.value,
-                     "plan_id": result.plan.plan_id if result.plan else None},
+                     "plan_id": result.plan.plan_id if result.plan else None,
+                     **({"replay": True} if store.paths.replay_marker.exists() else {})},
         ))
         if notifier is not None:
             try:

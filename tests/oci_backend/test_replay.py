@@ -93,6 +93,10 @@ def test_replay_quarter_through_the_api_equals_the_backtest(
 
     tickets = list_tickets(store, limit=0)
     assert tickets and all(r.replay for r in tickets)
+    from contracts.audit import AuditAction
+
+    runs = store.audit(limit=0, action=AuditAction.DAILY_RUN)
+    assert len(runs) >= 62 and all(e.details.get("replay") is True for e in runs)
 
 
 def test_replay_quarter_in_process_with_the_four_parameters_equals_the_backtest(

@@ -20,6 +20,7 @@ from strategy.backtest import report
 
 if TYPE_CHECKING:
     from strategy.backtest.engine import BacktestResult
+    from strategy.backtest.walkforward import WalkForwardResult
 
 # --- reading the backend's JSON back into series and frames ---------------------------------
 
@@ -275,3 +276,39 @@ def session_window(start: date, end: date) -> tuple[date, date]:
     s = start if calendar.is_session(start) else calendar.next_session(start)
     e = end if calendar.is_session(end) else calendar.previous_session(end)
     return s, e
+
+
+@dataclass
+class RemoteWalkForward:
+    """A walk-forward answered by the PC backend (`WalkForwardResult.to_dict()`), shaped for
+    `report.walkforward_equity_figure`."""
+
+    objective: str
+    is_mean: float | None
+    oos_mean: float | None
+    gap: float | None
+    n_compared: int
+    windows: pd.DataFrame
+    oos_equity: pd.Series
+    oos_metrics: dict[str, Any]
+    oos_benchmark: pd.Series | None = None
+
+    @classmethod
+    def from_json(cls, payload: Mapping[str, Any]) -> RemoteWalkForward:
+        def num(key: str) -> float | None:
+            v = payload.get(key)
+            return None if v is None else float(v)
+
+        return cls(
+            objective=str(payload.get("objective", "sharpe")),
+            is_mean=num("is_mean"), oos_mean=num("oos_mean"), gap=num("gap"),
+            n_compared=int(payload.get("n_compared") or 0),
+            windows=to_frame(payload.get("windows")),
+            oos_equity=to_series(payload.get("oos_equity"), "oos_equity").astype(float),
+            oos_metrics=dict(payload.get("oos_metrics") or {}),
+        )
+
+
+def walkforward_figure(wf: RemoteWalkForward) -> go.Figure:
+    """The report's stitched out-of-sample equity figure."""
+    return report.walkforward_equity_figure(cast("WalkForwardResult", wf))

@@ -464,6 +464,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "bt.sweep_csv": ("스윕 CSV 내려받기", "Download sweep CSV"),
     "bt.wf": ("워크포워드 요약", "Walk-forward summary"),
     "bt.wf_run": ("워크포워드 실행", "Run walk-forward"),
+    "bt.wf_running": ("워크포워드 실행 중…", "Running the walk-forward…"),
+    "bt.wf_train": ("학습 기간 (개월)", "Train months"),
+    "bt.wf_test": ("검증 기간 (개월)", "Test months"),
+    "bt.wf_step": ("이동 간격 (개월)", "Step months"),
+    "bt.wf_gap": ("IS − OOS 차이", "Gap (IS − OOS)"),
+    "bt.wf_windows": ("비교된 구간", "Windows compared"),
+    "bt.wf_grid": ("그리드: 스윕의 {name} = {values}", "Grid: the sweep's {name} = {values}"),
     "bt.wf_unavailable": (
         "PC 백엔드에 워크포워드 경로가 없습니다: `krx walkforward`를 사용하세요.",
         "The PC backend has no walk-forward route: use `krx walkforward`.",

@@ -184,32 +184,54 @@ def sweep_block(c: PcClient) -> None:
 
 def walkforward_block(c: PcClient) -> None:
     st.subheader(t("bt.wf"))
-    if st.button(t("bt.wf_run"), key="wf_run"):
-        ss = st.session_state
-        body = {"start": ss["bt_start"].isoformat(), "end": ss["bt_end"].isoformat(),
-                "grid": {ss.get("sw_x", "rsi_buy_threshold"):
-                         _values("x", ss.get("sw_xv", "40, 45, 50"))},
-                "objective": ss.get("sw_objective", "sharpe")}
-        with st.spinner(t("misc.loading")):
+    ss = st.session_state
+    for key, default in (("wf_train", 24), ("wf_test", 6), ("wf_step", 6)):
+        ss.setdefault(key, default)
+    with st.form("wf_form"):
+        cols = st.columns(3)
+        cols[0].number_input(t("bt.wf_train"), min_value=1, max_value=240, step=1,
+                             key="wf_train")
+        cols[1].number_input(t("bt.wf_test"), min_value=1, max_value=120, step=1, key="wf_test")
+        cols[2].number_input(t("bt.wf_step"), min_value=1, max_value=120, step=1, key="wf_step")
+        st.caption(t("bt.wf_grid", name=ss.get("sw_x", "rsi_buy_threshold"),
+                     values=ss.get("sw_xv", "40, 45, 50")))
+        go = st.form_submit_button(t("bt.wf_run"))
+    if go:
+        try:
+            name = ss.get("sw_x", "rsi_buy_threshold")
+            grid = {name: _values(name, ss.get("sw_xv", "40, 45, 50"))}
+        except ValueError as exc:
+            st.error(str(exc))
+            return
+        start, end = charts.session_window(ss["bt_start"], ss["bt_end"])
+        body = {"start": start.isoformat(), "end": end.isoformat(), "grid": grid,
+                "objective": ss.get("sw_objective", "sharpe"),
+                "train_months": int(ss["wf_train"]), "test_months": int(ss["wf_test"]),
+                "step_months": int(ss["wf_step"])}
+        with st.spinner(t("bt.wf_running")):
             try:
                 ss["wf_result"] = c.walkforward(body)
             except PcError as exc:
+                ui.forget_client_on(exc)
+                ss.pop("wf_result", None)
                 if exc.status in (404, 405):
-                    ss["wf_result"] = {"_unavailable": True}
+                    st.info(t("bt.wf_unavailable"))
                 else:
                     st.error(exc.user_message())
-    stored = st.session_state.get("wf_result")
+                return
+    stored = ss.get("wf_result")
     if not stored:
         return
-    if stored.get("_unavailable"):
-        st.info(t("bt.wf_unavailable"))
-        return
-    summary = {k: v for k, v in stored.items() if isinstance(v, int | float | str)}
-    if summary:
-        st.dataframe(pd.DataFrame([summary]), hide_index=True, width="stretch")
-    windows = charts.to_frame(stored.get("windows"))
-    if not windows.empty:
-        st.dataframe(windows, hide_index=True, width="stretch")
+    wf = charts.RemoteWalkForward.from_json(stored)
+    mcols = st.columns(4)
+    mcols[0].metric(f"IS {wf.objective}", report.format_value(wf.objective, wf.is_mean))
+    mcols[1].metric(f"OOS {wf.objective}", report.format_value(wf.objective, wf.oos_mean))
+    mcols[2].metric(t("bt.wf_gap"), report.format_value(wf.objective, wf.gap))
+    mcols[3].metric(t("bt.wf_windows"), f"{wf.n_compared}/{len(wf.windows)}")
+    if len(wf.oos_equity) and not wf.windows.empty:
+        st.plotly_chart(charts.walkforward_figure(wf), width="stretch")
+    if not wf.windows.empty:
+        st.dataframe(wf.windows, hide_index=True, width="stretch")
 
 
 c = ui.page_header(PAGE, "nav.backtest")

@@ -46,7 +46,7 @@ def test_backtest_bad_window_is_refused_with_a_message(stack: Stack, cockpit):
     assert any("시작일이 종료일보다 앞서야" in e.value for e in at.error)
 
 
-def test_sweep_heatmap_and_walkforward_summary(stack: Stack, cockpit):
+def test_sweep_heatmap(stack: Stack, cockpit):
     pull(stack)
     at = cockpit(stack, page="backtest", lang="en",
                  bt_start=date(2024, 1, 2), bt_end=date(2025, 8, 29),
@@ -57,11 +57,25 @@ def test_sweep_heatmap_and_walkforward_summary(stack: Stack, cockpit):
     assert len(top) == 4  # the 2 × 2 grid, ranked
     assert set(top["rsi_buy_threshold"]) == {45, 50}
     assert len(at.get("plotly_chart")) == 1  # the heatmap
-    at.button(key="wf_run").click().run()
-    assert not at.exception
-    page = texts(at)
-    # The PC API (docs/pc-api.md) has no walk-forward route: the page says where to go.
-    assert "no walk-forward route: use `krx walkforward`" in page
+
+
+def test_walkforward_summary_is_the_backends(stack: Stack, cockpit):
+    pull(stack)
+    at = cockpit(stack, page="backtest", lang="en",
+                 bt_start=date(2022, 1, 3), bt_end=date(2025, 8, 29), sw_xv="45, 50",
+                 wf_train=12, wf_test=6, wf_step=6)
+    submit(at, "Run walk-forward")
+    assert not at.exception, texts(at)
+    with stack.pc_client() as c:
+        direct = c.post("/api/v1/walkforward", json={
+            "start": "2022-01-03", "end": "2025-08-29", "grid": {"rsi_buy_threshold": [45, 50]},
+            "train_months": 12, "test_months": 6, "step_months": 6}).json()
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["OOS sharpe"] == format_value("sharpe", direct["oos_mean"])
+    assert shown["Windows compared"] == f"{direct['n_compared']}/{len(direct['windows'])}"
+    windows = next(d.value for d in at.dataframe if "test_start" in d.value.columns)
+    assert len(windows) == len(direct["windows"]) >= 2
+    assert len(at.get("plotly_chart")) == 1  # the stitched out-of-sample equity
 
 
 def test_audit_trail_filters_and_shows_a_parameters_history(fresh_stack: Stack, cockpit):

@@ -43,6 +43,12 @@ def _open_store(paths: DataPaths) -> Store:
     store = Store(paths)
     try:
         store.initialize(actor="oci-backend")
+        # A processor killed mid-ticket (the cycle fills DRY_RUN tickets too) left its claim in
+        # processing/: settle it now, not at the next processor pass.
+        from oci_backend.tickets import recover
+
+        for line in recover(store):
+            log.warning("ticket recovery at start-up: %s", line)
     except StoreError as exc:
         # Serve anyway: /health reports the problem and nothing overwrites the bad file.
         log.error("state cannot be read: %s", exc)

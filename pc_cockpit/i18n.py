@@ -429,7 +429,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "초안을 작성할 READY 계획이 없습니다 (계획: {decision}).",
         "No READY plan to draft from (plan: {decision}).",
     ),
-    "tk.list": ("티켓 목록", "Tickets"),
+    "tk.list": ("티켓 목록", "Ticket list"),
     "tk.none": ("아직 티켓이 없습니다.", "No tickets yet."),
     "tk.timeline": ("상태 기록", "State timeline"),
     "tk.fills": ("체결", "Fills"),

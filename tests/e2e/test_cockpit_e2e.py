@@ -74,7 +74,7 @@ def ready_replay(stack: DemoStack) -> dict:
 
 def goto(page, name: str) -> None:  # noqa: ANN001
     page.get_by_role("link", name=name, exact=True).click()
-    page.get_by_role("heading", name=name, exact=True).wait_for(timeout=TIMEOUT)
+    page.get_by_role("heading", name=name, exact=True, level=1).wait_for(timeout=TIMEOUT)
 
 
 def see(page, text: str | re.Pattern[str], timeout: int = TIMEOUT):  # noqa: ANN001, ANN201

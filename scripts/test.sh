@@ -17,6 +17,7 @@ command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 # Korean glyphs in the cockpit's browser screenshots (tests/e2e); optional for the assertions.
 fc-list 2>/dev/null | grep -i nanum >/dev/null || need+=(fonts-nanum)
+fc-list 2>/dev/null | grep -i "color emoji" >/dev/null || need+=(fonts-noto-color-emoji)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"

@@ -173,7 +173,7 @@ class Launcher:
                 started.append("backend")
                 self.say(f"backend: {url} (pid {running['backend'].pid})")
             if cockpit and "cockpit" not in running and _cockpit_available():
-                from krx_cli.commands.cockpit import cockpit_command, cockpit_env
+                from pc_cockpit.server import cockpit_command, cockpit_env
 
                 url = f"http://127.0.0.1:{self.cockpit_port}"
                 running["cockpit"] = self._spawn(
@@ -290,4 +290,4 @@ def _listens_on(proc: psutil.Process, url: str) -> bool:
 def _cockpit_available() -> bool:
     import importlib.util
 
-    return importlib.util.find_spec("krx_cli.commands.cockpit") is not None
+    return importlib.util.find_spec("pc_cockpit.server") is not None

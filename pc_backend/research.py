@@ -7,7 +7,6 @@ PC's market-data spec (`KRX_PC_DATA`: csv:DIR | demo | auto).
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from typing import Any
 
@@ -17,6 +16,7 @@ from contracts.pc import BacktestRequest, SweepRequest, WalkForwardRequest
 from contracts.settings import Settings
 from pc_backend.errors import PcApiError
 from pc_backend.workspace import Workspace
+from strategy.backtest.serialize import plain
 
 
 def _invalid(field: str, message: str) -> PcApiError:
@@ -78,23 +78,11 @@ def load_bars(spec: str, settings: Settings, end: date) -> dict[str, Any]:
         raise PcApiError(500, "CONFIG_ERROR", f"KRX_PC_DATA {spec!r}: {exc}") from None
 
 
-def _num(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if hasattr(v, "item"):
-        return _num(v.item())
-    return v
-
-
-def _series(s: Any) -> dict[str, Any]:
-    return {"dates": [d.date().isoformat() for d in s.index],
-            "values": [_num(v) for v in s.tolist()]}
-
-
 def backtest(workspace: Workspace, data_spec: str, body: BacktestRequest) -> dict[str, Any]:
-    """Metrics, equity/benchmark/regime series, trades and the per-year table of one run."""
-    from krx_cli.commands.backtest import result_json
+    """Metrics, the per-session series (equity, benchmark, regime, chop, exposure), trades,
+    fills and the per-year table of one run (`strategy.backtest.serialize`)."""
     from strategy.backtest.engine import BacktestInputError, run_backtest
+    from strategy.backtest.serialize import result_api_json
 
     _window(body.start, body.end)
     settings = settings_for(base_settings(workspace), body.params, body.universe)
@@ -103,16 +91,7 @@ def backtest(workspace: Workspace, data_spec: str, body: BacktestRequest) -> dic
         result = run_backtest(bars, settings, body.start, body.end)
     except BacktestInputError as exc:
         raise _invalid(_input_field(str(exc)), str(exc)) from None
-    out = result_json(result)
-    out.pop("equity", None)
-    out["series"] = {
-        "equity": _series(result.equity),
-        "benchmark": _series(result.benchmark),
-        "regime": {"dates": [d.date().isoformat() for d in result.regime.index],
-                   "values": [str(v) for v in result.regime.tolist()]},
-        "exposure": _series(result.exposure),
-    }
-    return out
+    return result_api_json(result)
 
 
 def sweep(workspace: Workspace, data_spec: str, body: SweepRequest) -> dict[str, Any]:
@@ -134,10 +113,10 @@ def sweep(workspace: Workspace, data_spec: str, body: SweepRequest) -> dict[str,
         raise _invalid("grid", str(exc)) from None
     except BacktestInputError as exc:
         raise _invalid(_input_field(str(exc)), str(exc)) from None
-    rows = [{k: _num(v) for k, v in r.items()}
+    rows = [{k: plain(v) for k, v in r.items()}
             for r in table.head(body.top).to_dict(orient="records")]
     return {"rows": rows, "columns": list(table.columns),
-            "attrs": {k: _num(v) if not isinstance(v, list) else v
+            "attrs": {k: plain(v) if not isinstance(v, list) else v
                       for k, v in table.attrs.items()}}
 
 

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 # --- reading the backend's JSON back into series and frames ---------------------------------
 
+# The fill table of `strategy.backtest.serialize` (what `report.trades_figure` reads).
+FILL_COLUMNS = ["date", "ticker", "side", "qty", "price", "notional", "commission", "tax",
+                "slippage_cost", "reason"]
+
 
 def to_series(data: Any, name: str = "") -> pd.Series:
     """A date-indexed series from the shapes a JSON API uses for one: `{date: value}`,
@@ -84,24 +88,6 @@ def _series_table(payload: Mapping[str, Any]) -> pd.DataFrame | None:
     return None
 
 
-def fills_of(trades: pd.DataFrame, open_positions: pd.DataFrame) -> pd.DataFrame:
-    """Buy and sell fills (date, ticker, side, qty, price, reason) read off the round trips
-    and the positions still open, when the answer carries no fill table."""
-    rows: list[dict[str, Any]] = []
-    for frame, closed in ((trades, True), (open_positions, False)):
-        if frame.empty or "entry_date" not in frame.columns:
-            continue
-        for r in frame.to_dict(orient="records"):
-            rows.append({"date": r["entry_date"], "ticker": str(r["ticker"]), "side": "BUY",
-                         "qty": r["qty"], "price": r["entry_price"],
-                         "reason": r.get("entry_reason", "")})
-            if closed:
-                rows.append({"date": r["exit_date"], "ticker": str(r["ticker"]), "side": "SELL",
-                             "qty": r["qty"], "price": r["exit_price"],
-                             "reason": r.get("exit_reason", "")})
-    return pd.DataFrame(rows, columns=["date", "ticker", "side", "qty", "price", "reason"])
-
-
 @dataclass
 class RemoteBacktest:
     """A backtest answered by the PC backend, shaped like `strategy.backtest.BacktestResult`
@@ -120,8 +106,9 @@ class RemoteBacktest:
 
     @classmethod
     def from_json(cls, payload: Mapping[str, Any]) -> RemoteBacktest:
-        """Read the PC backend's `POST /backtest` answer (`series: {name: {dates, values}}`,
-        `trades`, `per_year`, `metrics`, ...); other common series shapes are accepted."""
+        """Read the PC backend's `POST /backtest` answer (`series: {name: {dates, values}}`
+        with equity/benchmark/regime/chop, `fills`, `trades`, `per_year`, `metrics`, ...);
+        other common series shapes are accepted."""
         table = _series_table(payload)
         raw = payload.get("series")
         named: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
@@ -140,11 +127,9 @@ class RemoteBacktest:
         if "benchmark_metrics" in payload and "benchmark_metrics" not in meta:
             meta["benchmark_metrics"] = payload["benchmark_metrics"]
         fills = to_frame(payload.get("fills"))
-        if fills.empty:
-            fills = fills_of(to_frame(payload.get("trades")),
-                             to_frame(payload.get("open_positions")))
-        if not fills.empty and "date" in fills.columns:
-            fills["date"] = pd.to_datetime(fills["date"])
+        if fills.empty:  # no fills: the columns the trades figure reads, no rows
+            fills = pd.DataFrame(columns=FILL_COLUMNS)
+        fills["date"] = pd.to_datetime(fills["date"])
         return cls(
             metrics={k: (float(v) if v is not None else float("nan"))
                      for k, v in dict(payload.get("metrics") or {}).items()},

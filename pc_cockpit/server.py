@@ -8,7 +8,11 @@ waits for the Overview.
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent / "app.py"
 
 
 def preload() -> None:
@@ -23,6 +27,37 @@ def preload() -> None:
     import pc_cockpit.ui  # noqa: F401
     import strategy.calendar  # noqa: F401
     import strategy.ticketing  # noqa: F401
+
+
+def cockpit_command(port: int) -> list[str]:
+    """`streamlit run` of the cockpit on loopback, headless, no telemetry, no file watcher
+    (through `pc_cockpit.server`, which imports the pages' dependencies first)."""
+    return [
+        sys.executable, "-m", "pc_cockpit.server", "run", str(APP),
+        "--server.address", "127.0.0.1",
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--server.runOnSave", "false",
+        "--browser.gatherUsageStats", "false",
+        "--global.developmentMode", "false",
+        "--client.toolbarMode", "minimal",
+        "--theme.base", "light",
+    ]
+
+
+def cockpit_env(pc_url: str | None = None, token_file: Path | None = None,
+                base: dict[str, str] | None = None) -> dict[str, str]:
+    """The cockpit's environment: where the PC backend is and where its token lives."""
+    from pc_cockpit.client import ENV_TOKEN_FILE, ENV_URL
+
+    env = dict(os.environ if base is None else base)
+    if pc_url:
+        env[ENV_URL] = pc_url
+    if token_file is not None:
+        env[ENV_TOKEN_FILE] = str(token_file)
+    env.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
+    return env
 
 
 def main(argv: list[str] | None = None) -> int:

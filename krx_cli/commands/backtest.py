@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from krx_cli.commands._common import (
     CommandError,
@@ -19,10 +18,9 @@ from krx_cli.commands._common import (
     guarded,
     load_bars,
 )
+from strategy.backtest.serialize import result_json
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from strategy.backtest.engine import BacktestResult
 
 __all__ = ["CommandError", "build_settings", "load_bars", "register", "render", "result_json"]
@@ -137,38 +135,3 @@ def render(result: BacktestResult) -> str:
     lines += [f"note: {n}" for n in notes]
     return "\n".join(lines)
 
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, date):
-        return value.isoformat()
-    if hasattr(value, "item"):  # numpy scalar
-        return _plain(value.item())
-    return value
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [_plain(r) for r in frame.to_dict(orient="records")]
-
-
-def result_json(result: BacktestResult) -> dict[str, Any]:
-    """A JSON-ready summary of a backtest (NaN → null, dates as YYYY-MM-DD)."""
-    return {
-        "metrics": _plain(result.metrics),
-        "benchmark_metrics": _plain(result.meta["benchmark_metrics"]),
-        "per_year": _records(result.per_year),
-        "params": _plain(result.params),
-        "meta": _plain({k: v for k, v in result.meta.items() if k != "benchmark_metrics"}),
-        "trades": _records(result.trades),
-        "open_positions": _records(result.open_positions),
-        "order_events": _records(result.order_events),
-        "equity": _plain(dict(zip(
-            [d.date().isoformat() for d in result.equity.index], result.equity.tolist(),
-            strict=True,
-        ))),
-    }

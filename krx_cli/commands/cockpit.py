@@ -1,19 +1,22 @@
 """`krx cockpit`: the Streamlit cockpit on 127.0.0.1:8501, talking only to the PC backend.
 
-`cockpit_command` and `cockpit_env` are what `krx demo` (and the PC launcher) use to start
-the same process.
+The command line and environment of that process are `pc_cockpit.server.cockpit_command` and
+`cockpit_env`, which `krx demo` and the PC launcher use too.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-APP = Path(__file__).resolve().parents[2] / "pc_cockpit" / "app.py"
+from pc_cockpit.server import APP, cockpit_command, cockpit_env
+
+__all__ = ["APP", "DEFAULT_PORT", "cockpit_command", "cockpit_env", "register", "run", "stop",
+           "wait_healthy"]
+
 DEFAULT_PORT = 8501
 
 
@@ -30,37 +33,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-browser", dest="browser", action="store_false",
                    help="do not open a browser tab")
     p.set_defaults(handler=run)
-
-
-def cockpit_command(port: int) -> list[str]:
-    """`streamlit run` of the cockpit on loopback, headless, no telemetry, no file watcher
-    (through `pc_cockpit.server`, which imports the pages' dependencies first)."""
-    return [
-        sys.executable, "-m", "pc_cockpit.server", "run", str(APP),
-        "--server.address", "127.0.0.1",
-        "--server.port", str(port),
-        "--server.headless", "true",
-        "--server.fileWatcherType", "none",
-        "--server.runOnSave", "false",
-        "--browser.gatherUsageStats", "false",
-        "--global.developmentMode", "false",
-        "--client.toolbarMode", "minimal",
-        "--theme.base", "light",
-    ]
-
-
-def cockpit_env(pc_url: str | None = None, token_file: Path | None = None,
-                base: dict[str, str] | None = None) -> dict[str, str]:
-    """The cockpit's environment: where the PC backend is and where its token lives."""
-    from pc_cockpit.client import ENV_TOKEN_FILE, ENV_URL
-
-    env = dict(os.environ if base is None else base)
-    if pc_url:
-        env[ENV_URL] = pc_url
-    if token_file is not None:
-        env[ENV_TOKEN_FILE] = str(token_file)
-    env.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
-    return env
 
 
 def run(args: argparse.Namespace) -> int:

@@ -173,7 +173,7 @@ def start_stack(root: Path, *, oci_port: int, pc_port: int, cockpit_port: int,
 
 def _start_all(stack: Stack, root: Path, token_file: Path, workspace: Path, *, oci_port: int,
                pc_port: int, cockpit_port: int, pc_env_file: Path | None) -> tuple[Stack, str]:
-    from krx_cli.commands.cockpit import cockpit_command, cockpit_env
+    from pc_cockpit.server import cockpit_command, cockpit_env
 
     py = [sys.executable, "-m", "krx_cli.main"]
     oci_url = f"http://127.0.0.1:{oci_port}"

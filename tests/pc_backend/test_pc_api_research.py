@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from oci_server import error_of
+from oci_server import REPO_DAILY, error_of
 from pc_server import PcServer, hash_files
 
 pytestmark = pytest.mark.integration
@@ -23,6 +23,7 @@ def test_pc_backtest_and_sweep_in_process(pc_offline: PcServer) -> None:
         assert len(eq["values"]) == len(body["series"]["benchmark"]["values"])
         assert set(body["series"]["regime"]["values"]) <= {"UNKNOWN", "BULL", "BEAR"}
         assert body["per_year"] and isinstance(body["trades"], list)
+        check_fills_and_chop(body)
 
         s = c.post("/api/v1/sweep", json={"start": "2024-01-02", "end": "2025-12-29",
                                            "grid": {"rsi_period": [30, 40]}})
@@ -60,3 +61,33 @@ def test_pc_backtest_and_sweep_in_process(pc_offline: PcServer) -> None:
                                                   "grid": {"rsi_period": [30]}})
         assert bad.status_code == 422 and error_of(bad)["field"] == "train_months", bad.text
         assert hash_files(pc.workspace) == files
+
+
+def check_fills_and_chop(body: dict) -> None:
+    """The answer carries the engine's chop series and fill table, the same as an in-process
+    run of the same settings on the same bars (one serializer for both)."""
+    from datetime import date
+
+    from contracts.settings import Settings, StrategyParams
+    from strategy.backtest.engine import run_backtest
+    from strategy.backtest.serialize import result_api_json
+    from strategy.marketdata import make_provider
+
+    settings = Settings(strategy=StrategyParams(rsi_period=30))
+    tickers = list(dict.fromkeys([*settings.universe, settings.benchmark]))
+    end = date(2025, 12, 29)
+    bars = dict(make_provider(f"csv:{REPO_DAILY}").load(tickers, end=end))
+    local = result_api_json(run_backtest(bars, settings, date(2024, 1, 2), end))
+    assert body["fills"] == local["fills"] and body["series"]["chop"] == local["series"]["chop"]
+
+    chop = body["series"]["chop"]
+    assert chop["dates"] == body["series"]["equity"]["dates"]
+    assert set(chop["values"]) <= {True, False, None} and True in chop["values"]
+    fills = body["fills"]
+    buys = {(f["ticker"], f["date"], f["qty"], f["price"]) for f in fills if f["side"] == "BUY"}
+    sells = {(f["ticker"], f["date"], f["qty"], f["price"]) for f in fills if f["side"] == "SELL"}
+    assert len(fills) == 2 * len(body["trades"]) + len(body["open_positions"]) > 0
+    for tr in body["trades"]:  # every round trip is a buy fill and a sell fill
+        assert (tr["ticker"], tr["entry_date"], tr["qty"], tr["entry_price"]) in buys
+        assert (tr["ticker"], tr["exit_date"], tr["qty"], tr["exit_price"]) in sells
+    assert {"commission", "tax", "slippage_cost", "reason"} <= set(fills[0])

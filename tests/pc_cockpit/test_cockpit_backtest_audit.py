@@ -4,12 +4,15 @@ parameter's whole history) against a real PC backend and OCI."""
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import date
 
+import numpy as np
 import pytest
 from conftest import Stack, pull, texts
 
-from strategy.backtest.report import format_value
+from strategy.backtest.report import CHOP_COLOR, TITLE_EQUITY, TITLE_TRADES, format_value
 
 pytestmark = pytest.mark.integration
 
@@ -34,10 +37,44 @@ def test_backtest_runs_and_shows_the_backends_metrics_and_figures(stack: Stack, 
         assert format_value(name, direct["metrics"][name]) in page, name
     charts = at.get("plotly_chart")
     assert len(charts) >= 2  # equity vs benchmark (regime shaded) and drawdown
+    check_chop_strip_and_fill_markers(charts, direct)
     downloads = [d for d in at.get("download_button")]
     assert len(downloads) >= 2  # trades CSV, equity CSV
     per_year = next(d.value for d in at.dataframe if "year" in d.value.columns)
     assert sorted(per_year["year"].astype(int)) == [2024, 2025]
+
+
+def array(v: object) -> list:
+    """A plotly JSON array: a list, or a typed array (`{"dtype", "bdata"}`)."""
+    if isinstance(v, dict):
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
+    return list(v)  # type: ignore[call-overload]
+
+
+def check_chop_strip_and_fill_markers(charts, direct: dict) -> None:  # noqa: ANN001
+    """The equity chart shades the answer's chop runs as the report's top strip; the trades
+    chart marks the answer's fills (no fills rebuilt from the round trips)."""
+    figs = [json.loads(ch.proto.spec) for ch in charts]
+
+    def fig(title: str) -> dict:
+        return next(f for f in figs if str(f["layout"]["title"]["text"]).startswith(title))
+
+    chop = direct["series"]["chop"]
+    runs, prev = [], False  # the chop runs' first sessions
+    for day, value in zip(chop["dates"], chop["values"], strict=True):
+        if value is True and not prev:
+            runs.append(day)
+        prev = value is True
+    assert runs, "the window has chop sessions"
+    strips = [sh for sh in fig(TITLE_EQUITY)["layout"]["shapes"]
+              if sh["fillcolor"] == CHOP_COLOR]
+    assert [str(sh["x0"])[:10] for sh in strips] == runs
+
+    markers = [tr for tr in fig(TITLE_TRADES)["data"] if tr.get("mode") == "markers"]
+    shown = sorted((str(x)[:10], tr["name"].split()[0], float(y)) for tr in markers
+                   for x, y in zip(array(tr["x"]), array(tr["y"]), strict=True))
+    fills = sorted((f["date"], f["ticker"], f["price"]) for f in direct["fills"])
+    assert shown == fills and len(fills) == len(direct["fills"]) > 0
 
 
 def test_backtest_bad_window_is_refused_with_a_message(stack: Stack, cockpit):

@@ -14,7 +14,7 @@ from contracts.settings import StrategyParams
 from contracts.signals import ReasonCode
 from contracts.summary import Stage
 from pc_cockpit import fmt
-from pc_cockpit.charts import RemoteBacktest, fills_of, to_frame
+from pc_cockpit.charts import RemoteBacktest
 from pc_cockpit.client import CockpitConfig, PcClient, PcError
 from pc_cockpit.i18n import TEXT, t
 
@@ -94,24 +94,30 @@ def test_client_transport_failure_says_start_the_backend(tmp_path):
     assert "krx pc serve" in err.value.user_message()
 
 
-def test_remote_backtest_reads_the_series_shape_and_derives_fills():
+def test_remote_backtest_reads_the_series_chop_and_fills_of_the_answer():
     payload = {
         "metrics": {"total_return": 0.1, "sharpe": None},
         "series": {"equity": {"dates": ["2025-01-02", "2025-01-03"], "values": [1.0, 1.1]},
                    "benchmark": {"dates": ["2025-01-02", "2025-01-03"], "values": [1.0, 0.9]},
                    "regime": {"dates": ["2025-01-02", "2025-01-03"],
-                              "values": ["BULL", "BEAR"]}},
+                              "values": ["BULL", "BEAR"]},
+                   "chop": {"dates": ["2025-01-02", "2025-01-03"], "values": [None, True]}},
         "trades": [{"ticker": "069500", "entry_date": "2025-01-02", "exit_date": "2025-01-03",
                     "entry_price": 10.0, "exit_price": 11.0, "qty": 3,
                     "entry_reason": "RSI_DIP_ENTRY", "exit_reason": "STOP_LOSS"}],
+        "fills": [{"date": "2025-01-02", "ticker": "069500", "side": "BUY", "qty": 3,
+                   "price": 10.0, "reason": "RSI_DIP_ENTRY"}],
         "per_year": [{"year": 2025, "return": 0.1}],
     }
     r = RemoteBacktest.from_json(payload)
     assert list(r.equity) == [1.0, 1.1] and list(r.regime) == ["BULL", "BEAR"]
-    assert r.chop is None
-    assert list(r.fills["side"]) == ["BUY", "SELL"]
+    assert list(r.chop) == [None, True]
+    # The answer's fills as they are: the round trip's sell is not invented from the trade.
+    assert list(r.fills["side"]) == ["BUY"] and str(r.fills["date"].iloc[0])[:10] == "2025-01-02"
     assert r.start == "2025-01-02" and r.end == "2025-01-03"
-    assert fills_of(to_frame([]), to_frame(None)).empty
+    empty = RemoteBacktest.from_json({**payload, "fills": [], "series": {
+        k: v for k, v in payload["series"].items() if k != "chop"}})
+    assert empty.fills.empty and "ticker" in empty.fills.columns and empty.chop is None
 
 
 def test_strategy_form_knows_every_parameter_kind():

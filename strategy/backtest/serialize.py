@@ -1,0 +1,90 @@
+"""A `BacktestResult` as JSON: the one serializer `krx backtest --json` and the PC backend's
+`POST /api/v1/backtest` both call (NaN/inf → null, dates as YYYY-MM-DD, numpy scalars as
+Python numbers).
+
+`result_json` is the summary (metrics, tables, fills, the equity as `{date: value}`);
+`result_api_json` is the same with the per-session series as `{"dates", "values"}` lists
+(equity, benchmark, regime, chop, exposure) instead of the equity mapping.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from strategy.backtest.engine import BacktestResult
+
+__all__ = ["plain", "records", "result_api_json", "result_json", "series_json"]
+
+
+def plain(value: Any) -> Any:
+    """`value` with non-finite floats as None, dates as ISO strings, numpy scalars unwrapped
+    (recursively through dicts, lists and tuples)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalar
+        return plain(value.item())
+    return value
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of `frame` as plain dicts."""
+    return [plain(r) for r in frame.to_dict(orient="records")]
+
+
+def _day(d: Any) -> str:
+    return d.date().isoformat() if hasattr(d, "date") and callable(d.date) else str(d)
+
+
+def series_json(series: pd.Series) -> dict[str, list[Any]]:
+    """`{"dates": [YYYY-MM-DD...], "values": [...]}` of a date-indexed series (NaN → null)."""
+    return {"dates": [_day(d) for d in series.index],
+            "values": [plain(v) for v in series.tolist()]}
+
+
+def result_json(result: BacktestResult) -> dict[str, Any]:
+    """A JSON-ready summary of a backtest: metrics (strategy and buy-and-hold benchmark),
+    per-year table, parameters, run notes, round-trip trades, open positions, fills (one row
+    per executed order: date, ticker, side, qty, price, notional, costs, reason), order events
+    and the equity as `{date: value}`."""
+    return {
+        "metrics": plain(result.metrics),
+        "benchmark_metrics": plain(result.meta["benchmark_metrics"]),
+        "per_year": records(result.per_year),
+        "params": plain(result.params),
+        "meta": plain({k: v for k, v in result.meta.items() if k != "benchmark_metrics"}),
+        "trades": records(result.trades),
+        "open_positions": records(result.open_positions),
+        "fills": records(result.fills),
+        "order_events": records(result.order_events),
+        "equity": plain(dict(zip(
+            [_day(d) for d in result.equity.index], result.equity.tolist(), strict=True,
+        ))),
+    }
+
+
+def result_api_json(result: BacktestResult) -> dict[str, Any]:
+    """`result_json` with the per-session series as `{"dates", "values"}` under `series`:
+    equity, benchmark (buy-and-hold equity), regime (BULL/BEAR/UNKNOWN), chop (true/false,
+    null while ADX is undefined) and exposure."""
+    out = result_json(result)
+    out.pop("equity")
+    out["series"] = {
+        "equity": series_json(result.equity),
+        "benchmark": series_json(result.benchmark),
+        "regime": {"dates": [_day(d) for d in result.regime.index],
+                   "values": [str(v) for v in result.regime.tolist()]},
+        "chop": series_json(result.chop),
+        "exposure": series_json(result.exposure),
+    }
+    return out

@@ -497,6 +497,36 @@ TEXT: dict[str, tuple[str, str]] = {
                           "Running the what-if backtests (current, edited)…"),
     "misc.krw": ("{value}원", "₩{value}"),
     "misc.refresh": ("새로 고침", "Refresh"),
+    # settings fields (`param.<StrategyParams field>`, `guard.<Guardrails field>`,
+    # `notify.<NotificationPrefs flag>`); the page shows the field name small beside them
+    "param.regime_ma_long": ("국면 판단 장기 이동평균 (거래일)",
+                             "Regime long moving average (sessions)"),
+    "param.ma_short_period": ("단기 이동평균 (거래일)", "Short moving average (sessions)"),
+    "param.golden_cross_override": ("골든크로스 시 강세 전환",
+                                    "Golden cross turns the regime bull"),
+    "param.adx_period": ("ADX 기간 (거래일)", "ADX period (sessions)"),
+    "param.adx_threshold": ("ADX 횡보 기준 (미만이면 횡보)", "ADX chop threshold (below = chop)"),
+    "param.chop_action": ("횡보장 대응", "Action in chop"),
+    "param.min_regime_hold_days": ("약세 최소 유지 거래일 (강세 복귀 전)",
+                                   "Minimum bear sessions before bull"),
+    "param.rsi_period": ("RSI 기간 (거래일)", "RSI period (sessions)"),
+    "param.rsi_buy_threshold": ("RSI 매수 기준 (이하 매수)", "RSI buy threshold (buy at or below)"),
+    "param.rsi_sell_threshold": ("RSI 매도 기준 (이상 매도)",
+                                 "RSI sell threshold (sell at or above)"),
+    "param.stop_loss_pct": ("손절 비율 (0.12 = 12%)", "Stop loss (0.12 = 12%)"),
+    "param.max_positions": ("최대 보유 종목 수", "Maximum positions"),
+    "param.min_cash_pct": ("현금 유보 비율 (자산 대비)", "Cash reserve (share of equity)"),
+    "param.commission": ("수수료율 (편도)", "Commission rate (per side)"),
+    "param.slippage": ("슬리피지율", "Slippage rate"),
+    "param.initial_capital": ("백테스트 초기 자본 (원)", "Backtest initial capital (KRW)"),
+    "guard.max_orders": ("계획당 최대 주문 수", "Maximum orders per plan"),
+    "guard.max_single_order_pct": ("1건 주문 최대 비중 (자산 대비)",
+                                   "Maximum single order (share of equity)"),
+    "guard.max_buy_turnover_pct": ("매수 회전율 한도 (자산 대비)",
+                                   "Buy turnover limit (share of equity)"),
+    "guard.max_data_age_sessions": ("허용 데이터 지연 (거래일)", "Allowed data age (sessions)"),
+    "notify.daily_summary": ("일일 요약 알림", "Daily summary notifications"),
+    "notify.incidents": ("장애 알림", "Incident notifications"),
 }
 
 
@@ -514,6 +544,13 @@ def t(key: str, lang: str | None = None, /, **values: Any) -> str:
         except (KeyError, IndexError, ValueError):
             return text
     return text
+
+
+def field_label(prefix: str, name: str, lang: str | None = None) -> str:
+    """The label of a settings field (`prefix` param | guard | notify); the field name when
+    the table has none."""
+    key = f"{prefix}.{name}"
+    return t(key, lang) if key in TEXT else name
 
 
 def current_lang() -> str:

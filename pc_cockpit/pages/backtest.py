@@ -15,7 +15,7 @@ from contracts.common import now_kst
 from contracts.settings import Settings, StrategyParams
 from pc_cockpit import charts, fmt, ui
 from pc_cockpit.client import PcClient, PcError
-from pc_cockpit.i18n import t
+from pc_cockpit.i18n import field_label, t
 from strategy.backtest import report
 
 PAGE = "backtest"
@@ -42,7 +42,8 @@ def run_form(c: PcClient) -> None:
         cols[1].date_input(t("bt.end"), key="bt_end")
         pcols = st.columns(4)
         for i, name in enumerate(EDITABLE):
-            pcols[i % 4].number_input(name, key=f"bt_{name}",
+            pcols[i % 4].number_input(field_label("param", name), key=f"bt_{name}",
+                                     help=f"`{name}`",
                                      step=1 if isinstance(st.session_state[f"bt_{name}"], int)
                                      else None)
         go = st.form_submit_button(t("bt.run"), type="primary")
@@ -131,6 +132,10 @@ def _values(name: str, text: str) -> list[float | int]:
     return out
 
 
+def _param_name(name: str) -> str:
+    return f"{field_label('param', name)} · {name}"
+
+
 def sweep_block(c: PcClient) -> None:
     st.subheader(t("bt.sweep"))
     fields = list(StrategyParams.model_fields)
@@ -140,9 +145,9 @@ def sweep_block(c: PcClient) -> None:
     st.session_state.setdefault("sw_yv", "65, 70, 75")
     with st.form("sw_form"):
         cols = st.columns(4)
-        cols[0].selectbox(t("bt.sweep_x"), fields, key="sw_x")
+        cols[0].selectbox(t("bt.sweep_x"), fields, key="sw_x", format_func=_param_name)
         cols[1].text_input(t("bt.sweep_values"), key="sw_xv")
-        cols[2].selectbox(t("bt.sweep_y"), fields, key="sw_y")
+        cols[2].selectbox(t("bt.sweep_y"), fields, key="sw_y", format_func=_param_name)
         cols[3].text_input(t("bt.sweep_values") + " ", key="sw_yv")
         st.selectbox(t("bt.objective"), OBJECTIVES, key="sw_objective")
         go = st.form_submit_button(t("bt.sweep_run"))

@@ -18,7 +18,7 @@ from contracts.settings import ExecutionMode, Guardrails, Settings, StrategyPara
 from pc_cockpit import charts, sync_ui, ui
 from pc_cockpit.client import PcClient
 from pc_cockpit.forms import build_settings
-from pc_cockpit.i18n import t
+from pc_cockpit.i18n import field_label, t
 
 PAGE = "strategy"
 
@@ -50,19 +50,25 @@ def _load_widgets(working: Settings) -> None:
     ss["st_incidents"] = working.notifications.incidents
 
 
+LABEL_PREFIX = {"sp": "param", "gr": "guard"}
+
+
 def _number_widget(prefix: str, model: type[BaseModel], name: str) -> None:
+    """One widget per field: the field's label in the session's language, the field name
+    (as in the audit trail and the API) in its help."""
     kind, choices = _kind(model, name)
     key = f"{prefix}_{name}"
+    label, help_ = field_label(LABEL_PREFIX[prefix], name), f"`{name}`"
     if kind == "bool":
-        st.checkbox(name, key=key)
+        st.checkbox(label, key=key, help=help_)
     elif kind == "choice":
-        st.selectbox(name, choices, key=key)
+        st.selectbox(label, choices, key=key, help=help_)
     elif kind == "int":
-        st.number_input(name, step=1, key=key)
+        st.number_input(label, step=1, key=key, help=help_)
     else:
         value = float(st.session_state.get(key, 0.0))
         fmt_ = "%.5f" if abs(value) < 0.01 and value != 0 else "%.4g"
-        st.number_input(name, step=None, format=fmt_, key=key)
+        st.number_input(label, step=None, format=fmt_, key=key, help=help_)
 
 
 def edited_settings(working: Settings) -> Settings:
@@ -128,8 +134,10 @@ def editor(working: Settings) -> None:
                      key="st_mode")
         st.text_area(t("st.notify"), key="st_urls", height=80)
         left, right = st.columns(2)
-        left.checkbox("daily_summary", key="st_daily")
-        right.checkbox("incidents", key="st_incidents")
+        left.checkbox(field_label("notify", "daily_summary"), key="st_daily",
+                      help="`daily_summary`")
+        right.checkbox(field_label("notify", "incidents"), key="st_incidents",
+                       help="`incidents`")
         st.form_submit_button(t("st.save"), on_click=_save, args=(working,))
 
 

@@ -32,6 +32,7 @@ from demo_stack import (
 )
 
 from contracts.common import KST
+from pc_cockpit.i18n import field_label
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -130,7 +131,7 @@ def operator_morning(stack: DemoStack, page, shots: bool,  # noqa: ANN001
 
     # Strategy: change a parameter, what-if backtest against the current one, PUSH it
     goto(page, "전략 및 설정")
-    sell = page.get_by_label("rsi_sell_threshold")
+    sell = page.get_by_label(field_label("param", "rsi_sell_threshold", "ko"), exact=True)
     sell.fill("75")
     sell.press("Tab")
     page.get_by_role("button", name="로컬 작업본에 저장").click()

@@ -10,8 +10,9 @@ import pytest
 from conftest import Stack, pull, texts
 
 from contracts.plan import OrderPlan
-from contracts.settings import Settings
+from contracts.settings import Guardrails, Settings, StrategyParams
 from pc_cockpit.forms import build_settings
+from pc_cockpit.i18n import field_label
 from strategy import ticketing
 from strategy.backtest.report import format_value
 
@@ -20,6 +21,22 @@ pytestmark = pytest.mark.integration
 
 def submit(at, label: str):  # noqa: ANN001, ANN201
     return next(b for b in at.button if b.label == label).click().run()
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_strategy_fields_have_labels_in_the_language_and_the_field_name_as_help(stack, cockpit,
+                                                                              lang):
+    pull(stack)
+    at = cockpit(stack, page="strategy", lang=lang)
+    widgets = [*at.number_input, *at.checkbox, *at.selectbox]
+    by_key = {w.key: w for w in widgets if w.key}
+    for prefix, model, label_prefix in (("sp", StrategyParams, "param"),
+                                        ("gr", Guardrails, "guard")):
+        for name in model.model_fields:
+            w = by_key[f"{prefix}_{name}"]
+            assert w.label == field_label(label_prefix, name, lang) != name
+            assert name in w.help
+    assert by_key["st_daily"].label == field_label("notify", "daily_summary", lang)
 
 
 def test_strategy_edit_whatif_and_push_are_audited_with_the_reason(fresh_stack, cockpit):

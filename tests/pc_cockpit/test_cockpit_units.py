@@ -10,13 +10,13 @@ import httpx
 import pytest
 
 from contracts.common import KST
-from contracts.settings import StrategyParams
+from contracts.settings import Guardrails, NotificationPrefs, StrategyParams
 from contracts.signals import ReasonCode
 from contracts.summary import Stage
 from pc_cockpit import fmt
 from pc_cockpit.charts import RemoteBacktest
 from pc_cockpit.client import CockpitConfig, PcClient, PcError
-from pc_cockpit.i18n import TEXT, t
+from pc_cockpit.i18n import TEXT, field_label, t
 
 
 def test_i18n_every_label_has_korean_and_english_with_the_same_placeholders():
@@ -30,6 +30,20 @@ def test_i18n_covers_every_stage_and_reason_code():
         assert f"stage.{stage.value}" in TEXT and f"next.{stage.value}" in TEXT
     for reason in ReasonCode:
         assert f"reason.{reason.value}" in TEXT
+
+
+def test_i18n_every_strategy_parameter_and_guardrail_has_korean_and_english_labels():
+    fields = [("param", n) for n in StrategyParams.model_fields] + \
+        [("guard", n) for n in Guardrails.model_fields] + \
+        [("notify", n) for n in NotificationPrefs.model_fields if n != "apprise_urls"]
+    for prefix, name in fields:
+        ko, en = field_label(prefix, name, "ko"), field_label(prefix, name, "en")
+        assert f"{prefix}.{name}" in TEXT, name
+        assert ko != name and en != name and ko != en, name
+        assert any("\uac00" <= ch <= "\ud7a3" for ch in ko), ko  # Hangul
+    labels = [field_label(p, n, "ko") for p, n in fields]
+    assert len(set(labels)) == len(labels)  # no two fields share a label
+    assert field_label("param", "no_such_field") == "no_such_field"
 
 
 def test_i18n_defaults_to_korean_and_falls_back_to_the_key():

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StrictBool
 
 from contracts.common import Contract, KstDatetime, now_kst
+from contracts.ops import LastCycle
 from contracts.sync import PushResponse
 from contracts.ticket import Ticket, TicketRecord
 
@@ -50,6 +51,13 @@ class PcStatus(Contract):
     draft_ticket_id: str | None = None
     workspace_error: str | None = Field(
         default=None, description="a workspace file that cannot be read (path and error)")
+    oci_revision: int | None = Field(
+        default=None, description="OCI's current revision, from the /health probe of this "
+                                  "status (None when OCI was not reached)")
+    oci_last_cycle: LastCycle | None = Field(
+        default=None, description="OCI's current stage of the day (the latest summary: "
+                                  "stage, status, as-of, run time), from the same probe; None "
+                                  "when OCI was not reached or has no summary yet")
 
 
 class DiffEntry(Contract):

@@ -15,6 +15,7 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from contracts.common import now_kst
+from contracts.ops import Health
 from contracts.pc import (
     OciReach,
     PcPushRequest,
@@ -27,7 +28,7 @@ from contracts.pc import (
 from contracts.sync import PushRequest, SyncSnapshot
 from contracts.ticket import TicketRecord
 from pc_backend.config import PcConfig
-from pc_backend.oci_client import OciClient, OciHttpError, OciUnreachable
+from pc_backend.oci_client import OciClient, OciHttpError, OciProtocolError, OciUnreachable
 from pc_backend.workspace import ARTIFACTS, NoDraft, NotPulled, Workspace, WorkspaceError
 
 log = logging.getLogger("krx.pc")
@@ -92,21 +93,25 @@ class PcService:
 
     # -- status --------------------------------------------------------------------------------
     def probe(self) -> OciReach:
+        return self._probe()[0]
+
+    def _probe(self) -> tuple[OciReach, Health | None]:
+        """OCI's reachability and, when reached, its `/health` answer (revision, stage)."""
         why = self.link.gate()
         if why is not None:
-            return OciReach(reachable=False, error=why)
+            return OciReach(reachable=False, error=why), None
         try:
-            _, ms = self.client.health(timeout=min(2.0, self.config.read_timeout_s))
-        except OciUnreachable as exc:
-            return OciReach(reachable=False, error=str(exc))
-        except OciHttpError as exc:
-            return OciReach(reachable=False, error=str(exc))
-        return OciReach(reachable=True, latency_ms=round(ms, 2))
+            health, ms = self.client.health(timeout=min(2.0, self.config.read_timeout_s))
+        except (OciUnreachable, OciHttpError, OciProtocolError) as exc:
+            return OciReach(reachable=False, error=str(exc)), None
+        return OciReach(reachable=True, latency_ms=round(ms, 2)), health
 
     def status(self) -> PcStatus:
-        oci = self.probe()
+        oci, health = self._probe()
         status = PcStatus(tunnel=self.link.status(), oci=oci, oci_url=self.link.local_url,
-                          unpushed_edits=0, conflicts=0)
+                          unpushed_edits=0, conflicts=0,
+                          oci_revision=health.revision if health else None,
+                          oci_last_cycle=health.last_cycle if health else None)
         try:  # the tunnel and OCI are still reported when a workspace file is damaged
             meta = self.workspace.meta()
             diff = self.workspace.diff()

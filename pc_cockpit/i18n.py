@@ -497,6 +497,11 @@ TEXT: dict[str, tuple[str, str]] = {
                           "Running the what-if backtests (current, edited)…"),
     "misc.krw": ("{value}원", "₩{value}"),
     "misc.refresh": ("새로 고침", "Refresh"),
+    "ov.stage_live": ("OCI 현재 단계 ({at} 확인)", "OCI's current stage (checked {at})"),
+    "ov.stage_pulled": ("OCI에 연결되지 않아 PULL 시점({at}) 기준 단계입니다",
+                        "OCI not reachable: stage as of the PULL at {at}"),
+    "ov.stage_newer": ("OCI에 더 새로운 사이클 결과가 있습니다 ({at}): PULL로 나머지도 갱신하세요",
+                       "OCI has a newer cycle ({at}): PULL to refresh the rest of the page"),
     # settings fields (`param.<StrategyParams field>`, `guard.<Guardrails field>`,
     # `notify.<NotificationPrefs flag>`); the page shows the field name small beside them
     "param.regime_ma_long": ("국면 판단 장기 이동평균 (거래일)",

@@ -4,17 +4,19 @@ PULL, and running the cycle now (ops)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from contracts.common import now_kst
-from contracts.summary import OpsSummary, Severity
+from contracts.summary import OpsSummary, Severity, Stage
 from pc_cockpit import charts, fmt, ui
 from pc_cockpit.client import PcClient
 from pc_cockpit.i18n import t
 
 PAGE = "overview"
+STAGES = {s.value for s in Stage}
 
 
 def _pull(c: PcClient) -> str:
@@ -50,11 +52,26 @@ def connection_row() -> None:
     cols[3].metric(t("conn.unpushed"), str(status.get("unpushed_edits", 0)))
 
 
+def current_stage(summary: OpsSummary, status: dict[str, Any]) -> tuple[str, str]:
+    """(stage, where it comes from): OCI's current stage from the status probe (the PC
+    backend asks OCI's /health on every status), else the pulled summary's, said to be as of
+    the PULL."""
+    live = status.get("oci_last_cycle") if (status.get("oci") or {}).get("reachable") else None
+    if isinstance(live, dict) and live.get("stage") in STAGES:
+        return str(live["stage"]), t("ov.stage_live", at=fmt.kst(now_kst()))
+    return summary.stage.value, t("ov.stage_pulled", at=fmt.kst(status.get("last_pull_at")))
+
+
 def stage_block(summary: OpsSummary) -> None:
-    stage = summary.stage.value
+    status = st.session_state.get("_status") or {}
+    stage, source = current_stage(summary, status)
     box = {"BLOCKED": st.error, "STOPPED": st.error, "FAILED": st.error,
            "STALE_TICKET": st.warning}.get(stage, st.success)
     box(f"**{t('ov.stage')}: {t('stage.' + stage)}** ({stage})\n\n{t('next.' + stage)}")
+    st.caption(source)
+    live = status.get("oci_last_cycle") or {}
+    if live.get("run_at") and fmt.kst(live["run_at"]) != fmt.kst(summary.run_at):
+        st.info(t("ov.stage_newer", at=fmt.kst(live["run_at"])))
     cols = st.columns(3)
     cols[0].markdown(f"**{t('ov.asof')}**: {fmt.day(summary.asof)}")
     cols[1].markdown(f"**{t('ov.mode')}**: {summary.execution_mode.value}")

@@ -139,3 +139,32 @@ def test_pc_push_after_another_push_rebases_or_reports_conflicts(
         with oci.client() as o:
             strat = o.get("/api/v1/sync/snapshot").json()["settings"]["strategy"]
         assert (strat["rsi_period"], strat["max_positions"]) == (25, 4)
+
+
+def test_pc_status_carries_ocis_current_stage_without_a_pull(oci: OciServer,
+                                                               pc_factory: PcFactory) -> None:
+    from oci_server import stop_server
+
+    pc = pc_factory(oci)
+    with pc.client() as c, oci.client() as o:
+        before = c.get("/api/v1/status").json()
+        assert before["oci"]["reachable"] is True and before["oci_last_cycle"] is None
+        assert o.post("/api/v1/ops/cycle").status_code == 200
+        status = c.get("/api/v1/status").json()
+        health = o.get("/health").json()
+        summary = o.get("/api/v1/sync/snapshot").json()["summary"]
+        assert status["oci_last_cycle"] == health["last_cycle"]
+        assert status["oci_last_cycle"]["stage"] == summary["stage"]
+        assert status["oci_revision"] == health["revision"]
+
+        # OCI's stage moves on (the emergency stop) with nothing pulled: the status follows.
+        r = o.post("/api/v1/emergency-stop", json={"on": True, "reason": "drill", "by": "ops"})
+        assert r.status_code == 200, r.text
+        status = c.get("/api/v1/status").json()
+        assert status["oci_last_cycle"]["stage"] == "STOPPED" != summary["stage"]
+        assert status["pulled_revision"] is None and status["last_pull_at"] is None
+
+        stop_server(oci)  # OCI gone: no stale stage is reported as current
+        down = c.get("/api/v1/status").json()
+        assert down["oci"]["reachable"] is False
+        assert down["oci_last_cycle"] is None and down["oci_revision"] is None

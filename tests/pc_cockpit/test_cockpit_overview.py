@@ -55,3 +55,30 @@ def test_overview_run_cycle_shows_ocis_answer(stack, cockpit):
         plan_id = c.get("/api/v1/plans/current").json()["plan_id"]
     assert any("OCI 응답: 사이클 종료 코드" in s.value and plan_id in s.value
                for s in at.success), texts(at)
+
+
+def test_overview_stage_is_ocis_current_one_without_a_pull_else_as_of_the_pull(fresh_stack,
+                                                                                 cockpit):
+    # A fresh session each time: AppTest reruns only the page script, not the sidebar that
+    # asks the PC backend for its status (a browser reruns both).
+    from oci_server import stop_server
+
+    from pc_cockpit import fmt
+
+    at = cockpit(fresh_stack)
+    at.button(key="ov_pull").click().run()
+    assert "주문 계획 준비됨" in texts(at)
+    with fresh_stack.oci_client() as c:  # OCI moves on; nothing is pulled
+        r = c.post("/api/v1/emergency-stop", json={"on": True, "reason": "drill", "by": "ops"})
+        assert r.status_code == 200, r.text
+    at = cockpit(fresh_stack)
+    assert "오늘의 단계: 긴급 정지** (STOPPED)" in texts(at, "error"), texts(at)
+    assert "OCI 현재 단계" in texts(at, "caption")
+    with fresh_stack.pc_client() as c:
+        assert c.get("/api/v1/snapshot").json()["summary"]["stage"] == "PLAN_READY"
+        pulled_at = c.get("/api/v1/status").json()["last_pull_at"]
+
+    stop_server(fresh_stack.oci)  # unreachable: the pulled stage, said to be as of the PULL
+    at = cockpit(fresh_stack)
+    assert "오늘의 단계: 주문 계획 준비됨** (PLAN_READY)" in texts(at, "success"), texts(at)
+    assert f"PULL 시점({fmt.kst(pulled_at)}) 기준" in texts(at, "caption")

@@ -9,6 +9,12 @@ everywhere) and prints it; then — unless `--no-serve` — starts three process
 
 prints the cockpit URL, opens a browser tab unless `--no-browser`, and on Ctrl-C (or SIGTERM)
 stops the three by their PIDs, cockpit first, leaving nothing behind.
+
+When `krx demo` itself is killed outright (SIGKILL, a closed terminal on Windows) it cannot stop
+anyone, so the children die with it on their own: each runs under `watch_parent` (this module
+run as `python -m krx_cli.commands.demo --watch-parent PID MODULE ARGS`), a thread that
+terminates the child once its parent is gone (psutil: Linux, macOS, Windows); on Linux the
+kernel also sends the child SIGTERM at once (`prctl(PR_SET_PDEATHSIG)`).
 """
 
 from __future__ import annotations
@@ -84,6 +90,81 @@ def demo_token(path: Path) -> Path:
     return path
 
 
+WATCH_FLAG = "--watch-parent"
+WATCH_INTERVAL_S = 0.5
+WATCH_GRACE_S = 10.0  # after SIGTERM, how long a child may take before it is ended hard
+PR_SET_PDEATHSIG = 1
+
+
+def watched(cmd: list[str], parent: int | None = None) -> list[str]:
+    """`cmd` (`python -m MODULE ARGS`) run under the parent watchdog of this module."""
+    if len(cmd) < 3 or cmd[1] != "-m":
+        raise ValueError(f"not a `python -m MODULE` command: {cmd[:3]}")
+    pid = os.getpid() if parent is None else parent
+    return [cmd[0], "-m", "krx_cli.commands.demo", WATCH_FLAG, str(pid), *cmd[2:]]
+
+
+def _parent_alive(pid: int, created: float | None) -> bool:
+    import psutil
+
+    if os.name == "posix" and os.getppid() != pid:
+        return False  # re-parented: the parent is gone
+    try:
+        return created is None or psutil.Process(pid).create_time() == created
+    except psutil.Error:
+        return False
+
+
+def _watch(pid: int, created: float | None) -> None:
+    while _parent_alive(pid, created):
+        time.sleep(WATCH_INTERVAL_S)
+    # As on Ctrl-C: the server shuts down cleanly; ended hard if it does not in time.
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(WATCH_GRACE_S)
+    os._exit(1)
+
+
+def watch_parent(argv: list[str]) -> int:
+    """`--watch-parent PID MODULE ARGS...`: start the parent watchdog thread, then run MODULE as
+    `__main__` with ARGS in this process (same PID, so the parent still stops it by PID)."""
+    import runpy
+    import threading
+
+    import psutil
+
+    pid, module, rest = int(argv[0]), argv[1], argv[2:]
+    try:
+        created: float | None = psutil.Process(pid).create_time()
+    except psutil.Error:
+        return 1  # the parent died before this child got going
+    threading.Thread(target=_watch, args=(pid, created), name="watch-parent",
+                     daemon=True).start()
+    sys.argv = [module, *rest]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    return 0
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """Linux: a `preexec_fn` asking the kernel to SIGTERM the child when its parent dies (the
+    watchdog is the portable fallback). None elsewhere, or if libc cannot be loaded."""
+    if not sys.platform.startswith("linux") or os.environ.get("KRX_DEMO_NO_PDEATHSIG"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # loaded here, not after the fork
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
 @dataclass
 class Child:
     name: str
@@ -104,8 +185,10 @@ class Stack:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (child keeps it)
         # Own process group: the terminal's Ctrl-C reaches only us; we stop the children.
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        # Its own watchdog (and on Linux the kernel's parent-death signal) ends it if we are
+        # killed outright and cannot stop it ourselves.
+        proc = subprocess.Popen(watched(cmd), env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=_die_with_parent())
         if log is not None:
             log.close()
         child = Child(name, proc, health_url)
@@ -291,3 +374,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         stack.stop()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 3 and sys.argv[1] == WATCH_FLAG:
+        sys.exit(watch_parent(sys.argv[2:]))
+    sys.exit(f"usage: python -m krx_cli.commands.demo {WATCH_FLAG} PID MODULE [ARGS...]")

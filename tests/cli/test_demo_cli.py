@@ -128,6 +128,56 @@ def test_krx_demo_stops_the_others_when_one_process_dies(tmp_path):
                 child.kill()
 
 
+@pytest.mark.integration
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_krx_demo_killed_outright_takes_its_three_children_with_it(tmp_path):
+    proc, log = _start(tmp_path)
+    children: list[psutil.Process] = []
+    try:
+        _urls(proc, log)
+        children = psutil.Process(proc.pid).children()
+        assert len(children) == 3
+        proc.kill()  # SIGKILL: krx demo cannot stop anyone itself
+        proc.wait(timeout=10)
+        t0 = time.monotonic()
+        gone, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive, [(p.pid, p.cmdline()) for p in alive]
+        assert time.monotonic() - t0 < 10
+    finally:
+        for child in children:
+            if child.is_running():
+                child.kill()
+
+
+def test_demo_child_watchdog_ends_the_child_when_its_parent_is_killed(tmp_path):
+    # The portable path (macOS, Windows; Linux without the kernel's parent-death signal): a
+    # middle process starts a child under the watchdog and is SIGKILLed; the child follows.
+    middle = subprocess.Popen([sys.executable, "-c", (
+        "import subprocess, sys, os, time\n"
+        "from krx_cli.commands.demo import watched\n"
+        "c = subprocess.Popen(watched([sys.executable, '-m', 'http.server', '0', '--bind',"
+        " '127.0.0.1']), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "print(c.pid, flush=True)\n"
+        "time.sleep(600)\n")], stdout=subprocess.PIPE, text=True, env=_env())
+    child = None
+    try:
+        assert middle.stdout is not None
+        child = psutil.Process(int(middle.stdout.readline()))
+        time.sleep(1.0)
+        assert child.is_running() and child.status() != psutil.STATUS_ZOMBIE
+        assert "--watch-parent" in child.cmdline()
+        middle.kill()
+        middle.wait(timeout=10)
+        gone, alive = psutil.wait_procs([child], timeout=5)
+        assert not alive
+    finally:
+        if middle.poll() is None:
+            middle.kill()
+            middle.wait(timeout=10)
+        if child is not None and child.is_running():
+            child.kill()
+
+
 def _fake_checkout(tmp_path: Path) -> Path:
     """A checkout with scripts/demo.sh and a .venv whose python/krx only log their calls."""
     root = tmp_path / "checkout"

@@ -31,7 +31,8 @@ def run_schemathesis(base_url: str, token: str | None, *, max_examples: int,
     cmd = [str(SCHEMATHESIS), "run", f"{base_url}/openapi.json", "--checks", "all",
            "--exclude-checks", EXCLUDED_CHECKS, "--max-examples", str(max_examples),
            "--mode", mode, "--seed", str(seed), "--no-color", "--workers", "1",
-           "--suppress-health-check", "all", "--request-timeout", "30"]
+           "--suppress-health-check", "all", "--request-timeout", "30",
+           "--generation-database", "none"]  # no .schemathesis/ left in the checkout
     for path in exclude_paths:
         cmd += ["--exclude-path", path]
     if token is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,9 @@ def run_schemathesis(base_url: str, token: str | None, *, max_examples: int,
         cmd += ["--exclude-path", path]
     if token is not None:
         cmd += ["-H", f"Authorization: Bearer {token}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    # schemathesis keeps a crash cache in ./.schemathesis: run it from a scratch directory.
+    with tempfile.TemporaryDirectory(prefix="schemathesis-") as scratch:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=scratch)
     out = proc.stdout + proc.stderr
     m = re.search(r"(\d+) generated, (?:(\d+) found [^,]*, )?(\d+) passed", out)
     generated = int(m.group(1)) if m else 0

@@ -42,10 +42,12 @@ class SoakResult:
         return [s for s in self.samples if s[0] >= t_end - span]
 
     def growth(self, span: float) -> tuple[float, float, int, int]:
-        """(rss first, rss last, fds first, fds last) as window medians."""
+        """(rss first, rss last) as window medians, (fds first, fds last) as the most open in
+        the first window and the fewest in the last: a re-plan opens files for a moment, a
+        leak raises the floor."""
         a, b = self.window(True, span), self.window(False, span)
         return (statistics.median(s[1] for s in a), statistics.median(s[1] for s in b),
-                int(statistics.median(s[2] for s in a)), int(statistics.median(s[2] for s in b)))
+                max(s[2] for s in a), min(s[2] for s in b))
 
 
 def _proc_stats(pid: int) -> tuple[int, int]:

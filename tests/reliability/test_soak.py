@@ -21,7 +21,7 @@ def test_soak_mixed_traffic_has_no_errors_and_flat_resources(start_oci):
     rss0, rss1, fd0, fd1 = result.growth(span)
     print(f"soak {SECONDS:.0f} s: {result.requests} requests, p99 {result.p(0.99):.1f} ms, "
           f"RSS {rss0} -> {rss1} kB, fds {fd0} -> {fd1}")
-    assert result.errors == []
+    assert result.errors == [], result.errors[:10]
     assert result.requests >= SECONDS * 30
     assert rss1 < rss0 * 1.10
     assert fd1 <= fd0

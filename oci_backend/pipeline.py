@@ -85,6 +85,9 @@ class _Loaded:
     risks: list[Risk]
     block: str | None
     freshness: DataFreshness | None
+    # The session decided on: the expected one, or the last bar common to every ticker when
+    # `max_data_age_sessions` tolerates a lag (never a session some ticker has no bar for).
+    decide_on: date | None = None
 
 
 def run_cycle(
@@ -186,6 +189,7 @@ def _cycle(
     expected = asof or calendar.last_completed_session(now)
 
     loaded = _load_market(store, settings, portfolio, data_spec, expected)
+    expected = loaded.decide_on or expected
     risks = list(loaded.risks)
     if not loaded.block:
         # DRY_RUN tickets waiting for an open these bars now have are filled first (as the
@@ -308,7 +312,13 @@ def _load_market(
     if stale:
         risks.append(Risk(code="DATA_STALE", severity=Severity.CRITICAL, message=freshness.message))
         return _Loaded(bars, provider.name, provider.synthetic, risks, "DATA_STALE", freshness)
-    return _Loaded(bars, provider.name, provider.synthetic, risks, None, freshness)
+    decide_on = min(last_bar[t] for t in tickers)
+    if decide_on < expected:
+        risks.append(Risk(
+            code="DATA_LAGGING", severity=Severity.WARN,
+            message=f"bars end at {decide_on}, not {expected} (within max_data_age_sessions="
+                    f"{max_age}): the plan decides on {decide_on}'s close"))
+    return _Loaded(bars, provider.name, provider.synthetic, risks, None, freshness, decide_on)
 
 
 # Validation results of bar frames already seen, keyed by content: a re-plan after a PUSH

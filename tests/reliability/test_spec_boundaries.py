@@ -95,15 +95,17 @@ def test_stale_data_one_session_past_the_allowed_age_is_blocked_data_stale(
     assert result.summary.freshness is not None and result.summary.freshness.stale is True
 
 
-@pytest.mark.parametrize("lag", [0, pytest.param(1, marks=pytest.mark.xfail(
-    strict=True, reason="defect found here: with max_data_age_sessions=1 a one-session lag "
-    "passes the freshness check, then strategy.signals needs a bar AT the expected session "
-    "and the cycle FAILS (SignalInputError) instead of planning on the last bar"))])
+@pytest.mark.parametrize("lag", [0, 1, 2])
 def test_data_exactly_at_the_allowed_age_is_planned(tmp_path, krx_data_dir, lag):
     expected = LAST_BAR
     for _ in range(lag):
         expected = calendar.next_session(expected)
     result = _cycle_at(tmp_path, krx_data_dir, expected, max_age=lag)
     assert result.summary.freshness is not None and result.summary.freshness.stale is False
+    assert result.summary.freshness.expected_session == expected
     assert result.plan is not None and "DATA_STALE" not in result.plan.reasons
     assert result.summary.status != OverallStatus.FAILED
+    # A tolerated lag decides on the last bar there is, and says so.
+    assert result.summary.asof == LAST_BAR and result.plan.asof == LAST_BAR
+    lagging = [r for r in result.summary.risks if r.code == "DATA_LAGGING"]
+    assert bool(lagging) is (lag > 0)

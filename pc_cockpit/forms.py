@@ -3,6 +3,7 @@ names the field at fault ('holdings.0.qty: ...')."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -44,7 +45,20 @@ def build_portfolio(base: Portfolio, cash: float, frame: pd.DataFrame) -> Portfo
     try:
         return Portfolio.model_validate(data)
     except ValidationError as exc:
-        raise ValueError(field_error(exc, "portfolio")) from None
+        raise ValueError(_holding_path(field_error(exc, "portfolio"), holdings)) from None
+
+
+def _holding_path(message: str, holdings: list[dict[str, Any]]) -> str:
+    """'holdings.0.qty: ...' → 'holdings[069500].qty: ...' (the row's ticker, as in the diff
+    and the audit trail) when the row has a ticker."""
+    m = re.match(r"holdings\.(\d+)(\.|:)", message)
+    if m is None:
+        return message
+    i = int(m.group(1))
+    ticker = holdings[i]["ticker"] if i < len(holdings) else ""
+    if not ticker:
+        return message
+    return f"holdings[{ticker}]{m.group(2)}{message[m.end():]}"
 
 
 def build_settings(base: Settings, values: dict[str, Any]) -> Settings:

@@ -46,10 +46,12 @@ def editor(c: PcClient, working: Portfolio) -> None:
                 "ticker": st.column_config.SelectboxColumn(
                     t("col.ticker"), options=codes, required=True,
                     help=", ".join(f"{k} {v}" for k, v in names.items())),
-                "qty": st.column_config.NumberColumn(t("col.qty"), min_value=1, step=1,
-                                                     format="%d", required=True),
-                "avg_price": st.column_config.NumberColumn(t("col.avg_price"), min_value=0.01,
-                                                           format="%.2f", required=True),
+                # No min_value: the grid would silently clamp a bad number; the contract
+                # refuses it on save with a message naming the holding and the field.
+                "qty": st.column_config.NumberColumn(t("col.qty"), step=1, format="%d",
+                                                     required=True),
+                "avg_price": st.column_config.NumberColumn(t("col.avg_price"), format="%.2f",
+                                                           required=True),
                 "entry_date": st.column_config.TextColumn(t("col.entry_date"),
                                                           help="YYYY-MM-DD"),
             },

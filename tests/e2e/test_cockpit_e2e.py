@@ -3,6 +3,8 @@ DRY_RUN, PC backend, cockpit) driven by Playwright on Debian's headless chromium
 
 PULL; edit cash and PUSH with a reason (OCI's new revision shown); change a parameter, run the
 what-if backtest and PUSH it; draft a ticket, confirm, submit and see the DRY_RUN paper fill;
+PULL the filled holding and edit its qty in the holdings grid (a negative qty refused naming
+the field, nothing pushed; then a real one saved, diffed, PUSHed, on OCI and in its audit);
 the audit trail with the parameter change and its reason; the emergency stop refusing a
 submit; a screenshot of every page in Korean and English (test-output/cockpit/, git-ignored);
 Ctrl-C leaves no process behind. Run once with `--direct` and once through a real sshd tunnel.
@@ -16,6 +18,7 @@ accepts an `asof` cycle) so that bar exists, and OCI's own ticket processor fill
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -99,7 +102,7 @@ def settle(page) -> None:  # noqa: ANN001
 
 
 def operator_morning(stack: DemoStack, page, shots: bool,  # noqa: ANN001
-                     whatif: bool = True) -> None:
+                     whatif: bool = True, holdings: bool = True) -> None:
     page.goto(stack.url)
     page.get_by_role("heading", name="개요").wait_for(timeout=TIMEOUT)
     replay = ready_replay(stack)
@@ -179,6 +182,9 @@ def operator_morning(stack: DemoStack, page, shots: bool,  # noqa: ANN001
     in_table(page, "DRY_RUN_FILLED")
     settle(page)
 
+    if holdings:  # the paper fill is a holding on OCI: PULL it and edit it in the grid
+        holding = edit_holdings_in_the_grid(stack, page)
+
     # Audit: the parameter change with its reason, field by field; the stop and the ticket
     goto(page, "감사 기록")
     in_table(page, "e2e: let winners run")
@@ -186,12 +192,93 @@ def operator_morning(stack: DemoStack, page, shots: bool,  # noqa: ANN001
     in_table(page, "e2e: deposit 10M")
     in_table(page, "EMERGENCY_STOP")
     in_table(page, ticket_id)
+    if holdings:
+        in_table(page, "e2e: broker statement says more")
+        in_table(page, f"holdings[{holding}].qty")
 
     if shots:
         shoot_every_page(page, "ko", PAGES_KO)
         page.locator('[data-testid="stSidebar"]').get_by_text("English").click()
         page.get_by_role("heading", name="Audit trail").wait_for(timeout=TIMEOUT)
         shoot_every_page(page, "en", PAGES_EN)
+
+
+def edit_grid_cell(page, grid, row: int, column: int, value: str) -> None:  # noqa: ANN001
+    """Type `value` into a cell of an st.data_editor (a canvas grid): select the row's first
+    cell, move right `column` cells, open the cell's editor (Enter), replace its text, commit
+    (Enter); until the grid's accessibility table shows the value (a commit that races the
+    editor's input is typed again)."""
+    header = row_height = 35  # Streamlit's grid: header and rows 35 px high
+    cell = grid.locator('[role="row"]').nth(row + 1).locator('[role="gridcell"]').nth(column)
+    for _ in range(3):
+        box = grid.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + 60, box["y"] + header + row_height * row + row_height / 2)
+        for _ in range(column):
+            page.keyboard.press("ArrowRight")
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(300)  # the overlay editor opens
+        page.keyboard.press("End")
+        for _ in range(15):
+            page.keyboard.press("Backspace")
+        page.keyboard.type(value, delay=50)
+        page.wait_for_timeout(300)
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            if cell.inner_text().strip() == value:
+                return
+            page.wait_for_timeout(100)
+    pytest.fail(f"the grid cell ({row}, {column}) does not show {value!r}: "
+                f"{cell.inner_text()!r}")
+
+
+def edit_holdings_in_the_grid(stack: DemoStack, page) -> str:  # noqa: ANN001
+    """PULL the filled holding; a negative qty typed in the holdings grid is refused naming
+    the holding's field, nothing saved or pushed; a real qty is saved (the diff names the
+    field), PUSHed with a reason, and OCI's portfolio and audit show it. The holding's ticker."""
+    goto(page, "개요")
+    page.get_by_role("button", name="PULL (OCI에서 가져오기)").click()
+    with stack.oci() as c:
+        snap = c.get("/api/v1/sync/snapshot").json()
+    see(page, f"OCI 응답: 리비전 {snap['revision']} ")
+    first = snap["portfolio"]["holdings"][0]
+    ticker, qty = first["ticker"], int(first["qty"])
+    settle(page)
+    goto(page, "포트폴리오")
+    grid = page.locator('[data-testid="stForm"] [data-testid="stDataFrame"]').first
+    grid.wait_for(timeout=TIMEOUT)
+    in_table(page, ticker)
+
+    edit_grid_cell(page, grid, 0, 1, "-5")
+    page.get_by_role("button", name="로컬 작업본에 저장").click()
+    see(page, f"입력 오류 — portfolio: holdings[{ticker}].qty")
+    with stack.pc() as c:
+        assert c.get("/api/v1/diff").json()["changes"] == []  # nothing reached the workspace
+    with stack.oci() as c:
+        assert c.get("/api/v1/sync/snapshot").json()["revision"] == snap["revision"]
+    settle(page)
+
+    edit_grid_cell(page, grid, 0, 1, str(qty + 7))
+    page.get_by_role("button", name="로컬 작업본에 저장").click()
+    see(page, "작업본에 저장됨: 변경 1건")
+    in_table(page, f"holdings[{ticker}].qty")  # the diff, field by field
+    page.get_by_label("사유 (필수, 감사 기록에 남음)").fill("e2e: broker statement says more")
+    page.get_by_role("button", name="PUSH", exact=True).click()
+    pushed = see(page, re.compile(r"OCI 응답: 새 리비전 (\d+)")).inner_text()
+    new_rev = int(re.search(r"새 리비전 (\d+)", pushed).group(1))  # type: ignore[union-attr]
+    with stack.oci() as c:
+        after = c.get("/api/v1/sync/snapshot").json()
+        entry = c.get("/api/v1/audit", params={"action": "PUSH"}).json()[-1]
+    assert after["revision"] == new_rev
+    held = {h["ticker"]: h for h in after["portfolio"]["holdings"]}
+    assert held[ticker]["qty"] == qty + 7
+    assert entry["reason"] == "e2e: broker statement says more"
+    assert [(ch["path"], ch["before"], ch["after"]) for ch in entry["changes"]] == \
+        [(f"portfolio.holdings[{ticker}].qty", qty, qty + 7)]
+    settle(page)
+    return str(ticker)
 
 
 def toggle_stop(page, button: str, question: str, reason: str) -> None:  # noqa: ANN001
@@ -222,11 +309,11 @@ def shoot_every_page(page, lang: str, names: tuple[str, ...]) -> None:  # noqa: 
 
 
 def run_morning(stack: DemoStack, browser, shots: bool,  # noqa: ANN001
-                whatif: bool = True) -> None:
+                whatif: bool = True, holdings: bool = True) -> None:
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
     page = context.new_page()
     try:
-        operator_morning(stack, page, shots, whatif)
+        operator_morning(stack, page, shots, whatif, holdings)
     except BaseException:
         try:  # best effort: the original error is what matters
             page.screenshot(path=str(stack.root.parent / "failure.png"), full_page=True)
@@ -277,7 +364,7 @@ def test_operator_morning_in_the_browser_through_an_sshd_tunnel(browser, tmp_pat
             assert status["oci"]["reachable"] is True
             assert status["oci_url"] != stack.oci_url  # OCI is reached at the tunnel's end
             assert stack.oci_url.endswith(f":{oci_port}")
-            run_morning(stack, browser, shots=False, whatif=False)
+            run_morning(stack, browser, shots=False, whatif=False, holdings=False)
             with stack.pc() as c:  # everything above crossed the tunnel
                 assert c.get("/api/v1/status").json()["tunnel"]["state"] == "UP"
         finally:

@@ -84,7 +84,10 @@ def test_portfolio_conflict_shows_base_mine_theirs_and_pushes_the_pick(fresh_sta
 def test_portfolio_form_validation_names_the_field():
     base = Portfolio.default()
     frame = pd.DataFrame([{"ticker": "069500", "qty": 0, "avg_price": 100.0, "entry_date": ""}])
-    with pytest.raises(ValueError, match=r"holdings\.0\.qty"):
+    with pytest.raises(ValueError, match=r"^holdings\[069500\]\.qty: "):  # as in the diff
+        build_portfolio(base, 1_000.0, frame)
+    frame = pd.DataFrame([{"ticker": None, "qty": 2, "avg_price": 100.0, "entry_date": ""}])
+    with pytest.raises(ValueError, match=r"^holdings\.0\.ticker: "):  # no ticker to name it by
         build_portfolio(base, 1_000.0, frame)
     frame = pd.DataFrame([{"ticker": "069500", "qty": 3, "avg_price": 100.0, "entry_date": ""},
                           {"ticker": "069500", "qty": 1, "avg_price": 90.0, "entry_date": ""}])

@@ -132,10 +132,6 @@ def _values(name: str, text: str) -> list[float | int]:
     return out
 
 
-def _param_name(name: str) -> str:
-    return f"{field_label('param', name)} · {name}"
-
-
 def sweep_block(c: PcClient) -> None:
     st.subheader(t("bt.sweep"))
     fields = list(StrategyParams.model_fields)
@@ -145,10 +141,13 @@ def sweep_block(c: PcClient) -> None:
     st.session_state.setdefault("sw_yv", "65, 70, 75")
     with st.form("sw_form"):
         cols = st.columns(4)
-        cols[0].selectbox(t("bt.sweep_x"), fields, key="sw_x", format_func=_param_name)
+        cols[0].selectbox(t("bt.sweep_x"), fields, key="sw_x")
         cols[1].text_input(t("bt.sweep_values"), key="sw_xv")
-        cols[2].selectbox(t("bt.sweep_y"), fields, key="sw_y", format_func=_param_name)
+        cols[2].selectbox(t("bt.sweep_y"), fields, key="sw_y")
         cols[3].text_input(t("bt.sweep_values") + " ", key="sw_yv")
+        st.caption(" · ".join(f"{field_label('param', n)} = `{n}`"
+                              for n in dict.fromkeys([st.session_state["sw_x"],
+                                                      st.session_state["sw_y"]])))
         st.selectbox(t("bt.objective"), OBJECTIVES, key="sw_objective")
         go = st.form_submit_button(t("bt.sweep_run"))
     if go:

@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI
 from pc_backend.auth import LOOPBACK_NAMES, LocalGuard
 from pc_backend.config import PcConfig
 from pc_backend.deps import bearer_scheme
-from pc_backend.errors import install_error_handlers
+from pc_backend.errors import COMMON_RESPONSES, OCI_RESPONSES, install_error_handlers
 from pc_backend.oci_client import OciClient
 from pc_backend.routers import admin, health, proxy, research, sync, tickets, workspace
 from pc_backend.service import Link, PcService
@@ -81,5 +81,8 @@ def create_app(config: PcConfig | None = None, *, link: Link | None = None) -> F
     app.add_middleware(LocalGuard, token=token, allowed_hosts=frozenset(hosts))
     app.include_router(health.router)
     for module in (sync, workspace, tickets, proxy, research, admin):
-        app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(bearer_scheme)])
+        # Routes that call OCI may also answer its unreachability (503) or a bad answer (502).
+        calls_oci = module in (sync, tickets, proxy)
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(bearer_scheme)],
+                           responses={**COMMON_RESPONSES, **(OCI_RESPONSES if calls_oci else {})})
     return app

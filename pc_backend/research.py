@@ -3,20 +3,39 @@
 The base settings are the working copy when something was pulled (what the operator is
 editing), else the defaults; `params` overrides StrategyParams fields. Bars come from the
 PC's market-data spec (`KRX_PC_DATA`: csv:DIR | demo | auto).
+
+Bounded so one request cannot hold the backend: a grid has at most `MAX_GRID_VALUES` values
+per parameter and `MAX_GRID_COMBINATIONS` combinations (else 422 naming `grid`), bars are
+loaded up to today at the latest (a far-future `end` costs nothing), and the routers run these
+functions on their own capacity limiter (`RESEARCH_SLOTS`), never on the request threadpool.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
 
+from contracts.common import now_kst
 from contracts.pc import BacktestRequest, SweepRequest, WalkForwardRequest
 from contracts.settings import Settings
 from pc_backend.errors import PcApiError
 from pc_backend.workspace import Workspace
 from strategy.backtest.serialize import plain
+
+# A sweep or walk-forward the PC runs in one request: bounded so that it ends in seconds to a
+# minute on one core (1,000 combinations over the sample years take ~0.3 s of kernel time).
+# Worst case measured: 19,008 combinations in 19,008 indicator groups, ~32 s on a busy core.
+# A walk-forward sweeps the grid once per window (~6 over the sample years): a lower bound.
+MAX_GRID_COMBINATIONS = 20_000
+MAX_WALKFORWARD_COMBINATIONS = 5_000
+MAX_GRID_VALUES = 1_000
+# Research requests running at once (the rest wait without holding a thread); more than
+# `RESEARCH_QUEUE` waiting are refused with 429 RESEARCH_BUSY.
+RESEARCH_SLOTS = 1
+RESEARCH_QUEUE = 4
 
 
 def _invalid(field: str, message: str) -> PcApiError:
@@ -65,17 +84,53 @@ def _window(start: date, end: date) -> None:
         raise _invalid("end", f"{end} is before start {start}")
 
 
+def check_grid_size(grid: dict[str, list[Any]], limit: int = MAX_GRID_COMBINATIONS) -> None:
+    """422 naming `grid.<name>` / `grid` for a grid beyond what one request may run."""
+    for name, values in grid.items():
+        if len(values) > MAX_GRID_VALUES:
+            raise _invalid(f"grid.{name}", f"{len(values):,} values (at most "
+                           f"{MAX_GRID_VALUES:,} per parameter)")
+    n = math.prod(len(values) for values in grid.values())
+    if n > limit:
+        raise _invalid("grid", f"{n:,} combinations (at most {limit:,} per "
+                       "request); narrow the grid or run `krx sweep` on the command line")
+
+
 def load_bars(spec: str, settings: Settings, end: date) -> dict[str, Any]:
+    """Bars of the universe and benchmark up to `end` (today at the latest). A window that
+    ends before the data starts is the caller's: 422 naming `end`; data that cannot be had at
+    all is 503 MARKET_DATA_UNAVAILABLE."""
     from strategy.marketdata import make_provider
-    from strategy.marketdata.errors import MarketDataError
+    from strategy.marketdata.errors import MarketDataError, MarketDataUnavailable
 
     tickers = list(dict.fromkeys([*settings.universe, settings.benchmark]))
+    upto = min(end, now_kst().date())  # no bar lies in the future
     try:
-        return dict(make_provider(spec, demo_end=end).load(tickers, end=end))
+        provider = make_provider(spec, demo_end=upto)
+        try:
+            return dict(provider.load(tickers, end=upto))
+        except MarketDataUnavailable:
+            first = _first_common_bar(provider, tickers)
+            if first is not None and end < first:
+                raise _invalid("end", f"end {end} is before the market data starts ({first}); "
+                               "pick an end on or after it") from None
+            raise
     except MarketDataError as exc:
         raise PcApiError(503, "MARKET_DATA_UNAVAILABLE", f"{exc} (KRX_PC_DATA={spec})") from None
     except ValueError as exc:
         raise PcApiError(500, "CONFIG_ERROR", f"KRX_PC_DATA {spec!r}: {exc}") from None
+
+
+def _first_common_bar(provider: Any, tickers: list[str]) -> date | None:
+    """The first date every ticker has bars from (None when the data itself is missing)."""
+    from strategy.marketdata.errors import MarketDataError
+
+    try:
+        frames = provider.load(tickers, end=now_kst().date())
+    except MarketDataError:
+        return None
+    firsts = [frame.index[0].date() for frame in frames.values() if len(frame)]
+    return max(firsts) if firsts else None
 
 
 def backtest(workspace: Workspace, data_spec: str, body: BacktestRequest) -> dict[str, Any]:
@@ -104,6 +159,7 @@ def sweep(workspace: Workspace, data_spec: str, body: SweepRequest) -> dict[str,
         check_objective(body.objective)
     except ValueError as exc:
         raise _invalid("objective", str(exc)) from None
+    check_grid_size(body.grid)
     settings = base_settings(workspace)
     bars = load_bars(data_spec, settings, body.end)
     try:
@@ -132,6 +188,7 @@ def walkforward(workspace: Workspace, data_spec: str, body: WalkForwardRequest) 
         check_objective(body.objective)
     except ValueError as exc:
         raise _invalid("objective", str(exc)) from None
+    check_grid_size(body.grid, MAX_WALKFORWARD_COMBINATIONS)
     settings = base_settings(workspace)
     bars = load_bars(data_spec, settings, body.end)
     try:

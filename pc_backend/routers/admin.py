@@ -9,10 +9,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from pc_backend.errors import documented
+
 router = APIRouter(tags=["admin"])
 
 
-@router.post("/shutdown", status_code=202)
+@router.post("/shutdown", status_code=202, responses={
+    409: documented("NOT_SUPPORTED: this process was not started by krx pc serve")})
 async def shutdown(request: Request) -> JSONResponse:
     server = getattr(request.app.state, "uvicorn_server", None)
     if server is None:

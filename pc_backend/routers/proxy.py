@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
-from pydantic import AwareDatetime
 
 from contracts.audit import AuditAction, AuditEntry
+from contracts.common import KstDatetime
 from contracts.ops import CycleRequest, CycleResponse
 from contracts.plan import OrderPlan
 from contracts.sync import EmergencyStop, EmergencyStopRequest
@@ -37,7 +37,9 @@ def audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     action: AuditAction | None = None,
     target: Annotated[str | None, Query(max_length=200)] = None,
-    since: AwareDatetime | None = None,
+    since: Annotated[KstDatetime | None,
+                     Query(description="ISO-8601 with offset, e.g. 2025-12-29T09:00:00+09:00")
+                     ] = None,
 ) -> list[AuditEntry]:
     params: dict[str, str | int] = {"limit": limit}
     if action is not None:

@@ -1,0 +1,149 @@
+"""The one error shape of both HTTP APIs (OCI and PC backends) and the handlers they share.
+
+Every error answer is `{"error": CODE, "message": ..., "field": ...}` (+ extra keys such as
+`revision` or `path`), documented in OpenAPI by `ErrorBody`. This module imports only FastAPI
+and pydantic, so the PC backend uses it without pulling in the OCI pipeline; each app adds its
+own typed errors on top (`oci_backend.errors`, `pc_backend.errors`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ApiError(Exception):
+    """An error the API answers with `status_code` and the standard error body."""
+
+    def __init__(
+        self, status_code: int, code: str, message: str, *, field: str | None = None,
+        headers: Mapping[str, str] | None = None, **extra: Any,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = dict(headers or {})
+        self.extra = extra
+
+
+class ErrorBody(BaseModel):
+    """The one JSON shape of every error answer (documented in OpenAPI for each status)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str = Field(description="machine-readable code, e.g. VALIDATION_ERROR, UNAUTHORIZED")
+    message: str = Field(description="what is wrong and what to do")
+    field: str | None = Field(default=None, description="the field, header or part at fault")
+
+
+def documented(description: str) -> dict[str, Any]:
+    """An OpenAPI `responses` entry answered with `ErrorBody`."""
+    return {"model": ErrorBody, "description": description}
+
+
+def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The one JSON shape of every error answer."""
+    return {"error": code, "message": message, "field": field, **extra}
+
+
+def json_answer(status: int, body: dict[str, Any],
+                headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """`('body', 'portfolio', 'holdings', 0, 'qty')` → `portfolio.holdings.0.qty`.
+
+    The request part (`body`, `query`, `header`, `path`) is dropped; a whole-body error
+    (invalid JSON, a model-level rule) is named `body`.
+    """
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "header", "path", "cookie"):
+        where = parts.pop(0)
+        if where == "body" and (not parts or isinstance(parts[0], int) and len(parts) == 1):
+            return "body"
+    return ".".join(str(p) for p in parts) or "body"
+
+
+def validation_errors(errors: list[Any]) -> list[dict[str, Any]]:
+    """FastAPI's validation errors as `{"field", "message", "type"}`, fields named as above."""
+    out = []
+    for err in errors:
+        # Pydantic puts the validator name ("function-after[...]") into some locations.
+        loc = tuple(p for p in err.get("loc", ())
+                    if not (isinstance(p, str) and p.startswith("function-")))
+        msg = str(err.get("msg", "invalid value"))
+        if err.get("type") == "json_invalid":
+            detail = (err.get("ctx") or {}).get("error", "")
+            msg = f"the body is not valid JSON ({detail} at character {loc[-1] if loc else 0})"
+            loc = ("body",)
+        out.append({"field": field_path(loc), "message": msg, "type": err.get("type")})
+    return out
+
+
+async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = validation_errors(list(exc.errors()))
+    first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+    code = "INVALID_JSON" if first.get("type") == "json_invalid" else "VALIDATION_ERROR"
+    return json_answer(422, error_body(code, f"{first['field']}: {first['message']}",
+                                       first["field"], errors=errors))
+
+
+async def on_api_error(request: Request, exc: ApiError) -> JSONResponse:
+    return json_answer(exc.status_code, error_body(exc.code, exc.message, exc.field,
+                                                   **exc.extra), exc.headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app accepts on this request's path."""
+    from starlette.routing import Match, Route
+
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches({**request.scope, "method": next(iter(route.methods))})
+            if match is Match.FULL:
+                methods |= route.methods
+    return sorted(methods)
+
+
+def install_common_handlers(app: FastAPI, *, log: logging.Logger, backend: str,
+                            docs_hint: str) -> None:
+    """Validation errors, `ApiError`, Starlette's HTTP errors (404 naming the route, 405 with
+    every allowed method) and the last-resort 500, all in the one shape. `backend` names the
+    log to look at ("OCI backend"), `docs_hint` where the API is described."""
+
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 400: "BAD_REQUEST"}
+        message = str(exc.detail)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # One path can have a route per method: Allow lists them all, not the first match's.
+            allowed = allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            message = (f"{request.method} is not allowed on {request.url.path}; "
+                       f"use {', '.join(allowed)}")
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route {request.method} {request.url.path}; see {docs_hint}"
+        code = codes.get(exc.status_code, f"HTTP_{exc.status_code}")
+        return json_answer(exc.status_code, error_body(code, message), headers)
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Path only: the query string may hold something the caller should not have sent there.
+        log.exception("unhandled error in %s %s", request.method, request.url.path)
+        return json_answer(500, error_body(
+            "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}; see the {backend} log"))
+
+    app.add_exception_handler(RequestValidationError, on_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(ApiError, on_api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, on_http)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, on_unexpected)

@@ -164,6 +164,7 @@ def test_scripts_sh_syntax_and_missing_venv_message(tmp_path: Path, name: str) -
     # a checkout without .venv: a clear message, exit 1, nothing started
     (tmp_path / "scripts").mkdir()
     shutil.copy(script, tmp_path / "scripts" / script.name)
+    shutil.copy(SCRIPTS / "_pc_common.sh", tmp_path / "scripts")  # the helper it sources
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     r = subprocess.run(["bash", str(tmp_path / "scripts" / script.name)], capture_output=True,
                        text=True, env=env, timeout=30)

@@ -29,7 +29,14 @@ from contracts.sync import PushRequest, SyncSnapshot
 from contracts.ticket import TicketRecord
 from pc_backend.config import PcConfig
 from pc_backend.oci_client import OciClient, OciHttpError, OciProtocolError, OciUnreachable
-from pc_backend.workspace import ARTIFACTS, NoDraft, NotPulled, Workspace, WorkspaceError
+from pc_backend.workspace import (
+    ARTIFACTS,
+    InvalidInput,
+    NoDraft,
+    NotPulled,
+    Workspace,
+    WorkspaceError,
+)
 
 log = logging.getLogger("krx.pc")
 
@@ -52,6 +59,8 @@ class Link(Protocol):
 
 
 class MergeConflicts(WorkspaceError):
+    """Conflicts with OCI's newer values (pending, or found by a rebase): nothing pushed."""
+
     status_code = 409
     code = "CONFLICT"
 
@@ -61,24 +70,9 @@ class NothingToPush(WorkspaceError):
     code = "NOTHING_TO_PUSH"
 
 
-class PushBlocked(WorkspaceError):
-    status_code = 409
-    code = "CONFLICT"
-
-
 class DraftRefused(WorkspaceError):
     status_code = 409
     code = "DRAFT_REFUSED"
-
-
-class InvalidEdit(WorkspaceError):
-    status_code = 422
-    code = "VALIDATION_ERROR"
-
-
-class NotConfirmed(WorkspaceError):
-    status_code = 422
-    code = "VALIDATION_ERROR"
 
 
 class PcService:
@@ -145,7 +139,7 @@ class PcService:
                 ws = self.workspace
                 pending = ws.conflicts()
                 if pending:
-                    raise PushBlocked(
+                    raise MergeConflicts(
                         f"{len(pending)} conflict(s) with OCI's newer values: pick 'mine' or "
                         "'theirs' for each (POST /api/v1/conflicts/resolve), then push again",
                         conflicts=[c.model_dump(mode="json") for c in pending])
@@ -161,7 +155,7 @@ class PcService:
                 except ValidationError as exc:  # an edit stored before a contract changed
                     err = exc.errors()[0]
                     where = ".".join(str(p) for p in err["loc"])
-                    raise InvalidEdit(f"{where}: {err['msg']}; fix it in the workspace or "
+                    raise InvalidInput(f"{where}: {err['msg']}; fix it in the workspace or "
                                       "discard the edits", field=where) from None
                 try:
                     pushed = self.client.push(request.model_dump(mode="json", exclude_none=True),
@@ -242,7 +236,7 @@ class PcService:
         """Send the stored draft with its stored key (the key is on disk before the first
         send); OCI unreachable → `OciUnreachable` at once, the draft kept."""
         if not confirm:
-            raise NotConfirmed("confirm: must be true to send the orders", field="confirm")
+            raise InvalidInput("confirm: must be true to send the orders", field="confirm")
         with self._sync:
             draft = self.get_draft()
             ticket = draft.ticket.model_copy(update={"confirmed": True})

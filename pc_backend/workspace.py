@@ -84,9 +84,15 @@ class NoDraft(WorkspaceError):
     code = "NO_DRAFT"
 
 
-class UnknownConflict(WorkspaceError):
+class InvalidInput(WorkspaceError):
+    """Input the workspace cannot take; `field` names it."""
+
     status_code = 422
     code = "VALIDATION_ERROR"
+
+
+class UnknownConflict(InvalidInput):
+    """A conflict choice for a path that has no pending conflict."""
 
 
 def replace_text(path: Path, text: str, *, sync_data: bool = False) -> None:

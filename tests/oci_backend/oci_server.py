@@ -84,35 +84,51 @@ def start_server(data_dir: Path, log_path: Path, *, token: str, data_spec: str,
                  timeout: float = 60.0) -> OciServer:
     """Start `krx oci serve` and return once `/health` answers 200."""
     port = free_port()
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(serve_command(port, data_dir, data_spec), cwd=REPO,
-                                env=server_env(token if token_in_env else None, env),
-                                stdout=log, stderr=subprocess.STDOUT)
+    proc = spawn_logged(serve_command(port, data_dir, data_spec),
+                        server_env(token if token_in_env else None, env), log_path)
     server = OciServer(f"http://127.0.0.1:{port}", token, data_dir, log_path, proc)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{server.output()}")
-        try:
-            health = httpx.get(f"{server.base_url}/health", timeout=1.0, trust_env=False)
-            if health.status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    stop_server(server)
-    raise RuntimeError(f"server did not answer /health within {timeout}s:\n{server.output()}")
+    wait_healthy(proc, server.base_url, server.output, timeout=timeout, what="server")
+    return server
 
 
 def stop_server(server: OciServer) -> None:
     """Terminate by PID and wait; kill only if it ignores SIGTERM."""
-    if server.proc.poll() is None:
-        server.proc.terminate()
+    terminate(server.proc)
+
+
+def spawn_logged(cmd: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """`cmd` from the repository root, stdout and stderr both into `log_path`."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_healthy(proc: subprocess.Popen, base_url: str, output: Callable[[], str], *,
+                 timeout: float, what: str) -> None:
+    """Return once `GET base_url/health` answers 200. RuntimeError with the process's output
+    when it exits first, or (after stopping it) when it stays silent for `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{output()}")
         try:
-            server.proc.wait(timeout=20)
+            if httpx.get(f"{base_url}/health", timeout=1.0, trust_env=False).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    terminate(proc)
+    raise RuntimeError(f"{what} did not answer /health within {timeout}s:\n{output()}")
+
+
+def terminate(proc: subprocess.Popen) -> None:
+    """Terminate by PID and wait; kill only if it ignores SIGTERM."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait(timeout=10)
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 ServerFactory = Callable[..., OciServer]

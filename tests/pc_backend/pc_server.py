@@ -16,7 +16,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oci_backend"))
 
-from oci_server import OciServer, free_port  # noqa: E402
+from oci_server import OciServer, free_port, spawn_logged, terminate, wait_healthy  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,33 +71,14 @@ def start_pc(workspace: Path, log_path: Path, *, args: list[str], env: dict[str,
     port = free_port()
     cmd = [sys.executable, "-m", "krx_cli.main", "pc", "serve", "--port", str(port),
            "--workspace", str(workspace), *args]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=pc_env(env), stdout=log,
-                                stderr=subprocess.STDOUT)
+    proc = spawn_logged(cmd, pc_env(env), log_path)
     server = PcServer(f"http://127.0.0.1:{port}", workspace, log_path, proc)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"PC backend exited with {proc.returncode}:\n{server.output()}")
-        try:
-            if httpx.get(f"{server.base_url}/health", timeout=1.0,
-                         trust_env=False).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    stop_pc(server)
-    raise RuntimeError(f"PC backend did not answer /health within {timeout}s:\n{server.output()}")
+    wait_healthy(proc, server.base_url, server.output, timeout=timeout, what="PC backend")
+    return server
 
 
 def stop_pc(server: PcServer) -> None:
-    if server.proc.poll() is None:
-        server.proc.terminate()
-        try:
-            server.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait(timeout=10)
+    terminate(server.proc)
 
 
 def start_direct(oci: OciServer, workspace: Path, log_path: Path,

@@ -149,19 +149,28 @@ def backtest(workspace: Workspace, data_spec: str, body: BacktestRequest) -> dic
     return result_api_json(result)
 
 
-def sweep(workspace: Workspace, data_spec: str, body: SweepRequest) -> dict[str, Any]:
-    """The ranked sweep table (top `body.top` rows) and its run facts."""
-    from strategy.backtest.engine import BacktestInputError
-    from strategy.backtest.sweep import GridError, check_objective, run_sweep
+def _prepare_grid_run(workspace: Workspace, data_spec: str, body: SweepRequest | WalkForwardRequest,
+                      limit: int) -> tuple[Settings, dict[str, Any]]:
+    """What a sweep and a walk-forward check first (window, objective, grid size; each a 422
+    naming the field), then their base settings and bars."""
+    from strategy.backtest.sweep import check_objective
 
     _window(body.start, body.end)
     try:
         check_objective(body.objective)
     except ValueError as exc:
         raise _invalid("objective", str(exc)) from None
-    check_grid_size(body.grid)
+    check_grid_size(body.grid, limit)
     settings = base_settings(workspace)
-    bars = load_bars(data_spec, settings, body.end)
+    return settings, load_bars(data_spec, settings, body.end)
+
+
+def sweep(workspace: Workspace, data_spec: str, body: SweepRequest) -> dict[str, Any]:
+    """The ranked sweep table (top `body.top` rows) and its run facts."""
+    from strategy.backtest.engine import BacktestInputError
+    from strategy.backtest.sweep import GridError, run_sweep
+
+    settings, bars = _prepare_grid_run(workspace, data_spec, body, MAX_GRID_COMBINATIONS)
     try:
         table = run_sweep(bars, settings, body.grid, body.start, body.end,
                           objective=body.objective, n_jobs=1)
@@ -180,17 +189,10 @@ def walkforward(workspace: Workspace, data_spec: str, body: WalkForwardRequest) 
     """Walk-forward validation of `grid` (`strategy.backtest.walkforward`): per-window choices,
     in-sample vs out-of-sample, the stitched OOS equity."""
     from strategy.backtest.engine import BacktestInputError
-    from strategy.backtest.sweep import GridError, check_objective
+    from strategy.backtest.sweep import GridError
     from strategy.backtest.walkforward import WalkForwardError, run_walkforward
 
-    _window(body.start, body.end)
-    try:
-        check_objective(body.objective)
-    except ValueError as exc:
-        raise _invalid("objective", str(exc)) from None
-    check_grid_size(body.grid, MAX_WALKFORWARD_COMBINATIONS)
-    settings = base_settings(workspace)
-    bars = load_bars(data_spec, settings, body.end)
+    settings, bars = _prepare_grid_run(workspace, data_spec, body, MAX_WALKFORWARD_COMBINATIONS)
     try:
         result = run_walkforward(bars, settings, body.grid, body.start, body.end,
                                  train_months=body.train_months, test_months=body.test_months,

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import re
+import types
+import typing
 from datetime import date, datetime
-from typing import Annotated
+from functools import cache
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 KST = ZoneInfo("Asia/Seoul")
 
@@ -108,3 +120,29 @@ class Contract(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False,
                               allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_not_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic's lax mode reads JSON true/false as 1/0 for a number field (`"cash": true`
+        # would store 1 KRW): in this system that is always a mistake.
+        if isinstance(value, bool) and info.field_name in _numeric_fields(cls):
+            raise ValueError("expected a number, not true/false")
+        return value
+
+
+def _bare(annotation: Any) -> Any:
+    """`Annotated[int | None, ...]` → `int` (the one non-None member)."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return _bare(members[0])
+    return annotation
+
+
+@cache
+def _numeric_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(name for name, info in model.model_fields.items()
+                     if _bare(info.annotation) in (int, float))

@@ -162,3 +162,22 @@ def test_stale_schema_is_detected(tmp_path):
         (tmp_path / name).write_text(text, encoding="utf-8")
     (tmp_path / "portfolio.json").write_text("{}", encoding="utf-8")
     assert stale_schemas(tmp_path) == ["portfolio.json"]
+
+
+@pytest.mark.parametrize("path", [("revision",), ("guardrails", "max_data_age_sessions"),
+                                  ("strategy", "stop_loss_pct")])
+def test_contract_refuses_true_false_for_a_number_naming_the_field(path):
+    doc = Settings().model_dump(mode="json")
+    node = doc
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = True
+    with pytest.raises(ValidationError) as info:
+        Settings.model_validate_json(json.dumps(doc))
+    assert _error_locs(info.value) == [".".join(path)]
+    assert "true/false" in str(info.value)
+
+
+def test_contract_booleans_stay_booleans():
+    s = Settings.model_validate({"strategy": {"golden_cross_override": False}})
+    assert s.strategy.golden_cross_override is False

@@ -13,7 +13,6 @@ from oci_server import REPO_DAILY, OciServer, error_of
 from pc_server import PcFactory, PcServer, hash_files
 
 from pc_backend import research
-from pc_backend.routers.workspace import bool_as_number
 
 pytestmark = pytest.mark.integration
 
@@ -113,13 +112,10 @@ def test_pc_openapi_documents_401_and_the_error_body_on_every_api_route(
     assert pc_offline.proc.poll() is None
 
 
-def test_pc_workspace_put_refuses_true_false_as_a_number() -> None:
-    from contracts.settings import Settings
-
-    doc = Settings().model_dump(mode="json")
-    assert bool_as_number(Settings, doc) is None
-    doc["guardrails"]["max_data_age_sessions"] = True
-    assert bool_as_number(Settings, doc) == ("guardrails", "max_data_age_sessions")
-    doc = Settings().model_dump(mode="json")
-    doc["revision"] = False
-    assert bool_as_number(Settings, doc) == ("revision",)
+def test_pc_workspace_put_refuses_true_false_as_a_number(pc_offline: PcServer) -> None:
+    files = hash_files(pc_offline.workspace)
+    with pc_offline.client() as c:
+        r = c.put("/api/v1/workspace/portfolio", json={"cash": True, "holdings": []})
+        assert r.status_code == 422 and error_of(r)["field"] == "cash", r.text
+        assert "true/false" in error_of(r)["message"]
+    assert hash_files(pc_offline.workspace) == files

@@ -107,8 +107,9 @@ def test_replay_quarter_in_process_with_the_four_parameters_equals_the_backtest(
         _assert_equal(result, bars, store.settings(), Q3_2024, min_fills=20)
 
 
-@pytest.mark.skipif(os.environ.get("KRX_REPLAY_YEARS") != "1",
-                    reason="full-year replays: set KRX_REPLAY_YEARS=1 (about 2-3 minutes)")
+@pytest.mark.skipif(os.environ.get("KRX_REPLAY_YEARS") != "1" and not os.environ.get("CI"),
+                    reason="full-year replays (about 1-3 minutes) run in CI; locally set "
+                           "KRX_REPLAY_YEARS=1")
 @pytest.mark.parametrize("year", [2024, 2025])
 @pytest.mark.parametrize("four", [False, True], ids=["defaults", "four-params"])
 @pytest.mark.parametrize("mode", [ExecutionMode.DRY_RUN, ExecutionMode.MANUAL])

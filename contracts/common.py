@@ -124,11 +124,17 @@ class Contract(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _numbers_are_not_booleans(cls, value: Any, info: ValidationInfo) -> Any:
-        # pydantic's lax mode reads JSON true/false as 1/0 for a number field (`"cash": true`
-        # would store 1 KRW): in this system that is always a mistake.
-        if isinstance(value, bool) and info.field_name in _numeric_fields(cls):
-            raise ValueError("expected a number, not true/false")
-        return value
+        return refuse_boolean_number(cls, str(info.field_name), value)
+
+
+def refuse_boolean_number(model: type[BaseModel], field: str, value: Any) -> Any:
+    """`value` unless it is true/false for a number field of `model` (ValueError).
+
+    pydantic's lax mode reads JSON true/false as 1/0 for a number field (`"cash": true` would
+    store 1 KRW): in this system that is always a mistake."""
+    if isinstance(value, bool) and field in _numeric_fields(model):
+        raise ValueError("expected a number, not true/false")
+    return value
 
 
 def _bare(annotation: Any) -> Any:

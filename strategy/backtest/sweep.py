@@ -40,6 +40,7 @@ import pandas as pd
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from contracts.common import Contract, refuse_boolean_number
 from contracts.settings import Guardrails, Settings, StrategyParams
 from strategy.params import param_vector
 
@@ -150,11 +151,14 @@ def canonical_param(name: str) -> str:
 
 
 def _validate_value(name: str, value: Any) -> Any:
+    model = StrategyParams if name in STRATEGY_PARAMS else Guardrails
     try:
-        return _field_adapter(name).validate_python(value)
+        return _field_adapter(name).validate_python(refuse_boolean_number(model, name, value))
     except ValidationError as exc:
         msg = "; ".join(e["msg"] for e in exc.errors())
         raise GridError(f"grid parameter {name!r}: value {value!r} is invalid: {msg}") from None
+    except ValueError as exc:
+        raise GridError(f"grid parameter {name!r}: value {value!r} is invalid: {exc}") from None
 
 
 def _decimal(name: str, key: str, value: Any) -> Decimal:
@@ -338,8 +342,12 @@ def _only_cross_field_rules(model: type[StrategyParams]) -> bool:
     """True when `_coherent` is the model's only validator beyond its field types (then a
     constructed model plus `_coherent` is the full validation of field-valid values)."""
     decorators = model.__pydantic_decorators__
+    # The base model's per-field checks (`Contract`) are applied to each value by
+    # `_validate_value`; only validators of the model's own would need a full validation.
+    own_field_validators = set(decorators.field_validators) - set(
+        Contract.__pydantic_decorators__.field_validators)
     return (list(decorators.model_validators) == ["_coherent"]
-            and not decorators.field_validators and not decorators.root_validators)
+            and not own_field_validators and not decorators.root_validators)
 
 
 def settings_for(base: Settings, values: Mapping[str, Any]) -> Settings:

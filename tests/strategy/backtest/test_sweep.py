@@ -455,3 +455,12 @@ def test_expand_grid_fast_path_equals_full_model_validation(
     assert [p for p, _ in fast.skipped] == [p for p, _ in full.skipped]
     assert len(fast.skipped) > 0 and len(fast.combinations) > 0
     assert all(r.startswith("Value error, ") for _, r in fast.skipped + full.skipped)
+
+
+def test_expand_grid_refuses_true_false_for_a_number_and_keeps_the_fast_path() -> None:
+    with pytest.raises(GridError, match="stop_loss_pct.*true/false"):
+        sweep_mod.expand_grid(Settings(), {"stop_loss_pct": [True]})
+    # The base model's per-field checks do not force a full model validation per combination.
+    from contracts.settings import StrategyParams
+
+    assert sweep_mod._only_cross_field_rules(StrategyParams)

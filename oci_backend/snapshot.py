@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -86,12 +87,31 @@ class _Entry(Generic[T]):
     value: T
 
 
+class CacheMiss(Exception):
+    """In `_Cache.hits_only()`: a value would have to be read from disk."""
+
+
 class _Cache:
     """Values derived from files, reused while the files' signatures stay the same."""
 
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()
+
+    @contextmanager
+    def hits_only(self) -> Iterator[None]:
+        """Within: a value that is not cached (or whose files changed) raises CacheMiss
+        instead of being loaded, so the caller does nothing but stat calls."""
+        self._local.hits_only = True
+        try:
+            yield
+        finally:
+            self._local.hits_only = False
+
+    def may_load(self, key: str) -> None:
+        if getattr(self._local, "hits_only", False):
+            raise CacheMiss(key)
 
     def get(self, key: str, paths: tuple[Path, ...], load: Callable[[], T]) -> T:
         sigs = tuple(signature(p) for p in paths)
@@ -99,6 +119,7 @@ class _Cache:
             hit = self._entries.get(key)
         if hit is not None and hit.sigs == sigs and _settled(sigs):
             return hit.value
+        self.may_load(key)
         value = load()
         # Only what provably did not change while it was read is kept.
         if tuple(signature(p) for p in paths) == sigs and _settled(sigs):
@@ -164,7 +185,10 @@ class SnapshotReader:
 
         # One entry for "the current plan" (not one per plan id ever seen).
         cached_id, text = self._cache.get("plan", (path,), load)
-        return text if cached_id == plan_id else load()[1]
+        if cached_id == plan_id:
+            return text
+        self._cache.may_load("plan")
+        return load()[1]
 
     def _stop_json(self) -> str:
         path = self.store.paths.emergency_stop
@@ -194,6 +218,15 @@ class SnapshotReader:
             return _audit_json.dump_json(self.store.audit_tail(self.audit)).decode()
 
         return self._cache.get("audit", (self.store.paths.audit,), load)
+
+    def cached_snapshot_json(self) -> tuple[int, bytes] | None:
+        """`snapshot_json()` when every part is cached and its files are unchanged (stat calls
+        only, cheap enough for the event loop), else None: then read it in a thread."""
+        with self._cache.hits_only():
+            try:
+                return self.snapshot_json()
+            except CacheMiss:
+                return None
 
     def snapshot_json(self) -> tuple[int, bytes]:
         """(revision, the JSON of a `SyncSnapshot`), field for field what

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Header, Response
 
 from contracts.sync import PushRequest, PushResponse, SyncSnapshot
@@ -32,11 +33,17 @@ def parse_if_match(value: str | None) -> int:
 
 
 @router.get("/snapshot", response_model=SyncSnapshot)
-def snapshot(snapshots: SnapshotDep) -> Response:
+async def snapshot(snapshots: SnapshotDep) -> Response:
     """Revision, portfolio, settings, latest summary, current plan, recent tickets,
     emergency stop and audit tail; `ETag` is the revision to send back in `If-Match`."""
     # Pre-serialised JSON of validated files (see SnapshotReader), not re-validated here.
-    revision, body = snapshots.snapshot_json()
+    # When every part is cached the answer costs a few stat calls, served on the event loop:
+    # a threadpool hop per request cost more than the answer, and 32 threads contending for
+    # the GIL put the p99 at 70 ms under 32 connections. Anything to read goes to a thread.
+    answer = snapshots.cached_snapshot_json()
+    if answer is None:
+        answer = await anyio.to_thread.run_sync(snapshots.snapshot_json)
+    revision, body = answer
     return Response(body, media_type="application/json",
                     headers={"ETag": f'"{revision}"', "Cache-Control": "no-store"})
 

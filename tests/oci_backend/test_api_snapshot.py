@@ -95,3 +95,32 @@ def test_snapshot_reader_reports_a_corrupt_file(store: Store) -> None:
     with pytest.raises(CorruptFile) as err:
         reader.snapshot_json()
     assert err.value.path == store.paths.settings
+
+
+def test_snapshot_reader_cached_path_reads_nothing_and_misses_after_a_change(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(snapshot_module, "SETTLE_NS", 0)
+    reader = SnapshotReader(store)
+    run_cycle(store, data_spec=f"csv:{REPO_DAILY}", asof=date(2025, 12, 26))
+    assert reader.cached_snapshot_json() is None  # nothing cached yet: read in a thread
+    revision, body = reader.snapshot_json()
+    # Every part cached: the event-loop path answers without loading anything.
+    loads: list[str] = []
+    monkeypatch.setattr(store, "portfolio", lambda: loads.append("portfolio"))
+    cached = reader.cached_snapshot_json()
+    assert cached is not None and loads == []
+    assert cached[0] == revision
+    assert _strip_time(cached[1]) == _strip_time(body)
+    monkeypatch.undo()
+    monkeypatch.setattr(snapshot_module, "SETTLE_NS", 0)
+    store.set_emergency_stop(True, "drill", "qa")  # a file changed: the cached path misses
+    assert reader.cached_snapshot_json() is None
+    assert SyncSnapshot.model_validate_json(reader.snapshot_json()[1]).emergency_stop.on
+
+
+def _strip_time(body: bytes) -> dict:
+    import json
+
+    doc = json.loads(body)
+    doc.pop("server_time")
+    return doc

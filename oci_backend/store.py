@@ -107,9 +107,14 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str, *, sync_file: bool = True,
+                      sync_dir: bool = True) -> None:
     """Replace `path` with `text` (UTF-8) atomically and durably (mode 0600, from mkstemp).
-    An OSError (ENOSPC, EFBIG, EROFS...) raises `WriteFailed` with `path` left as it was."""
+    An OSError (ENOSPC, EFBIG, EROFS...) raises `WriteFailed` with `path` left as it was.
+
+    For a file that can be fetched again (e.g. the PC's copy of a pulled snapshot) the caller
+    may skip the fsyncs: without `sync_dir` a crash may undo the rename (the old file is back);
+    without `sync_file` as well, the new file may also come back empty after a power loss."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -118,15 +123,17 @@ def atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if sync_file:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise WriteFailed(path, exc) from exc
         raise
-    _fsync_dir(path.parent)
+    if sync_dir:
+        _fsync_dir(path.parent)
 
 
 def atomic_move(src: Path, dst: Path) -> None:

@@ -95,23 +95,6 @@ class UnknownConflict(InvalidInput):
     """A conflict choice for a path that has no pending conflict."""
 
 
-def replace_text(path: Path, text: str, *, sync_data: bool = False) -> None:
-    """Replace `path` atomically (temp file + rename) without the directory fsync, for files
-    OCI can give again: after a crash the rename may be undone (the old file is back), never
-    torn when `sync_data` (the new content is fsynced before the rename)."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            if sync_data:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def ensure_token(path: Path) -> str:
     """The local API token at `path`, created (0600) on first use."""
     try:
@@ -378,12 +361,12 @@ class Workspace:
             # The base: content fsynced, rename not — a crash may bring the previous snapshot
             # back, and the next pull rebases again (edits equal to OCI's values are no edit).
             # The edits above are fully durable: OCI cannot give them back.
-            replace_text(self.snapshot_path, raw.decode("utf-8"), sync_data=True)
+            atomic_write_text(self.snapshot_path, raw.decode("utf-8"), sync_dir=False)
             meta = self.meta().model_copy(update={
                 "pulled_revision": snap.revision, "pulled_at": now_kst(), "oci_url": oci_url})
             # Advisory (times, URL): replaced atomically but not fsynced — a crash can only
             # lose a pull time; the pulled revision is snapshot.json's, which is durable.
-            replace_text(self.meta_path, dump_model(meta))
+            atomic_write_text(self.meta_path, dump_model(meta), sync_file=False, sync_dir=False)
             return snap, rebased, conflicts
 
     def resolve(self, choices: list[ConflictChoice]) -> Diff:
@@ -416,8 +399,9 @@ class Workspace:
     def set_last_push(self, revision: int) -> None:
         with self._lock:
             meta = self.meta()
-            replace_text(self.meta_path, dump_model(meta.model_copy(update={
-                "last_push_at": now_kst(), "last_push_revision": revision})))
+            atomic_write_text(self.meta_path, dump_model(meta.model_copy(update={
+                "last_push_at": now_kst(), "last_push_revision": revision})),
+                sync_file=False, sync_dir=False)
 
     def save_draft(self, draft: StoredDraft) -> None:
         with self._lock:

@@ -234,6 +234,26 @@ def edit_grid_cell(page, grid, row: int, column: int, value: str) -> None:  # no
                 f"{cell.inner_text()!r}")
 
 
+def save_grid_edit(page, grid, qty: str) -> None:  # noqa: ANN001
+    """Type `qty` into the first holding and save it to the workspace. Under a loaded CI box a
+    pixel-driven canvas edit can be lost before the form submits (the save then reports no
+    change): the edit is typed and saved again, at most three times, and a failure shows
+    what the page said instead."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(3):
+        edit_grid_cell(page, grid, 0, 1, qty)
+        page.get_by_role("button", name="로컬 작업본에 저장").click()
+        try:
+            see(page, "작업본에 저장됨: 변경 1건", timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            settle(page)
+    main = page.locator("body").inner_text()
+    pytest.fail(f"saving the holdings edit never reported one change; the page says: "
+                f"{main[-1500:]!r}")
+
+
 def edit_holdings_in_the_grid(stack: DemoStack, page) -> str:  # noqa: ANN001
     """PULL the filled holding; a negative qty typed in the holdings grid is refused naming
     the holding's field, nothing saved or pushed; a real qty is saved (the diff names the
@@ -260,9 +280,7 @@ def edit_holdings_in_the_grid(stack: DemoStack, page) -> str:  # noqa: ANN001
         assert c.get("/api/v1/sync/snapshot").json()["revision"] == snap["revision"]
     settle(page)
 
-    edit_grid_cell(page, grid, 0, 1, str(qty + 7))
-    page.get_by_role("button", name="로컬 작업본에 저장").click()
-    see(page, "작업본에 저장됨: 변경 1건")
+    save_grid_edit(page, grid, str(qty + 7))
     in_table(page, f"holdings[{ticker}].qty")  # the diff, field by field
     page.get_by_label("사유 (필수, 감사 기록에 남음)").fill("e2e: broker statement says more")
     page.get_by_role("button", name="PUSH", exact=True).click()

@@ -234,15 +234,27 @@ def edit_grid_cell(page, grid, row: int, column: int, value: str) -> None:  # no
                 f"{cell.inner_text()!r}")
 
 
-def save_grid_edit(page, grid, qty: str) -> None:  # noqa: ANN001
-    """Type `qty` into the first holding and save it to the workspace. Under a loaded CI box a
-    pixel-driven canvas edit can be lost before the form submits (the save then reports no
-    change): the edit is typed and saved again, at most three times, and a failure shows
-    what the page said instead."""
+def save_grid_edit(page, qty: str) -> None:  # noqa: ANN001
+    """Type `qty` into the first holding and save it to the workspace. A pixel-driven canvas
+    edit on a loaded CI box can land in the wrong cell (the save then names that field) or be
+    lost: each attempt starts from a freshly rendered grid (away and back to the page, which
+    drops the editor's state), checks the row's other cells are untouched, and a failure after
+    three attempts shows what the page said."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for _ in range(3):
+        goto(page, "개요")
+        goto(page, "포트폴리오")
+        grid = page.locator('[data-testid="stForm"] [data-testid="stDataFrame"]').first
+        grid.wait_for(timeout=TIMEOUT)
+        cells = grid.locator('[role="row"]').nth(1).locator('[role="gridcell"]')
+        cells.nth(1).wait_for(state="attached", timeout=TIMEOUT)
+        before = [t.strip() for t in cells.all_inner_texts()]
         edit_grid_cell(page, grid, 0, 1, qty)
+        after = [t.strip() for t in cells.all_inner_texts()]
+        if [a for i, a in enumerate(after) if i != 1] != [b for i, b in enumerate(before)
+                                                         if i != 1]:
+            continue  # another cell was typed into: start again from a fresh grid
         page.get_by_role("button", name="로컬 작업본에 저장").click()
         try:
             see(page, "작업본에 저장됨: 변경 1건", timeout=15_000)
@@ -280,7 +292,7 @@ def edit_holdings_in_the_grid(stack: DemoStack, page) -> str:  # noqa: ANN001
         assert c.get("/api/v1/sync/snapshot").json()["revision"] == snap["revision"]
     settle(page)
 
-    save_grid_edit(page, grid, str(qty + 7))
+    save_grid_edit(page, str(qty + 7))
     in_table(page, f"holdings[{ticker}].qty")  # the diff, field by field
     page.get_by_label("사유 (필수, 감사 기록에 남음)").fill("e2e: broker statement says more")
     page.get_by_role("button", name="PUSH", exact=True).click()

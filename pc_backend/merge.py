@@ -59,23 +59,24 @@ def _step(node: Any, kind: str, name: str) -> Any:
     return _MISSING
 
 
-def get_at(doc: Any, path: str) -> Any:
-    """The value at `path`, None when it does not exist (as `diff_fields` reports it)."""
+def _walk(doc: Any, path: str) -> Any:
+    """The value at `path`, or `_MISSING`."""
     node = doc
     for kind, name in parse_path(path):
         node = _step(node, kind, name)
         if node is _MISSING:
-            return None
+            break
     return node
 
 
+def get_at(doc: Any, path: str) -> Any:
+    """The value at `path`, None when it does not exist (as `diff_fields` reports it)."""
+    node = _walk(doc, path)
+    return None if node is _MISSING else node
+
+
 def exists(doc: Any, path: str) -> bool:
-    node = doc
-    for kind, name in parse_path(path):
-        node = _step(node, kind, name)
-        if node is _MISSING:
-            return False
-    return True
+    return _walk(doc, path) is not _MISSING
 
 
 def set_at(doc: Any, path: str, value: Any) -> None:

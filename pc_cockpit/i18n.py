@@ -343,6 +343,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "긴급 정지를 끄면 다시 계획됩니다.",
         "Turning the emergency stop off re-plans it.",
     ),
+    "plan.buys_held_back": (
+        "가드레일 위반으로 매수를 보류했습니다. 매도는 그대로 실행됩니다: {reasons}.",
+        "A guardrail held the buys back; the sells still go: {reasons}.",
+    ),
     "change.GUARDRAIL": (
         "가드레일 한도(설정 페이지)를 조정하거나 포트폴리오를 바꾸면 달라집니다.",
         "Adjusting the guardrail limits (Strategy page) or the portfolio changes it.",

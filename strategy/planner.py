@@ -4,6 +4,11 @@ Quantities come from `rules.decide_session` (the sizing the backtest uses). A bu
 the sized quantity — its cap; the cut to the cash above the reserve is made at the fill (the
 next open), as in the backtest. The `est_*` money of a buy is that cut estimated at the close
 ± slippage, in rank order after the sells (`rules.fill_terms`, the rule every fill uses).
+
+A violated guardrail holds back the buys and keeps the sells (`rules.buys_held_back`, the rule
+the backtest kernel applies too): the plan stays READY with its sells (EMPTY without any) and
+lists the violation in its reasons and checks. Only `extra_block_reasons` (emergency stop,
+stale or missing data, no portfolio) make a BLOCKED plan.
 """
 
 from __future__ import annotations
@@ -92,7 +97,10 @@ def plan_orders(
             est_commission=commission, est_tax=tax, est_slippage=qty * d.close[i] * s,
             reason=ReasonCode(rules.EXIT_NAMES[code]),
         ))
+    sells_cash = cash
     reasons: list[str] = []
+    buys: list[PlannedOrder] = []
+    buy_reasons: list[str] = []
     buy_idx = sorted((i for i in range(len(d.tickers)) if d.buy_qty[i] > 0),
                      key=lambda i: d.rank[i])
     for i in buy_idx:
@@ -105,14 +113,14 @@ def plan_orders(
             rules.SIDE_BUY, float(d.close[i]), sized, s, c, fill_year, inst.kind == "stock",
             True, cash, d.reserve)
         if est_qty <= 0:
-            reasons.append(f"CASH_LIMIT: {t} may not fill, cash above the reserve does not "
-                           f"cover one share at the close ± slippage")
+            buy_reasons.append(f"CASH_LIMIT: {t} may not fill, cash above the reserve does not "
+                               f"cover one share at the close ± slippage")
         else:
             cash = after
             if est_qty < sized:
-                reasons.append(f"CASH_LIMIT: {t} estimated cut from {sized} to {est_qty} "
-                               f"shares (the cut is made at the fill price)")
-        orders.append(PlannedOrder(
+                buy_reasons.append(f"CASH_LIMIT: {t} estimated cut from {sized} to {est_qty} "
+                                   f"shares (the cut is made at the fill price)")
+        buys.append(PlannedOrder(
             side=Side.BUY, ticker=t, name=inst.name_ko, kind=inst.kind, qty=sized,
             ref_price=d.close[i], est_price=price, est_notional=notional,
             est_commission=commission, est_tax=0.0,
@@ -120,9 +128,17 @@ def plan_orders(
             reason=ReasonCode.RSI_DIP_ENTRY, score=sp.rsi_buy_threshold - float(d.rsi[i]),
             rank=int(d.rank[i]),
         ))
-    checks = _guardrail_checks(d, orders, settings)
+    checks = _guardrail_checks(d, orders + buys, settings)
+    violated = [ch.code for ch in checks if not ch.ok]
+    if buys and (rules.buys_held_back(d.guard) or violated):
+        # SPEC §3: a guardrail holds back the buys, never the sells (the backtest's rule).
+        reasons += [f"{code}: {len(buys)} buys held back, sells kept" for code in violated]
+        cash = sells_cash
+    else:
+        orders += buys
+        reasons += buy_reasons
+    # Only what fails closed upstream (emergency stop, stale or missing data) blocks everything.
     block_reasons = list(extra_block_reasons or [])
-    block_reasons += [ch.code for ch in checks if not ch.ok]
     if block_reasons:
         decision = PlanDecision.BLOCKED
     elif orders:

@@ -266,6 +266,12 @@ def decide_session(
     return block, guard, equity, reserve
 
 
+def buys_held_back(guard: int) -> bool:
+    """The guardrail rule (SPEC §3): a violated guardrail holds back the session's buys and never
+    its sells. The backtest kernel and the live planner both ask this one function."""
+    return guard != GUARD_OK
+
+
 def buy_qty_at_fill(
     cash: float, reserve: float, fill_price: float, commission: float, qty: int
 ) -> int:

@@ -376,7 +376,10 @@ def ticket_problems(ticket: Ticket, plan: OrderPlan, settings: Settings) -> list
                     f"{o.ticker}: {notional:,.0f} KRW is above {g.max_single_order_pct:.0%} of "
                     f"equity ({plan.equity:,.0f} KRW)",
                 ))
-    if len(ticket.orders) > g.max_orders:
+    # Guardrails hold back buys, never sells (SPEC §3): a ticket of sells only is never over
+    # the order limit, one with buys counts every line (as `rules.decide_session` does).
+    has_buys = any(o.side is Side.BUY for o in ticket.orders)
+    if has_buys and len(ticket.orders) > g.max_orders:
         out.append(TicketProblem(ProblemCode.GUARDRAIL_MAX_ORDERS, "orders",
                                  f"{len(ticket.orders)} orders (limit {g.max_orders})"))
     if buy_total > g.max_buy_turnover_pct * plan.equity + 1e-6:

@@ -120,5 +120,8 @@ if plan.orders:
     orders_table(plan, settings)
 if plan.decision is not PlanDecision.READY:
     why_block(plan, settings, entry_block)
+elif held := [r for r in plan.reasons if r.startswith("GUARDRAIL")]:
+    # SPEC §3: a guardrail held the buys back; the sells above still go.
+    st.warning(t("plan.buys_held_back", reasons=", ".join(held)) + " " + t("change.GUARDRAIL"))
 cash_row(plan)
 guardrails(plan)

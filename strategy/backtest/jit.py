@@ -31,6 +31,7 @@ _RULES_FUNCTIONS: tuple[Callable[..., Any], ...] = (
     rules.exit_reason,
     rules.entry_block,
     rules.decide_session,
+    rules.buys_held_back,
     rules.buy_qty_at_fill,
     rules.fill_terms,
     rules.score_of,

@@ -39,6 +39,7 @@ from strategy.rules import (
     P_SLIPPAGE,
     SIDE_BUY,
     SIDE_SELL,
+    buys_held_back,
     decide_session,
     fill_terms,
     regime_series,
@@ -172,7 +173,7 @@ def simulate(
                 i = by_rank[r]
                 if buy_qty[i] <= 0:
                     continue
-                if guard != GUARD_OK:
+                if buys_held_back(guard):
                     if record:
                         rec.note[k, i] = NOTE_GUARD_SKIPPED
                     continue

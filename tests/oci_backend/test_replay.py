@@ -132,3 +132,30 @@ def test_background_replan_of_a_live_root_never_replays_an_asof(tmp_path) -> Non
     assert str(live.summary().asof) == "2025-12-29"  # the last completed session
     assert str(replay.summary().asof) == "2025-06-13"  # a replay root stays on its session
     assert replay.summary().stage in (Stage.PLAN_READY, Stage.NO_ACTION_TODAY)
+
+
+def test_replay_with_a_binding_guardrail_keeps_the_sells_and_equals_the_backtest(
+    tmp_path, bars
+) -> None:
+    """SPEC §3: a guardrail holds back the buys, never the sells, live as in the backtest.
+
+    With the four parameters and `max_orders=2`, the decision of 2024-08-05 wants a sell and
+    buys beyond the limit: the plan must stay READY with the sell (the live cycle used to BLOCK
+    it whole and diverge from the backtest)."""
+    from strategy.backtest.engine import run_backtest
+
+    for mode in (ExecutionMode.DRY_RUN, ExecutionMode.MANUAL):
+        s = settings_for(mode, four=True)
+        s = s.model_copy(update={"guardrails": s.guardrails.model_copy(update={"max_orders": 2})})
+        store = create_replay_root(data_paths(tmp_path / f"guard-{mode.value}"), label="guard",
+                                   data_spec=DATA, settings=s)
+        result = run_replay(InProcessBackend(store, DATA), *Q3_2024,
+                            opens=opens_from_bars(bars))
+        _assert_equal(result, bars, store.settings(), Q3_2024, min_fills=20)
+        bt = run_backtest(bars, store.settings(), *Q3_2024)
+        events = bt.order_events
+        held_back = set(events[events["event"] == "GUARD_SKIPPED"]["date"])
+        sold = set(bt.fills[bt.fills["side"] == "SELL"]["date"])
+        assert held_back & sold, "the guardrail must bind on a session that also sells"
+        sold_live = {d for d, f in result.fills if f.side.value == "SELL"}
+        assert held_back & sold <= sold_live

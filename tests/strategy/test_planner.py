@@ -82,13 +82,32 @@ def test_plan_orders_keeps_sized_caps_and_estimates_the_cut_above_reserve():
     assert plan.est_cash_after >= plan.reserve and plan.decision.value == "READY"
 
 
-def test_plan_orders_guardrail_violation_blocks_with_code():
+def test_plan_orders_guardrail_violation_holds_back_buys_and_keeps_sells():
     d = _decision(guard=rules.GUARD_MAX_ORDERS)
     plan = plan_orders(d, _portfolio(), _settings(max_orders=2), fill_year=2025)
-    assert plan.decision.value == "BLOCKED"
-    assert "GUARDRAIL_MAX_ORDERS" in plan.reasons
+    # SPEC §3: the plan stays READY with its sells; the buys are held back, not the whole plan
+    assert plan.decision.value == "READY"
+    assert [o.side.value for o in plan.orders] == ["SELL"]
+    assert any(r.startswith("GUARDRAIL_MAX_ORDERS: 2 buys held back") for r in plan.reasons)
     check = next(c for c in plan.checks if c.code == "GUARDRAIL_MAX_ORDERS")
     assert not check.ok and check.value == 3 and check.limit == 2
+    # cash after = after the sell only (no buy estimated)
+    sell = plan.orders[0]
+    assert plan.est_cash_after == pytest.approx(
+        d.cash + sell.est_notional - sell.est_commission - sell.est_tax)
+
+
+def test_plan_orders_guardrail_violation_without_sells_is_empty_not_blocked():
+    d = _decision(held_qty=np.array([0, 0, 0]), exit_code=np.array([0, 0, 0]),
+                  guard=rules.GUARD_MAX_SINGLE_ORDER)
+    plan = plan_orders(d, _portfolio(), _settings(), fill_year=2025)
+    assert plan.decision.value == "EMPTY" and plan.orders == []
+    assert any(r.startswith("GUARDRAIL_MAX_SINGLE_ORDER") for r in plan.reasons)
+
+
+def test_buys_held_back_is_the_one_guardrail_rule():
+    assert not rules.buys_held_back(rules.GUARD_OK)
+    assert all(rules.buys_held_back(g) for g in rules.GUARD_NAMES)
 
 
 def test_plan_orders_empty_when_nothing_to_do():

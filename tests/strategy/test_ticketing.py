@@ -325,6 +325,22 @@ def test_verify_ticket_mode_id_universe_and_guardrails(drafted):
     assert ("GUARDRAIL_MIN_CASH", "orders[1].cash_budget") in _codes(t, poor)
 
 
+def test_verify_ticket_sells_only_are_never_over_the_order_limit():
+    """SPEC §3: guardrails hold back buys, never sells; a ticket with buys counts every line."""
+    plan = standard_plan()
+    sell = next(o for o in plan.orders if o.side.value == "SELL")
+    buys = [o for o in plan.orders if o.side.value == "BUY"]
+    other = next(b.ticker for b in buys)
+    two_sells = plan.model_copy(update={"orders": [sell, sell.model_copy(update={
+        "ticker": other, "kind": next(b.kind for b in buys)})]})
+    one = Settings(guardrails=Guardrails(max_orders=1))
+    sells_only = draft_ticket(two_sells, one, cash=1e7, created_at=CREATED)
+    assert len(sells_only.orders) == 2
+    assert ("GUARDRAIL_MAX_ORDERS", "orders") not in _codes(sells_only, two_sells, one)
+    with_buys = draft_ticket(plan, Settings(), cash=1e7, created_at=CREATED)
+    assert ("GUARDRAIL_MAX_ORDERS", "orders") in _codes(with_buys, plan, one)
+
+
 def test_verify_ticket_plan_not_ready(drafted):
     t, plan = drafted
     blocked = plan.model_copy(update={"decision": PlanDecision.BLOCKED})

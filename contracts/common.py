@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import types
 import typing
+import unicodedata
 from datetime import date, datetime
 from functools import cache
 from typing import Annotated, Any
@@ -53,6 +54,22 @@ LATEST_DATE = date(2099, 12, 31)
 MAX_KRW = 1e15
 MAX_QTY = 10**10
 MAX_PRICE = 1e9
+MIN_PRICE = 1.0  # no KRX price is below 1 won (the smallest tick)
+
+
+def _readable_reason(value: str) -> str:
+    """An operator's reason is words on one line: not blank, no control characters."""
+    if not value.strip():
+        raise ValueError("must not be blank: say why")
+    bad = sorted({f"U+{ord(c):04X}" for c in value
+                  if unicodedata.category(c) == "Cc" or c in "\u2028\u2029"})
+    if bad:
+        raise ValueError(f"must be one line of text without control characters ({', '.join(bad)})")
+    return value
+
+
+# The reason an operator gives for a change (PUSH, emergency stop): audited verbatim.
+Reason = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_readable_reason)]
 
 
 def _to_kst(value: datetime) -> datetime:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool
 
-from contracts.common import Contract, KstDatetime, now_kst
+from contracts.common import Contract, KstDatetime, Reason, now_kst
 from contracts.ops import LastCycle
 from contracts.sync import PushResponse
 from contracts.ticket import Ticket, TicketRecord
@@ -94,7 +94,7 @@ class PullResult(Contract):
 
 
 class PcPushRequest(Contract):
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Reason
     actor: Annotated[str, Field(min_length=1, max_length=100)] = "operator"
 
 

@@ -10,6 +10,7 @@ from contracts.common import (
     MAX_KRW,
     MAX_PRICE,
     MAX_QTY,
+    MIN_PRICE,
     Contract,
     IsoDate,
     KstDatetime,
@@ -23,7 +24,7 @@ class Holding(Contract):
     qty: Annotated[int, Field(gt=0, le=MAX_QTY,
                               description="shares held; a closed position is removed")]
     avg_price: Annotated[float, Field(
-        gt=0, le=MAX_PRICE, allow_inf_nan=False,
+        ge=MIN_PRICE, le=MAX_PRICE, allow_inf_nan=False,
         description="average fill price incl. slippage, excl. commission (= entry price)",
     )]
     entry_date: IsoDate | None = Field(

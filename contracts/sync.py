@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, StrictBool, model_validator
 
 from contracts.audit import AuditEntry
-from contracts.common import Contract, KstDatetime, now_kst
+from contracts.common import Contract, KstDatetime, Reason, now_kst
 from contracts.plan import OrderPlan
 from contracts.portfolio import Portfolio
 from contracts.settings import Settings
@@ -26,7 +26,7 @@ class EmergencyStop(Contract):
 
 class EmergencyStopRequest(Contract):
     on: StrictBool = Field(description="JSON true or false; \"true\" and 1 are refused")
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Reason
     by: Annotated[str, Field(min_length=1, max_length=100)] = "operator"
 
 
@@ -48,7 +48,7 @@ class PushRequest(Contract):
 
     portfolio: Portfolio | None = None
     settings: Settings | None = None
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Reason
     actor: Annotated[str, Field(min_length=1, max_length=100)] = "operator"
 
     @model_validator(mode="after")

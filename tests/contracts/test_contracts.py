@@ -181,3 +181,28 @@ def test_contract_refuses_true_false_for_a_number_naming_the_field(path):
 def test_contract_booleans_stay_booleans():
     s = Settings.model_validate({"strategy": {"golden_cross_override": False}})
     assert s.strategy.golden_cross_override is False
+
+
+@pytest.mark.parametrize("reason", ["   ", "\t", "a\x00b", "two\nlines", "esc\x1b[31m", "ls\u2028x"])
+def test_operator_reasons_are_one_readable_line(reason: str) -> None:
+    """Issue 15 (11): a whitespace-only or control-character reason is refused, naming the
+    field, by every request that carries one (PUSH on OCI and the PC, the emergency stop)."""
+    from contracts.pc import PcPushRequest
+    from contracts.sync import EmergencyStopRequest, PushRequest
+
+    for build in (lambda: PushRequest(settings=Settings(), reason=reason),
+                  lambda: PcPushRequest(reason=reason),
+                  lambda: EmergencyStopRequest(on=True, reason=reason)):
+        with pytest.raises(ValidationError) as err:
+            build()
+        assert err.value.errors()[0]["loc"] == ("reason",)
+    assert EmergencyStopRequest(on=True, reason="장 급락 대비 🙂").reason == "장 급락 대비 🙂"
+
+
+@pytest.mark.parametrize("price", [5e-324, 1e-9, 0.5])
+def test_holding_avg_price_is_at_least_one_won(price: float) -> None:
+    """Issue 15 (11): `avg_price` 5e-324 was accepted; no KRX price is below 1 won."""
+    with pytest.raises(ValidationError) as err:
+        Holding(ticker="005930", qty=1, avg_price=price)
+    assert err.value.errors()[0]["loc"] == ("avg_price",)
+    assert Holding(ticker="005930", qty=1, avg_price=1.0).avg_price == 1.0

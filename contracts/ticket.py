@@ -6,6 +6,7 @@ changes by atomic rename between those folders (maildir pattern).
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Annotated
@@ -16,6 +17,16 @@ from contracts.common import Contract, KstDatetime, PositiveFloat, Ticker, now_k
 from contracts.plan import Side
 from contracts.settings import ExecutionMode
 from contracts.signals import ReasonCode
+
+# The one id syntax of plans and tickets: they become file names on OCI and URL path segments
+# on the PC. Letters, digits, '_', '-', '.'; 1-128 characters; no leading dot, no separator.
+ID_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]{0,127}")
+ID_RULE = "letters, digits, '_', '-', '.'; 1-128 characters, not starting with '.'"
+
+
+def is_valid_id(value: object) -> bool:
+    """Does `value` follow the id syntax (`ID_RE`, matched in full)?"""
+    return isinstance(value, str) and ID_RE.fullmatch(value) is not None
 
 
 class TicketState(StrEnum):

@@ -146,8 +146,15 @@ class DataPaths:
 
     @cached_property
     def replay_marker(self) -> Path:
-        """Present only in a replay data root (`oci_backend.replay`): `asof` cycles allowed."""
+        """Present only in a replay data root (`oci_backend.replay_root`): `asof` cycles
+        allowed."""
         return self.state_dir / "replay.json"
+
+    @property
+    def is_replay(self) -> bool:
+        """Is this a replay data root? Asked of the disk on every access (a root becomes one
+        while a `DataPaths` may live on): read it once per operation."""
+        return self.replay_marker.exists()
 
     @cached_property
     def idempotency_dir(self) -> Path:

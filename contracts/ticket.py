@@ -1,7 +1,8 @@
 """Manual execution tickets: drafted from a plan on the PC, verified and processed on OCI.
 
-Files live in `reports/tickets/{submitted,processing,results}/<ticket_id>.json`; the state
-changes by atomic rename between those folders (maildir pattern).
+Files live in `reports/tickets/{submitted,processing,results}/<ticket_id>.json` (`STATE_BOX`
+says which state lives where); the state changes by atomic rename between those folders
+(maildir pattern), along the edges of `ALLOWED_TRANSITIONS`.
 """
 
 from __future__ import annotations
@@ -65,6 +66,31 @@ ALLOWED_TRANSITIONS: dict[TicketState, frozenset[TicketState]] = {
     _S.FILLS_RECORDED: frozenset(),
     _S.REJECTED: frozenset(),
     _S.FAILED: frozenset(),
+}
+
+
+class TicketBox(StrEnum):
+    """The folders of `reports/tickets/` a ticket moves through on OCI (maildir pattern)."""
+
+    SUBMITTED = "submitted"
+    PROCESSING = "processing"
+    RESULTS = "results"
+
+
+_B = TicketBox
+# Where a ticket in each state is stored on OCI (DRAFT lives only on the PC). processing/ also
+# holds a write-ahead record of fills about to be applied, in the state they will produce.
+STATE_BOX: dict[TicketState, TicketBox | None] = {
+    _S.DRAFT: None,
+    _S.SUBMITTED: _B.SUBMITTED,
+    _S.PROCESSING: _B.PROCESSING,
+    _S.AWAITING_NEXT_OPEN: _B.RESULTS,
+    _S.AWAITING_MANUAL_EXECUTION: _B.RESULTS,
+    _S.PARTIALLY_FILLED: _B.RESULTS,
+    _S.DRY_RUN_FILLED: _B.RESULTS,
+    _S.FILLS_RECORDED: _B.RESULTS,
+    _S.REJECTED: _B.RESULTS,
+    _S.FAILED: _B.RESULTS,
 }
 
 

@@ -8,9 +8,9 @@ from datetime import date
 from functools import cached_property
 from pathlib import Path
 
-from contracts.ticket import ID_RULE, is_valid_id
+from contracts.ticket import ID_RULE, TicketBox, is_valid_id
 
-TICKET_BOXES = ("submitted", "processing", "results")
+TICKET_BOXES: tuple[str, ...] = tuple(box.value for box in TicketBox)
 
 
 class InvalidId(ValueError):
@@ -159,6 +159,10 @@ class DataPaths:
     @cached_property
     def idempotency_dir(self) -> Path:
         return self.tickets_dir / "keys"
+
+    def idempotency_record(self, key_sha256: str) -> Path:
+        """Which ticket an Idempotency-Key (by its SHA-256) created."""
+        return self.idempotency_dir / f"{check_id(key_sha256, 'key_sha256')}.json"
 
     @cached_property
     def cache_dir(self) -> Path:

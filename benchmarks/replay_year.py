@@ -39,13 +39,9 @@ def main() -> int:
 
     from contracts.settings import ExecutionMode, Settings
     from oci_backend.paths import data_paths
-    from oci_backend.replay import (
-        InProcessBackend,
-        compare_with_backtest,
-        create_replay_root,
-        run_replay,
-    )
+    from oci_backend.replay import InProcessBackend, compare_with_backtest, run_replay
     from oci_backend.replay_http import HttpBackend
+    from oci_backend.replay_root import create_replay_root
     from oci_backend.tickets import opens_from_bars
     from strategy.backtest.engine import run_backtest
     from strategy.marketdata import make_provider

@@ -1,11 +1,13 @@
 """Manual execution tickets: drafted from a plan on the PC, verified and processed on OCI.
 
-Files live in `reports/tickets/{submitted,processing,results}/<ticket_id>.json`; the state
-changes by atomic rename between those folders (maildir pattern).
+Files live in `reports/tickets/{submitted,processing,results}/<ticket_id>.json` (`STATE_BOX`
+says which state lives where); the state changes by atomic rename between those folders
+(maildir pattern), along the edges of `ALLOWED_TRANSITIONS`.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Annotated
@@ -16,6 +18,16 @@ from contracts.common import Contract, KstDatetime, PositiveFloat, Ticker, now_k
 from contracts.plan import Side
 from contracts.settings import ExecutionMode
 from contracts.signals import ReasonCode
+
+# The one id syntax of plans and tickets: they become file names on OCI and URL path segments
+# on the PC. Letters, digits, '_', '-', '.'; 1-128 characters; no leading dot, no separator.
+ID_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]{0,127}")
+ID_RULE = "letters, digits, '_', '-', '.'; 1-128 characters, not starting with '.'"
+
+
+def is_valid_id(value: object) -> bool:
+    """Does `value` follow the id syntax (`ID_RE`, matched in full)?"""
+    return isinstance(value, str) and ID_RE.fullmatch(value) is not None
 
 
 class TicketState(StrEnum):
@@ -54,6 +66,31 @@ ALLOWED_TRANSITIONS: dict[TicketState, frozenset[TicketState]] = {
     _S.FILLS_RECORDED: frozenset(),
     _S.REJECTED: frozenset(),
     _S.FAILED: frozenset(),
+}
+
+
+class TicketBox(StrEnum):
+    """The folders of `reports/tickets/` a ticket moves through on OCI (maildir pattern)."""
+
+    SUBMITTED = "submitted"
+    PROCESSING = "processing"
+    RESULTS = "results"
+
+
+_B = TicketBox
+# Where a ticket in each state is stored on OCI (DRAFT lives only on the PC). processing/ also
+# holds a write-ahead record of fills about to be applied, in the state they will produce.
+STATE_BOX: dict[TicketState, TicketBox | None] = {
+    _S.DRAFT: None,
+    _S.SUBMITTED: _B.SUBMITTED,
+    _S.PROCESSING: _B.PROCESSING,
+    _S.AWAITING_NEXT_OPEN: _B.RESULTS,
+    _S.AWAITING_MANUAL_EXECUTION: _B.RESULTS,
+    _S.PARTIALLY_FILLED: _B.RESULTS,
+    _S.DRY_RUN_FILLED: _B.RESULTS,
+    _S.FILLS_RECORDED: _B.RESULTS,
+    _S.REJECTED: _B.RESULTS,
+    _S.FAILED: _B.RESULTS,
 }
 
 

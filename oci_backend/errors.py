@@ -1,4 +1,4 @@
-"""Typed errors → HTTP status codes, in one place.
+"""Typed errors → HTTP status codes, in one place: `ERROR_ANSWERS`.
 
 Every error answer has the same JSON shape: `{"error": CODE, "message": ..., "field": ...}`
 (+ extra keys such as `revision` or `path`), so the PC backend can show the operator which
@@ -25,16 +25,26 @@ from oci_backend.http_errors import (
 )
 from oci_backend.http_errors import json_answer as _json
 from oci_backend.paths import InvalidId
-from oci_backend.pipeline import CycleBusy
-from oci_backend.replay import AsofRefused
+from oci_backend.pipeline import AsofRefused, CycleBusy, NotAReplayRoot
 from oci_backend.store import CorruptFile, StaleRevision, StoreError
-from oci_backend.tickets import TicketError
+from oci_backend.tickets import (
+    EmergencyStopped,
+    IdempotencyConflict,
+    ModeRefused,
+    StaleTicket,
+    TicketConflict,
+    TicketError,
+    TicketNotFound,
+    TicketRejected,
+    TicketStateError,
+)
 from strategy.calendar import CalendarRangeError
 
 log = logging.getLogger("krx.oci")
 
-__all__ = ["ApiError", "BodyTooLarge", "COMMON_RESPONSES", "ErrorBody", "error_body",
-           "field_path", "install_error_handlers", "too_large_message"]
+__all__ = ["ERROR_ANSWERS", "ApiError", "BodyTooLarge", "COMMON_RESPONSES", "ErrorBody",
+           "answer_of", "error_body", "field_path", "install_error_handlers",
+           "too_large_message"]
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -70,58 +80,73 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _on_stale(request: Request, exc: StaleRevision) -> JSONResponse:
-    return _json(409, error_body("STALE_REVISION", str(exc), "If-Match", revision=exc.actual,
-                                 expected=exc.expected), {"ETag": f'"{exc.actual}"'})
-
-
-async def _on_cycle_busy(request: Request, exc: CycleBusy) -> JSONResponse:
-    return _json(409, error_body("CYCLE_BUSY", str(exc)))
-
-
-async def _on_ticket_error(request: Request, exc: TicketError) -> JSONResponse:
-    extra = {"problems": exc.problems} if getattr(exc, "problems", None) else {}
-    return _json(exc.status_code, error_body(exc.code, str(exc), exc.field, **extra))
-
-
-async def _on_asof_refused(request: Request, exc: AsofRefused) -> JSONResponse:
-    return _json(exc.status_code, error_body(exc.code, exc.message, exc.field))
-
-
-async def _on_invalid_id(request: Request, exc: InvalidId) -> JSONResponse:
-    return _json(422, error_body("VALIDATION_ERROR", str(exc), exc.field))
-
-
-async def _on_calendar_range(request: Request, exc: CalendarRangeError) -> JSONResponse:
+# THE table: every typed domain error the API answers → (HTTP status, error code). The domain
+# modules raise these without knowing HTTP; a subclass not listed answers as its nearest listed
+# base (the table is searched along the class's MRO, as Starlette picks a handler).
+ERROR_ANSWERS: dict[type[Exception], tuple[int, str]] = {
+    StaleRevision: (409, "STALE_REVISION"),
+    CycleBusy: (409, "CYCLE_BUSY"),
+    TicketError: (400, "TICKET_ERROR"),
+    StaleTicket: (409, "STALE_TICKET"),
+    EmergencyStopped: (423, "EMERGENCY_STOP"),
+    TicketRejected: (422, "TICKET_REJECTED"),
+    TicketNotFound: (404, "TICKET_NOT_FOUND"),
+    IdempotencyConflict: (422, "IDEMPOTENCY_CONFLICT"),
+    ModeRefused: (409, "MODE_REFUSED"),
+    TicketConflict: (409, "TICKET_OPEN"),
+    TicketStateError: (409, "TICKET_STATE"),
+    AsofRefused: (422, "VALIDATION_ERROR"),
+    NotAReplayRoot: (409, "ASOF_REPLAY_REFUSED"),
+    InvalidId: (422, "VALIDATION_ERROR"),
     # Only a date from the request (a replay `asof`) reaches here: the daily cycle turns its
     # own clock's range error into a FAILED summary.
-    return _json(422, error_body("DATE_OUT_OF_RANGE", str(exc), "asof"))
+    CalendarRangeError: (422, "DATE_OUT_OF_RANGE"),
+    StoreError: (500, "STORE_ERROR"),
+    CorruptFile: (500, "CORRUPT_FILE"),
+    BodyTooLarge: (413, "BODY_TOO_LARGE"),
+}
 
 
-async def _on_corrupt(request: Request, exc: CorruptFile) -> JSONResponse:
-    log.error("corrupt artifact: %s", exc)
-    return _json(500, error_body("CORRUPT_FILE", str(exc), exc.field, path=str(exc.path)))
+def answer_of(exc: BaseException) -> tuple[int, str]:
+    """(status, code) of `exc` from `ERROR_ANSWERS`; `LookupError` for an unlisted error."""
+    for cls in type(exc).__mro__:
+        if cls in ERROR_ANSWERS:
+            return ERROR_ANSWERS[cls]
+    raise LookupError(f"{type(exc).__name__} is not in oci_backend.errors.ERROR_ANSWERS")
 
 
-async def _on_store_error(request: Request, exc: StoreError) -> JSONResponse:
-    log.error("store error: %s", exc)
-    return _json(500, error_body("STORE_ERROR", str(exc), exc.field))
+def _details(exc: Exception) -> tuple[str, str | None, dict[str, Any], dict[str, str]]:
+    """(message, field, extra body keys, headers) of a listed error."""
+    field: str | None = getattr(exc, "field", None)
+    extra: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    message = str(exc)
+    if isinstance(exc, StaleRevision):
+        extra = {"revision": exc.actual, "expected": exc.expected}
+        headers = {"ETag": f'"{exc.actual}"'}
+    elif isinstance(exc, TicketError) and exc.problems:
+        extra = {"problems": exc.problems}
+    elif isinstance(exc, CalendarRangeError):
+        field = "asof"
+    elif isinstance(exc, CorruptFile):
+        extra = {"path": str(exc.path)}
+    elif isinstance(exc, BodyTooLarge):
+        message, field, extra = str(exc.detail), "body", {"limit": exc.limit}
+        headers = {"Connection": "close"}
+    return message, field, extra, headers
 
 
-async def _on_too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
-    return _json(413, error_body("BODY_TOO_LARGE", str(exc.detail), "body", limit=exc.limit),
-                 {"Connection": "close"})
+async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    status, code = answer_of(exc)
+    if status >= 500:
+        log.error("%s: %s", "corrupt artifact" if isinstance(exc, CorruptFile) else "store error",
+                  exc)
+    message, field, extra, headers = _details(exc)
+    return _json(status, error_body(code, message, field, **extra), headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the mapping typed error → status code on `app`."""
+    """Register `ERROR_ANSWERS` (and the shared handlers) on `app`."""
     install_common_handlers(app, log=log, backend="OCI backend", docs_hint="/docs for the API")
-    app.add_exception_handler(StaleRevision, _on_stale)  # type: ignore[arg-type]
-    app.add_exception_handler(CycleBusy, _on_cycle_busy)  # type: ignore[arg-type]
-    app.add_exception_handler(TicketError, _on_ticket_error)  # type: ignore[arg-type]
-    app.add_exception_handler(AsofRefused, _on_asof_refused)  # type: ignore[arg-type]
-    app.add_exception_handler(InvalidId, _on_invalid_id)  # type: ignore[arg-type]
-    app.add_exception_handler(CalendarRangeError, _on_calendar_range)  # type: ignore[arg-type]
-    app.add_exception_handler(CorruptFile, _on_corrupt)  # type: ignore[arg-type]
-    app.add_exception_handler(StoreError, _on_store_error)  # type: ignore[arg-type]
-    app.add_exception_handler(BodyTooLarge, _on_too_large)  # type: ignore[arg-type]
+    for error_type in ERROR_ANSWERS:
+        app.add_exception_handler(error_type, _on_domain_error)

@@ -3,32 +3,28 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from pathlib import Path
 
-TICKET_BOXES = ("submitted", "processing", "results")
+from contracts.ticket import ID_RULE, TicketBox, is_valid_id
 
-# Plan and ticket ids become file names: letters, digits, '_', '-', '.', no leading dot, no
-# separator — one rule for both.
-ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,127}$")
+TICKET_BOXES: tuple[str, ...] = tuple(box.value for box in TicketBox)
 
 
 class InvalidId(ValueError):
     """An id that cannot name a file under the data root; `field` names which id."""
 
     def __init__(self, field: str, value: str) -> None:
-        super().__init__(f"{field}: {value!r} is not a valid id (letters, digits, '_', '-', "
-                         f"'.'; 1-128 characters, not starting with '.')")
+        super().__init__(f"{field}: {value!r} is not a valid id ({ID_RULE})")
         self.field = field
         self.value = value
 
 
 def check_id(value: str, field: str) -> str:
     """`value` when it is a valid plan/ticket id, else `InvalidId` naming `field`."""
-    if not isinstance(value, str) or not ID_RE.match(value):
+    if not is_valid_id(value):
         raise InvalidId(field, value)
     return value
 
@@ -150,12 +146,23 @@ class DataPaths:
 
     @cached_property
     def replay_marker(self) -> Path:
-        """Present only in a replay data root (`oci_backend.replay`): `asof` cycles allowed."""
+        """Present only in a replay data root (`oci_backend.replay_root`): `asof` cycles
+        allowed."""
         return self.state_dir / "replay.json"
+
+    @property
+    def is_replay(self) -> bool:
+        """Is this a replay data root? Asked of the disk on every access (a root becomes one
+        while a `DataPaths` may live on): read it once per operation."""
+        return self.replay_marker.exists()
 
     @cached_property
     def idempotency_dir(self) -> Path:
         return self.tickets_dir / "keys"
+
+    def idempotency_record(self, key_sha256: str) -> Path:
+        """Which ticket an Idempotency-Key (by its SHA-256) created."""
+        return self.idempotency_dir / f"{check_id(key_sha256, 'key_sha256')}.json"
 
     @cached_property
     def cache_dir(self) -> Path:

@@ -9,7 +9,9 @@ summary that says so and, where a plan is due, a BLOCKED plan with the reason.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
+import os
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,8 +36,16 @@ from contracts.summary import (
     Severity,
     Stage,
 )
+from oci_backend.paths import DataPaths
+from oci_backend.replay_root import ReplayMarker, read_marker
 from oci_backend.store import Store
-from strategy.marketdata.validation import BarIssue
+from oci_backend.tickets import opens_from_bars, process_pending
+from strategy import calendar
+from strategy import signals as sig
+from strategy.marketdata import make_provider
+from strategy.marketdata.errors import BadMarketData, MarketDataUnavailable
+from strategy.marketdata.validation import BarIssue, ensure_valid
+from strategy.planner import blocked_plan, plan_orders
 
 log = logging.getLogger(__name__)
 
@@ -52,21 +62,67 @@ class CycleBusy(RuntimeError):
     """Another daily cycle holds the cycle lock."""
 
 
-class NotASession(ValueError):
-    """`asof` is not an XKRX session: a usage error, raised before anything is written."""
+# -- the asof rule -----------------------------------------------------------------------------
+class AsofRefused(ValueError):
+    """A requested `asof` the cycle refuses, raised before anything is written; `field` names
+    the part of the request at fault."""
+
+    field = "asof"
 
 
-def check_asof(asof: date) -> None:
-    """Raise NotASession naming the nearest sessions when `asof` is not an XKRX session."""
-    from strategy import calendar
+class NotASession(AsofRefused):
+    """`asof` is not an XKRX session (weekend or holiday)."""
 
-    if calendar.is_session(asof):
-        return
-    before, after = calendar.previous_session(asof), calendar.next_session(asof)
+
+class AsofOutOfRange(AsofRefused):
+    """`asof` lies outside the range the XKRX calendar was built for."""
+
+
+class AsofNotClosed(AsofRefused):
+    """`asof` is after the last completed session: its bars cannot exist yet."""
+
+
+class NotAReplayRoot(AsofRefused):
+    """`asof` asked of a live data root, which never replays a session."""
+
+    def __init__(self, root: object, asof: date) -> None:
+        super().__init__(
+            f"asof {asof} is refused: {root} is a live data root, which never replays a "
+            f"session. Omit asof to plan the last completed session, or replay in a separate "
+            f"replay data root (`krx replay`, or `krx daily --replay` with a new --data-dir)")
+
+
+def _check_session(asof: date) -> None:
+    """`NotASession` naming the nearest sessions, `AsofOutOfRange` outside the calendar."""
+    try:
+        if calendar.is_session(asof):
+            return
+        before, after = calendar.previous_session(asof), calendar.next_session(asof)
+    except calendar.CalendarRangeError as exc:
+        raise AsofOutOfRange(f"asof: {exc}") from None
     raise NotASession(
-        f"--asof {asof} ({asof:%a}) is not an XKRX session; nearest sessions: "
+        f"asof {asof} ({asof:%a}) is not an XKRX session; nearest sessions: "
         f"{before} ({before:%a}) before, {after} ({after:%a}) after"
     )
+
+
+def check_asof(paths: DataPaths, asof: date, *, now: datetime | None = None,
+               replay: bool | None = None) -> None:
+    """THE asof rule of every cycle someone asks for (the API, `krx daily`, the replay
+    driver): `asof` must be an XKRX session (`NotASession`, `AsofOutOfRange`), closed by
+    `now` (`AsofNotClosed`), and the data root a replay root (`NotAReplayRoot`: a live root
+    never replays). `replay` is what the root is or is about to be (`krx daily --replay`
+    checks before it marks the root); None reads `paths.is_replay`."""
+    _check_session(asof)
+    try:
+        last = calendar.last_completed_session(now or now_kst())
+    except calendar.CalendarRangeError as exc:
+        raise AsofOutOfRange(f"asof: {exc}") from None
+    if asof > last:
+        raise AsofNotClosed(f"asof: {asof} has not closed yet; the last completed session is "
+                            f"{last}")
+    if not (paths.is_replay if replay is None else replay):
+        raise NotAReplayRoot(paths.root, asof)
 
 
 @dataclass
@@ -100,17 +156,25 @@ def run_cycle(
     wait_lock: bool = False,
     notifier: Callable[[OpsSummary], object] | None = None,
     render: Renderer | None = None,
+    requested: bool = False,
 ) -> CycleResult:
     """Run one daily cycle and persist its summary (and plan, when one is due).
 
-    `asof` replays a past session instead of the last completed one. Raises `CycleBusy` if
-    another cycle is running (unless `wait_lock`), and NotASession (before the lock, nothing
-    written) when `asof` is not a session; any other failure is recorded as a FAILED summary
-    and returned with exit code 1. `render`, when given, turns the summary and plan into text
-    before anything is written (CycleResult.text): a renderer that fails writes nothing.
+    `asof` replays a past session instead of the last completed one. With `requested` (a
+    cycle someone asked for: the API, `krx daily`, the replay driver) `asof` must pass
+    `check_asof`, the one asof rule; a library call's `asof` need only be a session. Raises
+    `CycleBusy` if another cycle is running (unless `wait_lock`), and an `AsofRefused`
+    (before the lock, nothing written) for a refused `asof`; any other failure is recorded as
+    a FAILED summary and returned with exit code 1. `render`, when given, turns the summary
+    and plan into text before anything is written (CycleResult.text): a renderer that fails
+    writes nothing.
     """
+    marker = read_marker(store.paths)  # the one read of the replay marker per cycle
     if asof is not None:
-        check_asof(asof)
+        if requested:
+            check_asof(store.paths, asof, now=now, replay=marker is not None)
+        else:
+            _check_session(asof)
     lock = FileLock(str(store.paths.cycle_lock), timeout=-1 if wait_lock else 0)
     try:
         lock.acquire()
@@ -121,7 +185,8 @@ def run_cycle(
     try:
         now = now or now_kst()
         try:
-            result = _cycle(store, data_spec=data_spec, asof=asof, now=now, render=render)
+            result = _cycle(store, data_spec=data_spec, asof=asof, now=now, marker=marker,
+                            render=render)
         except _RenderFailed as exc:
             raise exc.__cause__ or exc from None
         except Exception as exc:  # the cycle must leave a visible trace, never die silently
@@ -133,7 +198,7 @@ def run_cycle(
             details={"asof": str(result.summary.asof), "status": result.summary.status.value,
                      "stage": result.summary.stage.value,
                      "plan_id": result.plan.plan_id if result.plan else None,
-                     **({"replay": True} if store.paths.replay_marker.exists() else {})},
+                     **({"replay": True} if marker is not None else {})},
         ))
         if notifier is not None:
             try:
@@ -160,10 +225,8 @@ def _rendered(render: Renderer | None, summary: OpsSummary, plan: OrderPlan | No
 
 def _cycle(
     store: Store, *, data_spec: str, asof: date | None, now: datetime,
-    render: Renderer | None = None,
+    marker: ReplayMarker | None, render: Renderer | None = None,
 ) -> CycleResult:
-    from strategy import calendar
-
     portfolio, settings = store.portfolio(), store.settings()
     stop = store.emergency_stop()
     today = now.astimezone(KST).date()
@@ -184,8 +247,6 @@ def _cycle(
         text = _rendered(render, summary, None)
         store.write_summary(summary, now)
         return CycleResult(summary, None, EXIT_BLOCKED, text)
-    if asof is not None:
-        check_asof(asof)
     expected = asof or calendar.last_completed_session(now)
 
     loaded = _load_market(store, settings, portfolio, data_spec, expected)
@@ -194,12 +255,10 @@ def _cycle(
     if not loaded.block:
         # DRY_RUN tickets waiting for an open these bars now have are filled first (as the
         # backtest fills the previous decision at this session's open), then we plan.
-        from oci_backend.tickets import opens_from_bars, process_pending
-
         if process_pending(store, now=now, opens=opens_from_bars(loaded.bars)):
             portfolio = store.portfolio()
             base["portfolio_revision"] = portfolio.revision
-    replay = _replay_label(store)
+    replay = f"REPLAY data root ({marker.label}): not live state" if marker else None
     if replay:
         risks.append(Risk(code="REPLAY", severity=Severity.INFO, message=replay))
     block_reasons: list[str] = []
@@ -216,14 +275,9 @@ def _cycle(
 
     signals = None
     if loaded.block:
-        from strategy.planner import blocked_plan
-
         plan = blocked_plan(expected, portfolio, settings, block_reasons,
                             synthetic=loaded.synthetic, created_at=now)
     else:
-        from strategy import signals as sig
-        from strategy.planner import plan_orders
-
         decision = sig.decide(loaded.bars, expected, portfolio, settings)
         signals = sig.to_signals(decision, settings)
         plan = plan_orders(
@@ -257,12 +311,7 @@ def _cycle(
 def _load_market(
     store: Store, settings: Settings, portfolio: Portfolio, data_spec: str, expected: date
 ) -> _Loaded:
-    from strategy import calendar
-    from strategy.marketdata import make_provider
-    from strategy.marketdata.errors import BadMarketData, MarketDataUnavailable
-    from strategy.signals import required_tickers
-
-    tickers = required_tickers(settings, portfolio)
+    tickers = sig.required_tickers(settings, portfolio)
     provider = make_provider(data_spec, cache_dir=store.paths.cache_dir, demo_end=expected)
     risks: list[Risk] = []
     if provider.synthetic:
@@ -329,9 +378,6 @@ _VALID_BARS_MAX = 256
 
 def _validated(ticker: str, df: pd.DataFrame, source: str) -> list[BarIssue]:
     """`ensure_valid` against the XKRX sessions the frame spans, memoised by content."""
-    from strategy import calendar
-    from strategy.marketdata.validation import ensure_valid
-
     digest = hashlib.blake2b(df.index.to_numpy("datetime64[ns]").tobytes(), digest_size=16)
     digest.update(np.ascontiguousarray(df.to_numpy(np.float64)).tobytes())
     digest.update(",".join(map(str, df.columns)).encode("utf-8"))
@@ -386,9 +432,6 @@ def _message(plan: OrderPlan, asof: date) -> str:
 def _missing_hint(data_spec: str) -> str | None:
     """One line saying what to install when `auto`/`pykrx`/`fdr` failed for want of a package
     (a fresh clone has neither live provider), instead of every provider's error."""
-    import importlib.util
-    import os
-
     kind = data_spec.strip().lower()
     if kind not in ("auto", "pykrx", "fdr"):
         return None
@@ -410,8 +453,6 @@ def _failed(
         mode, prev, srev = s.execution_mode, p.revision, s.revision
     except Exception:  # the state itself may be what failed
         mode, prev, srev = ExecutionMode.DRY_RUN, 0, 0
-    from strategy import calendar
-
     try:
         is_session_today = calendar.is_session(now.astimezone(KST).date())
     except calendar.CalendarRangeError:  # the failure may be that very range: still report it
@@ -433,10 +474,3 @@ def _failed(
         log.exception("could not write the FAILED summary")
     return CycleResult(summary, None, EXIT_FAILURE, text)
 
-
-def _replay_label(store: Store) -> str | None:
-    """'REPLAY data root: <label>' when `store` is a replay root (every summary says so)."""
-    from oci_backend.replay import marker
-
-    m = marker(store.paths)
-    return f"REPLAY data root ({m.label}): not live state" if m is not None else None

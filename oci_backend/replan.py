@@ -11,11 +11,9 @@ import threading
 from dataclasses import dataclass
 from datetime import date
 
-from contracts.common import now_kst
 from oci_backend.config import OciConfig
 from oci_backend.notify import Notifier
 from oci_backend.pipeline import CycleBusy, CycleResult, run_cycle
-from oci_backend.replay import AsofRefused, is_replay_root, require_replay_root
 from oci_backend.store import Store, StoreError
 
 log = logging.getLogger("krx.oci")
@@ -28,36 +26,13 @@ class Replan:
     note: str
 
 
-def check_replay_asof(store: Store, config: OciConfig, asof: date) -> None:
-    """Raise `AsofRefused` unless `asof` may be replayed: a replay data root (any execution
-    mode; a live root never replays), an XKRX session, and not after the last completed
-    session."""
-    from strategy import calendar
-
-    require_replay_root(store.paths)
-    try:
-        session = calendar.is_session(asof)
-    except ValueError as exc:  # outside the calendar's range
-        raise AsofRefused(422, "VALIDATION_ERROR", f"asof: {exc}") from None
-    if not session:
-        raise AsofRefused(422, "VALIDATION_ERROR",
-                          f"asof: {asof} is not an XKRX session (weekend or holiday); "
-                          "pick a trading day")
-    last = calendar.last_completed_session(config.now or now_kst())
-    if asof > last:
-        raise AsofRefused(422, "VALIDATION_ERROR",
-                          f"asof: {asof} has not closed yet; the last completed session is "
-                          f"{last}")
-
-
 def run_requested_cycle(
     store: Store, config: OciConfig, notifier: Notifier, *, asof: date | None, actor: str,
 ) -> CycleResult:
-    """Run the daily cycle now; `CycleBusy` propagates (→ 409)."""
-    if asof is not None:
-        check_replay_asof(store, config, asof)
+    """Run the daily cycle now; an `asof` must pass the cycle's asof rule
+    (`pipeline.check_asof`: `AsofRefused` → 409/422), `CycleBusy` propagates (→ 409)."""
     return run_cycle(store, data_spec=config.data_spec, asof=asof, now=config.now, actor=actor,
-                     notifier=notifier.on_cycle)
+                     notifier=notifier.on_cycle, requested=True)
 
 
 def replan_after_change(store: Store, config: OciConfig, notifier: Notifier, *,
@@ -72,7 +47,7 @@ def replan_after_change(store: Store, config: OciConfig, notifier: Notifier, *,
     except StoreError as exc:
         return Replan(False, None, f"not re-planned: {exc}")
     # A replay root re-plans the session it is at; a live root the last completed one.
-    asof = current.asof if current is not None and is_replay_root(store.paths) else None
+    asof = current.asof if current is not None and store.paths.is_replay else None
     try:
         result = run_cycle(store, data_spec=config.data_spec, asof=asof, now=config.now,
                            actor=actor, notifier=notifier.on_cycle, wait_lock=wait_lock)

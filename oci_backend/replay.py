@@ -1,10 +1,6 @@
-"""Replay data roots: a data root created explicitly to re-run past sessions end to end.
-
-A replay root carries `state/replay.json` (written once, by `create_replay_root`). Only a
-replay root accepts an `asof` cycle — in any execution mode — and MANUAL fills with historical
-`filled_at` dates; a live root never does, whichever path asks (API, CLI, background
-re-plan). Everything a replay root writes is labelled: the summary carries a REPLAY risk,
-ticket records `replay=true`, their audit lines `details.replay`.
+"""Driving a replay: the sessions of a window through the daily cycle on a replay data root
+(`oci_backend.replay_root`), each READY plan drafted, submitted and filled as the operator
+would, and the result compared with `run_backtest` of the same settings and window.
 """
 
 from __future__ import annotations
@@ -16,96 +12,21 @@ from dataclasses import field as dc_field
 from datetime import date
 from typing import Any, Protocol
 
-from pydantic import Field
-
-from contracts.common import KST, Contract, KstDatetime, now_kst
+from contracts.common import KST
 from contracts.plan import OrderPlan, PlanDecision
 from contracts.portfolio import Portfolio
 from contracts.settings import ExecutionMode, Settings
 from contracts.ticket import Fill, FillsRequest, Ticket, TicketRecord
-from oci_backend.paths import DataPaths
-from oci_backend.store import Store, atomic_write_model, read_model
+from oci_backend.pipeline import run_cycle
+from oci_backend.store import Store
+from oci_backend.tickets import list_tickets, record_fills, submit_ticket
 from oci_backend.tickets.market import OpenSource
+from strategy import calendar
+from strategy.backtest.engine import run_backtest
+from strategy.fills import fills_at_open, opened_at
+from strategy.ticketing import draft_ticket
 
 
-class ReplayMarker(Contract):
-    """`state/replay.json`: this data root is a replay root."""
-
-    replay: bool = True
-    label: str = Field(description="what is replayed, shown in every summary")
-    data_spec: str
-    start: date | None = None
-    end: date | None = None
-    created_at: KstDatetime = Field(default_factory=now_kst)
-
-
-class AsofRefused(Exception):
-    """An `asof` cycle that may not run here; `status_code`/`code`/`field` for the HTTP answer
-    (mapped in `oci_backend.errors`)."""
-
-    def __init__(self, status_code: int, code: str, message: str, field: str = "asof") -> None:
-        super().__init__(message)
-        self.status_code, self.code, self.message, self.field = status_code, code, message, field
-
-
-class NotAReplayRoot(AsofRefused):
-    def __init__(self, paths: DataPaths) -> None:
-        super().__init__(
-            409, "ASOF_REPLAY_REFUSED",
-            f"asof replay is refused: {paths.root} is a live data root. Omit 'asof' to plan "
-            f"the last completed session, or run `krx replay` (a separate replay data root)")
-
-
-def marker(paths: DataPaths) -> ReplayMarker | None:
-    return read_model(paths.replay_marker, ReplayMarker)
-
-
-def is_replay_root(paths: DataPaths) -> bool:
-    return paths.replay_marker.exists()
-
-
-def require_replay_root(paths: DataPaths) -> ReplayMarker:
-    """The marker, or `NotAReplayRoot` for a live root."""
-    m = marker(paths)
-    if m is None:
-        raise NotAReplayRoot(paths)
-    return m
-
-
-def mark_replay_root(paths: DataPaths, *, label: str, data_spec: str) -> ReplayMarker:
-    """Make `paths.root` a replay root, explicitly (`krx daily --replay`): kept when it is one
-    already; refused (`ValueError`) for a root that holds live state."""
-    m = marker(paths)
-    if m is not None:
-        return m
-    if paths.portfolio.exists() or paths.settings.exists():
-        raise ValueError(f"{paths.root} holds live state: a live data root never replays an "
-                         f"asof; use a new directory for the replay root")
-    paths.ensure_dirs()
-    m = ReplayMarker(label=label, data_spec=data_spec)
-    atomic_write_model(paths.replay_marker, m)
-    return m
-
-
-def create_replay_root(paths: DataPaths, *, label: str, data_spec: str, settings: Settings,
-                       start: date | None = None, end: date | None = None) -> Store:
-    """Make `paths.root` a fresh replay root with `settings` (portfolio: the default cash =
-    `settings.strategy.initial_capital`). Refuses a root that already holds live state."""
-    if paths.portfolio.exists() and not paths.replay_marker.exists():
-        raise ValueError(f"{paths.root} already holds a live data root; pick an empty directory")
-    paths.ensure_dirs()
-    atomic_write_model(paths.replay_marker, ReplayMarker(
-        label=label, data_spec=data_spec, start=start, end=end))
-    store = Store(paths)
-    store.initialize(actor="replay")
-    from contracts.portfolio import Portfolio
-
-    store.push(store.revision(), portfolio=Portfolio(cash=settings.strategy.initial_capital),
-               settings=settings, reason=f"replay root: {label}", actor="replay")
-    return store
-
-
-# -- driving a replay -------------------------------------------------------------------------
 class ReplayBackend(Protocol):
     """What a replay needs from OCI: in-process (`InProcessBackend`) or over HTTP
     (`oci_backend.replay_http.HttpBackend`) — the same steps either way."""
@@ -118,33 +39,26 @@ class ReplayBackend(Protocol):
 
 
 class InProcessBackend:
-    """OCI's own functions on a replay root (`pipeline.run_cycle`, `tickets.*`)."""
+    """OCI's own functions on a replay root (`pipeline.run_cycle`, `tickets.*`); each cycle
+    is a requested one, so a live root refuses the first (`pipeline.NotAReplayRoot`)."""
 
     def __init__(self, store: Store, data_spec: str) -> None:
-        require_replay_root(store.paths)
         self.store, self.data_spec = store, data_spec
 
     def cycle(self, asof: date) -> OrderPlan | None:
-        from oci_backend.pipeline import run_cycle
-
-        return run_cycle(self.store, data_spec=self.data_spec, asof=asof, actor="replay").plan
+        return run_cycle(self.store, data_spec=self.data_spec, asof=asof, actor="replay",
+                         requested=True).plan
 
     def state(self) -> tuple[Portfolio, Settings]:
         return self.store.portfolio(), self.store.settings()
 
     def submit(self, ticket: Ticket, key: str) -> TicketRecord:
-        from oci_backend.tickets import submit_ticket
-
         return submit_ticket(self.store, ticket, key, actor="replay")[0]
 
     def record_fills(self, ticket_id: str, req: FillsRequest) -> TicketRecord:
-        from oci_backend.tickets import record_fills
-
         return record_fills(self.store, ticket_id, req, actor="replay")
 
     def tickets(self) -> list[TicketRecord]:
-        from oci_backend.tickets import list_tickets
-
         return list_tickets(self.store, limit=0)
 
 
@@ -176,10 +90,6 @@ def run_replay(backend: ReplayBackend, start: date, end: date, *,
     above the plan's reserve (`opens` gives the opens; the broker is the only thing
     simulated), posted with historical `filled_at`. The decision at `end` is not executed (as
     in the backtest)."""
-    from strategy import calendar
-    from strategy.fills import fills_at_open, opened_at
-    from strategy.ticketing import draft_ticket
-
     t0 = time.perf_counter()
     out = ReplayResult()
     sessions = calendar.sessions_in_range(start, end)
@@ -237,8 +147,6 @@ def compare_with_backtest(result: ReplayResult, bars: dict[str, Any], settings: 
     """The replay against `run_backtest` of the same settings and window: equity and cash at
     every session's close, holdings, and every fill (date, ticker, side, qty, price,
     commission, tax)."""
-    from strategy.backtest.engine import run_backtest
-
     bt = run_backtest(bars, settings, start, end)
     first: str | None = None
     eq = bt.equity.to_numpy()

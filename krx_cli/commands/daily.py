@@ -81,36 +81,28 @@ def run(args: argparse.Namespace) -> int:
     from oci_backend.config import OciConfig
     from oci_backend.notify import Notifier
     from oci_backend.paths import data_paths
-    from oci_backend.pipeline import CycleBusy, NotASession, check_asof, run_cycle
+    from oci_backend.pipeline import AsofRefused, CycleBusy, check_asof, run_cycle
     from oci_backend.render import render_cycle
+    from oci_backend.replay_root import mark_replay_root
     from oci_backend.store import Store, StoreError
 
     # Bad arguments are usage errors: one line, exit 2, before the store is even opened.
     from strategy.marketdata import make_provider
 
+    root = data_root(args)
+    paths = data_paths(root)
     try:
         if args.asof is not None:
-            check_asof(args.asof)
+            # The cycle's asof rule, checked before --replay marks the root: a refused asof
+            # writes nothing.
+            check_asof(paths, args.asof, replay=args.replay or paths.is_replay)
         make_provider(args.data)
-    except (NotASession, ValueError) as exc:
+        if args.replay:
+            mark_replay_root(paths, label=f"krx daily --asof {args.asof}", data_spec=args.data)
+    except ValueError as exc:  # AsofRefused included
         print(f"krx daily: {exc}", file=sys.stderr)
         return EXIT_USAGE
     color = use_color(sys.stdout)
-
-    root = data_root(args)
-    from oci_backend.replay import is_replay_root, mark_replay_root
-
-    paths = data_paths(root)
-    try:
-        if args.replay:
-            mark_replay_root(paths, label=f"krx daily --asof {args.asof}", data_spec=args.data)
-        if args.asof is not None and not is_replay_root(paths):
-            raise ValueError(f"--asof {args.asof}: {paths.root} is a live data root, which "
-                             f"never replays a session; add --replay with a new --data-dir, "
-                             f"or use `krx replay`")
-    except ValueError as exc:
-        print(f"krx daily: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     try:
         store = Store(paths)
 
@@ -125,8 +117,8 @@ def run(args: argparse.Namespace) -> int:
         # (once per kind per day; off unless apprise URLs are configured).
         notifier = Notifier(store, OciConfig().notify_urls)
         result = run_cycle(store, data_spec=args.data, asof=args.asof, actor="cli",
-                           notifier=notifier.on_cycle, render=render)
-    except NotASession as exc:
+                           notifier=notifier.on_cycle, render=render, requested=True)
+    except AsofRefused as exc:
         print(f"krx daily: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except CycleBusy as exc:

@@ -282,10 +282,10 @@ def _start_all(stack: Stack, root: Path, token_file: Path, workspace: Path, *, o
 def _make_replay_root(root: Path) -> None:
     from contracts.settings import Settings
     from oci_backend.paths import data_paths
-    from oci_backend.replay import create_replay_root, is_replay_root
+    from oci_backend.replay_root import create_replay_root
 
     paths = data_paths(root)
-    if not is_replay_root(paths):
+    if not paths.is_replay:
         # Refuses (ValueError) a root that already holds live state: pick a new --data-dir.
         create_replay_root(paths, label="krx demo --replay", data_spec="demo",
                            settings=Settings())

@@ -70,12 +70,8 @@ def _settings(args: argparse.Namespace) -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     from oci_backend.paths import data_paths
-    from oci_backend.replay import (
-        InProcessBackend,
-        compare_with_backtest,
-        create_replay_root,
-        run_replay,
-    )
+    from oci_backend.replay import InProcessBackend, compare_with_backtest, run_replay
+    from oci_backend.replay_root import create_replay_root
     from oci_backend.tickets import opens_from_bars
 
     if not args.data:

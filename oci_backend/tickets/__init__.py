@@ -1,11 +1,12 @@
 """Manual execution tickets on OCI: submit, process (DRY_RUN / MANUAL), record fills, recover.
 
-By concern: `errors` (typed errors → HTTP status), `boxes` (the maildir boxes, transitions
-checked against `contracts.ticket.ALLOWED_TRANSITIONS`, audit), `admission` (the one check
-submit and the processor share), `submit` (submit and reads), `processing` (claim, DRY_RUN
-paper fills at the next open, waiting), `manual` (MANUAL fills), `recovery` (crash leftovers),
-`market` (where the next open comes from). The fill arithmetic itself is `strategy.fills`.
-"""
+By concern: `errors` (typed errors; the API's table gives their HTTP status), `boxes` (the
+maildir boxes: `TicketFiles`, the one owner of the ticket files, moving a ticket to the box
+`contracts.ticket.STATE_BOX` gives its state, along `contracts.ticket.ALLOWED_TRANSITIONS`;
+audit), `admission` (the one check submit and the processor share), `submit` (submit and
+reads), `processing` (claim, DRY_RUN paper fills at the next open, waiting), `manual` (MANUAL
+fills), `recovery` (crash leftovers), `market` (where the next open comes from). The fill
+arithmetic itself is `strategy.fills`."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from contracts.settings import ExecutionMode
 from contracts.summary import Stage
 from contracts.ticket import TERMINAL_STATES, ProblemCode, Ticket, TicketState
 from oci_backend.store import Store
-from oci_backend.tickets.boxes import states
+from oci_backend.tickets.boxes import TicketFiles
 from oci_backend.tickets.errors import (
     EmergencyStopped,
     ModeRefused,
@@ -86,7 +86,7 @@ def refusal(store: Store, ticket: Ticket, *, confirmed_required: bool = True,
         return Refusal(TicketRejected, Stage.STALE_TICKET,
                        "ticket does not match the current plan: " + "; ".join(lines),
                        field=problems[0].field, problems=lines)
-    for tid, (plan_id, state) in states(store).items():
+    for tid, (plan_id, state) in TicketFiles(store).states().items():
         if tid != ignore_open and plan_id == plan.plan_id and state in OPEN_STATES:
             return Refusal(
                 TicketConflict, Stage.STALE_TICKET,

@@ -1,16 +1,13 @@
-"""Typed ticket errors: each carries the HTTP status `oci_backend.errors` answers with, a
-stable code and the field at fault. `ModeRefused` is 409: the request is well-formed but
-conflicts with the server's execution mode."""
+"""Typed ticket errors: what went wrong and the field at fault. They know nothing of HTTP: the
+OCI API's one table (`oci_backend.errors.ERROR_ANSWERS`) gives each its status and code."""
 
 from __future__ import annotations
 
 
 class TicketError(Exception):
-    """A ticket request that cannot be honoured; `status_code` is the HTTP status to answer,
-    `code` a stable machine-readable code, `field` the part of the request at fault."""
+    """A ticket request that cannot be honoured; `field` is the part of the request at fault,
+    `problems` every mismatch with the plan when there are several."""
 
-    status_code: int = 400
-    code: str = "TICKET_ERROR"
     field: str | None = None
 
     def __init__(
@@ -24,38 +21,41 @@ class TicketError(Exception):
 
 
 class StaleTicket(TicketError):
-    status_code, code, field = 409, "STALE_TICKET", "plan_id"
+    """Drafted from a plan that is no longer current (or no plan at all): re-draft."""
+
+    field = "plan_id"
 
 
 class EmergencyStopped(TicketError):
-    status_code, code = 423, "EMERGENCY_STOP"
+    """The emergency stop is on: no ticket goes ahead."""
 
 
 class TicketRejected(TicketError):
-    status_code, code = 422, "TICKET_REJECTED"
+    """The ticket (or its fills) breaks a rule; `field` names it."""
 
 
 class TicketNotFound(TicketError):
-    status_code, code, field = 404, "TICKET_NOT_FOUND", "ticket_id"
+    field = "ticket_id"
 
 
 class IdempotencyConflict(TicketError):
-    status_code, code, field = 422, "IDEMPOTENCY_CONFLICT", "Idempotency-Key"
+    """The Idempotency-Key was used for another body."""
+
+    field = "Idempotency-Key"
 
 
 class ModeRefused(TicketError):
-    """LIVE (no broker yet) or a ticket drafted for another mode: 409, re-draft or change mode."""
+    """LIVE (no broker yet) or a ticket drafted for another mode: the request is well-formed
+    but conflicts with the server's execution mode; re-draft or change mode."""
 
-    status_code, code, field = 409, "MODE_REFUSED", "mode"
+    field = "mode"
 
 
 class TicketConflict(TicketError):
     """Another ticket for the same plan is still open (submitted, processing, awaiting fills)."""
 
-    status_code, code = 409, "TICKET_OPEN"
-
 
 class TicketStateError(TicketError):
     """The ticket is not in a state that allows this (e.g. fills for a DRY_RUN ticket)."""
 
-    status_code, code, field = 409, "TICKET_STATE", "state"
+    field = "state"

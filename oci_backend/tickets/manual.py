@@ -12,6 +12,7 @@ from contracts.summary import Risk, Severity, Stage
 from contracts.ticket import Fill, FillsRequest, TicketRecord, TicketState
 from oci_backend.store import Store, atomic_write_model
 from oci_backend.tickets import boxes
+from oci_backend.tickets.boxes import TicketFiles
 from oci_backend.tickets.errors import TicketNotFound, TicketRejected, TicketStateError
 from oci_backend.tickets.processing import apply_with_intent, fills_details, process_one
 from oci_backend.tickets.recovery import recover_locked
@@ -47,58 +48,9 @@ def record_fills(
     tid = check_ticket_id(ticket_id)
     with store.lock():
         recover_locked(store)
-        rec = boxes.read(store, "results", tid)
-        if rec is None:
-            found = boxes.find(store, tid)
-            if found is None:
-                raise TicketNotFound(f"no ticket {ticket_id!r}")
-            if found[1].ticket.mode is ExecutionMode.MANUAL and found[0] == "submitted" and (
-                    not store.emergency_stop().on):
-                # The trade happened before the processor's next pass: admit it now.
-                process_one(store, tid, now_kst())
-                rec = boxes.read(store, "results", tid)
-            if rec is None or rec.state not in AWAITING:
-                state = (rec or found[1]).state.value
-                raise TicketStateError(
-                    f"ticket {tid} is {state}: fills can be recorded once it is "
-                    f"AWAITING_MANUAL_EXECUTION", problems=[rec.message] if rec else [])
-        if rec.ticket.mode is not ExecutionMode.MANUAL or rec.state not in AWAITING:
-            raise TicketStateError(
-                f"ticket {tid} is a {rec.ticket.mode.value} ticket in state {rec.state.value}: "
-                f"fills can only be recorded for a MANUAL ticket awaiting execution")
-        commission_rate = store.settings().strategy.commission
-        replay = store.paths.replay_marker.exists()
-        first_session = calendar.next_session(rec.ticket.asof)
-        ordered = {(o.side, o.ticker): o for o in rec.ticket.orders}
-        filled: dict[tuple[Side, str], int] = {}
-        for f in rec.fills:
-            filled[(f.side, f.ticker)] = filled.get((f.side, f.ticker), 0) + f.qty
-        resolved: list[Fill] = []
-        for i, f in enumerate(req.fills):
-            key = (f.side, f.ticker)
-            o = ordered.get(key)
-            if o is None:
-                sides = [s.value for (s, t) in ordered if t == f.ticker]
-                field = f"fills[{i}].side" if sides else f"fills[{i}].ticker"
-                what = f"has a {sides[0]} of {f.ticker}" if sides else f"has no {f.ticker}"
-                raise TicketRejected(f"fills[{i}]: ticket {tid} {what}", field=field)
-            day = f.filled_at.astimezone(KST).date()
-            if not replay and day < first_session:
-                raise TicketRejected(
-                    f"fills[{i}]: filled_at {day} is before {first_session}, the first session "
-                    f"the plan of {rec.ticket.asof} can execute in (historical fill dates are "
-                    f"only taken by a replay data root)", field=f"fills[{i}].filled_at")
-            filled[key] = filled.get(key, 0) + f.qty
-            if filled[key] > o.qty:
-                raise TicketRejected(
-                    f"fills[{i}]: over-fill — {filled[key]} {f.side.value} {f.ticker} recorded "
-                    f"in total but the ticket ordered {o.qty}", field=f"fills[{i}].qty")
-            commission, tax = fees_of(f.side, o.kind, f.qty * f.price, commission_rate,
-                                      day.year)
-            resolved.append(f.model_copy(update={
-                "commission": commission if f.commission is None else f.commission,
-                "tax": tax if f.tax is None else f.tax,
-            }))
+        rec = _awaiting_fills(store, tid)
+        resolved = _resolved(rec, req, store.settings().strategy.commission,
+                             replay=store.paths.is_replay)
         try:
             after = apply_fills(store.portfolio(), resolved)
         except FillProblem as exc:
@@ -108,30 +60,30 @@ def record_fills(
             raise TicketRejected(f"fills do not fit the portfolio: {exc}",
                                  field="fills") from None
         plan = store.plan(rec.ticket.plan_id)
-        incidents = list(rec.incidents)
         new_incident = None
-        buys = any(f.side is Side.BUY for f in resolved)
-        if plan is not None and buys and after.cash < plan.reserve - 1e-6:
+        if plan is not None and any(f.side is Side.BUY for f in resolved) and (
+                after.cash < plan.reserve - 1e-6):
             new_incident = (f"{RESERVE_INCIDENT}: cash {after.cash:,.0f} KRW after the fills is "
                             f"below the plan's reserve {plan.reserve:,.0f} KRW (accepted: the "
                             f"trade happened at the broker)")
-            incidents.append(new_incident)
-        complete = all(filled.get(k, 0) == o.qty for k, o in ordered.items())
-        now = now_kst()
+        filled = _filled(rec.fills + resolved)
+        complete = all(filled.get((o.side, o.ticker), 0) == o.qty for o in rec.ticket.orders)
         state = TicketState.FILLS_RECORDED if (req.final or complete) else (
             TicketState.PARTIALLY_FILLED)
-        n_all = len(rec.fills) + len(resolved)
-        message = (f"{len(resolved)} fill(s) recorded by {actor} ({n_all} in total)"
+        message = (f"{len(resolved)} fill(s) recorded by {actor} "
+                   f"({len(rec.fills) + len(resolved)} in total)"
                    + (" — final" if state is TicketState.FILLS_RECORDED else "")
                    + (f": {req.note}" if req.note else ""))
-        staged = boxes.transition(rec, state, message, now, fills=[*rec.fills, *resolved],
-                                  incidents=incidents)
+        staged = boxes.transition(
+            rec, state, message, now_kst(), fills=[*rec.fills, *resolved],
+            incidents=[*rec.incidents, *([new_incident] if new_incident else [])])
         intent, revision = apply_with_intent(
             store, staged, resolved, reason=f"manual fills of ticket {tid}", actor=actor,
             crash_prefix="fills_",
             details={"incident": new_incident} if new_incident else None)
-        boxes.finish(store, intent, rec.state, actor=actor, portfolio_revision_after=revision,
-                     fills=fills_details(resolved))
+        TicketFiles(store).commit(intent, rec.state, actor=actor,
+                                  portfolio_revision_after=revision,
+                                  fills=fills_details(resolved))
         if new_incident:
             _raise_incident(store, intent, new_incident, actor)
             if on_incident is not None:
@@ -144,6 +96,75 @@ def record_fills(
             boxes.stage(store, intent, (Stage.AWAITING_MANUAL_EXECUTION,
                                         f"ticket {tid} partially filled; record the rest"))
         return intent
+
+
+def _awaiting_fills(store: Store, tid: str) -> TicketRecord:
+    """The MANUAL record of `tid` that takes fills now (lock held): in results/, or admitted
+    now from submitted/ (the processor's step) when the emergency stop is off."""
+    files = TicketFiles(store)
+    rec = files.read("results", tid)
+    if rec is None:
+        found = files.find(tid)
+        if found is None:
+            raise TicketNotFound(f"no ticket {tid!r}")
+        if found[1].ticket.mode is ExecutionMode.MANUAL and found[0] == "submitted" and (
+                not store.emergency_stop().on):
+            # The trade happened before the processor's next pass: admit it now.
+            process_one(store, tid, now_kst())
+            rec = files.read("results", tid)
+        if rec is None or rec.state not in AWAITING:
+            state = (rec or found[1]).state.value
+            raise TicketStateError(
+                f"ticket {tid} is {state}: fills can be recorded once it is "
+                f"AWAITING_MANUAL_EXECUTION", problems=[rec.message] if rec else [])
+    if rec.ticket.mode is not ExecutionMode.MANUAL or rec.state not in AWAITING:
+        raise TicketStateError(
+            f"ticket {tid} is a {rec.ticket.mode.value} ticket in state {rec.state.value}: "
+            f"fills can only be recorded for a MANUAL ticket awaiting execution")
+    return rec
+
+
+def _filled(fills: list[Fill]) -> dict[tuple[Side, str], int]:
+    out: dict[tuple[Side, str], int] = {}
+    for f in fills:
+        out[(f.side, f.ticker)] = out.get((f.side, f.ticker), 0) + f.qty
+    return out
+
+
+def _resolved(rec: TicketRecord, req: FillsRequest, commission_rate: float, *,
+              replay: bool) -> list[Fill]:
+    """`req.fills` checked against the ticket (`TicketRejected` naming `fills[i]....`) and
+    with their commission and tax filled in."""
+    tid = rec.ticket.ticket_id
+    first_session = calendar.next_session(rec.ticket.asof)
+    ordered = {(o.side, o.ticker): o for o in rec.ticket.orders}
+    filled = _filled(rec.fills)
+    resolved: list[Fill] = []
+    for i, f in enumerate(req.fills):
+        key = (f.side, f.ticker)
+        o = ordered.get(key)
+        if o is None:
+            sides = [s.value for (s, t) in ordered if t == f.ticker]
+            field = f"fills[{i}].side" if sides else f"fills[{i}].ticker"
+            what = f"has a {sides[0]} of {f.ticker}" if sides else f"has no {f.ticker}"
+            raise TicketRejected(f"fills[{i}]: ticket {tid} {what}", field=field)
+        day = f.filled_at.astimezone(KST).date()
+        if not replay and day < first_session:
+            raise TicketRejected(
+                f"fills[{i}]: filled_at {day} is before {first_session}, the first session "
+                f"the plan of {rec.ticket.asof} can execute in (historical fill dates are "
+                f"only taken by a replay data root)", field=f"fills[{i}].filled_at")
+        filled[key] = filled.get(key, 0) + f.qty
+        if filled[key] > o.qty:
+            raise TicketRejected(
+                f"fills[{i}]: over-fill — {filled[key]} {f.side.value} {f.ticker} recorded "
+                f"in total but the ticket ordered {o.qty}", field=f"fills[{i}].qty")
+        commission, tax = fees_of(f.side, o.kind, f.qty * f.price, commission_rate, day.year)
+        resolved.append(f.model_copy(update={
+            "commission": commission if f.commission is None else f.commission,
+            "tax": tax if f.tax is None else f.tax,
+        }))
+    return resolved
 
 
 def _raise_incident(store: Store, rec: TicketRecord, message: str, actor: str) -> None:

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from pathlib import Path
 
 from contracts.audit import AuditAction
 from contracts.common import now_kst
 from contracts.settings import ExecutionMode
 from contracts.summary import Stage
 from contracts.ticket import Fill, TicketRecord, TicketState
-from oci_backend.store import CorruptFile, Store, atomic_move, atomic_write_model, read_model
+from oci_backend.store import CorruptFile, Store
 from oci_backend.tickets import boxes
 from oci_backend.tickets.admission import refusal
+from oci_backend.tickets.boxes import TicketFiles
 from oci_backend.tickets.market import OpenSource
 from oci_backend.tickets.recovery import applied, recover
 from strategy import calendar
@@ -50,10 +50,11 @@ def process_pending(store: Store, *, now: datetime | None = None,
     if store.emergency_stop().on:
         log.warning("emergency stop is on: submitted tickets are not processed")
         return []
+    files = TicketFiles(store)
     pending: list[tuple[datetime, str]] = []
-    for tid in boxes.ids_in(store, "submitted"):
+    for tid in files.ids_in("submitted"):
         try:
-            rec = boxes.read(store, "submitted", tid)
+            rec = files.read("submitted", tid)
         except CorruptFile:
             log.exception("ticket %s is unreadable; left in submitted/", tid)
             continue
@@ -81,15 +82,16 @@ def fill_waiting(store: Store, opens: OpenSource, *, now: datetime | None = None
     """Paper-fill every AWAITING_NEXT_OPEN ticket whose open `opens` now has (the daily cycle
     calls this before it plans); a ticket whose plan went stale meanwhile is REJECTED."""
     now = now or now_kst()
+    files = TicketFiles(store)
     out: list[TicketRecord] = []
-    for tid in boxes.ids_in(store, "results"):
-        if not _maybe_waiting(store, tid):
+    for tid in files.ids_in("results"):
+        if not files.may_be_waiting(tid):
             continue
         with store.lock():
             if store.emergency_stop().on:
                 break
             try:
-                rec = boxes.read(store, "results", tid)
+                rec = files.read("results", tid)
             except CorruptFile:
                 log.exception("ticket %s is unreadable; left in results/", tid)
                 continue
@@ -105,37 +107,13 @@ def fill_waiting(store: Store, opens: OpenSource, *, now: datetime | None = None
     return out
 
 
-# results/ only grows; a record that is not waiting never waits again. Its state is remembered
-# by file signature so a pass over results/ does not parse every old ticket again.
-_NOT_WAITING: dict[Path, tuple[int, int, int]] = {}
-
-
-def _maybe_waiting(store: Store, tid: str) -> bool:
-    path = store.paths.ticket("results", tid)
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return False
-    sig = (st.st_ino, st.st_size, st.st_mtime_ns)
-    if _NOT_WAITING.get(path) == sig:
-        return False
-    try:
-        rec = read_model(path, TicketRecord)
-    except CorruptFile:
-        return True  # let the locked pass log it
-    if rec is not None and rec.state is not TicketState.AWAITING_NEXT_OPEN:
-        _NOT_WAITING[path] = sig
-        return False
-    return rec is not None
-
-
 def _fail_held(store: Store, tid: str, error: str, now: datetime,
                waiting: TicketRecord | None = None) -> TicketRecord | None:
     """After an unexpected error: FAILED in results/ unless its fills already reached the
     portfolio (then the next `recover` completes it). Lock held."""
-    held = store.paths.ticket("processing", tid)
+    files = TicketFiles(store)
     try:
-        rec = read_model(held, TicketRecord) or waiting
+        rec = files.held(tid) or waiting
     except CorruptFile:
         return None
     if rec is None:
@@ -143,33 +121,22 @@ def _fail_held(store: Store, tid: str, error: str, now: datetime,
     target = rec.portfolio_revision_after if rec.fills else None
     if target is not None and applied(store, tid, target):
         return None
-    done = boxes.transition(rec, TicketState.FAILED, f"processing failed: {error}; re-draft",
-                            now, fills=[], portfolio_revision_after=None)
-    boxes.finish(store, done, rec.state)
-    return done
+    return files.move(rec, TicketState.FAILED, f"processing failed: {error}; re-draft", now,
+                      fills=[], portfolio_revision_after=None)
 
 
 def process_one(store: Store, tid: str, now: datetime, opens: OpenSource | None = None
                 ) -> TicketRecord | None:
     """Claim and process one submitted ticket (lock held); None when it is gone."""
-    src, held = store.paths.ticket("submitted", tid), store.paths.ticket("processing", tid)
-    try:
-        atomic_move(src, held)
-    except FileNotFoundError:
-        return None  # another processor took it
-    boxes.crash_point("after_claim")
-    claimed = read_model(held, TicketRecord)
-    if claimed is None:
+    rec = TicketFiles(store).claim(tid, now)
+    if rec is None:
         return None
-    rec = boxes.transition(claimed, TicketState.PROCESSING, "claimed by the processor", now)
-    atomic_write_model(held, rec)
     if rec.ticket.mode is ExecutionMode.MANUAL:
         rejected = _reject_if_refused(store, rec, now)
         if rejected is not None:
             return rejected
         msg = "waiting for the operator to trade by hand and record the fills"
-        done = boxes.transition(rec, TicketState.AWAITING_MANUAL_EXECUTION, msg, now)
-        boxes.finish(store, done, rec.state)
+        done = TicketFiles(store).move(rec, TicketState.AWAITING_MANUAL_EXECUTION, msg, now)
         boxes.stage(store, done, (Stage.AWAITING_MANUAL_EXECUTION,
                                   f"ticket {tid}: trade {len(done.ticket.orders)} orders by "
                                   f"hand, then record the fills"))
@@ -182,8 +149,7 @@ def _reject_if_refused(store: Store, rec: TicketRecord, now: datetime) -> Ticket
     if denied is None:
         return None
     tid = rec.ticket.ticket_id
-    done = boxes.transition(rec, TicketState.REJECTED, denied.message, now)
-    boxes.finish(store, done, rec.state)
+    done = TicketFiles(store).move(rec, TicketState.REJECTED, denied.message, now)
     boxes.stage(store, done, (denied.stage, f"ticket {tid} rejected: {denied.message}"))
     return done
 
@@ -203,8 +169,7 @@ def _admit_and_fill(store: Store, rec: TicketRecord, now: datetime,
         if rec.state is TicketState.AWAITING_NEXT_OPEN:
             return None  # still waiting: nothing changed
         msg = f"waiting for the open of {session} (the session after the plan) in the data"
-        done = boxes.transition(rec, TicketState.AWAITING_NEXT_OPEN, msg, now)
-        boxes.finish(store, done, rec.state)
+        done = TicketFiles(store).move(rec, TicketState.AWAITING_NEXT_OPEN, msg, now)
         boxes.stage(store, done, (Stage.SUBMITTED, f"ticket {tid}: {msg}"))
         return done
     plan = store.plan(rec.ticket.plan_id)
@@ -222,9 +187,9 @@ def _admit_and_fill(store: Store, rec: TicketRecord, now: datetime,
         with_fills, revision = apply_with_intent(
             store, with_fills, result.fills, reason=f"DRY_RUN paper fills of ticket {tid}",
             actor=boxes.PROCESSOR, crash_prefix="")
-    done = boxes.transition(with_fills, TicketState.DRY_RUN_FILLED, message, now,
-                            portfolio_revision_after=revision)
-    boxes.finish(store, done, rec.state, portfolio_revision_after=revision)
+    done = TicketFiles(store).move(with_fills, TicketState.DRY_RUN_FILLED, message, now,
+                                   portfolio_revision_after=revision,
+                                   details={"portfolio_revision_after": revision})
     boxes.stage(store, done, (Stage.DRY_RUN_FILLED, f"ticket {tid}: {message}"),
                 (Stage.DONE_TODAY, f"ticket {tid} paper-filled; portfolio at revision "
                                    f"{revision}"))
@@ -243,7 +208,7 @@ def apply_with_intent(
     Returns the intent record (portfolio_revision_after set) and the new revision."""
     target = store.revision() + 1
     intent = rec.model_copy(update={"portfolio_revision_after": target})
-    atomic_write_model(store.paths.ticket("processing", rec.ticket.ticket_id), intent)
+    TicketFiles(store).hold(intent)
     boxes.crash_point(f"{crash_prefix}after_intent")
     new = store.update_portfolio(
         lambda p: apply_fills(p, fills), reason=reason, actor=actor,

@@ -13,16 +13,10 @@ import logging
 
 from contracts.audit import AuditAction
 from contracts.common import now_kst
-from contracts.ticket import TicketRecord, TicketState
-from oci_backend.store import (
-    CorruptFile,
-    Store,
-    atomic_move,
-    atomic_write_model,
-    durable_unlink,
-    read_model,
-)
+from contracts.ticket import TicketState
+from oci_backend.store import CorruptFile, Store
 from oci_backend.tickets import boxes
+from oci_backend.tickets.boxes import TicketFiles
 
 log = logging.getLogger(__name__)
 
@@ -40,22 +34,22 @@ def recover(store: Store) -> list[str]:
 
 
 def recover_locked(store: Store) -> list[str]:
+    files = TicketFiles(store)
     out: list[str] = []
-    for tid in boxes.ids_in(store, "processing"):
-        held = store.paths.ticket("processing", tid)
+    for tid in files.ids_in("processing"):
         try:
-            rec = read_model(held, TicketRecord)
+            rec = files.held(tid)
         except CorruptFile as exc:
             log.error("recover: %s", exc)
             out.append(f"{tid}: left in processing/ — unreadable: {exc.error}")
             continue
         if rec is None:
             continue
-        result = boxes.read(store, "results", tid)
+        result = files.read("results", tid)
         now = now_kst()
         target = rec.portfolio_revision_after if rec.fills else None
         if result is not None and (target is None or result.portfolio_revision_after == target):
-            durable_unlink(held)
+            files.drop(tid)
             if not boxes.audited(store, result):  # the crash came between result and audit
                 boxes.audit(store, result, rec.state, "recover", result.message,
                             portfolio_revision_after=result.portfolio_revision_after)
@@ -65,31 +59,26 @@ def recover_locked(store: Store) -> list[str]:
                 out.append(f"{tid}: already completed ({result.state.value}); leftover removed")
             continue
         if target is not None and applied(store, tid, target):
-            before = rec.state
+            details = {"portfolio_revision_after": target}
             if rec.state in _PAPER:  # a paper fill that reached the portfolio
-                rec = boxes.transition(rec, TicketState.DRY_RUN_FILLED,
-                                       f"paper-filled (completed by recover at revision "
-                                       f"{target})", now)
-            boxes.finish(store, rec, before, actor="recover", portfolio_revision_after=target)
+                files.move(rec, TicketState.DRY_RUN_FILLED,
+                           f"paper-filled (completed by recover at revision {target})", now,
+                           actor="recover", details=details)
+            else:  # recorded fills: the write-ahead record is already in its new state
+                files.commit(rec, rec.state, actor="recover", **details)
             out.append(f"{tid}: completed — fills were applied at revision {target}")
             continue
         if result is not None:
-            durable_unlink(held)
+            files.drop(tid)
             out.append(f"{tid}: fills were not applied; the ticket stays "
                        f"{result.state.value} — " + (
                            "the next pass fills it" if result.state is
                            TicketState.AWAITING_NEXT_OPEN else "record them again"))
             continue
-        if rec.state is TicketState.SUBMITTED:  # claimed (renamed) but not yet marked
-            atomic_move(held, store.paths.ticket("submitted", tid))
-            out.append(f"{tid}: returned to submitted (claimed, nothing done)")
-            continue
-        back = boxes.transition(rec, TicketState.SUBMITTED, "returned to submitted by recover",
-                                now, fills=[], portfolio_revision_after=None)
-        atomic_write_model(held, back)
-        atomic_move(held, store.paths.ticket("submitted", tid))
-        boxes.audit(store, back, rec.state, "recover", back.message)
-        out.append(f"{tid}: returned to submitted (nothing was applied)")
+        claimed = rec.state is TicketState.SUBMITTED
+        files.unclaim(rec, now)
+        out.append(f"{tid}: returned to submitted (claimed, nothing done)" if claimed else
+                   f"{tid}: returned to submitted (nothing was applied)")
     for line in out:
         log.warning("recover: %s", line)
     return out

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from contracts.common import now_kst
 from contracts.summary import Stage
 from contracts.ticket import IdempotencyRecord, Ticket, TicketEvent, TicketRecord, TicketState
 from oci_backend.paths import InvalidId, check_id
-from oci_backend.store import Store, atomic_write_model, durable_unlink, read_model
+from oci_backend.store import Store
 from oci_backend.tickets import boxes
 from oci_backend.tickets.admission import refusal
+from oci_backend.tickets.boxes import TicketFiles
 from oci_backend.tickets.errors import (
     IdempotencyConflict,
     TicketNotFound,
@@ -43,21 +42,23 @@ def submit_ticket(
             f"(e.g. a UUID generated once per submit)", field="Idempotency-Key")
     key_hash = boxes.sha256(key)
     body_hash = boxes.body_sha256(ticket)
-    key_path = store.paths.idempotency_dir / f"{key_hash}.json"
     tid = ticket.ticket_id
+    files = TicketFiles(store)
     with store.lock():
-        prior = read_model(key_path, IdempotencyRecord)
+        prior = files.key(key_hash)
         if prior is not None:
             if prior.body_sha256 != body_hash:
                 raise IdempotencyConflict(
                     f"Idempotency-Key was already used for ticket {prior.ticket_id} with a "
                     f"different body; use a new key for a new ticket")
-            found = _find_valid(store, prior.ticket_id)
+            found = _find_valid(files, prior.ticket_id)
             if found is not None:
                 return found[1], False
-        existing = _find_valid(store, tid)
+        existing = _find_valid(files, tid)
+        key_record = IdempotencyRecord(key_sha256=key_hash, ticket_id=tid,
+                                       body_sha256=body_hash, at=now_kst())
         if existing is not None and existing[1].state not in RESUBMITTABLE:
-            _write_key(key_path, key_hash, tid, body_hash)
+            files.remember_key(key_record)
             return existing[1], False
         denied = refusal(store, ticket)
         if denied is not None:
@@ -69,46 +70,28 @@ def submit_ticket(
         rec = TicketRecord(
             ticket=ticket, state=TicketState.SUBMITTED, idempotency_key=key, submitted_at=now,
             events=[TicketEvent(at=now, state=TicketState.SUBMITTED, message=msg)], message=msg,
-            replay=store.paths.replay_marker.exists(),
+            replay=store.paths.is_replay,
         )
-        if existing is not None:
-            _archive(store, existing[0], existing[1])
-        atomic_write_model(store.paths.ticket("submitted", tid), rec)
-        if existing is not None:
-            durable_unlink(store.paths.ticket(existing[0], tid))
-        _write_key(key_path, key_hash, tid, body_hash)
-        boxes.audit(store, rec, None, actor, msg, idempotency_key_sha256=key_hash)
+        files.create(rec, key_record, actor=actor, replacing=existing)
         boxes.stage(store, rec, (Stage.SUBMITTED,
                                  f"ticket {tid} submitted ({len(ticket.orders)} orders, "
                                  f"{ticket.mode.value})"))
         return rec, True
 
 
-def _find_valid(store: Store, tid: str) -> tuple[str, TicketRecord] | None:
+def _find_valid(files: TicketFiles, tid: str) -> tuple[str, TicketRecord] | None:
     try:
-        return boxes.find(store, tid)
+        return files.find(tid)
     except InvalidId:
         return None  # not a storable id: the admission check names the problem
-
-
-def _archive(store: Store, box: str, rec: TicketRecord) -> None:
-    tid = rec.ticket.ticket_id
-    n = 1
-    while store.paths.ticket_archive(tid, n).exists():
-        n += 1
-    atomic_write_model(store.paths.ticket_archive(tid, n), rec)
-
-
-def _write_key(path: Path, key_hash: str, tid: str, body_hash: str) -> None:
-    atomic_write_model(path, IdempotencyRecord(
-        key_sha256=key_hash, ticket_id=tid, body_sha256=body_hash, at=now_kst()))
 
 
 def list_tickets(
     store: Store, *, limit: int = 50, state: TicketState | None = None
 ) -> list[TicketRecord]:
     """Newest first (by submit time), optionally only those in `state`; at most `limit`."""
-    recs = [r for r in boxes.all_records(store).values() if state is None or r.state is state]
+    recs = [r for r in TicketFiles(store).all_records().values()
+            if state is None or r.state is state]
     recs.sort(key=lambda r: (r.submitted_at, r.ticket.ticket_id), reverse=True)
     return recs[:limit] if limit and limit > 0 else recs
 
@@ -122,7 +105,7 @@ def check_ticket_id(ticket_id: str) -> str:
 
 def get_ticket(store: Store, ticket_id: str) -> TicketRecord:
     """The record of `ticket_id` wherever it is; `TicketNotFound` (404) when there is none."""
-    found = boxes.find(store, check_ticket_id(ticket_id))
+    found = TicketFiles(store).find(check_ticket_id(ticket_id))
     if found is None:
         raise TicketNotFound(f"no ticket {ticket_id!r}")
     return found[1]

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from contracts.pc import DraftRequest, StoredDraft, SubmitRequest
-from contracts.ticket import FillsRequest, TicketRecord, TicketState
+from contracts.ticket import FillsRequest, TicketRecord, TicketState, is_valid_id
 from pc_backend.deps import ServiceDep
 from pc_backend.errors import PcApiError
 
@@ -48,11 +48,8 @@ def list_tickets(service: ServiceDep, request: Request,
     return service.client.tickets(params)
 
 
-_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
-
-
 def _check_id(ticket_id: str) -> str:
-    if not ticket_id or len(ticket_id) > 128 or not set(ticket_id) <= _ID_CHARS:
+    if not is_valid_id(ticket_id):
         raise PcApiError(422, "VALIDATION_ERROR", f"ticket_id: {ticket_id[:40]!r} is not a "
                          "ticket id", field="ticket_id")
     return ticket_id

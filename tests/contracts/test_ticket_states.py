@@ -73,3 +73,18 @@ def test_ticket_transition_walks_every_legal_and_illegal_edge(capsys) -> None:
     assert legal == sum(len(v) for v in ALLOWED_TRANSITIONS.values())
     assert legal + illegal == len(S) ** 2
     assert "legal and" in capsys.readouterr().out
+
+
+def test_the_one_id_syntax_of_plans_and_tickets():
+    from contracts.ticket import is_valid_id
+    from oci_backend.paths import InvalidId, check_id
+
+    good = ["20250613-tk0123456789ab", "a", "A.b_c-d", "9" * 128]
+    bad = ["", ".hidden", "..", "a/b", "../x", "a\n", "a b", "9" * 129, "한글", None, 7]
+    assert all(is_valid_id(v) for v in good)
+    assert not any(is_valid_id(v) for v in bad)
+    for v in good:  # OCI's file names follow the same rule
+        assert check_id(v, "ticket_id") == v
+    for v in bad:
+        with pytest.raises(InvalidId):
+            check_id(v, "ticket_id")  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,44 @@ def test_lifespan_warns_loudly_on_a_non_loopback_host(tmp_path: Path,
 
     asyncio.run(start_and_stop())
     assert any("not a loopback address" in r.getMessage() for r in caplog.records)
+
+
+def test_domain_errors_know_no_http_one_table_maps_them(tmp_path: Path) -> None:
+    """HTTP only at the edges: the typed errors the domain raises carry no status or code;
+    `ERROR_ANSWERS` is the one table, and the app registers a handler for each row."""
+    from starlette.exceptions import HTTPException
+
+    from oci_backend.errors import ERROR_ANSWERS, BodyTooLarge, answer_of
+    from oci_backend.pipeline import AsofNotClosed, NotAReplayRoot, NotASession
+    from oci_backend.store import MissingStateFile, WriteFailed
+    from oci_backend.tickets import StaleTicket, TicketError
+
+    for error_type in ERROR_ANSWERS:
+        if not issubclass(error_type, HTTPException):
+            assert not hasattr(error_type, "status_code"), error_type
+            assert not hasattr(error_type, "code"), error_type
+    app = create_app(OciConfig(token="x" * 32, data_dir=tmp_path))
+    assert set(ERROR_ANSWERS) <= set(app.exception_handlers)
+    assert answer_of(StaleTicket("x")) == (409, "STALE_TICKET")
+    assert answer_of(TicketError("x")) == (400, "TICKET_ERROR")
+    assert answer_of(NotASession("x")) == answer_of(AsofNotClosed("x")) == (422,
+                                                                           "VALIDATION_ERROR")
+    assert answer_of(NotAReplayRoot("/r", date(2025, 12, 29))) == (409, "ASOF_REPLAY_REFUSED")
+    assert answer_of(MissingStateFile(Path("/x"))) == (500, "CORRUPT_FILE")
+    assert answer_of(WriteFailed(Path("/x"), OSError(28, "full"))) == (500, "STORE_ERROR")
+    assert answer_of(BodyTooLarge(10)) == (413, "BODY_TOO_LARGE")
+    with pytest.raises(LookupError):
+        answer_of(KeyError("not a domain error"))
+
+
+def test_no_status_codes_outside_the_http_edge() -> None:
+    """Only the HTTP layer of the OCI backend speaks status codes (routers, error table,
+    middleware, auth) and the replay's HTTP client; the domain modules do not."""
+    root = Path(__file__).resolve().parents[2] / "oci_backend"
+    edge = {"errors.py", "http_errors.py", "middleware.py", "http_limits.py", "auth.py",
+            "app.py", "replay_http.py", "deps.py"}
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
+                 if p.parent.name != "routers" and p.name not in edge
+                 and ("status_code" in p.read_text(encoding="utf-8")
+                      or "HTTPException" in p.read_text(encoding="utf-8"))]
+    assert offenders == []

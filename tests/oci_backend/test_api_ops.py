@@ -25,7 +25,7 @@ def replay_server(oci_server_factory: ServerFactory, tmp_path) -> OciServer:
     """A server on a replay data root (created explicitly, as `krx replay` does)."""
     from contracts.settings import Settings
     from oci_backend.paths import data_paths
-    from oci_backend.replay import create_replay_root
+    from oci_backend.replay_root import create_replay_root
 
     root = tmp_path / "replay-root"
     create_replay_root(data_paths(root), label="api test", data_spec="csv", settings=Settings())

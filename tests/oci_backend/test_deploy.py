@@ -285,7 +285,7 @@ def test_backend_serves_and_processes_tickets_under_memory_deny_write_execute(
     env = {k: v for k, v in os.environ.items() if not k.startswith("KRX_")}
     env.update(KRX_OCI_TOKEN=token, KRX_OCI_TICKET_INTERVAL_S="0.5")
     from oci_backend.paths import data_paths
-    from oci_backend.replay import create_replay_root
+    from oci_backend.replay_root import create_replay_root
 
     # asof cycles run only on a replay data root
     create_replay_root(data_paths(tmp_path / "data"), label="mdwe", data_spec="csv",

@@ -167,3 +167,89 @@ def test_run_cycle_portfolio_with_unknown_ticker_is_reported(tmp_path, krx_data_
     assert res.exit_code == 1
     assert "portfolio.json" in res.summary.message and "holdings.0.ticker" in res.summary.message
     assert store.paths.portfolio.read_bytes() == before
+
+
+# -- the asof rule, in the cycle -----------------------------------------------------------------
+def test_check_asof_is_the_one_rule_session_then_closed_then_replay_root(tmp_path):
+    from oci_backend.pipeline import (
+        AsofNotClosed,
+        AsofOutOfRange,
+        AsofRefused,
+        NotAReplayRoot,
+        check_asof,
+    )
+
+    paths = data_paths(tmp_path / "live")
+    now = datetime(2025, 12, 30, 10, tzinfo=KST)
+    with pytest.raises(NotASession, match=r"2025-12-26 \(Fri\) before, 2025-12-29 \(Mon\)"):
+        check_asof(paths, date(2025, 12, 27), now=now)  # a bad date first, even on a live root
+    with pytest.raises(AsofOutOfRange, match="outside the XKRX calendar"):
+        check_asof(paths, date(1999, 1, 4), now=now)
+    with pytest.raises(AsofNotClosed, match="has not closed yet; the last completed session is "
+                                            "2025-12-29"):
+        check_asof(paths, date(2025, 12, 30), now=now, replay=True)
+    with pytest.raises(NotAReplayRoot, match="live data root") as exc:
+        check_asof(paths, date(2025, 12, 29), now=now)
+    assert isinstance(exc.value, AsofRefused) and exc.value.field == "asof"
+    check_asof(paths, date(2025, 12, 29), now=now, replay=True)  # about to be marked: allowed
+    assert not paths.root.exists()  # the rule only reads
+
+
+def test_a_requested_asof_cycle_on_a_live_root_is_refused_writing_nothing(tmp_path, krx_data_dir):
+    from oci_backend.pipeline import NotAReplayRoot
+    from oci_backend.replay import InProcessBackend, run_replay
+
+    store = _store(tmp_path)
+    store.initialize()
+    before = _snapshot(store.paths.root)
+    with pytest.raises(NotAReplayRoot):
+        run_cycle(store, data_spec=f"csv:{krx_data_dir}", asof=date(2025, 12, 29),
+                  requested=True)
+    with pytest.raises(NotAReplayRoot):  # the replay driver asks through the same rule
+        run_replay(InProcessBackend(store, f"csv:{krx_data_dir}"), date(2025, 12, 26),
+                   date(2025, 12, 29))
+    assert _snapshot(store.paths.root) == before
+
+
+def test_a_cycle_reads_the_replay_marker_once_and_checks_asof_once(tmp_path, krx_data_dir,
+                                                                   monkeypatch):
+    from contracts.settings import Settings
+    from oci_backend import pipeline
+    from oci_backend.replay_root import create_replay_root
+
+    store = create_replay_root(data_paths(tmp_path / "r"), label="t",
+                               data_spec=f"csv:{krx_data_dir}", settings=Settings())
+    assert store.paths.is_replay and not data_paths(tmp_path / "other").is_replay
+    reads: list[object] = []
+    asked: list[date] = []
+    real_read, real_session = pipeline.read_marker, pipeline.calendar.is_session
+    monkeypatch.setattr(pipeline, "read_marker", lambda p: reads.append(p) or real_read(p))
+    monkeypatch.setattr(pipeline.calendar, "is_session",
+                        lambda d: asked.append(d) or real_session(d))
+    res = run_cycle(store, data_spec=f"csv:{krx_data_dir}", asof=date(2025, 12, 29),
+                    now=datetime(2025, 12, 30, 10, tzinfo=KST), requested=True)
+    assert res.summary.asof == date(2025, 12, 29)
+    assert any(r.code == "REPLAY" for r in res.summary.risks)
+    assert len(reads) == 1
+    assert asked.count(date(2025, 12, 29)) == 1  # the asof once (+ "today" for the summary)
+    entry = store.audit_tail(1)[0]
+    assert entry.details.get("replay") is True
+
+
+def test_pipeline_and_replay_import_each_other_at_module_level_without_a_circle():
+    import ast
+    import subprocess
+    import sys
+
+    code = ("import sys, oci_backend.pipeline; "
+            "print('oci_backend.replay' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "False"  # the cycle does not need the replay driver
+    root = Path(__file__).resolve().parents[2] / "oci_backend"
+    for name in ("pipeline.py", "replay.py", "replay_root.py", "replan.py"):
+        tree = ast.parse((root / name).read_text(encoding="utf-8"))
+        local = [n.lineno for f in ast.walk(tree)
+                 if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+                 for n in ast.walk(f) if isinstance(n, ast.Import | ast.ImportFrom)]
+        assert local == [], f"{name}: function-local imports at lines {local}"

@@ -20,13 +20,9 @@ from oci_backend.notify import Notifier
 from oci_backend.paths import data_paths
 from oci_backend.pipeline import run_cycle
 from oci_backend.replan import replan_after_change
-from oci_backend.replay import (
-    InProcessBackend,
-    compare_with_backtest,
-    create_replay_root,
-    run_replay,
-)
+from oci_backend.replay import InProcessBackend, compare_with_backtest, run_replay
 from oci_backend.replay_http import HttpBackend
+from oci_backend.replay_root import create_replay_root
 from oci_backend.store import Store
 from oci_backend.tickets import opens_from_bars
 from strategy.marketdata import make_provider

@@ -19,6 +19,7 @@ from contracts.signals import ReasonCode
 from contracts.summary import Stage
 from contracts.ticket import Fill, FillsRequest, TicketOrder, TicketState
 from oci_backend import tickets
+from oci_backend.errors import answer_of
 from oci_backend.tickets import (
     EmergencyStopped,
     IdempotencyConflict,
@@ -94,7 +95,7 @@ def test_submit_ticket_same_key_with_another_body_conflicts(store):
     other = t.model_copy(update={"copy_text": "edited"})
     with pytest.raises(IdempotencyConflict) as exc:
         submit_ticket(store, other, "key-1", actor="operator")
-    assert exc.value.status_code == 422 and exc.value.field == "Idempotency-Key"
+    assert answer_of(exc.value)[0] == 422 and exc.value.field == "Idempotency-Key"
 
 
 def test_submit_ticket_same_content_with_a_new_key_returns_the_existing_ticket(store):
@@ -134,14 +135,14 @@ def test_submit_ticket_emergency_stop_is_423(store):
     store.set_emergency_stop(True, "market halt", "operator")
     with pytest.raises(EmergencyStopped) as exc:
         submit_ticket(store, drafted(store), "k", actor="operator")
-    assert exc.value.status_code == 423 and exc.value.code == "EMERGENCY_STOP"
+    assert answer_of(exc.value) == (423, "EMERGENCY_STOP")
     assert _box(store, "submitted") == []
 
 
 def test_submit_ticket_must_be_confirmed(store):
     with pytest.raises(TicketRejected) as exc:
         submit_ticket(store, drafted(store, confirmed=False), "k", actor="operator")
-    assert exc.value.status_code == 422 and exc.value.field == "confirmed"
+    assert answer_of(exc.value)[0] == 422 and exc.value.field == "confirmed"
 
 
 def test_submit_ticket_live_mode_is_refused(tmp_path):
@@ -149,7 +150,7 @@ def test_submit_ticket_live_mode_is_refused(tmp_path):
     install_plan(s)
     with pytest.raises(ModeRefused) as exc:
         submit_ticket(s, drafted(s), "k", actor="operator")
-    assert exc.value.status_code == 409 and "LIVE" in str(exc.value) and "no broker" in str(
+    assert answer_of(exc.value)[0] == 409 and "LIVE" in str(exc.value) and "no broker" in str(
         exc.value)
 
 
@@ -158,7 +159,7 @@ def test_submit_ticket_for_a_plan_no_longer_current_is_stale(store):
     install_plan(store, plan_id="20250613-bbbbbbbbbbbb")
     with pytest.raises(StaleTicket) as exc:
         submit_ticket(store, t, "k", actor="operator")
-    assert exc.value.status_code == 409 and exc.value.code == "STALE_TICKET"
+    assert answer_of(exc.value) == (409, "STALE_TICKET")
     assert "re-draft" in str(exc.value)
     # the ticket was not patched or stored, and nothing else was written
     assert _box(store, "submitted") == []
@@ -190,7 +191,7 @@ def test_submit_ticket_names_the_field_of_the_first_problem(store):
     bad = bad.model_copy(update={"ticket_id": ticket_id_of(bad)})
     with pytest.raises(TicketRejected) as exc:
         submit_ticket(store, bad, "k", actor="operator")
-    assert exc.value.field == "orders[1].qty" and exc.value.status_code == 422
+    assert exc.value.field == "orders[1].qty" and answer_of(exc.value)[0] == 422
     assert any("QTY_ABOVE_PLAN" in p for p in exc.value.problems)
 
 
@@ -208,7 +209,7 @@ def test_submit_ticket_while_another_ticket_of_the_plan_is_open(store):
     smaller = smaller.model_copy(update={"ticket_id": ticket_id_of(smaller)})
     with pytest.raises(TicketConflict) as exc:
         submit_ticket(store, smaller, "k2", actor="operator")
-    assert exc.value.status_code == 409 and t.ticket_id in str(exc.value)
+    assert answer_of(exc.value)[0] == 409 and t.ticket_id in str(exc.value)
 
 
 @pytest.mark.parametrize("key", ["", "   ", "x" * 201, "bad\nkey"])
@@ -218,13 +219,13 @@ def test_submit_ticket_needs_a_sane_idempotency_key(store, key):
     assert exc.value.field == "Idempotency-Key"
 
 
-def test_ticket_errors_carry_status_code_and_field():
+def test_ticket_errors_carry_their_field_and_the_api_table_their_status_and_code():
     for cls, status in [(tickets.StaleTicket, 409), (EmergencyStopped, 423),
                         (TicketRejected, 422), (TicketNotFound, 404),
                         (IdempotencyConflict, 422), (ModeRefused, 409)]:
         err = cls("x", field="f")
-        assert isinstance(err, TicketError) and err.status_code == status and err.field == "f"
-        assert err.code.isupper()
+        assert isinstance(err, TicketError) and answer_of(err)[0] == status and err.field == "f"
+        assert answer_of(err)[1].isupper()
 
 
 def test_contracts_reject_zero_or_negative_quantities_and_prices():
@@ -435,7 +436,7 @@ def test_record_fills_over_fill_names_the_fill(manual_store):
             Fill(ticker="069500", side=Side.BUY, qty=1, price=35_000, filled_at=NOW),
             Fill(ticker="305720", side=Side.BUY, qty=49, price=10_080, filled_at=NOW)]),
             actor="operator")
-    assert exc.value.status_code == 422 and exc.value.field == "fills[1].qty"
+    assert answer_of(exc.value)[0] == 422 and exc.value.field == "fills[1].qty"
     assert "over-fill" in str(exc.value)
     assert store.portfolio() == before  # nothing of the rejected request was applied
 
@@ -485,10 +486,10 @@ def test_record_fills_on_a_dry_run_or_unknown_ticket(store):
     process_pending(store, now=NOW, opens=OPENS)
     with pytest.raises(TicketStateError) as exc:
         record_fills(store, t.ticket_id, req, actor="operator")
-    assert exc.value.status_code == 409
+    assert answer_of(exc.value)[0] == 409
     with pytest.raises(TicketNotFound) as exc:
         record_fills(store, "20250613-tk999999999999", req, actor="operator")
-    assert exc.value.status_code == 404
+    assert answer_of(exc.value)[0] == 404
     with pytest.raises(TicketNotFound):
         record_fills(store, "../../state/portfolio", req, actor="operator")
 

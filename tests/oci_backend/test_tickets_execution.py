@@ -17,7 +17,7 @@ from contracts.settings import ExecutionMode, Settings
 from contracts.summary import Stage
 from contracts.ticket import Fill, FillsRequest, TicketState
 from oci_backend.paths import data_paths
-from oci_backend.replay import create_replay_root
+from oci_backend.replay_root import create_replay_root
 from oci_backend.tickets import (
     RESERVE_INCIDENT,
     TicketRejected,

@@ -33,7 +33,8 @@ def discard_draft(service: ServiceDep) -> Response:
 
 
 @router.post("/submit", response_model=TicketRecord, status_code=201,
-             responses={200: {"description": "replayed: the same key's ticket"}})
+             responses={200: {"model": TicketRecord,
+                              "description": "replayed: the same key's ticket"}})
 def submit(body: SubmitRequest, service: ServiceDep, response: Response) -> TicketRecord:
     record, status = service.submit(body.confirm)
     response.status_code = status

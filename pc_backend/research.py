@@ -22,7 +22,7 @@ from contracts.common import now_kst
 from contracts.pc import BacktestRequest, SweepRequest, WalkForwardRequest
 from contracts.research import BacktestResponse, SweepResponse, WalkForwardResponse
 from contracts.settings import Settings
-from strategy.backtest.serialize import plain
+from strategy.backtest.serialize import sweep_model, walkforward_model
 from strategy.research import (
     DataSpecError,
     ResearchInputError,
@@ -113,12 +113,7 @@ def sweep(base: Settings, data_spec: str, body: SweepRequest) -> SweepResponse:
         raise ResearchInputError("grid", str(exc)) from None
     except BacktestInputError as exc:
         raise ResearchInputError(input_field(str(exc)), str(exc)) from None
-    rows = [{k: plain(v) for k, v in r.items()}
-            for r in table.head(body.top).to_dict(orient="records")]
-    return SweepResponse.model_validate({
-        "rows": rows, "columns": list(table.columns),
-        "attrs": {k: plain(v) if not isinstance(v, list) else v
-                  for k, v in table.attrs.items()}})
+    return sweep_model(table, body.top)
 
 
 def walkforward(base: Settings, data_spec: str, body: WalkForwardRequest
@@ -141,4 +136,4 @@ def walkforward(base: Settings, data_spec: str, body: WalkForwardRequest
         raise ResearchInputError("train_months", str(exc)) from None
     except BacktestInputError as exc:
         raise ResearchInputError(input_field(str(exc)), str(exc)) from None
-    return WalkForwardResponse.model_validate(result.to_dict())
+    return walkforward_model(result)

@@ -227,6 +227,8 @@ class PcClient:
             response = self._http.get("/health", timeout=5.0)
         except httpx.TransportError as exc:
             raise PcError("PC_DOWN", str(exc), context={"url": self.config.pc_url}) from None
+        if response.status_code >= 400:
+            raise self._error(response)
         try:
             data = response.json()
         except ValueError:

@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from strategy.backtest.report import write_walkforward_report
+    from strategy.backtest.serialize import walkforward_model
     from strategy.backtest.walkforward import run_walkforward, window_notes
     from strategy.research import prepare_grid_run
 
@@ -112,7 +113,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.json_out is not None:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         with open(args.json_out, "w", encoding="utf-8") as fh:
-            json.dump(wf.to_dict(), fh, indent=2, ensure_ascii=False)
+            json.dump(walkforward_model(wf).model_dump(mode="json"), fh, indent=2,
+                      ensure_ascii=False)
         print(f"json: {args.json_out}")
     if args.report is not None:
         print(f"report: {write_walkforward_report(wf, args.report, plotly=args.report_plotly)}")

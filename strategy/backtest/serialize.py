@@ -4,7 +4,7 @@ Python numbers).
 
 `result_model` is the contract (`contracts.research.BacktestResponse`: metrics, tables, fills
 and the per-session series as `{"dates", "values"}` lists), `result_json` the same as plain
-JSON.
+JSON; `sweep_model` and `walkforward_model` are a sweep's and a walk-forward's contracts.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from contracts.research import BacktestResponse
+    from contracts.research import BacktestResponse, SweepResponse, WalkForwardResponse
     from strategy.backtest.engine import BacktestResult
+    from strategy.backtest.walkforward import WalkForwardResult
 
-__all__ = ["plain", "records", "result_json", "result_model", "series_json"]
+__all__ = ["plain", "records", "result_json", "result_model", "series_json", "sweep_model",
+           "walkforward_model"]
 
 
 def plain(value: Any) -> Any:
@@ -86,3 +88,22 @@ def result_model(result: BacktestResult) -> BacktestResponse:
 def result_json(result: BacktestResult) -> dict[str, Any]:
     """`result_model` as plain JSON (what `krx backtest --json` writes)."""
     return result_model(result).model_dump(mode="json")
+
+
+def sweep_model(table: pd.DataFrame, top: int | None = None) -> SweepResponse:
+    """A ranked sweep table (`run_sweep`; its first `top` rows) and how it ran (its attrs) as
+    the contract (`contracts.research.SweepResponse`)."""
+    from contracts.research import SweepResponse
+
+    rows = table if top is None else table.head(top)
+    return SweepResponse.model_validate({
+        "rows": records(rows), "columns": [str(c) for c in table.columns],
+        "attrs": {k: plain(v) for k, v in table.attrs.items()}})
+
+
+def walkforward_model(result: WalkForwardResult) -> WalkForwardResponse:
+    """A walk-forward as the contract (`contracts.research.WalkForwardResponse`): what the PC
+    backend answers and `krx walkforward --json` writes."""
+    from contracts.research import WalkForwardResponse
+
+    return WalkForwardResponse.model_validate(result.to_dict())

@@ -6,8 +6,18 @@ from contracts.audit import AuditAction, AuditEntry, FieldChange
 from contracts.common import KST, now_kst
 from contracts.instruments import Instrument, all_instruments, instrument, is_known
 from contracts.ops import CycleRequest, CycleResponse, Health
+from contracts.pc import (
+    Diff,
+    PcHealth,
+    PcPushResponse,
+    PcStatus,
+    PullResult,
+    ShutdownResponse,
+    StoredDraft,
+)
 from contracts.plan import GuardrailCheck, OrderPlan, PlanDecision, PlannedOrder, Side
 from contracts.portfolio import Holding, Portfolio
+from contracts.research import BacktestResponse, SweepResponse, WalkForwardResponse
 from contracts.settings import (
     ExecutionMode,
     Guardrails,
@@ -62,15 +72,29 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "health": Health,
     "cycle_request": CycleRequest,
     "cycle_response": CycleResponse,
+    # the PC backend's answers (docs/pc-api.md)
+    "pc_health": PcHealth,
+    "pc_status": PcStatus,
+    "pull_result": PullResult,
+    "diff": Diff,
+    "pc_push_response": PcPushResponse,
+    "stored_draft": StoredDraft,
+    "shutdown_response": ShutdownResponse,
+    "backtest_response": BacktestResponse,
+    "sweep_response": SweepResponse,
+    "walkforward_response": WalkForwardResponse,
 }
 
 __all__ = [
-    "KST", "SCHEMA_MODELS", "AuditAction", "AuditEntry", "DataFreshness", "EmergencyStop",
+    "KST", "SCHEMA_MODELS", "AuditAction", "AuditEntry", "BacktestResponse", "DataFreshness",
+    "Diff", "EmergencyStop",
     "EmergencyStopRequest", "ExecutionMode", "FieldChange", "Fill", "FillsRequest",
     "GuardrailCheck", "Guardrails", "Holding", "Instrument", "NotificationPrefs", "OpsSummary",
-    "OrderPlan", "OverallStatus", "PlanDecision", "PlanSummary", "PlannedOrder", "Portfolio",
+    "OrderPlan", "OverallStatus", "PcHealth", "PcPushResponse", "PcStatus", "PlanDecision",
+    "PlanSummary", "PlannedOrder", "Portfolio", "PullResult",
     "PushRequest", "PushResponse", "ReasonCode", "Regime", "RegimeState", "Risk", "Settings",
-    "Severity", "Side", "SignalAction", "Signals", "Stage", "StrategyParams", "SyncSnapshot",
+    "Severity", "ShutdownResponse", "Side", "SignalAction", "Signals", "Stage",
+    "StoredDraft", "StrategyParams", "SweepResponse", "SyncSnapshot",
     "Ticket", "TicketEvent", "TicketOrder", "TicketRecord", "TicketState", "TickerSignal",
-    "all_instruments", "instrument", "is_known", "now_kst",
+    "WalkForwardResponse", "all_instruments", "instrument", "is_known", "now_kst",
 ]

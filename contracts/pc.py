@@ -176,3 +176,9 @@ class PcHealth(Contract):
     status: Literal["ok"] = "ok"
     version: str
     time: datetime = Field(default_factory=now_kst)
+
+
+class ShutdownResponse(Contract):
+    """`POST /shutdown` accepted: the backend stops after answering."""
+
+    status: Literal["stopping"] = "stopping"

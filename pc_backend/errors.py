@@ -1,22 +1,22 @@
-"""Typed errors → HTTP answers, in one place, in OCI's error shape.
+"""Typed errors → HTTP answers, in one place (`ERROR_TABLE`), in OCI's error shape.
 
-The shape and the handlers both backends share (validation, 404/405, the last-resort 500,
-`ApiError`) are `oci_backend.http_errors`, which imports nothing of the OCI pipeline. Here:
-an error OCI answered reaches the caller unchanged (status and body); OCI out of reach is
-`503 OCI_UNREACHABLE` with what to do; local errors use the same
-`{"error", "message", "field", ...}` body.
+The domain errors (`workspace`, `service`, `research`, `strategy.research`, `merge`, the OCI
+client's) carry no HTTP status: the table maps each type to its status and code, and one
+handler registered per type with `app.add_exception_handler` answers the standard
+`{"error", "message", "field", ...}` body. The shape and the handlers both backends share
+(validation, 404/405, the last-resort 500) are `oci_backend.http_errors`, which imports nothing
+of the OCI pipeline. An error OCI answered reaches the caller unchanged (status and body).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from oci_backend.http_errors import (
-    ApiError,
     documented,
     error_body,
     install_common_handlers,
@@ -24,15 +24,60 @@ from oci_backend.http_errors import (
 from oci_backend.http_errors import json_answer as _json
 from pc_backend.merge import PathError
 from pc_backend.oci_client import OciHttpError, OciProtocolError, OciUnreachable
-from pc_backend.workspace import WorkspaceError
+from pc_backend.research import DataSpecUnusable, MarketDataUnreadable, ResearchBusy
+from pc_backend.service import DraftRefused, MergeConflicts, NothingToPush
+from pc_backend.workspace import (
+    InvalidInput,
+    NoDraft,
+    NotPulled,
+    WorkspaceBusy,
+    WorkspaceCorrupt,
+    WorkspaceError,
+)
+from strategy.research import ResearchInputError
 
 log = logging.getLogger("krx.pc")
 
-__all__ = ["COMMON_RESPONSES", "OCI_RESPONSES", "PcApiError", "documented", "error_body",
-           "install_error_handlers"]
+__all__ = ["COMMON_RESPONSES", "ERROR_TABLE", "OCI_RESPONSES", "Answer", "ShutdownUnsupported",
+           "documented", "error_body", "install_error_handlers"]
 
-# A local error with its status, code and field (the shared `ApiError`).
-PcApiError = ApiError
+
+class ShutdownUnsupported(Exception):
+    """`POST /shutdown` to a process `krx pc serve` did not start (nothing to stop)."""
+
+
+class Answer(NamedTuple):
+    """The HTTP answer of a domain error: status, code, the field named when the error names
+    none (its message then starts with it), and headers."""
+
+    status: int
+    code: str
+    field: str | None = None
+    headers: dict[str, str] = {}
+
+
+# Every domain error the PC backend answers, by type. An error takes the entry of its own
+# class or its nearest listed base (`_answer_of` walks the MRO).
+ERROR_TABLE: dict[type[Exception], Answer] = {
+    NotPulled: Answer(409, "NOT_PULLED"),
+    WorkspaceBusy: Answer(409, "WORKSPACE_BUSY"),
+    WorkspaceCorrupt: Answer(500, "WORKSPACE_CORRUPT"),
+    NoDraft: Answer(404, "NO_DRAFT"),
+    InvalidInput: Answer(422, "VALIDATION_ERROR"),
+    MergeConflicts: Answer(409, "CONFLICT"),
+    NothingToPush: Answer(409, "NOTHING_TO_PUSH"),
+    DraftRefused: Answer(409, "DRAFT_REFUSED"),
+    WorkspaceError: Answer(500, "WORKSPACE_ERROR"),
+    PathError: Answer(422, "VALIDATION_ERROR", field="path"),
+    ResearchInputError: Answer(422, "VALIDATION_ERROR"),
+    ResearchBusy: Answer(429, "RESEARCH_BUSY",
+                         headers={"Retry-After": str(ResearchBusy.retry_after_s)}),
+    MarketDataUnreadable: Answer(503, "MARKET_DATA_UNAVAILABLE"),
+    DataSpecUnusable: Answer(500, "CONFIG_ERROR"),
+    ShutdownUnsupported: Answer(409, "NOT_SUPPORTED"),
+    OciUnreachable: Answer(503, "OCI_UNREACHABLE", headers={"Retry-After": "2"}),
+    OciProtocolError: Answer(502, "OCI_BAD_ANSWER"),
+}
 
 # Headers of an OCI error answer worth passing on (the revision of a 409, the auth scheme).
 _PASSED_HEADERS = ("etag", "www-authenticate", "retry-after")
@@ -58,10 +103,24 @@ OCI_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _on_workspace(request: Request, exc: WorkspaceError) -> JSONResponse:
-    if exc.status_code >= 500:
-        log.error("workspace: %s", exc)
-    return _json(exc.status_code, error_body(exc.code, str(exc), exc.field, **exc.extra))
+def _answer_of(exc: Exception) -> Answer:
+    for kind in type(exc).__mro__:
+        if kind in ERROR_TABLE:
+            return ERROR_TABLE[kind]
+    raise LookupError(f"{type(exc).__name__} is not in ERROR_TABLE")  # pragma: no cover
+
+
+async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    answer = _answer_of(exc)
+    field = getattr(exc, "field", None)
+    message = str(exc)
+    if field is None and answer.field is not None:
+        field, message = answer.field, f"{answer.field}: {message}"
+    if answer.status >= 500:
+        log.error("%s: %s", answer.code, exc)
+    extra: dict[str, Any] = getattr(exc, "extra", None) or {}
+    return _json(answer.status, error_body(answer.code, message, field, **extra),
+                 answer.headers)
 
 
 async def _on_oci_http(request: Request, exc: OciHttpError) -> JSONResponse:
@@ -75,23 +134,8 @@ async def _on_oci_http(request: Request, exc: OciHttpError) -> JSONResponse:
     return _json(exc.status_code, exc.body, headers)
 
 
-async def _on_unreachable(request: Request, exc: OciUnreachable) -> JSONResponse:
-    return _json(503, error_body("OCI_UNREACHABLE", str(exc), None), {"Retry-After": "2"})
-
-
-async def _on_protocol(request: Request, exc: OciProtocolError) -> JSONResponse:
-    log.error("OCI protocol: %s", exc)
-    return _json(502, error_body("OCI_BAD_ANSWER", str(exc), None))
-
-
-async def _on_path(request: Request, exc: PathError) -> JSONResponse:
-    return _json(422, error_body("VALIDATION_ERROR", f"path: {exc}", "path"))
-
-
 def install_error_handlers(app: FastAPI) -> None:
     install_common_handlers(app, log=log, backend="PC backend", docs_hint="docs/pc-api.md")
-    app.add_exception_handler(WorkspaceError, _on_workspace)  # type: ignore[arg-type]
+    for kind in ERROR_TABLE:
+        app.add_exception_handler(kind, _on_domain_error)
     app.add_exception_handler(OciHttpError, _on_oci_http)  # type: ignore[arg-type]
-    app.add_exception_handler(OciUnreachable, _on_unreachable)  # type: ignore[arg-type]
-    app.add_exception_handler(OciProtocolError, _on_protocol)  # type: ignore[arg-type]
-    app.add_exception_handler(PathError, _on_path)  # type: ignore[arg-type]

@@ -1,7 +1,9 @@
-"""The PC backend's logic, below the routers: PULL, PUSH with merge on 409, tickets, status.
+"""The PC backend's logic, below the routers: PULL, PUSH with merge on 409, tickets, status,
+the working copies, the calls passed on to OCI and the research runs.
 
-Routers stay thin and call these methods from `def` endpoints (FastAPI's threadpool), because
-everything here blocks on the network or the disk.
+`PcService` is the facade the routers call (they never reach into its client, workspace or
+config). Routers stay thin and call these methods from `def` endpoints (FastAPI's threadpool)
+or worker threads, because everything here blocks on the network, the disk or the CPU.
 """
 
 from __future__ import annotations
@@ -14,19 +16,30 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
+from contracts.audit import AuditEntry
 from contracts.common import now_kst
-from contracts.ops import Health
+from contracts.ops import CycleRequest, CycleResponse, Health
 from contracts.pc import (
+    BacktestRequest,
+    ConflictChoice,
+    Diff,
     OciReach,
     PcPushRequest,
     PcPushResponse,
     PcStatus,
     PullResult,
     StoredDraft,
+    SweepRequest,
     TunnelStatus,
+    WalkForwardRequest,
 )
-from contracts.sync import PushRequest, SyncSnapshot
-from contracts.ticket import TicketRecord
+from contracts.plan import OrderPlan
+from contracts.portfolio import Portfolio
+from contracts.research import BacktestResponse, SweepResponse, WalkForwardResponse
+from contracts.settings import Settings
+from contracts.sync import EmergencyStop, EmergencyStopRequest, PushRequest, SyncSnapshot
+from contracts.ticket import FillsRequest, TicketRecord
+from pc_backend import research
 from pc_backend.config import PcConfig
 from pc_backend.oci_client import OciClient, OciHttpError, OciProtocolError, OciUnreachable
 from pc_backend.workspace import (
@@ -61,18 +74,13 @@ class Link(Protocol):
 class MergeConflicts(WorkspaceError):
     """Conflicts with OCI's newer values (pending, or found by a rebase): nothing pushed."""
 
-    status_code = 409
-    code = "CONFLICT"
-
 
 class NothingToPush(WorkspaceError):
-    status_code = 409
-    code = "NOTHING_TO_PUSH"
+    """No local edits to push."""
 
 
 class DraftRefused(WorkspaceError):
-    status_code = 409
-    code = "DRAFT_REFUSED"
+    """No ticket can be drafted from the pulled plan."""
 
 
 class PcService:
@@ -198,6 +206,76 @@ class PcService:
                 self.workspace.store_pull(raw, self.link.local_url)
                 return _carries(snap, revision, replan == "scheduled")
             time.sleep(0.1)
+
+    # -- workspace -----------------------------------------------------------------------------
+    def snapshot_bytes(self) -> bytes:
+        """The last pulled `SyncSnapshot`, as OCI sent it."""
+        return self.workspace.snapshot_bytes()
+
+    def diff(self) -> Diff:
+        return self.workspace.diff()
+
+    def resolve(self, choices: list[ConflictChoice]) -> Diff:
+        return self.workspace.resolve(choices)
+
+    def portfolio(self) -> Portfolio:
+        return self.workspace.working("portfolio")  # type: ignore[return-value]
+
+    def put_portfolio(self, portfolio: Portfolio) -> Portfolio:
+        return self.workspace.put_working("portfolio", portfolio)  # type: ignore[return-value]
+
+    def settings(self) -> Settings:
+        return self.workspace.working("settings")  # type: ignore[return-value]
+
+    def put_settings(self, settings: Settings) -> Settings:
+        return self.workspace.put_working("settings", settings)  # type: ignore[return-value]
+
+    def discard_edits(self) -> Diff:
+        self.workspace.discard_edits()
+        return self.workspace.diff()
+
+    # -- OCI, passed on ------------------------------------------------------------------------
+    def current_plan(self) -> OrderPlan:
+        return self.client.current_plan()
+
+    def emergency_stop(self) -> EmergencyStop:
+        return self.client.emergency_stop()
+
+    def set_emergency_stop(self, body: EmergencyStopRequest) -> EmergencyStop:
+        return self.client.set_emergency_stop(body.model_dump(mode="json"))
+
+    def audit(self, params: dict[str, str | int]) -> list[AuditEntry]:
+        return self.client.audit(params)
+
+    def run_cycle(self, body: CycleRequest | None) -> CycleResponse:
+        payload = body.model_dump(mode="json") if body is not None else None
+        return self.client.run_cycle(payload, timeout=self.config.cycle_timeout_s)
+
+    def tickets(self, params: dict[str, str | int]) -> list[TicketRecord]:
+        return self.client.tickets(params)
+
+    def ticket(self, ticket_id: str) -> TicketRecord:
+        return self.client.ticket(ticket_id)
+
+    def record_fills(self, ticket_id: str, body: FillsRequest) -> TicketRecord:
+        return self.client.record_fills(ticket_id, body.model_dump(mode="json"))
+
+    # -- research (CPU-bound: the routers run these on their own limiter) ----------------------
+    def research_base(self) -> Settings:
+        """The settings a research run starts from: the working copy when something was
+        pulled (what the operator is editing), else the defaults."""
+        if self.workspace.has_snapshot():
+            return self.settings()
+        return Settings()
+
+    def backtest(self, body: BacktestRequest) -> BacktestResponse:
+        return research.backtest(self.research_base(), self.config.data, body)
+
+    def sweep(self, body: SweepRequest) -> SweepResponse:
+        return research.sweep(self.research_base(), self.config.data, body)
+
+    def walkforward(self, body: WalkForwardRequest) -> WalkForwardResponse:
+        return research.walkforward(self.research_base(), self.config.data, body)
 
     # -- tickets -------------------------------------------------------------------------------
     def draft(self) -> StoredDraft:

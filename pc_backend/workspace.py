@@ -53,10 +53,8 @@ _CONFLICTS = TypeAdapter(list[Conflict])
 
 
 class WorkspaceError(Exception):
-    """A workspace problem the API maps to a status (`code`, `field`)."""
-
-    status_code = 500
-    code = "WORKSPACE_ERROR"
+    """A workspace problem (`field` names the input at fault, `extra` adds details); its HTTP
+    answer is `pc_backend.errors.ERROR_TABLE`'s."""
 
     def __init__(self, message: str, *, field: str | None = None, **extra: Any) -> None:
         super().__init__(message)
@@ -65,30 +63,23 @@ class WorkspaceError(Exception):
 
 
 class NotPulled(WorkspaceError):
-    status_code = 409
-    code = "NOT_PULLED"
+    """Nothing pulled yet."""
 
 
 class WorkspaceCorrupt(WorkspaceError):
-    status_code = 500
-    code = "WORKSPACE_CORRUPT"
+    """A workspace file that cannot be read back."""
 
 
 class WorkspaceBusy(WorkspaceError):
-    status_code = 409
-    code = "WORKSPACE_BUSY"
+    """Another process owns the workspace."""
 
 
 class NoDraft(WorkspaceError):
-    status_code = 404
-    code = "NO_DRAFT"
+    """No ticket draft stored."""
 
 
 class InvalidInput(WorkspaceError):
     """Input the workspace cannot take; `field` names it."""
-
-    status_code = 422
-    code = "VALIDATION_ERROR"
 
 
 class UnknownConflict(InvalidInput):

@@ -1,8 +1,9 @@
 """Chart builders of the cockpit, apart from the pages.
 
 The backtest figures are the ones of `strategy/backtest/report.py` (no second copy): the PC
-backend's JSON answer is read back into a `RemoteBacktest` carrying the attributes those
-builders use (equity, benchmark, regime, chop, fills, per_year, metrics, meta).
+backend's typed answer (`contracts.research.BacktestResponse`, the one JSON form of a backtest)
+is read into a `RemoteBacktest` carrying the attributes those builders use (equity, benchmark,
+regime, chop, fills, per_year, metrics, meta).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pandas as pd
 import plotly.graph_objects as go
 
+from contracts.research import BacktestResponse, SweepResponse, WalkForwardResponse
 from pc_cockpit.fmt import GAIN_COLOR, LOSS_COLOR
 from strategy.backtest import report
 
@@ -22,82 +24,34 @@ if TYPE_CHECKING:
     from strategy.backtest.engine import BacktestResult
     from strategy.backtest.walkforward import WalkForwardResult
 
-# --- reading the backend's JSON back into series and frames ---------------------------------
+# --- the backend's typed answers as series and frames ---------------------------------------
 
 # The fill table of `strategy.backtest.serialize` (what `report.trades_figure` reads).
 FILL_COLUMNS = ["date", "ticker", "side", "qty", "price", "notional", "commission", "tax",
                 "slippage_cost", "reason"]
 
 
-def to_series(data: Any, name: str = "") -> pd.Series:
-    """A date-indexed series from the shapes a JSON API uses for one: `{date: value}`,
-    `[[date, value], ...]`, `[{"date": d, "value": v}, ...]`, or `{"dates"|"index": [...],
-    "values"|"data": [...]}`. Empty when `data` is None."""
-    if data is None:
-        return pd.Series(dtype=float, name=name)
-    if isinstance(data, pd.Series):
-        return data
-    if isinstance(data, Mapping):
-        keys = set(data)
-        idx_key = next((k for k in ("dates", "index", "date", "x") if k in keys), None)
-        val_key = next((k for k in ("values", "data", "value", "y") if k in keys), None)
-        if idx_key and val_key:
-            return pd.Series(list(data[val_key]), index=pd.to_datetime(list(data[idx_key])),
-                             name=name)
-        return pd.Series(list(data.values()), index=pd.to_datetime(list(data.keys())), name=name)
-    rows = list(data)
-    if not rows:
-        return pd.Series(dtype=float, name=name)
-    if isinstance(rows[0], Mapping):
-        frame = pd.DataFrame(rows)
-        date_col = "date" if "date" in frame.columns else frame.columns[0]
-        value_col = next((c for c in (name, "value") if c and c in frame.columns),
-                         [c for c in frame.columns if c != date_col][0])
-        return pd.Series(frame[value_col].to_list(), index=pd.to_datetime(frame[date_col]),
-                         name=name)
-    return pd.Series([r[1] for r in rows], index=pd.to_datetime([r[0] for r in rows]), name=name)
+def _series(dates: Sequence[date], values: Sequence[Any], name: str) -> pd.Series:
+    return pd.Series(list(values), index=pd.DatetimeIndex(pd.to_datetime(list(dates))),
+                     name=name)
 
 
-def to_frame(data: Any) -> pd.DataFrame:
-    """A frame from records (`[{...}]`), pandas' split orient (`{"columns", "data"}`) or
-    columns (`{col: [...]}`); empty when `data` is None."""
-    if data is None:
-        return pd.DataFrame()
-    if isinstance(data, pd.DataFrame):
-        return data
-    if isinstance(data, Mapping):
-        if "columns" in data and "data" in data:
-            return pd.DataFrame(data["data"], columns=data["columns"])
-        return pd.DataFrame(dict(data))
-    return pd.DataFrame(list(data))
-
-
-def _series_table(payload: Mapping[str, Any]) -> pd.DataFrame | None:
-    """The per-session table when the answer holds one (`series` / `daily` records)."""
-    for key in ("series", "daily", "curves"):
-        value = payload.get(key)
-        if isinstance(value, list) and value and isinstance(value[0], Mapping):
-            frame = pd.DataFrame(value)
-            frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("date")))
-            return frame
-        if isinstance(value, Mapping) and ("dates" in value or "date" in value):
-            frame = pd.DataFrame({k: v for k, v in value.items() if k not in ("dates", "date")})
-            frame.index = pd.DatetimeIndex(pd.to_datetime(list(value.get("dates",
-                                                                         value.get("date")))))
-            return frame
-    return None
+def _frame(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None
+           ) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=list(columns) if columns is not None else None)
 
 
 @dataclass
 class RemoteBacktest:
-    """A backtest answered by the PC backend, shaped like `strategy.backtest.BacktestResult`
-    for the figure builders of `strategy/backtest/report.py`."""
+    """A backtest answered by the PC backend (`contracts.research.BacktestResponse`), shaped
+    like `strategy.backtest.BacktestResult` for the figure builders of
+    `strategy/backtest/report.py`."""
 
     metrics: dict[str, float]
     equity: pd.Series
     benchmark: pd.Series
     regime: pd.Series
-    chop: pd.Series | None  # None when the answer has no chop series (no strip drawn)
+    chop: pd.Series | None  # None when the run has no chop session at all (no strip drawn)
     fills: pd.DataFrame
     trades: pd.DataFrame
     per_year: pd.DataFrame
@@ -105,43 +59,24 @@ class RemoteBacktest:
     params: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> RemoteBacktest:
-        """Read the PC backend's `POST /backtest` answer (`series: {name: {dates, values}}`
-        with equity/benchmark/regime/chop, `fills`, `trades`, `per_year`, `metrics`, ...);
-        other common series shapes are accepted."""
-        table = _series_table(payload)
-        raw = payload.get("series")
-        named: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
-
-        def pick(name: str, *alts: str) -> pd.Series:
-            for key in (name, *alts):
-                if table is not None and key in table.columns:
-                    return table[key].rename(name)
-                if key in named:
-                    return to_series(named[key], name)
-                if key in payload and not isinstance(payload[key], int | float | str):
-                    return to_series(payload[key], name)
-            return pd.Series(dtype=float, name=name)
-
-        meta = dict(payload.get("meta") or {})
-        if "benchmark_metrics" in payload and "benchmark_metrics" not in meta:
-            meta["benchmark_metrics"] = payload["benchmark_metrics"]
-        fills = to_frame(payload.get("fills"))
-        if fills.empty:  # no fills: the columns the trades figure reads, no rows
-            fills = pd.DataFrame(columns=FILL_COLUMNS)
+    def from_model(cls, answer: BacktestResponse) -> RemoteBacktest:
+        series = answer.series
+        fills = _frame(answer.fills, None if answer.fills else FILL_COLUMNS)
         fills["date"] = pd.to_datetime(fills["date"])
+        chop = _series(series.chop.dates, series.chop.values, "chop")
         return cls(
             metrics={k: (float(v) if v is not None else float("nan"))
-                     for k, v in dict(payload.get("metrics") or {}).items()},
-            equity=pick("equity").astype(float),
-            benchmark=pick("benchmark").astype(float),
-            regime=pick("regime").astype(str),
-            chop=chop if len(chop := pick("chop")) else None,
+                     for k, v in answer.metrics.items()},
+            equity=_series(series.equity.dates, series.equity.values, "equity").astype(float),
+            benchmark=_series(series.benchmark.dates, series.benchmark.values,
+                              "benchmark").astype(float),
+            regime=_series(series.regime.dates, series.regime.values, "regime").astype(str),
+            chop=chop if len(chop) else None,
             fills=fills,
-            trades=to_frame(payload.get("trades")),
-            per_year=to_frame(payload.get("per_year")),
-            meta=meta,
-            params=dict(payload.get("params") or {}),
+            trades=_frame(answer.trades),
+            per_year=_frame(answer.per_year),
+            meta={**answer.meta, "benchmark_metrics": answer.benchmark_metrics},
+            params=dict(answer.params),
         )
 
     @property
@@ -209,14 +144,9 @@ def metric_color(name: str, delta: float | None) -> str:
     return f"color: {GAIN_COLOR if good else LOSS_COLOR}"
 
 
-def sweep_frame(payload: Mapping[str, Any] | Sequence[Any]) -> pd.DataFrame:
-    """The sweep table of the backend's answer (`rows`/`results`/`table`, or the list)."""
-    if isinstance(payload, Mapping):
-        for key in ("rows", "results", "table", "sweep"):
-            if key in payload:
-                return to_frame(payload[key])
-        return to_frame(payload)
-    return to_frame(payload)
+def sweep_frame(answer: SweepResponse) -> pd.DataFrame:
+    """The sweep table of the backend's answer, its columns in the engine's order."""
+    return _frame(answer.rows, answer.columns)
 
 
 def sweep_heatmap(frame: pd.DataFrame, x: str, y: str, objective: str) -> go.Figure:
@@ -265,8 +195,8 @@ def session_window(start: date, end: date) -> tuple[date, date]:
 
 @dataclass
 class RemoteWalkForward:
-    """A walk-forward answered by the PC backend (`WalkForwardResult.to_dict()`), shaped for
-    `report.walkforward_equity_figure`."""
+    """A walk-forward answered by the PC backend (`contracts.research.WalkForwardResponse`),
+    shaped for `report.walkforward_equity_figure`."""
 
     objective: str
     is_mean: float | None
@@ -279,18 +209,13 @@ class RemoteWalkForward:
     oos_benchmark: pd.Series | None = None
 
     @classmethod
-    def from_json(cls, payload: Mapping[str, Any]) -> RemoteWalkForward:
-        def num(key: str) -> float | None:
-            v = payload.get(key)
-            return None if v is None else float(v)
-
+    def from_model(cls, answer: WalkForwardResponse) -> RemoteWalkForward:
         return cls(
-            objective=str(payload.get("objective", "sharpe")),
-            is_mean=num("is_mean"), oos_mean=num("oos_mean"), gap=num("gap"),
-            n_compared=int(payload.get("n_compared") or 0),
-            windows=to_frame(payload.get("windows")),
-            oos_equity=to_series(payload.get("oos_equity"), "oos_equity").astype(float),
-            oos_metrics=dict(payload.get("oos_metrics") or {}),
+            objective=answer.objective, is_mean=answer.is_mean, oos_mean=answer.oos_mean,
+            gap=answer.gap, n_compared=answer.n_compared, windows=_frame(answer.windows),
+            oos_equity=_series([date.fromisoformat(d) for d in answer.oos_equity],
+                               list(answer.oos_equity.values()), "oos_equity").astype(float),
+            oos_metrics=dict(answer.oos_metrics),
         )
 
 

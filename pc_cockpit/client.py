@@ -20,14 +20,29 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from contracts.audit import AuditEntry
 from contracts.ops import CycleResponse
+from contracts.pc import (
+    BacktestRequest,
+    Conflict,
+    ConflictChoice,
+    Diff,
+    PcHealth,
+    PcPushResponse,
+    PcStatus,
+    PullResult,
+    StoredDraft,
+    SweepRequest,
+    WalkForwardRequest,
+)
 from contracts.plan import OrderPlan
 from contracts.portfolio import Portfolio
+from contracts.research import BacktestResponse, SweepResponse, WalkForwardResponse
 from contracts.settings import Settings
 from contracts.sync import EmergencyStop, SyncSnapshot
-from contracts.ticket import Ticket, TicketRecord
+from contracts.ticket import TicketRecord
 from pc_cockpit.i18n import t
 
 M = TypeVar("M", bound=BaseModel)
+_CONFLICTS = TypeAdapter(list[Conflict])
 
 ENV_URL = "KRX_COCKPIT_PC_URL"
 ENV_TOKEN_FILE = "KRX_COCKPIT_TOKEN_FILE"
@@ -82,7 +97,15 @@ class PcError(Exception):
 
     @property
     def conflicts(self) -> list[dict[str, Any]]:
+        """The conflicts of the error body, as sent (`409 CONFLICT` of a PUSH)."""
         return list(self.body.get("conflicts") or [])
+
+    def conflict_models(self) -> list[Conflict]:
+        """`conflicts` as `contracts.pc.Conflict`s (none when they are not conflicts)."""
+        try:
+            return _CONFLICTS.validate_python(self.conflicts)
+        except ValidationError:
+            return []
 
     def user_message(self, lang: str | None = None) -> str:
         """What to show the operator: what happened and what to do, in their language."""
@@ -199,18 +222,26 @@ class PcClient:
             raise PcError("BAD_ANSWER", f"{what}: {exc.errors()[0].get('msg')}") from None
 
     # -- routes ----------------------------------------------------------------------------
-    def health(self) -> dict[str, Any]:
+    def health(self) -> PcHealth:
         try:
             response = self._http.get("/health", timeout=5.0)
         except httpx.TransportError as exc:
             raise PcError("PC_DOWN", str(exc), context={"url": self.config.pc_url}) from None
-        return dict(response.json())
+        if response.status_code >= 400:
+            raise self._error(response)
+        try:
+            data = response.json()
+        except ValueError:
+            raise PcError("BAD_ANSWER", "GET /health: not JSON",
+                          status=response.status_code) from None
+        return self._model(PcHealth, data, "health")
 
-    def status(self) -> dict[str, Any]:
-        return dict(self._request("GET", "/api/v1/status"))
+    def status(self) -> PcStatus:
+        return self._model(PcStatus, self._request("GET", "/api/v1/status"), "status")
 
-    def pull(self) -> dict[str, Any]:
-        return dict(self._request("POST", "/api/v1/pull", timeout=60.0))
+    def pull(self) -> PullResult:
+        return self._model(PullResult, self._request("POST", "/api/v1/pull", timeout=60.0),
+                           "pull")
 
     def snapshot(self) -> SyncSnapshot:
         return self._model(SyncSnapshot, self._request("GET", "/api/v1/snapshot"), "snapshot")
@@ -233,33 +264,37 @@ class PcClient:
         data = self._request("PUT", "/api/v1/workspace/settings", json=body)
         return self._model(Settings, data, "settings")
 
-    def discard_edits(self) -> Any:
-        return self._request("DELETE", "/api/v1/workspace/edits")
+    def discard_edits(self) -> Diff:
+        return self._model(Diff, self._request("DELETE", "/api/v1/workspace/edits"), "diff")
 
-    def diff(self) -> dict[str, Any]:
-        return dict(self._request("GET", "/api/v1/diff"))
+    def diff(self) -> Diff:
+        return self._model(Diff, self._request("GET", "/api/v1/diff"), "diff")
 
-    def push(self, reason: str, actor: str = "operator") -> dict[str, Any]:
-        return dict(self._request("POST", "/api/v1/push", json={"reason": reason, "actor": actor},
-                                  timeout=60.0))
+    def push(self, reason: str, actor: str = "operator") -> PcPushResponse:
+        data = self._request("POST", "/api/v1/push", json={"reason": reason, "actor": actor},
+                             timeout=60.0)
+        return self._model(PcPushResponse, data, "push")
 
-    def resolve(self, choices: list[dict[str, str]]) -> dict[str, Any]:
-        return dict(self._request("POST", "/api/v1/conflicts/resolve",
-                                  json={"choices": choices}))
+    def resolve(self, choices: list[ConflictChoice]) -> Diff:
+        body = {"choices": [c.model_dump(mode="json") for c in choices]}
+        return self._model(Diff, self._request("POST", "/api/v1/conflicts/resolve", json=body),
+                           "diff")
 
     def plan(self) -> OrderPlan:
         return self._model(OrderPlan, self._request("GET", "/api/v1/plan"), "plan")
 
-    def draft(self) -> dict[str, Any]:
-        return dict(self._request("POST", "/api/v1/tickets/draft", json={}))
+    def draft(self) -> StoredDraft:
+        return self._model(StoredDraft, self._request("POST", "/api/v1/tickets/draft", json={}),
+                           "draft")
 
-    def get_draft(self) -> dict[str, Any] | None:
+    def get_draft(self) -> StoredDraft | None:
         try:
-            return dict(self._request("GET", "/api/v1/tickets/draft"))
+            data = self._request("GET", "/api/v1/tickets/draft")
         except PcError as exc:
             if exc.code == "NO_DRAFT" or exc.status == 404:
                 return None
             raise
+        return self._model(StoredDraft, data, "draft")
 
     def discard_draft(self) -> None:
         self._request("DELETE", "/api/v1/tickets/draft")
@@ -310,27 +345,24 @@ class PcClient:
         return self._model(CycleResponse, data, "cycle")
 
     def backtest(self, start: date, end: date, params: Mapping[str, Any] | None = None,
-                 universe: list[str] | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat(),
-                                "params": dict(params or {})}
-        if universe is not None:
-            body["universe"] = list(universe)
-        return dict(self._request("POST", "/api/v1/backtest", json=body, timeout=LONG_TIMEOUT))
+                 universe: list[str] | None = None) -> BacktestResponse:
+        body = BacktestRequest(start=start, end=end, params=dict(params or {}),
+                               universe=list(universe) if universe is not None else None)
+        data = self._request("POST", "/api/v1/backtest", json=body.model_dump(mode="json"),
+                             timeout=LONG_TIMEOUT)
+        return self._model(BacktestResponse, data, "backtest")
 
     def sweep(self, start: date, end: date, grid: Mapping[str, list[Any]],
-              objective: str = "sharpe") -> dict[str, Any]:
-        body = {"start": start.isoformat(), "end": end.isoformat(), "grid": dict(grid),
-                "objective": objective}
-        data = self._request("POST", "/api/v1/sweep", json=body, timeout=LONG_TIMEOUT)
-        return data if isinstance(data, dict) else {"rows": data}
+              objective: str = "sharpe") -> SweepResponse:
+        body = SweepRequest(start=start, end=end, grid=dict(grid), objective=objective)
+        data = self._request("POST", "/api/v1/sweep", json=body.model_dump(mode="json"),
+                             timeout=LONG_TIMEOUT)
+        return self._model(SweepResponse, data, "sweep")
 
-    def walkforward(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return dict(self._request("POST", "/api/v1/walkforward", json=dict(body),
-                                  timeout=LONG_TIMEOUT))
-
-    def draft_ticket_model(self, stored: Mapping[str, Any]) -> Ticket:
-        """The `Ticket` inside a stored draft answer."""
-        return self._model(Ticket, stored.get("ticket", stored), "draft")
+    def walkforward(self, body: WalkForwardRequest) -> WalkForwardResponse:
+        data = self._request("POST", "/api/v1/walkforward", json=body.model_dump(mode="json"),
+                             timeout=LONG_TIMEOUT)
+        return self._model(WalkForwardResponse, data, "walk-forward")
 
 
 SESSION_KEY = "pc_client"

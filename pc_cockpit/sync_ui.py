@@ -4,29 +4,28 @@ theirs) with a choice per field."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
+from contracts.pc import Conflict, ConflictChoice, Diff
 from pc_cockpit import fmt, ui
 from pc_cockpit.client import PcClient, PcError
 from pc_cockpit.i18n import t
 
 
-def diff_view(c: PcClient, artifact: str | None) -> dict[str, Any] | None:
+def diff_view(c: PcClient, artifact: str | None) -> Diff | None:
     """Show the changes (of `artifact`, or all) against the pulled revision; the diff."""
     diff = ui.fetch(c.diff, quiet_codes=("NOT_PULLED",))
     if diff is None:
         return None
-    changes = [ch for ch in diff.get("changes", []) if artifact in (None, ch.get("artifact"))]
-    st.subheader(t("diff.title", rev=diff.get("base_revision")))
+    changes = [ch for ch in diff.changes if artifact in (None, ch.artifact)]
+    st.subheader(t("diff.title", rev=diff.base_revision))
     if not changes:
         st.caption(t("diff.none"))
     else:
-        rows = [{t("col.artifact"): ch.get("artifact"), t("col.field"): ch.get("path"),
-                 t("col.base"): fmt.plain(ch.get("base")),
-                 t("col.mine"): fmt.plain(ch.get("mine"))} for ch in changes]
+        rows = [{t("col.artifact"): ch.artifact, t("col.field"): ch.path,
+                 t("col.base"): fmt.plain(ch.base),
+                 t("col.mine"): fmt.plain(ch.mine)} for ch in changes]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     return diff
 
@@ -40,16 +39,16 @@ def _push(page: str) -> None:
     def do(c: PcClient) -> str:
         res = c.push(reason)
         st.session_state[f"{page}_push_reason"] = ""  # pushed: the reason was used
-        changed = ", ".join(res.get("changed") or []) or "—"
-        text = t("push.done", revision=res.get("revision"), changed=changed,
-                 visible=t("push.visible") if res.get("visible") else "")
-        if res.get("replan") == "scheduled":
+        changed = ", ".join(res.changed) or "—"
+        text = t("push.done", revision=res.revision, changed=changed,
+                 visible=t("push.visible") if res.visible else "")
+        if res.replan == "scheduled":
             text += t("push.replan")
         return text
 
     def failed(exc: PcError) -> None:
         if exc.conflicts:
-            st.session_state[f"{page}_conflicts"] = exc.conflicts
+            st.session_state[f"{page}_conflicts"] = exc.conflict_models()
 
     st.session_state.pop(f"{page}_conflicts", None)
     ui.act(page, do, on_error=failed)
@@ -65,36 +64,36 @@ def push_form(page: str, n_changes: int) -> None:
         st.caption(t("push.nothing"))
 
 
-def _resolve(page: str, conflicts: list[dict[str, Any]]) -> None:
+def _resolve(page: str, conflicts: list[Conflict]) -> None:
     choices = []
     for i, cf in enumerate(conflicts):
         pick = st.session_state.get(f"{page}_pick_{i}", "mine")
-        choices.append({"artifact": cf["artifact"], "path": cf["path"],
-                        "pick": "theirs" if pick == "theirs" else "mine"})
+        choices.append(ConflictChoice(artifact=cf.artifact, path=cf.path,
+                                      pick="theirs" if pick == "theirs" else "mine"))
 
     def do(c: PcClient) -> str:
         diff = c.resolve(choices)
         st.session_state.pop(f"{page}_conflicts", None)
-        return t("conflict.resolved", n=len(diff.get("conflicts") or []))
+        return t("conflict.resolved", n=len(diff.conflicts))
 
     ui.act(page, do)
 
 
-def conflicts_form(page: str, diff: dict[str, Any] | None) -> None:
+def conflicts_form(page: str, diff: Diff | None) -> None:
     """The three-way view when the workspace (or the last PUSH) has conflicts."""
-    conflicts = list((diff or {}).get("conflicts") or []) or \
-        list(st.session_state.get(f"{page}_conflicts") or [])
+    pushed: list[Conflict] = st.session_state.get(f"{page}_conflicts") or []
+    conflicts = (list(diff.conflicts) if diff is not None else []) or list(pushed)
     if not conflicts:
         return
     st.subheader(t("conflict.title"))
     st.warning(t("err.conflict"))
-    rows = [{t("col.artifact"): cf.get("artifact"), t("col.field"): cf.get("path"),
-             t("col.base"): fmt.plain(cf.get("base")), t("col.mine"): fmt.plain(cf.get("mine")),
-             t("col.theirs"): fmt.plain(cf.get("theirs"))} for cf in conflicts]
+    rows = [{t("col.artifact"): cf.artifact, t("col.field"): cf.path,
+             t("col.base"): fmt.plain(cf.base), t("col.mine"): fmt.plain(cf.mine),
+             t("col.theirs"): fmt.plain(cf.theirs)} for cf in conflicts]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     with st.form(f"{page}_conflict_form"):
         for i, cf in enumerate(conflicts):
-            st.radio(f"{cf.get('artifact')}.{cf.get('path')}", ["mine", "theirs"],
+            st.radio(f"{cf.artifact}.{cf.path}", ["mine", "theirs"],
                      key=f"{page}_pick_{i}", horizontal=True,
                      format_func=lambda v: t("conflict." + v))
         st.form_submit_button(t("conflict.apply"), on_click=_resolve, args=(page, conflicts))

@@ -9,10 +9,11 @@ operator sees is what the backend answered, not a local echo.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import streamlit as st
 
+from contracts.pc import PcStatus
 from contracts.sync import EmergencyStop, SyncSnapshot
 from pc_cockpit import fmt
 from pc_cockpit.client import SESSION_KEY, PcClient, PcError, get_client
@@ -145,38 +146,36 @@ def page_header(page: str, title_key: str) -> PcClient | None:
         if error is not None:
             st.error(error.user_message())
         return None
-    status = st.session_state.get("_status") or {}
-    oci = status.get("oci") or {}
-    if status and not oci.get("reachable", False):
-        st.warning(t("err.oci_down", message=str(oci.get("error") or "")))
+    status: PcStatus | None = st.session_state.get("_status")
+    if status is not None and not status.oci.reachable:
+        st.warning(t("err.oci_down", message=status.oci.error or ""))
     return c
 
 
-def _badge(status: dict[str, Any] | None, error: PcError | None) -> None:
+def _badge(status: PcStatus | None, error: PcError | None) -> None:
     st.subheader(t("conn.title"))
     if error is not None:
         st.error(error.user_message())
         return
     assert status is not None
-    tunnel = status.get("tunnel") or {}
-    state = str(tunnel.get("state", "DOWN"))
-    oci = status.get("oci") or {}
+    state = status.tunnel.state.value
+    oci = status.oci
     icon = {"UP": "🟢", "DIRECT": "🟢", "DEGRADED": "🟡", "RECONNECTING": "🟡"}.get(state, "🔴")
-    if not oci.get("reachable", False):
+    if not oci.reachable:
         icon = "🔴"
     st.markdown(f"{icon} **{t('conn.tunnel')}**: {t('tunnel.' + state)}")
-    if oci.get("reachable"):
-        st.markdown(f"**{t('conn.latency')}**: {fmt.num(oci.get('latency_ms'), 0)} ms")
+    if oci.reachable:
+        st.markdown(f"**{t('conn.latency')}**: {fmt.num(oci.latency_ms, 0)} ms")
     else:
         st.markdown(f"**{t('conn.latency')}**: {t('conn.oci_down')}")
-        if oci.get("error"):
-            st.caption(str(oci["error"]))
-    pulled = status.get("last_pull_at")
-    rev = status.get("pulled_revision")
+        if oci.error:
+            st.caption(oci.error)
+    pulled = status.last_pull_at
+    rev = status.pulled_revision
     st.markdown(f"**{t('conn.last_pull')}**: {fmt.kst(pulled) if pulled else t('conn.never')}"
                 + (f" · {t('conn.revision')} {rev}" if rev is not None else ""))
-    st.markdown(f"**{t('conn.unpushed')}**: {status.get('unpushed_edits', 0)}"
-                f" · **{t('conn.conflicts')}**: {status.get('conflicts', 0)}")
+    st.markdown(f"**{t('conn.unpushed')}**: {status.unpushed_edits}"
+                f" · **{t('conn.conflicts')}**: {status.conflicts}")
 
 
 def _stop_on_click(want_on: bool) -> None:
@@ -236,7 +235,7 @@ def sidebar() -> None:
     with st.sidebar:
         st.toggle(t("lang.toggle"), key="lang_en")
         st.session_state["lang"] = "en" if st.session_state.get("lang_en") else DEFAULT_LANG
-        status: dict[str, Any] | None = None
+        status: PcStatus | None = None
         error: PcError | None = None
         stop: EmergencyStop | None = None
         c: PcClient | None = None
@@ -248,7 +247,7 @@ def sidebar() -> None:
             error = exc
             c = None if exc.code in ("PC_DOWN", "NO_TOKEN", "TIMEOUT") or exc.status == 401 \
                 else c
-        if c is not None and (status is None or (status.get("oci") or {}).get("reachable")):
+        if c is not None and (status is None or status.oci.reachable):
             try:
                 stop = c.emergency_stop()
             except PcError:

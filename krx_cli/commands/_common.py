@@ -27,12 +27,14 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from contracts.settings import Settings
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -243,18 +245,25 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 
 def load_bars(spec: str, settings: Settings, end: date) -> dict[str, pd.DataFrame]:
-    """Bars of the universe and the benchmark up to `end`, all earlier history included."""
-    from strategy.marketdata import make_provider
-    from strategy.marketdata.errors import MarketDataError
+    """Bars of the universe and the benchmark up to `end`, all earlier history included
+    (`strategy.research.load_bars`, its errors as `CommandError`)."""
+    from strategy.research import load_bars as research_bars
 
-    tickers = list(dict.fromkeys([*settings.universe, settings.benchmark]))
+    return research_errors(lambda: research_bars(spec, settings, end))
+
+
+def research_errors(call: Callable[[], T]) -> T:
+    """`call()` with the research set-up's errors (`strategy.research`) as `CommandError`:
+    the input at fault, unreadable market data, an unusable --data spec."""
+    from strategy.marketdata.errors import MarketDataError
+    from strategy.research import DataSpecError, ResearchInputError
+
     try:
-        provider = make_provider(spec, demo_end=end)
-        return dict(provider.load(tickers, end=end))
-    except MarketDataError as exc:
+        return call()
+    except (ResearchInputError, MarketDataError) as exc:
         raise CommandError(str(exc)) from None
-    except ValueError as exc:
-        raise CommandError(f"--data {spec!r}: {exc}") from None
+    except DataSpecError as exc:
+        raise CommandError(f"--data {exc}") from None
 
 
 def load_grid(args: argparse.Namespace) -> dict[str, list[Any]]:

@@ -16,14 +16,14 @@ from krx_cli.commands._common import (
     add_window,
     build_settings,
     guarded,
-    load_bars,
+    research_errors,
 )
 from strategy.backtest.serialize import result_json
 
 if TYPE_CHECKING:
     from strategy.backtest.engine import BacktestResult
 
-__all__ = ["CommandError", "build_settings", "load_bars", "register", "render", "result_json"]
+__all__ = ["register", "render"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,11 +47,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from strategy.backtest.engine import run_backtest
+    from strategy.research import prepare_backtest
 
     settings = build_settings(args.params, args.universe, args.benchmark)
     if args.end < args.start:
         raise CommandError(f"--end {args.end} is before --start {args.start}")
-    bars = load_bars(args.data, settings, args.end)
+    setup = research_errors(lambda: prepare_backtest(settings, args.data, args.start, args.end))
+    bars = setup.bars
     result = run_backtest(bars, settings, args.start, args.end)
     print(render(result))
     if args.json is not None:

@@ -13,11 +13,11 @@ from krx_cli.commands._common import (
     add_settings_args,
     add_window,
     guarded,
-    load_bars,
     load_grid,
     load_settings,
     parallel_context,
     print_table,
+    research_errors,
     show_progress,
 )
 
@@ -50,10 +50,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from strategy.backtest.report import sweep_top_frame, write_sweep_report, write_sweep_results
-    from strategy.backtest.sweep import check_objective, grid_edge_warnings, run_sweep
+    from strategy.backtest.sweep import grid_edge_warnings, run_sweep
+    from strategy.research import prepare_grid_run
 
     grid = load_grid(args)
-    check_objective(args.objective)
     names = list(grid)
     hx = args.heatmap_x or names[0]
     hy = args.heatmap_y or (names[1] if len(names) > 1 else names[0])
@@ -61,12 +61,13 @@ def _run(args: argparse.Namespace) -> int:
         for flag, name in (("--heatmap-x", hx), ("--heatmap-y", hy)):
             if name not in grid:
                 raise CommandError(f"{flag} {name!r} is not a swept parameter ({', '.join(names)})")
-    settings = load_settings(args)
-    bars = load_bars(args.data, settings, args.end)
+    setup = research_errors(lambda: prepare_grid_run(
+        load_settings(args), args.data, args.start, args.end, grid=grid,
+        objective=args.objective))
     with parallel_context(args):
         df = run_sweep(
-            bars,
-            settings,
+            setup.bars,
+            setup.settings,
             grid,
             args.start,
             args.end,

@@ -13,11 +13,11 @@ from krx_cli.commands._common import (
     add_settings_args,
     add_window,
     guarded,
-    load_bars,
     load_grid,
     load_settings,
     parallel_context,
     print_table,
+    research_errors,
     show_progress,
 )
 
@@ -60,17 +60,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from strategy.backtest.report import write_walkforward_report
-    from strategy.backtest.sweep import check_objective
+    from strategy.backtest.serialize import walkforward_model
     from strategy.backtest.walkforward import run_walkforward, window_notes
+    from strategy.research import prepare_grid_run
 
     grid = load_grid(args)
-    check_objective(args.objective)
-    settings = load_settings(args)
-    bars = load_bars(args.data, settings, args.end)
+    setup = research_errors(lambda: prepare_grid_run(
+        load_settings(args), args.data, args.start, args.end, grid=grid,
+        objective=args.objective))
     with parallel_context(args):
         wf = run_walkforward(
-            bars,
-            settings,
+            setup.bars,
+            setup.settings,
             grid,
             args.start,
             args.end,
@@ -112,7 +113,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.json_out is not None:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         with open(args.json_out, "w", encoding="utf-8") as fh:
-            json.dump(wf.to_dict(), fh, indent=2, ensure_ascii=False)
+            json.dump(walkforward_model(wf).model_dump(mode="json"), fh, indent=2,
+                      ensure_ascii=False)
         print(f"json: {args.json_out}")
     if args.report is not None:
         print(f"report: {write_walkforward_report(wf, args.report, plotly=args.report_plotly)}")

@@ -7,20 +7,18 @@ workspace write short (the writes are atomic, but a clean stop is quieter).
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
-from pc_backend.errors import documented
+from contracts.pc import ShutdownResponse
+from pc_backend.errors import ShutdownUnsupported, documented
 
 router = APIRouter(tags=["admin"])
 
 
-@router.post("/shutdown", status_code=202, responses={
+@router.post("/shutdown", status_code=202, response_model=ShutdownResponse, responses={
     409: documented("NOT_SUPPORTED: this process was not started by krx pc serve")})
-async def shutdown(request: Request) -> JSONResponse:
+async def shutdown(request: Request) -> ShutdownResponse:
     server = getattr(request.app.state, "uvicorn_server", None)
     if server is None:
-        return JSONResponse({"error": "NOT_SUPPORTED", "field": None,
-                             "message": "this process was not started by krx pc serve"},
-                            status_code=409)
+        raise ShutdownUnsupported("this process was not started by krx pc serve")
     server.should_exit = True
-    return JSONResponse({"status": "stopping"}, status_code=202)
+    return ShutdownResponse()

@@ -18,17 +18,17 @@ router = APIRouter(tags=["oci"])
 
 @router.get("/plan", response_model=OrderPlan)
 def plan(service: ServiceDep) -> OrderPlan:
-    return service.client.current_plan()
+    return service.current_plan()
 
 
 @router.get("/emergency-stop", response_model=EmergencyStop)
 def get_stop(service: ServiceDep) -> EmergencyStop:
-    return service.client.emergency_stop()
+    return service.emergency_stop()
 
 
 @router.post("/emergency-stop", response_model=EmergencyStop)
 def set_stop(body: EmergencyStopRequest, service: ServiceDep) -> EmergencyStop:
-    return service.client.set_emergency_stop(body.model_dump(mode="json"))
+    return service.set_emergency_stop(body)
 
 
 @router.get("/audit", response_model=list[AuditEntry])
@@ -48,11 +48,10 @@ def audit(
         params["target"] = target
     if since is not None:
         params["since"] = since.isoformat()
-    return service.client.audit(params)
+    return service.audit(params)
 
 
 @router.post("/ops/cycle", response_model=CycleResponse)
 def run_cycle(service: ServiceDep, body: Annotated[CycleRequest | None, Body()] = None
               ) -> CycleResponse:
-    payload = body.model_dump(mode="json") if body is not None else None
-    return service.client.run_cycle(payload, timeout=service.config.cycle_timeout_s)
+    return service.run_cycle(body)

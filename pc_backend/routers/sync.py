@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from contracts.pc import Diff, PcPushRequest, PcPushResponse, PcStatus, PullResult, ResolveRequest
+from contracts.sync import SyncSnapshot
 from pc_backend.deps import ServiceDep
 
 router = APIRouter(tags=["sync"])
@@ -22,16 +23,17 @@ def pull(service: ServiceDep) -> PullResult:
     return service.pull()
 
 
-@router.get("/snapshot", responses={409: {"description": "nothing pulled yet"}})
+@router.get("/snapshot", response_model=SyncSnapshot,
+            responses={409: {"description": "nothing pulled yet"}})
 def snapshot(service: ServiceDep) -> Response:
     """The last pulled `SyncSnapshot`, as OCI sent it."""
-    raw = service.workspace.snapshot_bytes()
+    raw = service.snapshot_bytes()
     return Response(raw, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/diff", response_model=Diff)
 def diff(service: ServiceDep) -> Diff:
-    return service.workspace.diff()
+    return service.diff()
 
 
 @router.post("/push", response_model=PcPushResponse,
@@ -42,4 +44,4 @@ def push(body: PcPushRequest, service: ServiceDep) -> PcPushResponse:
 
 @router.post("/conflicts/resolve", response_model=Diff)
 def resolve(body: ResolveRequest, service: ServiceDep) -> Diff:
-    return service.workspace.resolve(body.choices)
+    return service.resolve(body.choices)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from contracts.pc import DraftRequest, StoredDraft, SubmitRequest
 from contracts.ticket import FillsRequest, TicketRecord, TicketState, is_valid_id
 from pc_backend.deps import ServiceDep
-from pc_backend.errors import PcApiError
+from pc_backend.workspace import InvalidInput
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
@@ -33,7 +33,8 @@ def discard_draft(service: ServiceDep) -> Response:
 
 
 @router.post("/submit", response_model=TicketRecord, status_code=201,
-             responses={200: {"description": "replayed: the same key's ticket"}})
+             responses={200: {"model": TicketRecord,
+                              "description": "replayed: the same key's ticket"}})
 def submit(body: SubmitRequest, service: ServiceDep, response: Response) -> TicketRecord:
     record, status = service.submit(body.confirm)
     response.status_code = status
@@ -45,21 +46,21 @@ def list_tickets(service: ServiceDep, request: Request,
                  limit: Annotated[int, Query(ge=1, le=500)] = 50,
                  state: TicketState | None = None) -> list[TicketRecord]:
     params = {"limit": limit, **({"state": state.value} if state else {})}
-    return service.client.tickets(params)
+    return service.tickets(params)
 
 
 def _check_id(ticket_id: str) -> str:
     if not is_valid_id(ticket_id):
-        raise PcApiError(422, "VALIDATION_ERROR", f"ticket_id: {ticket_id[:40]!r} is not a "
-                         "ticket id", field="ticket_id")
+        raise InvalidInput(f"ticket_id: {ticket_id[:40]!r} is not a ticket id",
+                           field="ticket_id")
     return ticket_id
 
 
 @router.get("/{ticket_id}", response_model=TicketRecord)
 def get_ticket(ticket_id: str, service: ServiceDep) -> TicketRecord:
-    return service.client.ticket(_check_id(ticket_id))
+    return service.ticket(_check_id(ticket_id))
 
 
 @router.post("/{ticket_id}/fills", response_model=TicketRecord)
 def record_fills(ticket_id: str, body: FillsRequest, service: ServiceDep) -> TicketRecord:
-    return service.client.record_fills(_check_id(ticket_id), body.model_dump(mode="json"))
+    return service.record_fills(_check_id(ticket_id), body)

@@ -14,25 +14,24 @@ router = APIRouter(prefix="/workspace", tags=["workspace"])
 
 @router.get("/portfolio", response_model=Portfolio)
 def get_portfolio(service: ServiceDep) -> Portfolio:
-    return service.workspace.working("portfolio")  # type: ignore[return-value]
+    return service.portfolio()
 
 
 @router.put("/portfolio", response_model=Portfolio)
 def put_portfolio(body: Portfolio, service: ServiceDep) -> Portfolio:
-    return service.workspace.put_working("portfolio", body)  # type: ignore[return-value]
+    return service.put_portfolio(body)
 
 
 @router.get("/settings", response_model=Settings)
 def get_settings(service: ServiceDep) -> Settings:
-    return service.workspace.working("settings")  # type: ignore[return-value]
+    return service.settings()
 
 
 @router.put("/settings", response_model=Settings)
 def put_settings(body: Settings, service: ServiceDep) -> Settings:
-    return service.workspace.put_working("settings", body)  # type: ignore[return-value]
+    return service.put_settings(body)
 
 
 @router.delete("/edits", response_model=Diff)
 def discard_edits(service: ServiceDep) -> Diff:
-    service.workspace.discard_edits()
-    return service.workspace.diff()
+    return service.discard_edits()

@@ -6,12 +6,13 @@ report's (`strategy/backtest/report.py`)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from contracts.common import now_kst
+from contracts.pc import WalkForwardRequest
+from contracts.research import BacktestResponse
 from contracts.settings import Settings, StrategyParams
 from pc_cockpit import charts, fmt, ui
 from pc_cockpit.client import PcClient, PcError
@@ -58,7 +59,7 @@ def run_form(c: PcClient) -> None:
     with st.status(t("bt.running"), expanded=False) as status:
         bar = st.progress(0.1, text=f"{start} → {end}")
         try:
-            payload = c.backtest(start, end, params)
+            answer = c.backtest(start, end, params)
         except PcError as exc:
             status.update(state="error")
             ui.forget_client_on(exc)
@@ -67,7 +68,7 @@ def run_form(c: PcClient) -> None:
             st.rerun()
         bar.progress(1.0, text="OK")
         status.update(state="complete")
-    st.session_state["bt_result"] = payload
+    st.session_state["bt_result"] = answer
     ui.clear_flash(PAGE)
 
 
@@ -82,8 +83,8 @@ def metric_cards(result: charts.RemoteBacktest) -> None:
             st.markdown("### " + (fmt.signed_markdown(value, shown) if signed else shown))
 
 
-def results(payload: dict[str, Any]) -> None:
-    result = charts.RemoteBacktest.from_json(payload)
+def results(answer: BacktestResponse) -> None:
+    result = charts.RemoteBacktest.from_model(answer)
     st.subheader(t("bt.metrics") + f" · {result.start} → {result.end}")
     metric_cards(result)
     if len(result.equity):
@@ -162,19 +163,19 @@ def sweep_block(c: PcClient) -> None:
         with st.spinner(t("bt.sweep_running")):
             try:
                 start, end = charts.session_window(ss["bt_start"], ss["bt_end"])
-                payload = c.sweep(start, end, grid, ss["sw_objective"])
+                answer = c.sweep(start, end, grid, ss["sw_objective"])
             except PcError as exc:
                 ui.forget_client_on(exc)
                 st.error(exc.user_message())
                 return
-        ss["sw_result"] = (ss["sw_x"], ss["sw_y"], ss["sw_objective"], payload)
+        ss["sw_result"] = (ss["sw_x"], ss["sw_y"], ss["sw_objective"], answer)
     stored = st.session_state.get("sw_result")
     if not stored:
         return
-    x, y, objective, payload = stored
-    frame = charts.sweep_frame(payload)
+    x, y, objective, answer = stored
+    frame = charts.sweep_frame(answer)
     if frame.empty:
-        st.info(str(payload)[:300])
+        st.info(str(answer.attrs.skipped or answer.attrs)[:300])
         return
     try:
         st.plotly_chart(charts.sweep_heatmap(frame, x, y, objective), width="stretch")
@@ -208,10 +209,11 @@ def walkforward_block(c: PcClient) -> None:
             st.error(str(exc))
             return
         start, end = charts.session_window(ss["bt_start"], ss["bt_end"])
-        body = {"start": start.isoformat(), "end": end.isoformat(), "grid": grid,
-                "objective": ss.get("sw_objective", "sharpe"),
-                "train_months": int(ss["wf_train"]), "test_months": int(ss["wf_test"]),
-                "step_months": int(ss["wf_step"])}
+        body = WalkForwardRequest(start=start, end=end, grid=grid,
+                                  objective=ss.get("sw_objective", "sharpe"),
+                                  train_months=int(ss["wf_train"]),
+                                  test_months=int(ss["wf_test"]),
+                                  step_months=int(ss["wf_step"]))
         with st.spinner(t("bt.wf_running")):
             try:
                 ss["wf_result"] = c.walkforward(body)
@@ -226,7 +228,7 @@ def walkforward_block(c: PcClient) -> None:
     stored = ss.get("wf_result")
     if not stored:
         return
-    wf = charts.RemoteWalkForward.from_json(stored)
+    wf = charts.RemoteWalkForward.from_model(stored)
     mcols = st.columns(4)
     mcols[0].metric(f"IS {wf.objective}", report.format_value(wf.objective, wf.is_mean))
     mcols[1].metric(f"OOS {wf.objective}", report.format_value(wf.objective, wf.oos_mean))

@@ -4,12 +4,13 @@ PULL, and running the cycle now (ops)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from contracts.common import now_kst
+from contracts.ops import LastCycle
+from contracts.pc import PcStatus
 from contracts.summary import OpsSummary, Severity, Stage
 from pc_cockpit import charts, fmt, ui
 from pc_cockpit.client import PcClient
@@ -21,11 +22,10 @@ STAGES = {s.value for s in Stage}
 
 def _pull(c: PcClient) -> str:
     res = c.pull()
-    text = t("ov.pulled", revision=res.get("revision"), at=fmt.kst(res.get("pulled_at")),
-             rebased=t("ov.rebased") if res.get("rebased") else "")
-    conflicts = res.get("conflicts") or []
-    if conflicts:
-        text += "\n\n" + t("ov.pull_conflicts", n=len(conflicts))
+    text = t("ov.pulled", revision=res.revision, at=fmt.kst(res.pulled_at),
+             rebased=t("ov.rebased") if res.rebased else "")
+    if res.conflicts:
+        text += "\n\n" + t("ov.pull_conflicts", n=len(res.conflicts))
     return text
 
 
@@ -38,40 +38,47 @@ def _run_cycle(c: PcClient) -> str:
 
 
 def connection_row() -> None:
-    status = st.session_state.get("_status") or {}
-    tunnel = status.get("tunnel") or {}
-    oci = status.get("oci") or {}
+    status: PcStatus | None = st.session_state.get("_status")
     cols = st.columns(4)
-    state = str(tunnel.get("state", "DOWN"))
+    state = status.tunnel.state.value if status is not None else "DOWN"
+    reachable = status is not None and status.oci.reachable
     cols[0].metric(t("conn.tunnel"), t("tunnel." + state))
-    cols[1].metric(t("conn.latency"), f"{fmt.num(oci.get('latency_ms'), 0)} ms"
-                   if oci.get("reachable") else t("conn.oci_down"))
-    rev = status.get("pulled_revision")
+    cols[1].metric(t("conn.latency"), f"{fmt.num(status.oci.latency_ms, 0)} ms"
+                   if status is not None and reachable else t("conn.oci_down"))
+    rev = status.pulled_revision if status is not None else None
     cols[2].metric(t("conn.last_pull"), "—" if rev is None else f"{t('conn.revision')} {rev}",
-                   help=fmt.kst(status.get("last_pull_at")))
-    cols[3].metric(t("conn.unpushed"), str(status.get("unpushed_edits", 0)))
+                   help=fmt.kst(status.last_pull_at if status is not None else None))
+    cols[3].metric(t("conn.unpushed"), str(status.unpushed_edits if status is not None else 0))
 
 
-def current_stage(summary: OpsSummary, status: dict[str, Any]) -> tuple[str, str]:
+def _live_cycle(status: PcStatus | None) -> LastCycle | None:
+    """OCI's last cycle from the status probe, when OCI was reached."""
+    if status is None or not status.oci.reachable:
+        return None
+    return status.oci_last_cycle
+
+
+def current_stage(summary: OpsSummary, status: PcStatus | None) -> tuple[str, str]:
     """(stage, where it comes from): OCI's current stage from the status probe (the PC
     backend asks OCI's /health on every status), else the pulled summary's, said to be as of
     the PULL."""
-    live = status.get("oci_last_cycle") if (status.get("oci") or {}).get("reachable") else None
-    if isinstance(live, dict) and live.get("stage") in STAGES:
-        return str(live["stage"]), t("ov.stage_live", at=fmt.kst(now_kst()))
-    return summary.stage.value, t("ov.stage_pulled", at=fmt.kst(status.get("last_pull_at")))
+    live = _live_cycle(status)
+    if live is not None and live.stage.value in STAGES:
+        return live.stage.value, t("ov.stage_live", at=fmt.kst(now_kst()))
+    return summary.stage.value, t("ov.stage_pulled", at=fmt.kst(
+        status.last_pull_at if status is not None else None))
 
 
 def stage_block(summary: OpsSummary) -> None:
-    status = st.session_state.get("_status") or {}
+    status: PcStatus | None = st.session_state.get("_status")
     stage, source = current_stage(summary, status)
     box = {"BLOCKED": st.error, "STOPPED": st.error, "FAILED": st.error,
            "STALE_TICKET": st.warning}.get(stage, st.success)
     box(f"**{t('ov.stage')}: {t('stage.' + stage)}** ({stage})\n\n{t('next.' + stage)}")
     st.caption(source)
-    live = status.get("oci_last_cycle") or {}
-    if live.get("run_at") and fmt.kst(live["run_at"]) != fmt.kst(summary.run_at):
-        st.info(t("ov.stage_newer", at=fmt.kst(live["run_at"])))
+    last = status.oci_last_cycle if status is not None else None
+    if last is not None and fmt.kst(last.run_at) != fmt.kst(summary.run_at):
+        st.info(t("ov.stage_newer", at=fmt.kst(last.run_at)))
     cols = st.columns(3)
     cols[0].markdown(f"**{t('ov.asof')}**: {fmt.day(summary.asof)}")
     cols[1].markdown(f"**{t('ov.mode')}**: {summary.execution_mode.value}")
@@ -135,8 +142,8 @@ def chart_block(c: PcClient, summary: OpsSummary, revision: int) -> None:
         start, end = charts.session_window(summary.asof - timedelta(days=365), summary.asof)
         try:
             with st.spinner(t("misc.loading")):
-                payload = c.backtest(start, end)
-            cache = (key, charts.RemoteBacktest.from_json(payload), None)
+                answer = c.backtest(start, end)
+            cache = (key, charts.RemoteBacktest.from_model(answer), None)
         except Exception as exc:  # the chart is a view: its failure never hides the page
             message = exc.user_message() if hasattr(exc, "user_message") else str(exc)
             cache = (key, None, message)

@@ -65,8 +65,7 @@ def editor(c: PcClient, working: Portfolio) -> None:
             st.rerun()
         try:
             c.put_portfolio(portfolio)
-            n = len([ch for ch in c.diff().get("changes", [])
-                     if ch.get("artifact") == "portfolio"])
+            n = len([ch for ch in c.diff().changes if ch.artifact == "portfolio"])
             ui.flash(PAGE, "success", t("pf.saved", n=n))
         except PcError as exc:
             ui.forget_client_on(exc)
@@ -84,6 +83,6 @@ if working is None:
 editor(c, working)
 diff = sync_ui.diff_view(c, None)
 sync_ui.conflicts_form(PAGE, diff)
-n_changes = len((diff or {}).get("changes") or [])
+n_changes = len(diff.changes) if diff is not None else 0
 sync_ui.push_form(PAGE, n_changes)
 sync_ui.discard_button(PAGE)

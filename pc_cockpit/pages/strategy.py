@@ -98,7 +98,7 @@ def _save(working: Settings) -> None:
 
     def do(c: PcClient) -> str:
         c.put_settings(settings)
-        n = len([ch for ch in c.diff().get("changes", []) if ch.get("artifact") == "settings"])
+        n = len([ch for ch in c.diff().changes if ch.artifact == "settings"])
         return t("pf.saved", n=n)
 
     ui.act(PAGE, do)
@@ -183,11 +183,11 @@ def whatif(working: Settings, pulled: Settings, asof: date | None) -> None:
     stored = st.session_state.get("wi_result")
     if not stored:
         return
-    sig, current_json, edited_json = stored
+    sig, current_answer, edited_answer = stored
     if sig != _params_sig(working):
         st.warning(t("st.whatif_stale"))
-    current = charts.RemoteBacktest.from_json(current_json)
-    edited = charts.RemoteBacktest.from_json(edited_json)
+    current = charts.RemoteBacktest.from_model(current_answer)
+    edited = charts.RemoteBacktest.from_model(edited_answer)
     st.caption(t("st.whatif_done", start=edited.start, end=edited.end,
                  sessions=len(edited.equity)))
     labels = [t("col.metric"), t("col.current"), t("col.edited")]
@@ -214,5 +214,5 @@ editor(working)
 whatif(working, snap.settings, snap.summary.asof if snap.summary else None)
 diff = sync_ui.diff_view(c, None)
 sync_ui.conflicts_form(PAGE, diff)
-sync_ui.push_form(PAGE, len((diff or {}).get("changes") or []))
+sync_ui.push_form(PAGE, len(diff.changes) if diff is not None else 0)
 sync_ui.discard_button(PAGE)

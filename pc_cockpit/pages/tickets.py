@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from contracts.plan import PlanDecision
-from contracts.ticket import TERMINAL_STATES, TicketRecord, TicketState
+from contracts.ticket import TERMINAL_STATES, TicketOrder, TicketRecord, TicketState
 from pc_cockpit import fmt, ui
 from pc_cockpit.client import PcClient, PcError
 from pc_cockpit.i18n import t
@@ -22,7 +22,7 @@ FILLABLE = (TicketState.AWAITING_MANUAL_EXECUTION, TicketState.PARTIALLY_FILLED)
 def _draft(c: PcClient) -> str:
     stored = c.draft()
     st.session_state["tk_confirm"] = False
-    return t("tk.draft_made", ticket_id=stored["ticket"]["ticket_id"])
+    return t("tk.draft_made", ticket_id=stored.ticket.ticket_id)
 
 
 def _redraft(c: PcClient) -> str:
@@ -59,12 +59,12 @@ def _submit() -> None:
     ui.act(PAGE, do, on_error=failed)
 
 
-def orders_frame(orders: list[dict[str, Any]]) -> pd.DataFrame:
+def orders_frame(orders: list[TicketOrder]) -> pd.DataFrame:
     return pd.DataFrame([{
-        t("col.side"): t("action." + o["side"]), t("col.ticker"): o["ticker"],
-        t("col.name"): o["name"], t("col.qty"): fmt.num(o["qty"]),
-        t("col.limit"): fmt.num(o["limit_price"]), t("col.notional"): fmt.krw(o["est_notional"]),
-        t("col.fees"): fmt.krw(o["est_fees"]), t("col.reason"): t("reason." + o["reason"]),
+        t("col.side"): t("action." + o.side.value), t("col.ticker"): o.ticker,
+        t("col.name"): o.name, t("col.qty"): fmt.num(o.qty),
+        t("col.limit"): fmt.num(o.limit_price), t("col.notional"): fmt.krw(o.est_notional),
+        t("col.fees"): fmt.krw(o.est_fees), t("col.reason"): t("reason." + o.reason.value),
     } for o in orders])
 
 
@@ -78,24 +78,23 @@ def draft_block(c: PcClient) -> None:
                   on_click=ui.act, args=(PAGE, _draft),
                   disabled=plan is None or plan.decision is not PlanDecision.READY)
         return
-    ticket = stored["ticket"]
-    record = stored.get("record")
-    stale = plan is not None and ticket["plan_id"] != plan.plan_id
+    ticket = stored.ticket
+    record = stored.record
+    stale = plan is not None and ticket.plan_id != plan.plan_id
     if stale or st.session_state.get("tk_stale"):
-        st.warning(t("tk.stale", plan_id=ticket["plan_id"],
+        st.warning(t("tk.stale", plan_id=ticket.plan_id,
                      current=plan.plan_id if plan else "—"))
         st.button(t("tk.redraft"), key="tk_redraft", type="primary",
                   on_click=ui.act, args=(PAGE, _redraft))
         st.session_state.pop("tk_stale", None)
-    st.subheader(t("tk.preview", ticket_id=ticket["ticket_id"], mode=ticket["mode"],
-                   asof=ticket["asof"]))
-    st.dataframe(orders_frame(ticket["orders"]), hide_index=True, width="stretch")
+    st.subheader(t("tk.preview", ticket_id=ticket.ticket_id, mode=ticket.mode.value,
+                   asof=ticket.asof.isoformat()))
+    st.dataframe(orders_frame(ticket.orders), hide_index=True, width="stretch")
     st.markdown(f"**{t('tk.copy')}**")
-    st.code(ticket.get("copy_text") or "\n".join(o["hts_text"] for o in ticket["orders"]),
-            language=None)
+    st.code(ticket.copy_text or "\n".join(o.hts_text for o in ticket.orders), language=None)
     if record is not None:
         # Already accepted by OCI: the answer, and no second send button.
-        st.success(t("tk.submitted", ticket_id=ticket["ticket_id"], state=record["state"]))
+        st.success(t("tk.submitted", ticket_id=ticket.ticket_id, state=record.state.value))
         st.button(t("tk.discard"), key="tk_discard", on_click=ui.act, args=(PAGE, _discard))
         return
     st.checkbox(t("tk.confirm"), key="tk_confirm")

@@ -2,9 +2,9 @@
 `POST /api/v1/backtest` both call (NaN/inf → null, dates as YYYY-MM-DD, numpy scalars as
 Python numbers).
 
-`result_json` is the summary (metrics, tables, fills, the equity as `{date: value}`);
-`result_api_json` is the same with the per-session series as `{"dates", "values"}` lists
-(equity, benchmark, regime, chop, exposure) instead of the equity mapping.
+`result_model` is the contract (`contracts.research.BacktestResponse`: metrics, tables, fills
+and the per-session series as `{"dates", "values"}` lists), `result_json` the same as plain
+JSON; `sweep_model` and `walkforward_model` are a sweep's and a walk-forward's contracts.
 """
 
 from __future__ import annotations
@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from contracts.research import BacktestResponse, SweepResponse, WalkForwardResponse
     from strategy.backtest.engine import BacktestResult
+    from strategy.backtest.walkforward import WalkForwardResult
 
-__all__ = ["plain", "records", "result_api_json", "result_json", "series_json"]
+__all__ = ["plain", "records", "result_json", "result_model", "series_json", "sweep_model",
+           "walkforward_model"]
 
 
 def plain(value: Any) -> Any:
@@ -52,12 +55,16 @@ def series_json(series: pd.Series) -> dict[str, list[Any]]:
             "values": [plain(v) for v in series.tolist()]}
 
 
-def result_json(result: BacktestResult) -> dict[str, Any]:
-    """A JSON-ready summary of a backtest: metrics (strategy and buy-and-hold benchmark),
-    per-year table, parameters, run notes, round-trip trades, open positions, fills (one row
-    per executed order: date, ticker, side, qty, price, notional, costs, reason), order events
-    and the equity as `{date: value}`."""
-    return {
+def result_model(result: BacktestResult) -> BacktestResponse:
+    """A backtest as its contract (`contracts.research.BacktestResponse`): metrics (strategy
+    and buy-and-hold benchmark), per-year table, parameters, run notes, round-trip trades, open
+    positions, fills (one row per executed order: date, ticker, side, qty, price, notional,
+    costs, reason), order events, and the per-session series as `{"dates", "values"}`:
+    equity, benchmark (buy-and-hold equity), regime (BULL/BEAR/UNKNOWN), chop (true/false,
+    null while ADX is undefined) and exposure."""
+    from contracts.research import BacktestResponse
+
+    return BacktestResponse.model_validate({
         "metrics": plain(result.metrics),
         "benchmark_metrics": plain(result.meta["benchmark_metrics"]),
         "per_year": records(result.per_year),
@@ -67,24 +74,36 @@ def result_json(result: BacktestResult) -> dict[str, Any]:
         "open_positions": records(result.open_positions),
         "fills": records(result.fills),
         "order_events": records(result.order_events),
-        "equity": plain(dict(zip(
-            [_day(d) for d in result.equity.index], result.equity.tolist(), strict=True,
-        ))),
-    }
+        "series": {
+            "equity": series_json(result.equity),
+            "benchmark": series_json(result.benchmark),
+            "regime": {"dates": [_day(d) for d in result.regime.index],
+                       "values": [str(v) for v in result.regime.tolist()]},
+            "chop": series_json(result.chop),
+            "exposure": series_json(result.exposure),
+        },
+    })
 
 
-def result_api_json(result: BacktestResult) -> dict[str, Any]:
-    """`result_json` with the per-session series as `{"dates", "values"}` under `series`:
-    equity, benchmark (buy-and-hold equity), regime (BULL/BEAR/UNKNOWN), chop (true/false,
-    null while ADX is undefined) and exposure."""
-    out = result_json(result)
-    out.pop("equity")
-    out["series"] = {
-        "equity": series_json(result.equity),
-        "benchmark": series_json(result.benchmark),
-        "regime": {"dates": [_day(d) for d in result.regime.index],
-                   "values": [str(v) for v in result.regime.tolist()]},
-        "chop": series_json(result.chop),
-        "exposure": series_json(result.exposure),
-    }
-    return out
+def result_json(result: BacktestResult) -> dict[str, Any]:
+    """`result_model` as plain JSON (what `krx backtest --json` writes)."""
+    return result_model(result).model_dump(mode="json")
+
+
+def sweep_model(table: pd.DataFrame, top: int | None = None) -> SweepResponse:
+    """A ranked sweep table (`run_sweep`; its first `top` rows) and how it ran (its attrs) as
+    the contract (`contracts.research.SweepResponse`)."""
+    from contracts.research import SweepResponse
+
+    rows = table if top is None else table.head(top)
+    return SweepResponse.model_validate({
+        "rows": records(rows), "columns": [str(c) for c in table.columns],
+        "attrs": {k: plain(v) for k, v in table.attrs.items()}})
+
+
+def walkforward_model(result: WalkForwardResult) -> WalkForwardResponse:
+    """A walk-forward as the contract (`contracts.research.WalkForwardResponse`): what the PC
+    backend answers and `krx walkforward --json` writes."""
+    from contracts.research import WalkForwardResponse
+
+    return WalkForwardResponse.model_validate(result.to_dict())

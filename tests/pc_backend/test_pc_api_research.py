@@ -70,14 +70,14 @@ def check_fills_and_chop(body: dict) -> None:
 
     from contracts.settings import Settings, StrategyParams
     from strategy.backtest.engine import run_backtest
-    from strategy.backtest.serialize import result_api_json
+    from strategy.backtest.serialize import result_json
     from strategy.marketdata import make_provider
 
     settings = Settings(strategy=StrategyParams(rsi_period=30))
     tickers = list(dict.fromkeys([*settings.universe, settings.benchmark]))
     end = date(2025, 12, 29)
     bars = dict(make_provider(f"csv:{REPO_DAILY}").load(tickers, end=end))
-    local = result_api_json(run_backtest(bars, settings, date(2024, 1, 2), end))
+    local = result_json(run_backtest(bars, settings, date(2024, 1, 2), end))
     assert body["fills"] == local["fills"] and body["series"]["chop"] == local["series"]["chop"]
 
     chop = body["series"]["chop"]

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from contracts.common import KST
+from contracts.research import BacktestResponse
 from contracts.settings import Guardrails, NotificationPrefs, StrategyParams
 from contracts.signals import ReasonCode
 from contracts.summary import Stage
@@ -109,28 +110,33 @@ def test_client_transport_failure_says_start_the_backend(tmp_path):
 
 
 def test_remote_backtest_reads_the_series_chop_and_fills_of_the_answer():
+    days = ["2025-01-02", "2025-01-03"]
     payload = {
         "metrics": {"total_return": 0.1, "sharpe": None},
-        "series": {"equity": {"dates": ["2025-01-02", "2025-01-03"], "values": [1.0, 1.1]},
-                   "benchmark": {"dates": ["2025-01-02", "2025-01-03"], "values": [1.0, 0.9]},
-                   "regime": {"dates": ["2025-01-02", "2025-01-03"],
-                              "values": ["BULL", "BEAR"]},
-                   "chop": {"dates": ["2025-01-02", "2025-01-03"], "values": [None, True]}},
+        "benchmark_metrics": {"total_return": 0.05}, "params": {}, "meta": {},
+        "series": {"equity": {"dates": days, "values": [1.0, 1.1]},
+                   "benchmark": {"dates": days, "values": [1.0, 0.9]},
+                   "regime": {"dates": days, "values": ["BULL", "BEAR"]},
+                   "chop": {"dates": days, "values": [None, True]},
+                   "exposure": {"dates": days, "values": [0.0, 0.5]}},
         "trades": [{"ticker": "069500", "entry_date": "2025-01-02", "exit_date": "2025-01-03",
                     "entry_price": 10.0, "exit_price": 11.0, "qty": 3,
                     "entry_reason": "RSI_DIP_ENTRY", "exit_reason": "STOP_LOSS"}],
         "fills": [{"date": "2025-01-02", "ticker": "069500", "side": "BUY", "qty": 3,
                    "price": 10.0, "reason": "RSI_DIP_ENTRY"}],
         "per_year": [{"year": 2025, "return": 0.1}],
+        "open_positions": [], "order_events": [],
     }
-    r = RemoteBacktest.from_json(payload)
+    r = RemoteBacktest.from_model(BacktestResponse.model_validate(payload))
     assert list(r.equity) == [1.0, 1.1] and list(r.regime) == ["BULL", "BEAR"]
     assert list(r.chop) == [None, True]
     # The answer's fills as they are: the round trip's sell is not invented from the trade.
     assert list(r.fills["side"]) == ["BUY"] and str(r.fills["date"].iloc[0])[:10] == "2025-01-02"
     assert r.start == "2025-01-02" and r.end == "2025-01-03"
-    empty = RemoteBacktest.from_json({**payload, "fills": [], "series": {
-        k: v for k, v in payload["series"].items() if k != "chop"}})
+    assert r.meta["benchmark_metrics"] == {"total_return": 0.05}
+    empty = RemoteBacktest.from_model(BacktestResponse.model_validate({
+        **payload, "fills": [], "series": {
+            k: {"dates": [], "values": []} for k in payload["series"]}}))
     assert empty.fills.empty and "ticker" in empty.fills.columns and empty.chop is None
 
 

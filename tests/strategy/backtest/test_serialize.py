@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from contracts.research import BacktestResponse
 from contracts.settings import Settings
 from strategy.backtest.engine import run_backtest
-from strategy.backtest.serialize import plain, result_api_json, result_json
+from strategy.backtest.serialize import plain, result_json, result_model
 from strategy.marketdata import make_provider
 
 
@@ -23,24 +24,23 @@ def test_plain_nan_to_null_dates_iso_numpy_unwrapped():
     assert type(out["b"][0]) is int
 
 
-def test_result_json_and_api_json_carry_the_results_fills_and_chop(krx_data_dir: Path):
+def test_result_json_is_the_contract_and_carries_the_results_fills_and_chop(krx_data_dir: Path):
     settings = Settings()
     tickers = list(dict.fromkeys([*settings.universe, settings.benchmark]))
     end = date(2025, 12, 29)
     bars = dict(make_provider(f"csv:{krx_data_dir}").load(tickers, end=end))
     result = run_backtest(bars, settings, date(2023, 1, 2), end)
-    cli, api = result_json(result), result_api_json(result)
-    json.dumps(cli, allow_nan=False)  # strict JSON: no NaN left anywhere
-    json.dumps(api, allow_nan=False)
+    api = result_json(result)
+    json.dumps(api, allow_nan=False)  # strict JSON: no NaN left anywhere
+    # The one form: the contract, and its JSON reads back as the same contract.
+    assert BacktestResponse.model_validate(api) == result_model(result)
 
-    assert len(cli["fills"]) == len(result.fills) > 0
+    assert len(api["fills"]) == len(result.fills) > 0
     first = result.fills.iloc[0]
-    assert cli["fills"][0]["date"] == first["date"].isoformat()
-    assert cli["fills"][0]["side"] == first["side"] and cli["fills"][0]["qty"] == first["qty"]
-    assert list(cli["equity"].values()) == result.equity.tolist()
+    assert api["fills"][0]["date"] == first["date"].isoformat()
+    assert api["fills"][0]["side"] == first["side"] and api["fills"][0]["qty"] == first["qty"]
+    assert api["series"]["equity"]["values"] == result.equity.tolist()
 
-    assert "equity" not in api and {k: api[k] for k in cli if k != "equity"} == \
-        {k: cli[k] for k in cli if k != "equity"}
     chop = api["series"]["chop"]
     assert chop["dates"] == [d.date().isoformat() for d in result.equity.index]
     expected = [None if (isinstance(v, float) and math.isnan(v)) or pd.isna(v) else bool(v)

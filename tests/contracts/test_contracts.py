@@ -183,7 +183,8 @@ def test_contract_booleans_stay_booleans():
     assert s.strategy.golden_cross_override is False
 
 
-@pytest.mark.parametrize("reason", ["   ", "\t", "a\x00b", "two\nlines", "esc\x1b[31m", "ls\u2028x"])
+@pytest.mark.parametrize("reason",
+                         ["   ", "\t", "a\x00b", "two\nlines", "esc\x1b[31m", "ls\u2028x"])
 def test_operator_reasons_are_one_readable_line(reason: str) -> None:
     """Issue 15 (11): a whitespace-only or control-character reason is refused, naming the
     field, by every request that carries one (PUSH on OCI and the PC, the emergency stop)."""

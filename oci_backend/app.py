@@ -16,6 +16,7 @@ import anyio
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
+from krx_common.atomic import StoreError
 from oci_backend.auth import (
     DOCS_STATIC,
     BearerAuth,
@@ -32,7 +33,7 @@ from oci_backend.replan import Replanner
 from oci_backend.routers import audit, emergency, health, ops, plans, sync, tickets
 from oci_backend.scheduler import build_scheduler
 from oci_backend.snapshot import SnapshotReader
-from oci_backend.store import Store, StoreError
+from oci_backend.store import Store
 
 log = logging.getLogger("krx.oci")
 

@@ -17,11 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-MIN_TOKEN_LENGTH = 24
-# Tokens copied from docs or templates: refused however long they are.
-_EXAMPLE_WORDS = ("example", "changeme", "change-me", "change_me", "placeholder", "your-token",
-                  "your_token", "yourtoken", "<token>", "replace-me", "replace_me", "dummy")
-_TOKEN_CHARS = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces: it travels in a header
+from krx_common.defaults import OCI_PORT
+from krx_common.tokens import GENERATE_HINT, token_problem
 
 
 class ConfigError(ValueError):
@@ -34,7 +31,7 @@ class OciConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KRX_OCI_", extra="ignore")
 
     host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    port: Annotated[int, Field(ge=1, le=65535)] = OCI_PORT
     data_dir: Path | None = Field(
         default=None, description="data root (state/, reports/); default $KRX_DATA_DIR or repo"
     )
@@ -100,24 +97,11 @@ class OciConfig(BaseSettings):
         else:
             raise ConfigError(
                 "no API token: set KRX_OCI_TOKEN or KRX_OCI_TOKEN_FILE (a file with mode 0600); "
-                "generate one with: python -c \"import secrets; print(secrets.token_urlsafe(32))\""
+                f"generate one with: {GENERATE_HINT}"
             )
-        if len(token) < MIN_TOKEN_LENGTH:
-            raise ConfigError(
-                f"the API token from {origin} has {len(token)} characters; "
-                f"it needs at least {MIN_TOKEN_LENGTH}"
-            )
-        lowered = token.lower()
-        if any(word in lowered for word in _EXAMPLE_WORDS):
-            raise ConfigError(
-                f"the API token from {origin} looks like an example or placeholder; generate "
-                "a real one with: python -c \"import secrets; print(secrets.token_urlsafe(32))\""
-            )
-        if not _TOKEN_CHARS.match(token):
-            raise ConfigError(
-                f"the API token from {origin} must be printable ASCII without spaces "
-                "(it is sent in the Authorization header)"
-            )
+        problem = token_problem(token)
+        if problem is not None:
+            raise ConfigError(f"the API token from {origin} {problem}")
         return token
 
 

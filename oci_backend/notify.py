@@ -19,7 +19,8 @@ from pydantic import Field
 from contracts.common import KST, Contract, now_kst
 from contracts.summary import OpsSummary, OverallStatus
 from contracts.sync import EmergencyStop
-from oci_backend.store import Store, atomic_write_model, read_model
+from krx_common.atomic import atomic_write_model, read_model
+from oci_backend.store import Store
 
 log = logging.getLogger("krx.oci.notify")
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from contracts.common import now_kst
+from krx_common.atomic import StoreError
 from oci_backend.config import OciConfig
 from oci_backend.notify import Notifier
 from oci_backend.pipeline import CycleBusy, CycleResult, run_cycle
 from oci_backend.replay import AsofRefused, is_replay_root, require_replay_root
-from oci_backend.store import Store, StoreError
+from oci_backend.store import Store
 
 log = logging.getLogger("krx.oci")
 

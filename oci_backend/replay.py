@@ -23,8 +23,9 @@ from contracts.plan import OrderPlan, PlanDecision
 from contracts.portfolio import Portfolio
 from contracts.settings import ExecutionMode, Settings
 from contracts.ticket import Fill, FillsRequest, Ticket, TicketRecord
+from krx_common.atomic import atomic_write_model, read_model
 from oci_backend.paths import DataPaths
-from oci_backend.store import Store, atomic_write_model, read_model
+from oci_backend.store import Store
 from oci_backend.tickets.market import OpenSource
 
 

@@ -28,8 +28,9 @@ from contracts.plan import OrderPlan
 from contracts.summary import OpsSummary
 from contracts.sync import EmergencyStop, SyncSnapshot
 from contracts.ticket import TicketRecord
+from krx_common.atomic import read_model
 from oci_backend.paths import TICKET_BOXES
-from oci_backend.store import Store, read_model
+from oci_backend.store import Store
 
 TICKETS_IN_SNAPSHOT = 20
 AUDIT_IN_SNAPSHOT = 20

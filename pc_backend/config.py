@@ -18,16 +18,12 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-MIN_TOKEN_LENGTH = 24
-_TOKEN_CHARS = re.compile(r"^[\x21-\x7e]+$")
+from krx_common.defaults import OCI_PORT, PC_PORT, TUNNEL_PORT, default_pc_workspace
+from krx_common.tokens import token_problem
 
 
 class ConfigError(ValueError):
     """The configuration is unusable or unsafe; the message says how to fix it."""
-
-
-def default_workspace() -> Path:
-    return Path.home() / ".krx-alertor" / "workspace"
 
 
 class PcConfig(BaseSettings):
@@ -37,9 +33,9 @@ class PcConfig(BaseSettings):
                                       env_file_encoding="utf-8")
 
     host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    port: Annotated[int, Field(ge=1, le=65535)] = PC_PORT
     allow_remote: bool = Field(default=False, description="allow a non-loopback bind")
-    workspace: Path = Field(default_factory=default_workspace)
+    workspace: Path = Field(default_factory=default_pc_workspace)
     run_dir: Path | None = Field(
         default=None, description="PID files of `krx pc start` (default <workspace>/run)")
 
@@ -61,9 +57,9 @@ class PcConfig(BaseSettings):
         default=None, description="known_hosts holding OCI's host key (default ~/.ssh/known_hosts)")
     ssh_trust_on_first_use: bool = Field(
         default=False, description="accept and record an unknown host key (first connect only)")
-    remote_port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    remote_port: Annotated[int, Field(ge=1, le=65535)] = OCI_PORT
     remote_host: str = "127.0.0.1"
-    tunnel_port: Annotated[int, Field(ge=0, le=65535)] = 8001
+    tunnel_port: Annotated[int, Field(ge=0, le=65535)] = TUNNEL_PORT
     probe_interval_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     probe_timeout_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     backoff_max_s: Annotated[float, Field(gt=0, le=300)] = 2.0
@@ -133,9 +129,9 @@ class PcConfig(BaseSettings):
         else:
             raise ConfigError("no OCI API token: set KRX_PC_OCI_TOKEN_FILE (a file with mode 0600 "
                               "holding the token of the OCI backend) or KRX_PC_OCI_TOKEN")
-        if len(token) < MIN_TOKEN_LENGTH or not _TOKEN_CHARS.match(token):
-            raise ConfigError(f"the OCI token from {origin} must be at least {MIN_TOKEN_LENGTH} "
-                              "printable ASCII characters without spaces")
+        problem = token_problem(token)
+        if problem is not None:
+            raise ConfigError(f"the OCI token from {origin} {problem}")
         return token
 
 

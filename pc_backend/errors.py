@@ -1,7 +1,7 @@
 """Typed errors → HTTP answers, in one place, in OCI's error shape.
 
 The shape and the handlers both backends share (validation, 404/405, the last-resort 500,
-`ApiError`) are `oci_backend.http_errors`, which imports nothing of the OCI pipeline. Here:
+`ApiError`) are `krx_common.http_errors`, the base both backends build on. Here:
 an error OCI answered reaches the caller unchanged (status and body); OCI out of reach is
 `503 OCI_UNREACHABLE` with what to do; local errors use the same
 `{"error", "message", "field", ...}` body.
@@ -15,14 +15,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from oci_backend.http_errors import (
+from krx_common.docpath import PathError
+from krx_common.http_errors import (
     ApiError,
     documented,
     error_body,
     install_common_handlers,
 )
-from oci_backend.http_errors import json_answer as _json
-from pc_backend.merge import PathError
+from krx_common.http_errors import json_answer as _json
 from pc_backend.oci_client import OciHttpError, OciProtocolError, OciUnreachable
 from pc_backend.workspace import WorkspaceError
 

@@ -26,7 +26,7 @@ import httpx
 import psutil
 
 from contracts.common import now_kst
-from oci_backend.store import atomic_write_text, durable_unlink
+from krx_common.atomic import atomic_write_text, durable_unlink
 from pc_backend.config import PcConfig
 
 CREATE_TIME_TOLERANCE_S = 0.05

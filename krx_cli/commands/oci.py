@@ -100,8 +100,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_process_tickets(args: argparse.Namespace) -> int:
     """Process every submitted ticket once; exit 1 when the state cannot be read."""
+    from krx_common.atomic import StoreError
     from oci_backend.paths import data_paths
-    from oci_backend.store import Store, StoreError
+    from oci_backend.store import Store
     from oci_backend.tickets import opens_from_spec, process_pending
 
     try:

@@ -26,7 +26,8 @@ from pathlib import Path
 from contracts.audit import AuditAction, AuditEntry
 from contracts.summary import Stage
 from contracts.ticket import Ticket, TicketEvent, TicketRecord, TicketState, check_transition
-from oci_backend.store import Store, atomic_write_model, durable_unlink, read_model
+from krx_common.atomic import atomic_write_model, durable_unlink, read_model
+from oci_backend.store import Store
 
 # Test hook: `KRX_TEST_CRASH_AT=<point>` makes the process SIGKILL itself at that point.
 CRASH_ENV = "KRX_TEST_CRASH_AT"

@@ -10,7 +10,8 @@ from contracts.plan import Side
 from contracts.settings import ExecutionMode
 from contracts.summary import Risk, Severity, Stage
 from contracts.ticket import Fill, FillsRequest, TicketRecord, TicketState
-from oci_backend.store import Store, atomic_write_model
+from krx_common.atomic import atomic_write_model
+from oci_backend.store import Store
 from oci_backend.tickets import boxes
 from oci_backend.tickets.errors import TicketNotFound, TicketRejected, TicketStateError
 from oci_backend.tickets.processing import apply_with_intent, fills_details, process_one

@@ -14,14 +14,14 @@ import logging
 from contracts.audit import AuditAction
 from contracts.common import now_kst
 from contracts.ticket import TicketRecord, TicketState
-from oci_backend.store import (
+from krx_common.atomic import (
     CorruptFile,
-    Store,
     atomic_move,
     atomic_write_model,
     durable_unlink,
     read_model,
 )
+from oci_backend.store import Store
 from oci_backend.tickets import boxes
 
 log = logging.getLogger(__name__)

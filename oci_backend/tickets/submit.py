@@ -7,8 +7,9 @@ from pathlib import Path
 from contracts.common import now_kst
 from contracts.summary import Stage
 from contracts.ticket import IdempotencyRecord, Ticket, TicketEvent, TicketRecord, TicketState
+from krx_common.atomic import atomic_write_model, durable_unlink, read_model
 from oci_backend.paths import InvalidId, check_id
-from oci_backend.store import Store, atomic_write_model, durable_unlink, read_model
+from oci_backend.store import Store
 from oci_backend.tickets import boxes
 from oci_backend.tickets.admission import refusal
 from oci_backend.tickets.errors import (

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from contracts import KST, OpsSummary, OrderPlan
+from krx_common.atomic import CorruptFile
 from oci_backend.paths import data_paths
 from oci_backend.pipeline import CycleBusy, NotASession, run_cycle
-from oci_backend.store import CorruptFile, Store
+from oci_backend.store import Store
 
 UNIVERSE = ["069500", "229200", "091160", "305720", "005930"]
 

@@ -8,7 +8,6 @@ import typing
 from datetime import date, datetime
 from functools import cache
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -21,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-KST = ZoneInfo("Asia/Seoul")
+from krx_common.defaults import KST
 
 _CODE = re.compile(r"^[0-9A-Z]{6}$")
 

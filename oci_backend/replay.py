@@ -18,12 +18,13 @@ from typing import Any, Protocol
 
 from pydantic import Field
 
-from contracts.common import KST, Contract, KstDatetime, now_kst
+from contracts.common import Contract, KstDatetime, now_kst
 from contracts.plan import OrderPlan, PlanDecision
 from contracts.portfolio import Portfolio
 from contracts.settings import ExecutionMode, Settings
 from contracts.ticket import Fill, FillsRequest, Ticket, TicketRecord
 from krx_common.atomic import atomic_write_model, read_model
+from krx_common.defaults import KST
 from oci_backend.paths import DataPaths
 from oci_backend.store import Store
 from oci_backend.tickets.market import OpenSource

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pandas as pd
 import plotly.graph_objects as go
 
-from pc_cockpit.fmt import GAIN_COLOR, LOSS_COLOR
+from krx_common.defaults import GAIN_COLOR, LOSS_COLOR
 from strategy.backtest import report
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from pathlib import Path
 import fastapi.routing
 import pytest
 
-from contracts.common import KST
 from krx_common.auth import bearer_matches
+from krx_common.defaults import KST
 from oci_backend.app import create_app
 from oci_backend.auth import redact_query
 from oci_backend.config import ConfigError, OciConfig

@@ -36,7 +36,7 @@ ONCE_CASH = (10_000_000.0 + SELL * (1 - C - TAX)
 _PROCESSOR = """
 import sys
 from datetime import datetime
-from contracts.common import KST
+from krx_common.defaults import KST
 from oci_backend.paths import data_paths
 from oci_backend.store import Store
 from oci_backend.tickets import process_pending

@@ -44,3 +44,8 @@ def pc_workspace_from_env() -> Path:
 GAIN_COLOR = "#d62728"
 LOSS_COLOR = "#1f5fbf"
 FLAT_COLOR = "#555555"
+
+# -- the cockpit's environment (set by whoever starts it: `krx cockpit`, `krx demo`, the launcher)
+COCKPIT_URL_ENV = "KRX_COCKPIT_PC_URL"
+COCKPIT_TOKEN_FILE_ENV = "KRX_COCKPIT_TOKEN_FILE"
+PC_URL = f"http://127.0.0.1:{PC_PORT}"

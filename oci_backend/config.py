@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from krx_common.defaults import OCI_PORT
+from krx_common.defaults import DAILY_RUN_AT, OCI_PORT
 from krx_common.tokens import GENERATE_HINT, token_problem
 
 
@@ -45,7 +45,8 @@ class OciConfig(BaseSettings):
         description="request line + headers; a larger head is answered 431 before auth")
     scheduler: Literal["none", "internal"] = Field(
         default="none",
-        description="'internal' also runs the daily cycle Mon-Fri 09:05 KST in-process "
+        description=f"'internal' also runs the daily cycle Mon-Fri {DAILY_RUN_AT:%H:%M} KST "
+                    "in-process "
                     "(the default relies on cron / the systemd timer running `krx daily`)",
     )
     access_log: Literal["all", "changes", "off"] = Field(

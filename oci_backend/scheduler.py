@@ -18,7 +18,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from krx_common.defaults import DAILY_RUN_AT, DAILY_RUN_WEEKDAYS, TZ_NAME
 from oci_backend.config import OciConfig
 from oci_backend.notify import Notifier
+from oci_backend.pipeline import CycleBusy, run_cycle
 from oci_backend.store import Store
+from oci_backend.tickets import opens_from_spec, process_pending
 
 log = logging.getLogger("krx.oci.scheduler")
 
@@ -33,8 +35,6 @@ def daily_cycle_trigger() -> CronTrigger:
 
 
 def process_tickets_job(store: Store, data_spec: str | None = None) -> None:
-    from oci_backend.tickets import opens_from_spec, process_pending
-
     opens = opens_from_spec(data_spec, store.paths.cache_dir) if data_spec else None
     try:
         done = process_pending(store, opens=opens)
@@ -46,8 +46,6 @@ def process_tickets_job(store: Store, data_spec: str | None = None) -> None:
 
 
 def daily_cycle_job(store: Store, config: OciConfig, notifier: Notifier) -> None:
-    from oci_backend.pipeline import CycleBusy, run_cycle
-
     try:
         result = run_cycle(store, data_spec=config.data_spec, now=config.now,
                            actor="scheduler", notifier=notifier.on_cycle)

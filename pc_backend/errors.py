@@ -23,7 +23,8 @@ from krx_common.http_errors import (
     install_common_handlers,
 )
 from krx_common.http_errors import json_answer as _json
-from pc_backend.oci_client import OciHttpError, OciProtocolError, OciUnreachable
+from krx_common.oci_http import OciHttpError, OciProtocolError
+from pc_backend.oci_client import OciUnreachable
 from pc_backend.workspace import WorkspaceError
 
 log = logging.getLogger("krx.pc")

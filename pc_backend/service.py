@@ -27,8 +27,9 @@ from contracts.pc import (
 )
 from contracts.sync import PushRequest, SyncSnapshot
 from contracts.ticket import TicketRecord
+from krx_common.oci_http import OciHttpError, OciProtocolError
 from pc_backend.config import PcConfig
-from pc_backend.oci_client import OciClient, OciHttpError, OciProtocolError, OciUnreachable
+from pc_backend.oci_client import OciClient, OciUnreachable
 from pc_backend.workspace import (
     ARTIFACTS,
     InvalidInput,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from krx_common.defaults import COCKPIT_PORT, PC_PORT, PC_TOKEN_NAME
+from pc_cockpit.server import cockpit_command
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -179,7 +180,8 @@ def _launcher(args: argparse.Namespace, config: Any) -> Any:
     from pc_backend.launcher import Launcher
 
     return Launcher(config, env_file=args.env_file,
-                    cockpit_port=getattr(args, "cockpit_port", COCKPIT_PORT))
+                    cockpit_port=getattr(args, "cockpit_port", COCKPIT_PORT),
+                    cockpit_command=cockpit_command)
 
 
 def run_start(args: argparse.Namespace) -> int:

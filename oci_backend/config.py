@@ -8,9 +8,7 @@ that says what to do; `create_app` calls it, so a server never starts without a 
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
-import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,7 +16,7 @@ from pydantic import AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from krx_common.defaults import DAILY_RUN_AT, OCI_PORT
-from krx_common.tokens import GENERATE_HINT, token_problem
+from krx_common.tokens import GENERATE_HINT, SecretFileError, read_secret_file, token_problem
 
 
 class ConfigError(ValueError):
@@ -106,17 +104,9 @@ class OciConfig(BaseSettings):
         return token
 
 
+
 def _read_token_file(path: Path) -> str:
     try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise ConfigError(f"token file {path} does not exist") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise ConfigError(f"token file {path} is not a regular file")
-    # POSIX permissions are the protection here; Windows ACLs are out of scope for the OCI VM.
-    if os.name == "posix" and st.st_mode & 0o077:
-        raise ConfigError(
-            f"token file {path} has mode {stat.S_IMODE(st.st_mode):04o}: it is readable or "
-            f"writable by group/others; run: chmod 600 {path}"
-        )
-    return path.read_text(encoding="utf-8").strip()
+        return read_secret_file(path, "token file")
+    except SecretFileError as exc:
+        raise ConfigError(str(exc)) from None

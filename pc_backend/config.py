@@ -9,9 +9,7 @@ Names are fixed (checks outside the test suite use them): `KRX_PC_SSH_HOST`, `KR
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
-import stat
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +17,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from krx_common.defaults import OCI_PORT, PC_PORT, TUNNEL_PORT, default_pc_workspace
-from krx_common.tokens import token_problem
+from krx_common.tokens import SecretFileError, read_secret_file, token_problem
 
 
 class ConfigError(ValueError):
@@ -121,7 +119,10 @@ class PcConfig(BaseSettings):
             raise ConfigError("both KRX_PC_OCI_TOKEN and KRX_PC_OCI_TOKEN_FILE are set; "
                               "keep only one of them")
         if self.oci_token_file is not None:
-            token = read_secret_file(self.oci_token_file, "KRX_PC_OCI_TOKEN_FILE")
+            try:
+                token = read_secret_file(self.oci_token_file, "KRX_PC_OCI_TOKEN_FILE:")
+            except SecretFileError as exc:
+                raise ConfigError(str(exc)) from None
             origin = f"token file {self.oci_token_file}"
         elif self.oci_token is not None:
             token = self.oci_token.get_secret_value().strip()
@@ -142,19 +143,6 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def read_secret_file(path: Path, name: str) -> str:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise ConfigError(f"{name}: {path} does not exist") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise ConfigError(f"{name}: {path} is not a regular file")
-    if os.name == "posix" and st.st_mode & 0o077:
-        raise ConfigError(f"{name}: {path} has mode {stat.S_IMODE(st.st_mode):04o}, readable by "
-                          f"others; run: chmod 600 {path}")
-    return path.read_text(encoding="utf-8").strip()
 
 
 def load_config(env_file: Path | None = None, **overrides: object) -> PcConfig:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,15 +29,11 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, print_table, save_json  # noqa: E402
 
+from krx_common.procs import free_port  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
 TARGET_HEALTHY_S = 8.0
 TARGET_RENDER_S = 3.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_ok(urls: list[str], proc: subprocess.Popen, timeout: float = 120.0) -> None:
@@ -102,7 +97,7 @@ def demo_run(browser, tmp: Path) -> dict[str, float]:  # noqa: ANN001
 
 
 def bare_run(browser, tmp: Path) -> dict[str, float]:  # noqa: ANN001
-    from krx_cli.commands.cockpit import cockpit_command
+    from pc_cockpit.server import cockpit_command
 
     app = tmp / "bare.py"
     app.write_text('import streamlit as st\nst.title("bare")\n', encoding="utf-8")

@@ -57,9 +57,10 @@ def main() -> int:
     rows.append(summarize("core, uncached CSV parse (baseline)", time_calls(uncached, 20)))
 
     from contracts import Settings
+    from krx_common.atomic import atomic_write_model
     from oci_backend.paths import data_paths
     from oci_backend.pipeline import run_cycle
-    from oci_backend.store import Store, atomic_write_model
+    from oci_backend.store import Store
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(data_paths(tmp))

@@ -22,7 +22,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, REPO_DAILY, percentile, print_table, save_json  # noqa: E402
+
+from krx_common.procs import free_port  # noqa: E402
 
 CONCURRENCY = (1, 8, 32)
 # Requests per scenario and concurrency (bounded: the whole run takes about a minute).
@@ -60,15 +61,9 @@ class Server:
                             headers={"Authorization": f"Bearer {self.token}"})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(data_dir: Path, log: Path) -> Server:
     token = secrets.token_urlsafe(32)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KRX_OCI_")}
     env.update({"KRX_OCI_TOKEN": token, "KRX_OCI_TICKET_PROCESSOR": "false",
                 "KRX_OCI_NOW": "2025-12-30T10:00:00+09:00"})

@@ -3,7 +3,7 @@
 from pydantic import BaseModel
 
 from contracts.audit import AuditAction, AuditEntry, FieldChange
-from contracts.common import KST, now_kst
+from contracts.common import now_kst
 from contracts.instruments import Instrument, all_instruments, instrument, is_known
 from contracts.ops import CycleRequest, CycleResponse, Health
 from contracts.pc import (
@@ -86,7 +86,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
 }
 
 __all__ = [
-    "KST", "SCHEMA_MODELS", "AuditAction", "AuditEntry", "BacktestResponse", "DataFreshness",
+    "SCHEMA_MODELS", "AuditAction", "AuditEntry", "BacktestResponse", "DataFreshness",
     "Diff", "EmergencyStop",
     "EmergencyStopRequest", "ExecutionMode", "FieldChange", "Fill", "FillsRequest",
     "GuardrailCheck", "Guardrails", "Holding", "Instrument", "NotificationPrefs", "OpsSummary",

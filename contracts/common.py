@@ -9,7 +9,6 @@ import unicodedata
 from datetime import date, datetime
 from functools import cache
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -22,7 +21,8 @@ from pydantic import (
     field_validator,
 )
 
-KST = ZoneInfo("Asia/Seoul")
+from contracts.instruments import BUILTIN_INSTRUMENTS, is_known
+from krx_common.defaults import KST
 
 _CODE = re.compile(r"^[0-9A-Z]{6}$")
 
@@ -35,8 +35,6 @@ def now_kst() -> datetime:
 def _check_code(value: str) -> str:
     if not _CODE.match(value):
         raise ValueError(f"ticker {value!r} is not a 6-character KRX code (e.g. '069500')")
-    from contracts.instruments import is_known
-
     if not is_known(value):
         raise ValueError(f"ticker {value!r} is not in the ticker master (unknown ticker)")
     return value
@@ -99,8 +97,6 @@ def _check_iso_date(value: str) -> str:
 
 
 def _ticker_schema(schema: dict) -> None:
-    from contracts.instruments import BUILTIN_INSTRUMENTS
-
     schema["pattern"] = _CODE.pattern
     schema["enum"] = [i.code for i in BUILTIN_INSTRUMENTS]
     schema["description"] = "a 6-character KRX code from the ticker master (contracts.instruments)"

@@ -16,6 +16,7 @@ import anyio
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
+from krx_common.atomic import StoreError
 from oci_backend.auth import (
     DOCS_STATIC,
     BearerAuth,
@@ -32,7 +33,9 @@ from oci_backend.replan import Replanner
 from oci_backend.routers import audit, emergency, health, ops, plans, sync, tickets
 from oci_backend.scheduler import build_scheduler
 from oci_backend.snapshot import SnapshotReader
-from oci_backend.store import Store, StoreError
+from oci_backend.store import Store
+from oci_backend.tickets import recover
+from strategy import calendar
 
 log = logging.getLogger("krx.oci")
 
@@ -45,8 +48,6 @@ def _open_store(paths: DataPaths) -> Store:
         store.initialize(actor="oci-backend")
         # A processor killed mid-ticket (the cycle fills DRY_RUN tickets too) left its claim in
         # processing/: settle it now, not at the next processor pass.
-        from oci_backend.tickets import recover
-
         for line in recover(store):
             log.warning("ticket recovery at start-up: %s", line)
     except StoreError as exc:
@@ -58,8 +59,6 @@ def _open_store(paths: DataPaths) -> Store:
 def _warm_up() -> None:
     # Building the XKRX calendar takes seconds; pay it now rather than in the first request.
     try:
-        from strategy import calendar
-
         calendar.load_calendar()
     except Exception:
         log.exception("could not pre-load the XKRX calendar")

@@ -1,20 +1,21 @@
 """Bearer-token authentication as pure ASGI middleware (default deny).
 
 Every path except `OPEN_PATHS` needs `Authorization: Bearer <token>`; the comparison is
-constant-time (`hmac.compare_digest`). A token anywhere else (query string, cookie) is
-ignored. Being middleware, the check runs before routing and body parsing, so an
+constant-time (`krx_common.auth.bearer_matches`). A token anywhere else (query string,
+cookie) is ignored. Being middleware, the check runs before routing and body parsing, so an
 unauthenticated caller learns nothing from validation errors and a new router cannot
 forget to require the token.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from krx_common.auth import bearer_matches
 
 # Liveness for the tunnel watchdog and the API description. The docs stay open on purpose:
 # the server is bound to loopback behind the SSH tunnel, the schema holds no data or
@@ -25,16 +26,6 @@ DOCS_STATIC = "/docs-static"
 DOCS_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png", "redoc.standalone.js")
 OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
                         *(f"{DOCS_STATIC}/{name}" for name in DOCS_ASSETS)})
-
-
-def bearer_matches(authorization: bytes | None, token: bytes) -> bool:
-    """True when the header is `Bearer <token>` (scheme case-insensitive)."""
-    if not authorization:
-        return False
-    scheme, _, value = authorization.strip().partition(b" ")
-    if scheme.lower() != b"bearer":
-        return False
-    return hmac.compare_digest(value.strip(), token)
 
 
 class BearerAuth:

@@ -8,20 +8,15 @@ that says what to do; `create_app` calls it, so a server never starts without a 
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
-import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-MIN_TOKEN_LENGTH = 24
-# Tokens copied from docs or templates: refused however long they are.
-_EXAMPLE_WORDS = ("example", "changeme", "change-me", "change_me", "placeholder", "your-token",
-                  "your_token", "yourtoken", "<token>", "replace-me", "replace_me", "dummy")
-_TOKEN_CHARS = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces: it travels in a header
+from krx_common.defaults import DAILY_RUN_AT, OCI_PORT
+from krx_common.tokens import GENERATE_HINT, SecretFileError, read_secret_file, token_problem
 
 
 class ConfigError(ValueError):
@@ -34,7 +29,7 @@ class OciConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KRX_OCI_", extra="ignore")
 
     host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    port: Annotated[int, Field(ge=1, le=65535)] = OCI_PORT
     data_dir: Path | None = Field(
         default=None, description="data root (state/, reports/); default $KRX_DATA_DIR or repo"
     )
@@ -48,7 +43,8 @@ class OciConfig(BaseSettings):
         description="request line + headers; a larger head is answered 431 before auth")
     scheduler: Literal["none", "internal"] = Field(
         default="none",
-        description="'internal' also runs the daily cycle Mon-Fri 09:05 KST in-process "
+        description=f"'internal' also runs the daily cycle Mon-Fri {DAILY_RUN_AT:%H:%M} KST "
+                    "in-process "
                     "(the default relies on cron / the systemd timer running `krx daily`)",
     )
     access_log: Literal["all", "changes", "off"] = Field(
@@ -100,38 +96,17 @@ class OciConfig(BaseSettings):
         else:
             raise ConfigError(
                 "no API token: set KRX_OCI_TOKEN or KRX_OCI_TOKEN_FILE (a file with mode 0600); "
-                "generate one with: python -c \"import secrets; print(secrets.token_urlsafe(32))\""
+                f"generate one with: {GENERATE_HINT}"
             )
-        if len(token) < MIN_TOKEN_LENGTH:
-            raise ConfigError(
-                f"the API token from {origin} has {len(token)} characters; "
-                f"it needs at least {MIN_TOKEN_LENGTH}"
-            )
-        lowered = token.lower()
-        if any(word in lowered for word in _EXAMPLE_WORDS):
-            raise ConfigError(
-                f"the API token from {origin} looks like an example or placeholder; generate "
-                "a real one with: python -c \"import secrets; print(secrets.token_urlsafe(32))\""
-            )
-        if not _TOKEN_CHARS.match(token):
-            raise ConfigError(
-                f"the API token from {origin} must be printable ASCII without spaces "
-                "(it is sent in the Authorization header)"
-            )
+        problem = token_problem(token)
+        if problem is not None:
+            raise ConfigError(f"the API token from {origin} {problem}")
         return token
+
 
 
 def _read_token_file(path: Path) -> str:
     try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise ConfigError(f"token file {path} does not exist") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise ConfigError(f"token file {path} is not a regular file")
-    # POSIX permissions are the protection here; Windows ACLs are out of scope for the OCI VM.
-    if os.name == "posix" and st.st_mode & 0o077:
-        raise ConfigError(
-            f"token file {path} has mode {stat.S_IMODE(st.st_mode):04o}: it is readable or "
-            f"writable by group/others; run: chmod 600 {path}"
-        )
-    return path.read_text(encoding="utf-8").strip()
+        return read_secret_file(path, "token file")
+    except SecretFileError as exc:
+        raise ConfigError(str(exc)) from None

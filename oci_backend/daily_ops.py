@@ -16,11 +16,13 @@ import sys
 from pathlib import Path
 
 from contracts.audit import AuditAction, AuditEntry
-from contracts.common import KST, now_kst
+from contracts.common import now_kst
 from contracts.ops import DailyOpsStatus
+from krx_common.atomic import atomic_write_model, read_model
+from krx_common.defaults import KST
 from oci_backend.notify import NotificationKind, Notifier
 from oci_backend.paths import data_paths
-from oci_backend.store import Store, atomic_write_model, read_model
+from oci_backend.store import Store
 
 
 def classify(store: Store, *, daily_rc: int, tickets_rc: int, busy: bool,

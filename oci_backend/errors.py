@@ -3,7 +3,7 @@
 Every error answer has the same JSON shape: `{"error": CODE, "message": ..., "field": ...}`
 (+ extra keys such as `revision` or `path`), so the PC backend can show the operator which
 file, field or header is wrong and what to do about it. The shape and the handlers both APIs
-share live in `oci_backend.http_errors`; this module adds the OCI backend's typed errors.
+share live in `krx_common.http_errors`; this module adds the OCI backend's typed errors.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from oci_backend.http_errors import (
+from krx_common.atomic import CorruptFile, StoreError
+from krx_common.http_errors import (
     ApiError,
     ErrorBody,
     documented,
@@ -23,10 +24,10 @@ from oci_backend.http_errors import (
     field_path,
     install_common_handlers,
 )
-from oci_backend.http_errors import json_answer as _json
+from krx_common.http_errors import json_answer as _json
 from oci_backend.paths import InvalidId
 from oci_backend.pipeline import AsofRefused, CycleBusy, NotAReplayRoot
-from oci_backend.store import CorruptFile, StaleRevision, StoreError
+from oci_backend.store import StaleRevision
 from oci_backend.tickets import (
     EmergencyStopped,
     IdempotencyConflict,

@@ -16,10 +16,12 @@ from enum import StrEnum
 from filelock import FileLock
 from pydantic import Field
 
-from contracts.common import KST, Contract, now_kst
+from contracts.common import Contract, now_kst
 from contracts.summary import OpsSummary, OverallStatus
 from contracts.sync import EmergencyStop
-from oci_backend.store import Store, atomic_write_model, read_model
+from krx_common.atomic import atomic_write_model, read_model
+from krx_common.defaults import KST
+from oci_backend.store import Store
 
 log = logging.getLogger("krx.oci.notify")
 

@@ -22,7 +22,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from contracts.audit import AuditAction, AuditEntry
-from contracts.common import KST, now_kst
+from contracts.common import now_kst
 from contracts.plan import OrderPlan, PlanDecision, Side
 from contracts.portfolio import Portfolio
 from contracts.settings import ExecutionMode, Settings
@@ -36,6 +36,7 @@ from contracts.summary import (
     Severity,
     Stage,
 )
+from krx_common.defaults import KST
 from oci_backend.paths import DataPaths
 from oci_backend.replay_root import ReplayMarker, read_marker
 from oci_backend.store import Store

@@ -20,6 +20,8 @@ from contracts.portfolio import Portfolio
 from contracts.settings import Settings, StrategyParams
 from contracts.signals import ReasonCode, Regime, RegimeState, Signals, TickerSignal
 from contracts.summary import OpsSummary
+from strategy import calendar
+from strategy.ticketing import hts_line, plan_limit, round_limit
 
 _RED, _BLUE, _BOLD, _RESET = "\x1b[31m", "\x1b[34m", "\x1b[1m", "\x1b[0m"
 _SIDE_EN_KO = {Side.BUY: "BUY  매수", Side.SELL: "SELL 매도"}
@@ -76,15 +78,11 @@ class _Paint:
 
 def trade_date(asof: date) -> date:
     """The session the plan's orders are placed on: the XKRX session after as-of."""
-    from strategy import calendar
-
     return calendar.next_session(asof)
 
 
 def order_limit(order: PlannedOrder, settings: Settings | None) -> int:
     """The order's limit on a valid KRX tick (the ticket draft's rule)."""
-    from strategy.ticketing import plan_limit, round_limit
-
     if settings is not None:
         return plan_limit(order, settings.strategy.slippage)
     return round_limit(order.est_price, order.kind, order.side)  # est = ref ± slippage
@@ -92,8 +90,6 @@ def order_limit(order: PlannedOrder, settings: Settings | None) -> int:
 
 def order_line(order: PlannedOrder, asof: date, settings: Settings | None) -> str:
     """`2025-12-30 BUY  매수 [매수] KODEX 200 (069500) 12주 지정가 60,750원 (약 729,000원)`."""
-    from strategy.ticketing import hts_line
-
     limit = order_limit(order, settings)
     hts = hts_line(order.side, order.ticker, order.name, order.qty, limit, order.qty * limit)
     return f"{trade_date(asof):%Y-%m-%d} {_SIDE_EN_KO[order.side]}  {hts}"

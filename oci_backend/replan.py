@@ -11,10 +11,11 @@ import threading
 from dataclasses import dataclass
 from datetime import date
 
+from krx_common.atomic import StoreError
 from oci_backend.config import OciConfig
 from oci_backend.notify import Notifier
 from oci_backend.pipeline import CycleBusy, CycleResult, run_cycle
-from oci_backend.store import Store, StoreError
+from oci_backend.store import Store
 
 log = logging.getLogger("krx.oci")
 

@@ -12,11 +12,11 @@ from dataclasses import field as dc_field
 from datetime import date
 from typing import Any, Protocol
 
-from contracts.common import KST
 from contracts.plan import OrderPlan, PlanDecision
 from contracts.portfolio import Portfolio
 from contracts.settings import ExecutionMode, Settings
 from contracts.ticket import Fill, FillsRequest, Ticket, TicketRecord
+from krx_common.defaults import KST
 from oci_backend.pipeline import run_cycle
 from oci_backend.store import Store
 from oci_backend.tickets import list_tickets, record_fills, submit_ticket

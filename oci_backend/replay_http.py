@@ -1,5 +1,8 @@
 """A replay through the real OCI API (a client, as the PC is): the same steps as
-`replay.InProcessBackend`, each one an HTTP request to a server on a replay data root."""
+`replay.InProcessBackend`, each one an HTTP request to a server on a replay data root.
+
+Error answers and parsing are `krx_common.oci_http`'s, as for the PC's `OciClient`: a refused
+step raises `OciHttpError` with the server's error body."""
 
 from __future__ import annotations
 
@@ -12,49 +15,39 @@ from contracts.portfolio import Portfolio
 from contracts.settings import Settings
 from contracts.sync import SyncSnapshot
 from contracts.ticket import FillsRequest, Ticket, TicketRecord
-
-API = "/api/v1"
-
-
-class ReplayHttpError(RuntimeError):
-    """The server refused a replay step; the message carries its error body."""
-
-
-def _ok(r: httpx.Response, what: str) -> httpx.Response:
-    if r.status_code >= 400:
-        raise ReplayHttpError(f"{what}: HTTP {r.status_code} {r.text[:500]}")
-    return r
+from krx_common.oci_http import API, parse_list, parse_model, raise_for_error
 
 
 class HttpBackend:
+    """`client`: an httpx client of the server (`krx_common.oci_http.bearer_client`)."""
+
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
 
     def cycle(self, asof: date) -> OrderPlan | None:
-        r = _ok(self.client.post(f"{API}/ops/cycle", json={"asof": asof.isoformat()}),
-                f"cycle {asof}")
+        r = raise_for_error(self.client.post(f"{API}/ops/cycle",
+                                             json={"asof": asof.isoformat()}))
         plan_id = r.json().get("plan_id")
         if plan_id is None:
             return None
-        return OrderPlan.model_validate_json(
-            _ok(self.client.get(f"{API}/plans/{plan_id}"), f"plan {plan_id}").content)
+        return parse_model(OrderPlan, raise_for_error(self.client.get(f"{API}/plans/{plan_id}")))
 
     def state(self) -> tuple[Portfolio, Settings]:
-        snap = SyncSnapshot.model_validate_json(
-            _ok(self.client.get(f"{API}/sync/snapshot"), "snapshot").content)
+        snap = parse_model(SyncSnapshot,
+                           raise_for_error(self.client.get(f"{API}/sync/snapshot")))
         return snap.portfolio, snap.settings
 
     def submit(self, ticket: Ticket, key: str) -> TicketRecord:
         r = self.client.post(f"{API}/tickets", content=ticket.model_dump_json(),
                              headers={"Idempotency-Key": key,
                                       "Content-Type": "application/json"})
-        return TicketRecord.model_validate_json(_ok(r, f"submit {ticket.ticket_id}").content)
+        return parse_model(TicketRecord, raise_for_error(r))
 
     def record_fills(self, ticket_id: str, req: FillsRequest) -> TicketRecord:
         r = self.client.post(f"{API}/tickets/{ticket_id}/fills", content=req.model_dump_json(),
                              headers={"Content-Type": "application/json"})
-        return TicketRecord.model_validate_json(_ok(r, f"fills {ticket_id}").content)
+        return parse_model(TicketRecord, raise_for_error(r))
 
     def tickets(self) -> list[TicketRecord]:
-        r = _ok(self.client.get(f"{API}/tickets", params={"limit": 500}), "tickets")
-        return [TicketRecord.model_validate(x) for x in r.json()]
+        r = self.client.get(f"{API}/tickets", params={"limit": 500})
+        return parse_list(TicketRecord, raise_for_error(r))

@@ -15,9 +15,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from krx_common.defaults import DAILY_RUN_AT, DAILY_RUN_WEEKDAYS, TZ_NAME
 from oci_backend.config import OciConfig
 from oci_backend.notify import Notifier
+from oci_backend.pipeline import CycleBusy, run_cycle
 from oci_backend.store import Store
+from oci_backend.tickets import opens_from_spec, process_pending
 
 log = logging.getLogger("krx.oci.scheduler")
 
@@ -27,12 +30,11 @@ DAILY_JOB_ID = "daily-cycle"
 
 def daily_cycle_trigger() -> CronTrigger:
     """09:05 KST, Monday to Friday (SPEC.md §1)."""
-    return CronTrigger(day_of_week="mon-fri", hour=9, minute=5, timezone="Asia/Seoul")
+    return CronTrigger(day_of_week=DAILY_RUN_WEEKDAYS, hour=DAILY_RUN_AT.hour,
+                       minute=DAILY_RUN_AT.minute, timezone=TZ_NAME)
 
 
 def process_tickets_job(store: Store, data_spec: str | None = None) -> None:
-    from oci_backend.tickets import opens_from_spec, process_pending
-
     opens = opens_from_spec(data_spec, store.paths.cache_dir) if data_spec else None
     try:
         done = process_pending(store, opens=opens)
@@ -44,8 +46,6 @@ def process_tickets_job(store: Store, data_spec: str | None = None) -> None:
 
 
 def daily_cycle_job(store: Store, config: OciConfig, notifier: Notifier) -> None:
-    from oci_backend.pipeline import CycleBusy, run_cycle
-
     try:
         result = run_cycle(store, data_spec=config.data_spec, now=config.now,
                            actor="scheduler", notifier=notifier.on_cycle)
@@ -61,7 +61,7 @@ def daily_cycle_job(store: Store, config: OciConfig, notifier: Notifier) -> None
 def build_scheduler(config: OciConfig, store: Store, notifier: Notifier) -> BackgroundScheduler:
     """The scheduler with its jobs registered, not started."""
     scheduler = BackgroundScheduler(
-        timezone="Asia/Seoul",
+        timezone=TZ_NAME,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )
     if config.ticket_processor:

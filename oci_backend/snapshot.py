@@ -28,8 +28,10 @@ from contracts.plan import OrderPlan
 from contracts.summary import OpsSummary
 from contracts.sync import EmergencyStop, SyncSnapshot
 from contracts.ticket import TicketRecord
+from krx_common.atomic import read_model
 from oci_backend.paths import TICKET_BOXES
-from oci_backend.store import Store, read_model
+from oci_backend.store import Store
+from oci_backend.tickets import list_tickets
 
 TICKETS_IN_SNAPSHOT = 20
 AUDIT_IN_SNAPSHOT = 20
@@ -53,8 +55,6 @@ def build_snapshot(store: Store, *, tickets: int = TICKETS_IN_SNAPSHOT,
     other, and a snapshot taken in between would pair the new revision with old content
     (the client would then PUSH over changes it never saw).
     """
-    from oci_backend.tickets import list_tickets
-
     with store.lock():
         portfolio = store.portfolio()
         settings = store.settings()
@@ -202,8 +202,6 @@ class SnapshotReader:
         return EmergencyStop.model_validate_json(self._stop_json())
 
     def _tickets_json(self) -> str:
-        from oci_backend.tickets import list_tickets
-
         # Every ticket write is a rename into (or out of) one of these directories.
         boxes = tuple(self.store.paths.ticket_box(b) for b in TICKET_BOXES)
 

@@ -1,9 +1,9 @@
-"""The SSOT store: atomic JSON artifacts, one write lock, revisions and the audit log.
+"""The SSOT state store: the state files of one data root, one write lock, revisions, the
+journal, and the audit log (`oci_backend.audit_log`) its changes are recorded in.
 
-Every write is temp file + fsync + rename + directory fsync, so a reader (or a crash) sees the
-old file or the new one, never a torn one. Writers of state take `Store.lock()` so the cron
-job, the API and the ticket processor never interleave read-modify-write cycles.
-A file that fails validation raises `CorruptFile` (path + first error) and is never replaced.
+Every write goes through `krx_common.atomic` (temp file + fsync + rename + directory fsync).
+Writers of state take `Store.lock()` so the cron job, the API and the ticket processor never
+interleave read-modify-write cycles. A file that fails validation raises `CorruptFile`.
 
 A change of state (portfolio, settings, emergency stop) and its audit line are one unit:
 `Store.commit` writes them to `state/journal.json` first, then applies them and removes the
@@ -15,10 +15,7 @@ instead of being recreated with defaults (which would restart the revision at 1)
 
 from __future__ import annotations
 
-import errno
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +34,18 @@ from contracts.portfolio import Portfolio
 from contracts.settings import Settings
 from contracts.summary import OpsSummary, Stage
 from contracts.sync import EmergencyStop
+from krx_common.atomic import (
+    CorruptFile,
+    StoreError,
+    atomic_write_model,
+    atomic_write_text,
+    dump_model,
+    durable_unlink,
+    first_error,
+    read_model,
+)
+from krx_common.docpath import VOLATILE, diff_fields
+from oci_backend.audit_log import AuditLog
 from oci_backend.paths import DataPaths
 
 M = TypeVar("M", bound=BaseModel)
@@ -45,19 +54,6 @@ log = logging.getLogger("krx.oci.store")
 
 # A temp file of an atomic write older than this was left by a crash (writes take ms).
 ORPHAN_TMP_AGE_S = 300.0
-
-
-class StoreError(Exception):
-    """Base of store errors; `field` names what is wrong when it is one field."""
-
-    field: str | None = None
-
-
-class CorruptFile(StoreError):
-    def __init__(self, path: Path, error: str) -> None:
-        super().__init__(f"{path}: {error} (the file was left as it is; fix or restore it)")
-        self.path = path
-        self.error = error
 
 
 class MissingStateFile(CorruptFile):
@@ -72,18 +68,6 @@ class MissingStateFile(CorruptFile):
         self.error = "missing after initialisation"
 
 
-class WriteFailed(StoreError):
-    """A write failed (disk full, file size limit, read-only filesystem): the previous file
-    is left as it was and the request fails."""
-
-    def __init__(self, path: Path, exc: OSError) -> None:
-        name = errno.errorcode.get(exc.errno or 0, "error")
-        super().__init__(f"could not write {path}: {exc.strerror or exc} ({name}); the previous "
-                         "version is intact and nothing was changed; free disk space or raise "
-                         "the file size limit, then retry")
-        self.path = path
-
-
 class StaleRevision(StoreError):
     field = "If-Match"
 
@@ -95,119 +79,11 @@ class StaleRevision(StoreError):
         self.actual = actual
 
 
-def _fsync_dir(directory: Path) -> None:
-    if os.name == "nt":
-        # Windows cannot open a directory as a file; NTFS journals the rename itself. (The PC
-        # workspace on Windows writes through these helpers too.)
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str, *, sync_file: bool = True,
-                      sync_dir: bool = True) -> None:
-    """Replace `path` with `text` (UTF-8) atomically and durably (mode 0600, from mkstemp).
-    An OSError (ENOSPC, EFBIG, EROFS...) raises `WriteFailed` with `path` left as it was.
-
-    For a file that can be fetched again (e.g. the PC's copy of a pulled snapshot) the caller
-    may skip the fsyncs: without `sync_dir` a crash may undo the rename (the old file is back);
-    without `sync_file` as well, the new file may also come back empty after a power loss."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise WriteFailed(path, exc) from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            if sync_file:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise WriteFailed(path, exc) from exc
-        raise
-    if sync_dir:
-        _fsync_dir(path.parent)
-
-
-def atomic_move(src: Path, dst: Path) -> None:
-    """Rename `src` to `dst` (same filesystem) atomically and durably (both directories are
-    fsynced). Raises FileNotFoundError when `src` is gone — e.g. another process took it."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(src, dst)
-    _fsync_dir(dst.parent)
-    if src.parent != dst.parent:
-        _fsync_dir(src.parent)
-
-
-def durable_unlink(path: Path) -> bool:
-    """Remove `path` and fsync its directory; False when it did not exist."""
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return False
-    _fsync_dir(path.parent)
-    return True
-
-
-def dump_model(model: BaseModel) -> str:
-    return model.model_dump_json(indent=2) + "\n"
-
-
-def atomic_write_model(path: Path, model: BaseModel) -> None:
-    atomic_write_text(path, dump_model(model))
-
-
-def first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(x) for x in err["loc"]) or "(root)"
-    return f"{loc}: {err['msg']}"
-
-
-def read_model(path: Path, model: type[M]) -> M | None:
-    """The validated artifact at `path`, None when the file does not exist."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    try:
-        return model.model_validate_json(text)
-    except ValidationError as exc:
-        raise CorruptFile(path, first_error(exc)) from None
-
-
-def diff_fields(before: Any, after: Any, prefix: str = "") -> list[FieldChange]:
-    """Field-level before→after changes between two JSON-like values (dotted paths)."""
-    if isinstance(before, dict) and isinstance(after, dict):
-        out: list[FieldChange] = []
-        for key in sorted(set(before) | set(after)):
-            path = f"{prefix}.{key}" if prefix else str(key)
-            out += diff_fields(before.get(key), after.get(key), path)
-        return out
-    if _is_keyed_list(before) and _is_keyed_list(after):
-        b = {item["ticker"]: item for item in before}
-        a = {item["ticker"]: item for item in after}
-        out = []
-        for key in sorted(set(b) | set(a)):
-            out += diff_fields(b.get(key), a.get(key), f"{prefix}[{key}]")
-        return out
-    if before != after:
-        return [FieldChange(path=prefix, before=before, after=after)]
-    return []
-
-
-def _is_keyed_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(x, dict) and "ticker" in x for x in value)
-
-
-# Fields that change on every write and say nothing about the content.
-_VOLATILE = {"revision", "asof", "updated_at"}
+def field_changes(before: BaseModel, after: BaseModel, prefix: str) -> list[FieldChange]:
+    """The audit log's field changes between two versions of a state file (stamps ignored)."""
+    return [FieldChange(path=d.path, before=d.before, after=d.after) for d in diff_fields(
+        before.model_dump(mode="json", exclude=set(VOLATILE)),
+        after.model_dump(mode="json", exclude=set(VOLATILE)), prefix)]
 
 
 StateName = Literal["portfolio", "settings", "emergency_stop"]
@@ -237,11 +113,9 @@ class Store:
 
     def __init__(self, paths: DataPaths, *, lock_timeout: float = 30.0) -> None:
         self.paths = paths
-        # Line numbers (or, from `audit_tail`, negative offsets from the end) of audit lines
-        # the last read skipped because they do not parse.
-        self.audit_skipped: list[int] = []
         paths.ensure_dirs()
         self._lock = FileLock(str(paths.write_lock), timeout=lock_timeout)
+        self.audit_log = AuditLog(paths.audit, self._lock)
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -345,8 +219,8 @@ class Store:
     def _apply(self, journal: _Journal) -> None:
         for w in journal.writes:
             atomic_write_text(self._state_path(w.name), w.text)
-        if not self._audit_ends_with(journal.audit):
-            self._append_line(journal.audit)
+        if not self.audit_log.ends_with(journal.audit):
+            self.audit_log.append_line(journal.audit)
         durable_unlink(self.paths.journal)
 
     def sweep_orphans(self, max_age_s: float = ORPHAN_TMP_AGE_S) -> list[Path]:
@@ -388,10 +262,7 @@ class Store:
             for name, cur, new in pairs:
                 if new is None:
                     continue
-                diff = diff_fields(
-                    cur.model_dump(mode="json", exclude=_VOLATILE),
-                    new.model_dump(mode="json", exclude=_VOLATILE), name,
-                )
+                diff = field_changes(cur, new, name)
                 if not diff:
                     continue
                 stamp = {"revision": new_rev}
@@ -420,8 +291,7 @@ class Store:
             new = Portfolio.model_validate(new.model_dump())
             self.commit([("portfolio", new)], AuditEntry(
                 actor=actor, action=action, target="portfolio", reason=reason,
-                changes=diff_fields(cur.model_dump(mode="json", exclude=_VOLATILE),
-                                    new.model_dump(mode="json", exclude=_VOLATILE), "portfolio"),
+                changes=field_changes(cur, new, "portfolio"),
                 revision_before=current, revision_after=current + 1, details=details or {},
             ))
             return new
@@ -463,108 +333,18 @@ class Store:
         atomic_write_model(self.paths.summary_dated(stamp), summary)
         atomic_write_model(self.paths.summary_latest, summary)
 
-    # -- audit -------------------------------------------------------------------------------
+    # -- audit (the log itself is `self.audit_log`) ------------------------------------------
     def append_audit(self, entry: AuditEntry) -> None:
-        """Append one line and fsync it: the audit log is append-only."""
-        self._append_line(entry.model_dump_json())
-
-    def _append_line(self, line: str) -> None:
-        with self.lock():
-            self.paths.audit.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                self._append_bytes(line)
-            except OSError as exc:
-                raise WriteFailed(self.paths.audit, exc) from exc
-
-    def _append_bytes(self, line: str) -> None:
-        # 0600 like every state file (mkstemp); the umask cannot widen it.
-        fd = os.open(self.paths.audit, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "a+b") as fh:
-            end = fh.seek(0, os.SEEK_END)
-            prefix = b""
-            if end:
-                fh.seek(end - 1)
-                # A torn last line (disk full, power loss): end it so this entry stands on
-                # its own line; readers skip the torn one and report it.
-                if fh.read(1) != b"\n":
-                    prefix = b"\n"
-                    log.warning("audit log %s ended in a torn line; closed it before "
-                                "appending", self.paths.audit)
-            fh.write(prefix + line.encode("utf-8") + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    def _audit_ends_with(self, line: str) -> bool:
-        want = line.encode("utf-8") + b"\n"
-        try:
-            with open(self.paths.audit, "rb") as fh:
-                end = fh.seek(0, os.SEEK_END)
-                if end < len(want):
-                    return False
-                fh.seek(end - len(want))
-                return fh.read() == want
-        except FileNotFoundError:
-            return False
+        """Append one entry to the audit log (fsynced, under the write lock)."""
+        self.audit_log.append(entry)
 
     def audit(
         self, *, limit: int = 100, action: AuditAction | None = None, target: str | None = None,
         since: datetime | None = None,
     ) -> list[AuditEntry]:
-        """The newest `limit` entries matching the filters, oldest first."""
-        if not self.paths.audit.exists():
-            return []
-        out: list[AuditEntry] = []
-        skipped: list[int] = []
-        with open(self.paths.audit, "rb") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip() or not line.endswith(b"\n"):
-                    continue  # blank, or an append still in progress
-                try:
-                    entry = AuditEntry.model_validate_json(line)
-                except ValidationError:
-                    skipped.append(n)  # torn by a crash or a full disk, ended by the next append
-                    continue
-                if action and entry.action != action:
-                    continue
-                if target and target not in entry.target:
-                    continue
-                if since and entry.at < since:
-                    continue
-                out.append(entry)
-        self._report_skipped(skipped)
-        return out[-limit:] if limit else out
-
-    def _report_skipped(self, lines: list[int]) -> None:
-        self.audit_skipped = lines
-        if lines:
-            log.warning("audit log %s: skipped %d unreadable line(s) (torn writes?): %s",
-                        self.paths.audit, len(lines), lines[:10])
+        """The newest `limit` audit entries matching the filters, oldest first."""
+        return self.audit_log.read(limit=limit, action=action, target=target, since=since)
 
     def audit_tail(self, n: int = 20) -> list[AuditEntry]:
-        """The newest `n` entries, oldest first, reading only the end of the log (the log
-        grows forever; the snapshot must not get slower with it)."""
-        path = self.paths.audit
-        if n <= 0 or not path.exists():
-            return []
-        with open(path, "rb") as fh:
-            end = fh.seek(0, os.SEEK_END)
-            pos, data = end, b""
-            while pos > 0 and data.count(b"\n") <= n:
-                step = min(64 * 1024, pos)
-                pos -= step
-                fh.seek(pos)
-                data = fh.read(step) + data
-        # A line without its newline is an append still in progress: not an entry yet.
-        data = data[: data.rfind(b"\n") + 1]
-        lines = [ln for ln in data.split(b"\n") if ln.strip()]
-        if pos > 0:
-            lines = lines[1:]  # the first line may be cut in the middle
-        out = []
-        skipped = []
-        for i, line in enumerate(lines):
-            try:
-                out.append(AuditEntry.model_validate_json(line))
-            except ValidationError:
-                skipped.append(i - len(lines))  # torn line, counted from the end
-        self._report_skipped(skipped)
-        return out[-n:]
+        """The newest `n` audit entries, oldest first (reads only the end of the log)."""
+        return self.audit_log.tail(n)

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from string import Template
 
+from krx_common.defaults import DAILY_RUN_AT, KST_UTC_OFFSET_HOURS, OCI_PORT, TZ_NAME
+
 BACKEND_UNIT = "krx-oci-backend.service"
 DAILY_SERVICE = "krx-daily-ops.service"
 DAILY_TIMER = "krx-daily-ops.timer"
@@ -35,9 +37,11 @@ DEFAULT_PREFIX = PurePosixPath("/opt/krx-alertor")
 DEFAULT_DATA_DIR = PurePosixPath("/var/lib/krx-alertor")
 DEFAULT_ENV_FILE = PurePosixPath("/etc/krx-alertor/oci.env")
 # 09:05 KST on weekdays; XKRX holidays are handled by the cycle itself (a HOLIDAY summary).
-ON_CALENDAR = "Mon..Fri *-*-* 09:05:00 Asia/Seoul"
-# Debian's cron ignores CRON_TZ, so the crontab line is in UTC: 00:05 UTC = 09:05 KST (no DST).
-CRON_SCHEDULE = "5 0 * * 1-5"
+ON_CALENDAR = f"Mon..Fri *-*-* {DAILY_RUN_AT:%H:%M}:00 {TZ_NAME}"
+# Debian's cron ignores CRON_TZ, so the crontab line is in UTC: 00:05 UTC = 09:05 KST (no DST;
+# the run hour is at least 9, so the UTC time falls on the same weekday).
+CRON_SCHEDULE = (f"{DAILY_RUN_AT.minute} {DAILY_RUN_AT.hour - KST_UTC_OFFSET_HOURS} "
+                 "* * 1-5")
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/+-]*$")
@@ -165,7 +169,7 @@ class UnitParams:
     data_dir: PurePosixPath = DEFAULT_DATA_DIR
     env_file: PurePosixPath = DEFAULT_ENV_FILE
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = OCI_PORT
     on_calendar: str = ON_CALENDAR
     cron_schedule: str = CRON_SCHEDULE
 

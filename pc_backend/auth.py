@@ -3,7 +3,7 @@
 1. Host guard: a request whose `Host` is not 127.0.0.1 / localhost / [::1] (any port) is
    refused with 403, so a web page cannot drive the backend through DNS rebinding.
 2. Bearer token: every path outside `OPEN_PATHS` needs `Authorization: Bearer <pc token>`
-   (`<workspace>/pc_token`), compared in constant time (`oci_backend.auth.bearer_matches`).
+   (`<workspace>/pc_token`), compared in constant time (`krx_common.auth.bearer_matches`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from oci_backend.auth import bearer_matches
+from krx_common.auth import bearer_matches
 
 OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})

@@ -9,25 +9,19 @@ Names are fixed (checks outside the test suite use them): `KRX_PC_SSH_HOST`, `KR
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
-import stat
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-MIN_TOKEN_LENGTH = 24
-_TOKEN_CHARS = re.compile(r"^[\x21-\x7e]+$")
+from krx_common.defaults import OCI_PORT, PC_PORT, TUNNEL_PORT, default_pc_workspace
+from krx_common.tokens import SecretFileError, read_secret_file, token_problem
 
 
 class ConfigError(ValueError):
     """The configuration is unusable or unsafe; the message says how to fix it."""
-
-
-def default_workspace() -> Path:
-    return Path.home() / ".krx-alertor" / "workspace"
 
 
 class PcConfig(BaseSettings):
@@ -37,9 +31,9 @@ class PcConfig(BaseSettings):
                                       env_file_encoding="utf-8")
 
     host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    port: Annotated[int, Field(ge=1, le=65535)] = PC_PORT
     allow_remote: bool = Field(default=False, description="allow a non-loopback bind")
-    workspace: Path = Field(default_factory=default_workspace)
+    workspace: Path = Field(default_factory=default_pc_workspace)
     run_dir: Path | None = Field(
         default=None, description="PID files of `krx pc start` (default <workspace>/run)")
 
@@ -61,9 +55,9 @@ class PcConfig(BaseSettings):
         default=None, description="known_hosts holding OCI's host key (default ~/.ssh/known_hosts)")
     ssh_trust_on_first_use: bool = Field(
         default=False, description="accept and record an unknown host key (first connect only)")
-    remote_port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    remote_port: Annotated[int, Field(ge=1, le=65535)] = OCI_PORT
     remote_host: str = "127.0.0.1"
-    tunnel_port: Annotated[int, Field(ge=0, le=65535)] = 8001
+    tunnel_port: Annotated[int, Field(ge=0, le=65535)] = TUNNEL_PORT
     probe_interval_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     probe_timeout_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     backoff_max_s: Annotated[float, Field(gt=0, le=300)] = 2.0
@@ -125,7 +119,10 @@ class PcConfig(BaseSettings):
             raise ConfigError("both KRX_PC_OCI_TOKEN and KRX_PC_OCI_TOKEN_FILE are set; "
                               "keep only one of them")
         if self.oci_token_file is not None:
-            token = read_secret_file(self.oci_token_file, "KRX_PC_OCI_TOKEN_FILE")
+            try:
+                token = read_secret_file(self.oci_token_file, "KRX_PC_OCI_TOKEN_FILE:")
+            except SecretFileError as exc:
+                raise ConfigError(str(exc)) from None
             origin = f"token file {self.oci_token_file}"
         elif self.oci_token is not None:
             token = self.oci_token.get_secret_value().strip()
@@ -133,9 +130,9 @@ class PcConfig(BaseSettings):
         else:
             raise ConfigError("no OCI API token: set KRX_PC_OCI_TOKEN_FILE (a file with mode 0600 "
                               "holding the token of the OCI backend) or KRX_PC_OCI_TOKEN")
-        if len(token) < MIN_TOKEN_LENGTH or not _TOKEN_CHARS.match(token):
-            raise ConfigError(f"the OCI token from {origin} must be at least {MIN_TOKEN_LENGTH} "
-                              "printable ASCII characters without spaces")
+        problem = token_problem(token)
+        if problem is not None:
+            raise ConfigError(f"the OCI token from {origin} {problem}")
         return token
 
 
@@ -146,19 +143,6 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def read_secret_file(path: Path, name: str) -> str:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise ConfigError(f"{name}: {path} does not exist") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise ConfigError(f"{name}: {path} is not a regular file")
-    if os.name == "posix" and st.st_mode & 0o077:
-        raise ConfigError(f"{name}: {path} has mode {stat.S_IMODE(st.st_mode):04o}, readable by "
-                          f"others; run: chmod 600 {path}")
-    return path.read_text(encoding="utf-8").strip()
 
 
 def load_config(env_file: Path | None = None, **overrides: object) -> PcConfig:

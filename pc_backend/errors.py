@@ -4,8 +4,8 @@ The domain errors (`workspace`, `service`, `research`, `strategy.research`, `mer
 client's) carry no HTTP status: the table maps each type to its status and code, and one
 handler registered per type with `app.add_exception_handler` answers the standard
 `{"error", "message", "field", ...}` body. The shape and the handlers both backends share
-(validation, 404/405, the last-resort 500) are `oci_backend.http_errors`, which imports nothing
-of the OCI pipeline. An error OCI answered reaches the caller unchanged (status and body).
+(validation, 404/405, the last-resort 500) are `krx_common.http_errors`, the base both backends
+build on. An error OCI answered reaches the caller unchanged (status and body).
 """
 
 from __future__ import annotations
@@ -16,14 +16,15 @@ from typing import Any, NamedTuple
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from oci_backend.http_errors import (
+from krx_common.docpath import PathError
+from krx_common.http_errors import (
     documented,
     error_body,
     install_common_handlers,
 )
-from oci_backend.http_errors import json_answer as _json
-from pc_backend.merge import PathError
-from pc_backend.oci_client import OciHttpError, OciProtocolError, OciUnreachable
+from krx_common.http_errors import json_answer as _json
+from krx_common.oci_http import OciHttpError, OciProtocolError
+from pc_backend.oci_client import OciUnreachable
 from pc_backend.research import DataSpecUnusable, MarketDataUnreadable, ResearchBusy
 from pc_backend.service import DraftRefused, MergeConflicts, NothingToPush
 from pc_backend.workspace import (

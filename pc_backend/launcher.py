@@ -6,19 +6,16 @@ stops exactly the processes whose pid and start time still match their PID file:
 first (`terminate`), forced after a timeout (`kill`), then removes the PID files. A PID file
 whose process is gone, or whose pid now belongs to another process (reboot, pid reuse), is
 stale: it is removed and nothing is signalled. Nothing is ever found or killed by name or port.
-Works on Windows, macOS and Linux (psutil; no POSIX-only signals).
+Works on Windows, macOS and Linux (psutil; no POSIX-only signals). Spawning, the health wait
+and the PID files are `krx_common.procs`.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
-import time
 import webbrowser
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +23,19 @@ import httpx
 import psutil
 
 from contracts.common import now_kst
-from oci_backend.store import atomic_write_text, durable_unlink
+from krx_common.atomic import durable_unlink
+from krx_common.defaults import COCKPIT_PORT, PC_TOKEN_NAME
+from krx_common.procs import (
+    PidRecord,
+    cockpit_env,
+    log_tail,
+    pid_path,
+    process_of,
+    spawn,
+    wait_http,
+)
 from pc_backend.config import PcConfig
 
-CREATE_TIME_TOLERANCE_S = 0.05
 NAMES = ("backend", "cockpit")  # start order; stopped in reverse
 
 
@@ -37,83 +43,18 @@ class LaunchError(Exception):
     """A process did not come up; the message says which and shows its log tail."""
 
 
-@dataclass
-class PidRecord:
-    name: str
-    pid: int
-    create_time: float
-    cmdline: list[str]
-    url: str
-    log: str
-    started_at: str
-
-    @classmethod
-    def read(cls, path: Path) -> PidRecord | None:
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**raw)
-        except (OSError, ValueError, TypeError):
-            return None
-
-    def write(self, path: Path) -> None:
-        atomic_write_text(path, json.dumps(self.__dict__, indent=2) + "\n")
-
-
-def pid_path(run_dir: Path, name: str) -> Path:
-    return run_dir / f"{name}.json"
-
-
-def process_of(rec: PidRecord) -> psutil.Process | None:
-    """The live process `rec` describes, or None when it is gone or the pid was reused."""
-    try:
-        proc = psutil.Process(rec.pid)
-        if abs(proc.create_time() - rec.create_time) > CREATE_TIME_TOLERANCE_S:
-            return None
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return None
-        return proc
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return None
-
-
-def _detached() -> dict[str, Any]:
-    if os.name == "nt":
-        flags = (subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
-                 | subprocess.CREATE_NO_WINDOW)  # type: ignore[attr-defined]
-        return {"creationflags": flags}
-    return {"start_new_session": True}
-
-
-def _log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def wait_http(url: str, proc: psutil.Process | subprocess.Popen, timeout: float) -> bool:
-    """True once `url` answers 200; False when the process died or `timeout` passed."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        alive = proc.poll() is None if isinstance(proc, subprocess.Popen) else proc.is_running()
-        if not alive:
-            return False
-        try:
-            if httpx.get(url, timeout=1.0, trust_env=False).status_code == 200:
-                return True
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    return False
-
-
 class Launcher:
+    """`cockpit_command(port)` is the cockpit's command line (`pc_cockpit.server`, handed in by
+    `krx pc start`); without it only the backend is started."""
+
     def __init__(self, config: PcConfig, *, env_file: Path | None = None,
-                 cockpit_port: int = 8501, say: Callable[[str], None] = print) -> None:
+                 cockpit_port: int = COCKPIT_PORT,
+                 cockpit_command: Callable[[int], list[str]] | None = None,
+                 say: Callable[[str], None] = print) -> None:
         self.config = config
         self.env_file = env_file
         self.cockpit_port = cockpit_port
+        self.cockpit_command = cockpit_command
         self.run_dir = config.resolved_run_dir()
         self.say = say
 
@@ -126,13 +67,11 @@ class Launcher:
                health: str, timeout: float) -> PidRecord:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.run_dir / f"{name}.log"
-        with open(log_path, "ab") as log:
-            popen = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT, **_detached())
+        popen = spawn(cmd, env, log_path=log_path)
         try:
             create_time = psutil.Process(popen.pid).create_time()
         except psutil.NoSuchProcess:
-            raise LaunchError(f"{name} exited at once:\n{_log_tail(log_path)}") from None
+            raise LaunchError(f"{name} exited at once:\n{log_tail(log_path)}") from None
         rec = PidRecord(name=name, pid=popen.pid, create_time=create_time, cmdline=cmd,
                         url=url, log=str(log_path), started_at=now_kst().isoformat())
         rec.write(pid_path(self.run_dir, name))  # before waiting: `stop` can always find it
@@ -141,7 +80,7 @@ class Launcher:
             self._stop_one(name, rec, timeout=5.0, quiet=True)  # never leave it half-started
             what = (f"exited with code {exited}" if exited is not None
                     else f"did not answer {health} within {timeout:g} s")
-            raise LaunchError(f"{name} {what} (log {log_path}):\n{_log_tail(log_path)}")
+            raise LaunchError(f"{name} {what} (log {log_path}):\n{log_tail(log_path)}")
         return rec
 
     # -- verbs -----------------------------------------------------------------------------------
@@ -172,13 +111,11 @@ class Launcher:
                                                  timeout)
                 started.append("backend")
                 self.say(f"backend: {url} (pid {running['backend'].pid})")
-            if cockpit and "cockpit" not in running and _cockpit_available():
-                from pc_cockpit.server import cockpit_command, cockpit_env
-
+            if cockpit and "cockpit" not in running and self.cockpit_command is not None:
                 url = f"http://127.0.0.1:{self.cockpit_port}"
                 running["cockpit"] = self._spawn(
-                    "cockpit", cockpit_command(self.cockpit_port),
-                    cockpit_env(running["backend"].url, cfg.workspace / "pc_token", env),
+                    "cockpit", self.cockpit_command(self.cockpit_port),
+                    cockpit_env(running["backend"].url, cfg.workspace / PC_TOKEN_NAME, env),
                     url, f"{url}/_stcore/health", timeout)
                 started.append("cockpit")
                 self.say(f"cockpit: {url} (pid {running['cockpit'].pid})")
@@ -245,7 +182,7 @@ class Launcher:
     def _ask_shutdown(self, rec: PidRecord) -> bool:
         """Ask the backend to stop itself (graceful on every OS); False if it did not agree."""
         try:
-            token = (self.config.workspace / "pc_token").read_text(encoding="utf-8").strip()
+            token = (self.config.workspace / PC_TOKEN_NAME).read_text(encoding="utf-8").strip()
             r = httpx.post(f"{rec.url}/api/v1/shutdown", timeout=3.0, trust_env=False,
                            headers={"Authorization": f"Bearer {token}"})
             return r.status_code == 202
@@ -267,7 +204,7 @@ class Launcher:
         return out
 
     def _backend_status(self, url: str) -> dict[str, Any] | str:
-        token_path = self.config.workspace / "pc_token"
+        token_path = self.config.workspace / PC_TOKEN_NAME
         try:
             token = token_path.read_text(encoding="utf-8").strip()
             r = httpx.get(f"{url}/api/v1/status", headers={"Authorization": f"Bearer {token}"},
@@ -286,8 +223,3 @@ def _listens_on(proc: psutil.Process, url: str) -> bool:
     except (psutil.Error, ValueError, IndexError):
         return False
 
-
-def _cockpit_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("pc_cockpit.server") is not None

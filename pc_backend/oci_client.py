@@ -1,15 +1,15 @@
-"""The one HTTP client of the OCI API (through the tunnel's local port, or a direct URL).
+"""The PC's client of the OCI API (through the tunnel's local port, or a direct URL).
 
-One reused `httpx.Client` with explicit connect/read timeouts and the bearer token. Answers are
-`contracts` models. Only idempotent calls are retried (GETs, and a ticket submit, which carries
-its Idempotency-Key), with a short capped backoff and an overall deadline, so a dead tunnel
-gives a fast `OciUnreachable` instead of a hang. An error answer of OCI is raised as
-`OciHttpError` carrying OCI's body unchanged (`error`, `message`, `field`, ...).
+One reused `httpx.Client` with explicit connect/read timeouts and the bearer token, errors
+passed through and answers parsed by `krx_common.oci_http` (shared with the replay driver).
+Answers are `contracts` models. Only idempotent calls are retried (GETs, and a ticket submit,
+which carries its Idempotency-Key), with a short capped backoff and an overall deadline, so a
+dead tunnel gives a fast `OciUnreachable` instead of a hang. An error answer of OCI is raised
+as `OciHttpError` carrying OCI's body unchanged (`error`, `message`, `field`, ...).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -17,13 +17,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel
 
 from contracts.audit import AuditEntry
 from contracts.ops import CycleResponse, Health
 from contracts.plan import OrderPlan
 from contracts.sync import EmergencyStop, PushResponse, SyncSnapshot
 from contracts.ticket import TicketRecord
+from krx_common.oci_http import bearer_client, parse_list, parse_model, raise_for_error
 
 log = logging.getLogger("krx.pc.oci")
 
@@ -40,37 +41,6 @@ class OciUnreachable(Exception):
         self.cause = cause
 
 
-class OciHttpError(Exception):
-    """OCI answered with an error status; `body` is its error body, unchanged."""
-
-    def __init__(self, status_code: int, body: dict[str, Any],
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(f"OCI {status_code}: {body.get('message', body)}")
-        self.status_code = status_code
-        self.body = body
-        self.headers = headers or {}
-
-    @property
-    def code(self) -> str:
-        return str(self.body.get("error", ""))
-
-
-class OciProtocolError(Exception):
-    """OCI answered 2xx with a body that is not the expected contract."""
-
-
-def _error_body(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
-    if isinstance(body, dict) and "error" in body:
-        return body
-    return {"error": f"HTTP_{response.status_code}",
-            "message": f"OCI answered {response.status_code}: {response.text[:300]}",
-            "field": None}
-
-
 class OciClient:
     """Calls of the OCI `/api/v1`. Thread-safe (httpx.Client is); `close()` when done.
 
@@ -83,11 +53,8 @@ class OciClient:
                  deadline_s: float | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
-        self._client = httpx.Client(
-            base_url=self.base_url, headers={"Authorization": f"Bearer {token}"},
-            timeout=self._timeout, trust_env=False,
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
-        )
+        self._client = bearer_client(self.base_url, token, connect_timeout=connect_timeout,
+                                     read_timeout=read_timeout)
         self._gate = gate
         self._deadline_s = (deadline_s if deadline_s is not None
                             else read_timeout + 2 * connect_timeout)
@@ -134,17 +101,10 @@ class OciClient:
                     f"OCI did not answer {method} {path} ({cause}) after {elapsed:.1f} s; "
                     "check the tunnel status (krx pc status) and that the OCI backend is running",
                     cause=cause) from None
-            if response.status_code >= 400:
-                raise OciHttpError(response.status_code, _error_body(response),
-                                   dict(response.headers))
-            return response
+            return raise_for_error(response)
 
     def _model(self, model: type[M], response: httpx.Response) -> M:
-        try:
-            return model.model_validate_json(response.content)
-        except ValidationError as exc:
-            raise OciProtocolError(f"OCI answered a body that is not a {model.__name__}: "
-                                   f"{exc.errors()[0]}") from None
+        return parse_model(model, response)
 
     # -- calls -------------------------------------------------------------------------------
     def health(self, timeout: float = 2.0) -> tuple[Health, float]:
@@ -180,7 +140,7 @@ class OciClient:
 
     def tickets(self, params: Any = None) -> list[TicketRecord]:
         r = self.request("GET", "/api/v1/tickets", idempotent=True, params=params)
-        return _list_of(TicketRecord, r)
+        return parse_list(TicketRecord, r)
 
     def ticket(self, ticket_id: str) -> TicketRecord:
         return self._model(TicketRecord, self.request(
@@ -200,17 +160,10 @@ class OciClient:
 
     def audit(self, params: Any = None) -> list[AuditEntry]:
         r = self.request("GET", "/api/v1/audit", idempotent=True, params=params)
-        return _list_of(AuditEntry, r)
+        return parse_list(AuditEntry, r)
 
     def run_cycle(self, body: dict[str, Any] | None, timeout: float) -> CycleResponse:
         r = self.request("POST", "/api/v1/ops/cycle", idempotent=False, json_body=body,
                          timeout=timeout)
         return self._model(CycleResponse, r)
 
-
-def _list_of(model: type[M], response: httpx.Response) -> list[M]:
-    try:
-        return TypeAdapter(list[model]).validate_json(response.content)  # type: ignore[valid-type]
-    except ValidationError as exc:
-        raise OciProtocolError(f"OCI answered a body that is not a list of {model.__name__}: "
-                               f"{exc.errors()[0]}") from None

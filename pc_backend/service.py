@@ -39,9 +39,10 @@ from contracts.research import BacktestResponse, SweepResponse, WalkForwardRespo
 from contracts.settings import Settings
 from contracts.sync import EmergencyStop, EmergencyStopRequest, PushRequest, SyncSnapshot
 from contracts.ticket import FillsRequest, TicketRecord
+from krx_common.oci_http import OciHttpError, OciProtocolError
 from pc_backend import research
 from pc_backend.config import PcConfig
-from pc_backend.oci_client import OciClient, OciHttpError, OciProtocolError, OciUnreachable
+from pc_backend.oci_client import OciClient, OciUnreachable
 from pc_backend.workspace import (
     ARTIFACTS,
     InvalidInput,

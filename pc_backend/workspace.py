@@ -11,7 +11,7 @@ until they are pushed, pending merge conflicts, the ticket draft and the local A
 
 Every write is atomic (temp file + rename); a request that fails validation writes nothing.
 What OCI cannot give back — edits, conflicts, the draft and its key, the token — is written
-durably (`oci_backend.store.atomic_write_text`: file and directory fsynced). The pulled
+durably (`krx_common.atomic.atomic_write_text`: file and directory fsynced). The pulled
 snapshot has its content fsynced but not the rename, and the advisory times are not fsynced:
 a crash can at worst bring back the previous snapshot, which the next pull replaces (a PULL
 costs one fsync instead of four). One process owns a workspace at a time (`.lock`).
@@ -44,7 +44,9 @@ from contracts.pc import (
 from contracts.portfolio import Portfolio
 from contracts.settings import Settings
 from contracts.sync import SyncSnapshot
-from oci_backend.store import atomic_write_text, dump_model, durable_unlink, first_error
+from krx_common import docpath
+from krx_common.atomic import atomic_write_text, dump_model, durable_unlink, first_error
+from krx_common.tokens import MIN_TOKEN_LENGTH
 from pc_backend import merge
 
 ARTIFACTS: tuple[Artifact, ...] = ("portfolio", "settings")
@@ -92,7 +94,7 @@ def ensure_token(path: Path) -> str:
         token = path.read_text(encoding="utf-8").strip()
         if os.name == "posix" and path.stat().st_mode & 0o077:
             os.chmod(path, 0o600)
-        if len(token) >= 24:
+        if len(token) >= MIN_TOKEN_LENGTH:
             return token
     except FileNotFoundError:
         pass
@@ -292,7 +294,7 @@ class Workspace:
             base = self.base_doc(artifact)
             doc = model.model_dump(mode="json")
             # The stamps are OCI's: keep the pulled ones so they never show as an edit.
-            doc.update({k: base[k] for k in merge.VOLATILE if k in base})
+            doc.update({k: base[k] for k in docpath.VOLATILE if k in base})
             if not merge.changes(base, doc) and not self._conflicts_on(artifact):
                 durable_unlink(self.working_path(artifact))
             else:
@@ -335,8 +337,8 @@ class Workspace:
                     for old in old_conflicts:
                         if old.artifact != artifact or old.path in fresh:
                             continue
-                        now_theirs = merge.get_at(theirs, old.path)
-                        mine_v = merge.get_at(result.merged, old.path)
+                        now_theirs = docpath.get_at(theirs, old.path)
+                        mine_v = docpath.get_at(result.merged, old.path)
                         if mine_v != now_theirs:
                             conflicts.append(old.model_copy(update={"theirs": now_theirs,
                                                                     "mine": mine_v}))
@@ -374,7 +376,7 @@ class Workspace:
             for choice in choices:
                 c = index.pop((choice.artifact, choice.path))
                 if choice.pick == "theirs":
-                    merge.set_at(docs[c.artifact], c.path, c.theirs)
+                    docpath.set_at(docs[c.artifact], c.path, c.theirs)
             remaining = list(index.values())
             for artifact, doc in docs.items():
                 _MODELS[artifact].model_validate(doc)  # a pick never makes an invalid artifact

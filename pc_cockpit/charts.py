@@ -17,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from contracts.research import BacktestResponse, SweepResponse, WalkForwardResponse
-from pc_cockpit.fmt import GAIN_COLOR, LOSS_COLOR
+from krx_common.defaults import GAIN_COLOR, LOSS_COLOR
 from strategy.backtest import report
 
 if TYPE_CHECKING:

@@ -39,34 +39,21 @@ from contracts.research import BacktestResponse, SweepResponse, WalkForwardRespo
 from contracts.settings import Settings
 from contracts.sync import EmergencyStop, SyncSnapshot
 from contracts.ticket import TicketRecord
+from krx_common.defaults import (
+    COCKPIT_TOKEN_FILE_ENV,
+    COCKPIT_URL_ENV,
+    PC_TOKEN_NAME,
+    PC_URL,
+    pc_workspace_from_env,
+)
 from pc_cockpit.i18n import t
 
 M = TypeVar("M", bound=BaseModel)
 _CONFLICTS = TypeAdapter(list[Conflict])
 
-ENV_URL = "KRX_COCKPIT_PC_URL"
-ENV_TOKEN_FILE = "KRX_COCKPIT_TOKEN_FILE"
-DEFAULT_PC_URL = "http://127.0.0.1:8000"
-TOKEN_NAME = "pc_token"
 
 SHORT_TIMEOUT = 20.0  # reads, PULL, PUSH (the backend answers OCI_UNREACHABLE fast itself)
 LONG_TIMEOUT = 600.0  # backtests, sweeps, the daily cycle
-
-
-def default_workspace() -> Path:
-    """The PC workspace the backend uses by default (its config when importable)."""
-    try:
-        from pc_backend.config import PcConfig  # type: ignore[import-not-found]
-
-        ws = getattr(PcConfig(), "workspace", None)
-        if ws:
-            return Path(ws)
-    except Exception:  # the backend is optional for the cockpit; fall back to its documented dir
-        pass
-    env = os.environ.get("KRX_PC_WORKSPACE")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1] / "state" / "pc"
 
 
 @dataclass(frozen=True)
@@ -76,9 +63,12 @@ class CockpitConfig:
 
     @classmethod
     def from_env(cls) -> CockpitConfig:
-        url = os.environ.get(ENV_URL, DEFAULT_PC_URL).rstrip("/")
-        token = os.environ.get(ENV_TOKEN_FILE)
-        return cls(url, Path(token) if token else default_workspace() / TOKEN_NAME)
+        """`$KRX_COCKPIT_PC_URL` and `$KRX_COCKPIT_TOKEN_FILE` (set by whoever starts the
+        cockpit), else the PC backend's defaults: its port, and the token in its workspace
+        (`$KRX_PC_WORKSPACE` or ~/.krx-alertor/workspace)."""
+        url = os.environ.get(COCKPIT_URL_ENV, PC_URL).rstrip("/")
+        token = os.environ.get(COCKPIT_TOKEN_FILE_ENV)
+        return cls(url, Path(token) if token else pc_workspace_from_env() / PC_TOKEN_NAME)
 
 
 @dataclass

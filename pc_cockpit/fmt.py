@@ -7,12 +7,8 @@ import math
 from datetime import date, datetime
 from typing import Any
 
-from contracts.common import KST
+from krx_common.defaults import FLAT_COLOR, GAIN_COLOR, KST, LOSS_COLOR
 from pc_cockpit.i18n import t
-
-GAIN_COLOR = "#d62728"  # red: up / gain (Korean convention)
-LOSS_COLOR = "#1f5fbf"  # blue: down / loss
-FLAT_COLOR = "#555555"
 
 
 def _number(value: Any) -> float | None:

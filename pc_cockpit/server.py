@@ -8,7 +8,6 @@ waits for the Overview.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -44,20 +43,6 @@ def cockpit_command(port: int) -> list[str]:
         "--client.toolbarMode", "minimal",
         "--theme.base", "light",
     ]
-
-
-def cockpit_env(pc_url: str | None = None, token_file: Path | None = None,
-                base: dict[str, str] | None = None) -> dict[str, str]:
-    """The cockpit's environment: where the PC backend is and where its token lives."""
-    from pc_cockpit.client import ENV_TOKEN_FILE, ENV_URL
-
-    env = dict(os.environ if base is None else base)
-    if pc_url:
-        env[ENV_URL] = pc_url
-    if token_file is not None:
-        env[ENV_TOKEN_FILE] = str(token_file)
-    env.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
-    return env
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,11 +18,10 @@ import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
-KST = ZoneInfo("Asia/Seoul")
+from krx_common.defaults import KST
 
 # Fixed bounds keep the calendar independent of the wall clock (exchange_calendars
 # would otherwise default its end to "today + 1 year").

@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from contracts.common import KST
 from contracts.plan import Side
 from contracts.portfolio import Holding, Portfolio
 from contracts.settings import StrategyParams
 from contracts.ticket import Fill, TicketOrder
+from krx_common.defaults import KST
 from strategy import rules
 
 # When a fill at a session's open is stamped (KRX opens at 09:00 KST).

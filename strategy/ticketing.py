@@ -22,7 +22,8 @@ import numpy as np
 from contracts.plan import OrderPlan, PlanDecision, PlannedOrder, Side
 from contracts.settings import ExecutionMode, Settings
 from contracts.ticket import ProblemCode, Ticket, TicketOrder
-from strategy import rules
+from strategy import calendar, rules
+from strategy.fills import fees_of
 
 # (upper bound exclusive, tick) per price band for stocks; at or above the last bound: 1,000.
 _STOCK_BANDS: tuple[tuple[int, int], ...] = (
@@ -142,8 +143,6 @@ def round_limit(price: float, kind: str, side: Side | str) -> int:
 # -- costs -------------------------------------------------------------------------------------
 def fill_year(asof: date) -> int:
     """Year of the session that executes a plan made at the close of `asof` (tax schedule)."""
-    from strategy import calendar
-
     return calendar.next_session(asof).year
 
 
@@ -152,8 +151,6 @@ def order_fees(
 ) -> tuple[float, float]:
     """(commission, tax) of one fill: commission per side, dated sell tax for stocks only
     (`rules.fill_terms`, the one fee rule)."""
-    from strategy.fills import fees_of
-
     return fees_of(side, kind, notional, commission, year)
 
 

@@ -66,7 +66,7 @@ def data_root(args: argparse.Namespace) -> Path | None:
 
 def _state(store: Store) -> tuple[Portfolio | None, Settings | None]:
     """Portfolio and settings for the report; None when unreadable (the cycle says why)."""
-    from oci_backend.store import StoreError
+    from krx_common.atomic import StoreError
 
     try:
         return store.portfolio(), store.settings()
@@ -78,13 +78,14 @@ def run(args: argparse.Namespace) -> int:
     safe_console()
     from contracts.plan import OrderPlan
     from contracts.summary import OpsSummary
+    from krx_common.atomic import StoreError
     from oci_backend.config import OciConfig
     from oci_backend.notify import Notifier
     from oci_backend.paths import data_paths
     from oci_backend.pipeline import AsofRefused, CycleBusy, check_asof, run_cycle
     from oci_backend.render import render_cycle
     from oci_backend.replay_root import mark_replay_root
-    from oci_backend.store import Store, StoreError
+    from oci_backend.store import Store
 
     # Bad arguments are usage errors: one line, exit 2, before the store is even opened.
     from strategy.marketdata import make_provider

@@ -11,8 +11,8 @@ prints the cockpit URL, opens a browser tab unless `--no-browser`, and on Ctrl-C
 stops the three by their PIDs, cockpit first, leaving nothing behind.
 
 When `krx demo` itself is killed outright (SIGKILL, a closed terminal on Windows) it cannot stop
-anyone, so the children die with it on their own: each runs under `watch_parent` (this module
-run as `python -m krx_cli.commands.demo --watch-parent PID MODULE ARGS`), a thread that
+anyone, so the children die with it on their own: each runs under the parent watchdog of
+`krx_common.procs` (`python -m krx_common.procs --watch-parent PID MODULE ARGS`), a thread that
 terminates the child once its parent is gone (psutil: Linux, macOS, Windows); on Linux the
 kernel also sends the child SIGTERM at once (`prctl(PR_SET_PDEATHSIG)`).
 """
@@ -23,14 +23,19 @@ import argparse
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
+import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+
+from krx_cli.commands._common import safe_console
+from krx_common.defaults import COCKPIT_PORT, PC_PORT, PC_TOKEN_NAME, TUNNEL_PORT
+from krx_common.procs import cockpit_env, free_port, spawn, stop_all, wait_healthy
+from pc_cockpit.server import cockpit_command
 
 
 def _default_root() -> Path:
@@ -44,13 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", type=Path, default=None,
                    help="demo data root (default: the demo root of `krx daily --data demo`, "
                         "<checkout>/state/demo)")
-    p.add_argument("--oci-port", "--port", dest="oci_port", type=int, default=8001,
-                   help="OCI backend port on 127.0.0.1 (default 8001, where the tunnel's local "
-                        "end would be; a free one if taken)")
-    p.add_argument("--pc-port", type=int, default=8000,
-                   help="PC backend port (default 8000; a free one if taken)")
-    p.add_argument("--cockpit-port", type=int, default=8501,
-                   help="cockpit port (default 8501; a free one if taken)")
+    p.add_argument("--oci-port", "--port", dest="oci_port", type=int, default=TUNNEL_PORT,
+                   help=f"OCI backend port on 127.0.0.1 (default {TUNNEL_PORT}, where the "
+                        "tunnel's local end would be; a free one if taken)")
+    p.add_argument("--pc-port", type=int, default=PC_PORT,
+                   help=f"PC backend port (default {PC_PORT}; a free one if taken)")
+    p.add_argument("--cockpit-port", type=int, default=COCKPIT_PORT,
+                   help=f"cockpit port (default {COCKPIT_PORT}; a free one if taken)")
     p.add_argument("--pc-env-file", type=Path, default=None,
                    help="reach OCI through the SSH tunnel of this pc.env (KRX_PC_SSH_*) "
                         "instead of --direct")
@@ -66,20 +71,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def free_port(preferred: int) -> int:
-    """`preferred` when it is free on 127.0.0.1, else (or for 0) any free port."""
-    if preferred:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", preferred))
-                return preferred
-            except OSError:
-                pass
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def demo_token(path: Path) -> Path:
     """The demo's OCI token file (0600), created once."""
     if not path.exists():
@@ -88,81 +79,6 @@ def demo_token(path: Path) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(secrets.token_hex(32) + "\n")
     return path
-
-
-WATCH_FLAG = "--watch-parent"
-WATCH_INTERVAL_S = 0.5
-WATCH_GRACE_S = 10.0  # after SIGTERM, how long a child may take before it is ended hard
-PR_SET_PDEATHSIG = 1
-
-
-def watched(cmd: list[str], parent: int | None = None) -> list[str]:
-    """`cmd` (`python -m MODULE ARGS`) run under the parent watchdog of this module."""
-    if len(cmd) < 3 or cmd[1] != "-m":
-        raise ValueError(f"not a `python -m MODULE` command: {cmd[:3]}")
-    pid = os.getpid() if parent is None else parent
-    return [cmd[0], "-m", "krx_cli.commands.demo", WATCH_FLAG, str(pid), *cmd[2:]]
-
-
-def _parent_alive(pid: int, created: float | None) -> bool:
-    import psutil
-
-    if os.name == "posix" and os.getppid() != pid:
-        return False  # re-parented: the parent is gone
-    try:
-        return created is None or psutil.Process(pid).create_time() == created
-    except psutil.Error:
-        return False
-
-
-def _watch(pid: int, created: float | None) -> None:
-    while _parent_alive(pid, created):
-        time.sleep(WATCH_INTERVAL_S)
-    # As on Ctrl-C: the server shuts down cleanly; ended hard if it does not in time.
-    os.kill(os.getpid(), signal.SIGTERM)
-    time.sleep(WATCH_GRACE_S)
-    os._exit(1)
-
-
-def watch_parent(argv: list[str]) -> int:
-    """`--watch-parent PID MODULE ARGS...`: start the parent watchdog thread, then run MODULE as
-    `__main__` with ARGS in this process (same PID, so the parent still stops it by PID)."""
-    import runpy
-    import threading
-
-    import psutil
-
-    pid, module, rest = int(argv[0]), argv[1], argv[2:]
-    try:
-        created: float | None = psutil.Process(pid).create_time()
-    except psutil.Error:
-        return 1  # the parent died before this child got going
-    threading.Thread(target=_watch, args=(pid, created), name="watch-parent",
-                     daemon=True).start()
-    sys.argv = [module, *rest]
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
-    return 0
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """Linux: a `preexec_fn` asking the kernel to SIGTERM the child when its parent dies (the
-    watchdog is the portable fallback). None elsewhere, or if libc cannot be loaded."""
-    if not sys.platform.startswith("linux") or os.environ.get("KRX_DEMO_NO_PDEATHSIG"):
-        return None
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl  # loaded here, not after the fork
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return preexec
 
 
 @dataclass
@@ -180,57 +96,26 @@ class Stack:
     log_dir: Path | None = None
 
     def start(self, name: str, cmd: list[str], env: dict[str, str], health_url: str) -> Child:
-        log = None
-        if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (child keeps it)
-        # Own process group: the terminal's Ctrl-C reaches only us; we stop the children.
-        # Its own watchdog (and on Linux the kernel's parent-death signal) ends it if we are
+        # Own session: the terminal's Ctrl-C reaches only us; we stop the children. The parent
+        # watchdog (and on Linux the kernel's parent-death signal) ends a child if we are
         # killed outright and cannot stop it ourselves.
-        proc = subprocess.Popen(watched(cmd), env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, preexec_fn=_die_with_parent())
-        if log is not None:
-            log.close()
+        proc = spawn(cmd, env, watch_parent=True,
+                     log_path=None if self.log_dir is None else self.log_dir / f"{name}.log")
         child = Child(name, proc, health_url)
         self.children.append(child)
         return child
 
     def wait_healthy(self, timeout: float) -> Child | None:
         """None once every child answers its health URL; else the child that died or hung."""
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        pending = list(self.children)
-        with httpx.Client(timeout=1.0, trust_env=False) as http:
-            while pending:
-                for child in list(pending):
-                    if child.proc.poll() is not None:
-                        return child
-                    try:
-                        if http.get(child.health_url).status_code == 200:
-                            pending.remove(child)
-                    except httpx.TransportError:
-                        pass
-                if pending and time.monotonic() > deadline:
-                    return pending[0]
-                if pending:
-                    time.sleep(0.05)
-        return None
+        failed = wait_healthy([(c.proc, c.health_url) for c in self.children], timeout)
+        return None if failed is None else self.children[failed]
 
     def dead(self) -> Child | None:
         return next((c for c in self.children if c.proc.poll() is not None), None)
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM each child (cockpit first), wait, SIGKILL what is left — by PID only."""
-        for child in reversed(self.children):
-            if child.proc.poll() is None:
-                child.proc.terminate()
-        for child in reversed(self.children):
-            try:
-                child.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                child.proc.kill()
-                child.proc.wait(timeout=timeout)
+        stop_all([c.proc for c in reversed(self.children)], timeout)
 
 
 def _env(drop: tuple[str, ...], extra: dict[str, str]) -> dict[str, str]:
@@ -256,8 +141,6 @@ def start_stack(root: Path, *, oci_port: int, pc_port: int, cockpit_port: int,
 
 def _start_all(stack: Stack, root: Path, token_file: Path, workspace: Path, *, oci_port: int,
                pc_port: int, cockpit_port: int, pc_env_file: Path | None) -> tuple[Stack, str]:
-    from pc_cockpit.server import cockpit_command, cockpit_env
-
     py = [sys.executable, "-m", "krx_cli.main"]
     oci_url = f"http://127.0.0.1:{oci_port}"
     stack.start("oci", [*py, "oci", "serve", "--host", "127.0.0.1", "--port", str(oci_port),
@@ -275,7 +158,7 @@ def _start_all(stack: Stack, root: Path, token_file: Path, workspace: Path, *, o
     stack.start("pc", pc_cmd, _env(("KRX_PC_",), pc_extra), f"{pc_url}/health")
     cockpit_url = f"http://127.0.0.1:{cockpit_port}"
     stack.start("cockpit", cockpit_command(cockpit_port),
-                cockpit_env(pc_url, workspace / "pc_token"), f"{cockpit_url}/_stcore/health")
+                cockpit_env(pc_url, workspace / PC_TOKEN_NAME), f"{cockpit_url}/_stcore/health")
     return stack, cockpit_url
 
 
@@ -292,6 +175,7 @@ def _make_replay_root(root: Path) -> None:
 
 
 def _run_cycle(root: Path, as_json: bool) -> int:
+    # Imported here: `krx` imports every verb to build its parser, and these load pandas.
     from contracts.common import now_kst
     from oci_backend.paths import data_paths
     from oci_backend.pipeline import run_cycle
@@ -320,8 +204,6 @@ def _on_signal(handler: Callable[[], None]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from krx_cli.commands._common import safe_console
-
     safe_console()
     root = (args.data_dir or _default_root()).resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -358,8 +240,6 @@ def run(args: argparse.Namespace) -> int:
               f"  logs         {root / 'logs'}\n"
               "Ctrl-C stops all three.", flush=True)
         if args.browser:
-            import webbrowser
-
             webbrowser.open(url)
         while True:
             dead = stack.dead()
@@ -375,8 +255,3 @@ def run(args: argparse.Namespace) -> int:
     finally:
         stack.stop()
 
-
-if __name__ == "__main__":
-    if len(sys.argv) > 3 and sys.argv[1] == WATCH_FLAG:
-        sys.exit(watch_parent(sys.argv[2:]))
-    sys.exit(f"usage: python -m krx_cli.commands.demo {WATCH_FLAG} PID MODULE [ARGS...]")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from krx_cli.commands._common import add_data_dir, add_data_source
+from krx_common.defaults import OCI_PORT
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "serve", help="run the OCI backend (FastAPI on uvicorn); token from KRX_OCI_TOKEN[_FILE]"
     )
     serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    serve.add_argument("--port", type=int, default=None, help=f"port (default {OCI_PORT})")
     add_data_dir(serve)
     add_data_source(serve, default=None, dest="data_spec")
     serve.add_argument(
@@ -100,8 +101,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_process_tickets(args: argparse.Namespace) -> int:
     """Process every submitted ticket once; exit 1 when the state cannot be read."""
+    from krx_common.atomic import StoreError
     from oci_backend.paths import data_paths
-    from oci_backend.store import Store, StoreError
+    from oci_backend.store import Store
     from oci_backend.tickets import opens_from_spec, process_pending
 
     try:
@@ -132,7 +134,7 @@ def register_install_units(verbs: argparse._SubParsersAction) -> None:
                    help="data root: state/ and reports/ (default /var/lib/krx-alertor)")
     p.add_argument("--env-file", default="/etc/krx-alertor/oci.env",
                    help="optional EnvironmentFile (default /etc/krx-alertor/oci.env)")
-    p.add_argument("--port", type=int, default=8000, help="backend port on 127.0.0.1")
+    p.add_argument("--port", type=int, default=OCI_PORT, help="backend port on 127.0.0.1")
     p.add_argument("--out", type=Path, required=True, help="directory to write the files to")
     p.set_defaults(handler=run_install_units)
 

@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from krx_common.defaults import COCKPIT_PORT, PC_PORT, PC_TOKEN_NAME
+from pc_cockpit.server import cockpit_command
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
@@ -24,10 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     verbs = p.add_subparsers(dest="pc_command", metavar="VERB")
     verbs.required = True
 
-    serve = verbs.add_parser("serve", help="run the PC backend (FastAPI, 127.0.0.1:8000)")
+    serve = verbs.add_parser("serve", help=f"run the PC backend (FastAPI, 127.0.0.1:{PC_PORT})")
     _common(serve)
     serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    serve.add_argument("--port", type=int, default=None, help=f"port (default {PC_PORT})")
     serve.add_argument("--direct", default=None, metavar="URL",
                        help="reach OCI at URL without SSH (demo, VPN)")
     serve.add_argument("--allow-remote", action="store_true", default=None,
@@ -51,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="do not open a browser")
     start.add_argument("--no-cockpit", dest="cockpit", action="store_false",
                        help="start the backend only")
-    start.add_argument("--cockpit-port", type=int, default=8501)
+    start.add_argument("--cockpit-port", type=int, default=COCKPIT_PORT)
     start.add_argument("--timeout", type=float, default=90.0,
                        help="seconds to wait for each health check (default 90)")
     start.set_defaults(handler=run_start)
@@ -177,7 +180,8 @@ def _launcher(args: argparse.Namespace, config: Any) -> Any:
     from pc_backend.launcher import Launcher
 
     return Launcher(config, env_file=args.env_file,
-                    cockpit_port=getattr(args, "cockpit_port", 8501))
+                    cockpit_port=getattr(args, "cockpit_port", COCKPIT_PORT),
+                    cockpit_command=cockpit_command)
 
 
 def run_start(args: argparse.Namespace) -> int:
@@ -261,7 +265,7 @@ class _Api:
     def __init__(self, config: Any) -> None:
         import httpx
 
-        token = (config.workspace / "pc_token").read_text(encoding="utf-8").strip()
+        token = (config.workspace / PC_TOKEN_NAME).read_text(encoding="utf-8").strip()
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{config.port}", timeout=120.0,
                                    headers={"Authorization": f"Bearer {token}"}, trust_env=False)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from contracts.ops import Health, LastCycle
+from krx_common.atomic import StoreError
 from oci_backend.daily_ops import last_status
 from oci_backend.deps import SnapshotDep
-from oci_backend.store import StoreError
 
 router = APIRouter(tags=["health"])
 

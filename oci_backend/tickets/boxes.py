@@ -40,14 +40,14 @@ from contracts.ticket import (
     TicketState,
     check_transition,
 )
-from oci_backend.store import (
+from krx_common.atomic import (
     CorruptFile,
-    Store,
     atomic_move,
     atomic_write_model,
     durable_unlink,
     read_model,
 )
+from oci_backend.store import Store
 
 # Test hook: `KRX_TEST_CRASH_AT=<point>` makes the process SIGKILL itself at that point.
 CRASH_ENV = "KRX_TEST_CRASH_AT"

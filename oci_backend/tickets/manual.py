@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from contracts.audit import AuditAction, AuditEntry
-from contracts.common import KST, now_kst
+from contracts.common import now_kst
 from contracts.plan import Side
 from contracts.settings import ExecutionMode
 from contracts.summary import Risk, Severity, Stage
 from contracts.ticket import Fill, FillsRequest, TicketRecord, TicketState
-from oci_backend.store import Store, atomic_write_model
+from krx_common.atomic import atomic_write_model
+from krx_common.defaults import KST
+from oci_backend.store import Store
 from oci_backend.tickets import boxes
 from oci_backend.tickets.boxes import TicketFiles
 from oci_backend.tickets.errors import TicketNotFound, TicketRejected, TicketStateError

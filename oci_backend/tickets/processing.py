@@ -18,7 +18,8 @@ from contracts.common import now_kst
 from contracts.settings import ExecutionMode
 from contracts.summary import Stage
 from contracts.ticket import Fill, TicketRecord, TicketState
-from oci_backend.store import CorruptFile, Store
+from krx_common.atomic import CorruptFile
+from oci_backend.store import Store
 from oci_backend.tickets import boxes
 from oci_backend.tickets.admission import refusal
 from oci_backend.tickets.boxes import TicketFiles

@@ -14,7 +14,8 @@ import logging
 from contracts.audit import AuditAction
 from contracts.common import now_kst
 from contracts.ticket import TicketState
-from oci_backend.store import CorruptFile, Store
+from krx_common.atomic import CorruptFile
+from oci_backend.store import Store
 from oci_backend.tickets import boxes
 from oci_backend.tickets.boxes import TicketFiles
 

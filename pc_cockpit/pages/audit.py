@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from contracts.audit import AuditAction, AuditEntry
-from contracts.common import KST
+from krx_common.defaults import KST
 from pc_cockpit import fmt, ui
 from pc_cockpit.i18n import t
 

@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from krx_common.defaults import GAIN_COLOR, LOSS_COLOR
+
 if TYPE_CHECKING:
     from strategy.backtest.engine import BacktestResult
     from strategy.backtest.walkforward import WalkForwardResult
@@ -72,7 +74,6 @@ SECTION_IDS = {
     TITLE_WF_NOTES: "window-notes",
 }
 PLOTLY_JS_NAME = "plotly.min.js"
-GAIN_COLOR, LOSS_COLOR = "#d62728", "#1f5fbf"  # Korean convention: gains red, losses blue
 
 REGIME_COLORS = {
     "BULL": "rgba(46, 160, 67, 0.10)",

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from strategy.calendar import KST
+from krx_common.defaults import KST
 from strategy.marketdata.base import BAR_COLUMNS, make_bar_frame, window
 from strategy.marketdata.csv_provider import check_ticker_code
 from strategy.marketdata.errors import BadMarketData, MarketDataError, MarketDataUnavailable

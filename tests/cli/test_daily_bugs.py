@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from contracts import KST, OpsSummary
+from contracts import OpsSummary
 from krx_cli.commands import _common
+from krx_common.defaults import KST
 from oci_backend import pipeline
 from oci_backend.paths import data_paths
 from oci_backend.pipeline import run_cycle

@@ -154,7 +154,7 @@ def test_demo_child_watchdog_ends_the_child_when_its_parent_is_killed(tmp_path):
     # middle process starts a child under the watchdog and is SIGKILLed; the child follows.
     middle = subprocess.Popen([sys.executable, "-c", (
         "import subprocess, sys, os, time\n"
-        "from krx_cli.commands.demo import watched\n"
+        "from krx_common.procs import watched\n"
         "c = subprocess.Popen(watched([sys.executable, '-m', 'http.server', '0', '--bind',"
         " '127.0.0.1']), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
         "print(c.pid, flush=True)\n"

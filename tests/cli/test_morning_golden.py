@@ -17,10 +17,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from contracts import KST
 from contracts.audit import AuditAction
 from contracts.plan import Side
 from contracts.portfolio import Holding
+from krx_common.defaults import KST
 from oci_backend.paths import data_paths
 from oci_backend.pipeline import run_cycle
 from oci_backend.render import render_cycle

@@ -18,8 +18,8 @@ from contracts import (
     Settings,
     StrategyParams,
 )
-from contracts.common import KST
 from contracts.export import render_schemas, stale_schemas
+from krx_common.defaults import KST
 
 
 def _error_locs(exc: ValidationError) -> list[str]:

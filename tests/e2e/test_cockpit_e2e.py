@@ -34,7 +34,7 @@ from demo_stack import (
     wait_until,
 )
 
-from contracts.common import KST
+from krx_common.defaults import KST
 from pc_cockpit.i18n import field_label
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

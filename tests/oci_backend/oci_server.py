@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -22,16 +21,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from krx_common.procs import free_port, stop_all
 from oci_backend.paths import DataPaths, data_paths
 
 REPO = Path(__file__).resolve().parents[2]
 REPO_DAILY = REPO / "data" / "krx" / "daily"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def new_token() -> str:
@@ -122,13 +116,7 @@ def wait_healthy(proc: subprocess.Popen, base_url: str, output: Callable[[], str
 
 def terminate(proc: subprocess.Popen) -> None:
     """Terminate by PID and wait; kill only if it ignores SIGTERM."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    stop_all([proc], timeout=20)
 
 
 ServerFactory = Callable[..., OciServer]

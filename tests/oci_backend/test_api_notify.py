@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from oci_server import ServerFactory, free_port
 
-from contracts.common import KST
 from contracts.settings import ExecutionMode
 from contracts.summary import OpsSummary, OverallStatus, PlanSummary, Stage
 from contracts.sync import EmergencyStop
+from krx_common.atomic import read_model
+from krx_common.defaults import KST
 from oci_backend.notify import NotificationKind, Notifier, NotifyState
 from oci_backend.paths import data_paths
-from oci_backend.store import Store, read_model
+from oci_backend.store import Store
 
 
 def _summary(day: int, status: OverallStatus, stage: Stage) -> OpsSummary:

@@ -12,11 +12,12 @@ from oci_server import REPO_DAILY
 
 from contracts.common import now_kst
 from contracts.sync import SyncSnapshot
+from krx_common.atomic import CorruptFile, atomic_write_model
 from oci_backend import snapshot as snapshot_module
 from oci_backend.paths import data_paths
 from oci_backend.pipeline import run_cycle
 from oci_backend.snapshot import SnapshotReader, build_snapshot
-from oci_backend.store import CorruptFile, Store, atomic_write_model
+from oci_backend.store import Store
 from oci_backend.tickets import opens_from_spec, process_pending, submit_ticket
 from strategy.ticketing import draft_ticket
 

@@ -240,7 +240,7 @@ def test_daily_ops_runs_under_memory_deny_write_execute(tmp_path, krx_data_dir):
     code = f"""
 import sys
 from datetime import date, datetime
-from contracts.common import KST
+from krx_common.defaults import KST
 from contracts.portfolio import Holding, Portfolio
 from oci_backend.paths import data_paths
 from oci_backend.pipeline import run_cycle
@@ -272,9 +272,9 @@ def test_backend_serves_and_processes_tickets_under_memory_deny_write_execute(
 ):
     import httpx
 
-    from contracts.common import KST
     from contracts.plan import OrderPlan
     from contracts.settings import Settings
+    from krx_common.defaults import KST
     from strategy.ticketing import draft_ticket
 
     _need_mdwe()

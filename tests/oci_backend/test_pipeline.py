@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from contracts import KST, OpsSummary, OrderPlan
+from contracts import OpsSummary, OrderPlan
+from krx_common.atomic import CorruptFile
+from krx_common.defaults import KST
 from oci_backend.paths import data_paths
 from oci_backend.pipeline import CycleBusy, NotASession, run_cycle
-from oci_backend.store import CorruptFile, Store
+from oci_backend.store import Store
 
 UNIVERSE = ["069500", "229200", "091160", "305720", "005930"]
 

@@ -10,15 +10,10 @@ import pytest
 
 from contracts import AuditAction, Holding, Portfolio, Settings
 from contracts.common import now_kst
+from krx_common.atomic import CorruptFile, atomic_write_text, read_model
+from krx_common.docpath import diff_fields
 from oci_backend.paths import data_paths
-from oci_backend.store import (
-    CorruptFile,
-    StaleRevision,
-    Store,
-    atomic_write_text,
-    diff_fields,
-    read_model,
-)
+from oci_backend.store import StaleRevision, Store
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ from pydantic import ValidationError
 from ticket_fixtures import NOW, OPENS, drafted, install_plan, make_store  # noqa: I001
 
 from contracts.audit import AuditAction
-from contracts.common import KST
 from contracts.plan import Side
 from contracts.portfolio import Portfolio
 from contracts.settings import ExecutionMode
 from contracts.signals import ReasonCode
 from contracts.summary import Stage
 from contracts.ticket import Fill, FillsRequest, TicketOrder, TicketState
+from krx_common.defaults import KST
 from oci_backend import tickets
 from oci_backend.errors import answer_of
 from oci_backend.tickets import (

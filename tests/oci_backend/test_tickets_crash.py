@@ -23,7 +23,7 @@ from contracts.audit import AuditAction, AuditEntry
 from contracts.plan import Side
 from contracts.settings import ExecutionMode
 from contracts.ticket import Fill, FillsRequest, TicketState
-from oci_backend.store import atomic_write_model
+from krx_common.atomic import atomic_write_model
 from oci_backend.tickets import CRASH_ENV, process_pending, record_fills, recover, submit_ticket
 
 pytestmark = pytest.mark.slow
@@ -36,7 +36,7 @@ ONCE_CASH = (10_000_000.0 + SELL * (1 - C - TAX)
 _PROCESSOR = """
 import sys
 from datetime import datetime
-from contracts.common import KST
+from krx_common.defaults import KST
 from oci_backend.paths import data_paths
 from oci_backend.store import Store
 from oci_backend.tickets import process_pending
@@ -48,13 +48,13 @@ process_pending(Store(data_paths(sys.argv[1])), now=datetime(2025, 6, 16, 9, 0, 
 # Dies between the portfolio file write and its audit line (inside Store.update_portfolio).
 _PROCESSOR_DIES_BEFORE_AUDIT = """
 import os, signal
-from oci_backend.store import Store
-_orig = Store._append_line
+from oci_backend.audit_log import AuditLog
+_orig = AuditLog.append_line
 def _append(self, line):
     if '"FILLS_RECORDED"' in line:
         os.kill(os.getpid(), signal.SIGKILL)
     return _orig(self, line)
-Store._append_line = _append
+AuditLog.append_line = _append
 """ + _PROCESSOR
 
 _FILLS = """
@@ -226,7 +226,7 @@ _WRITER = """
 import sys
 from pathlib import Path
 from contracts.audit import AuditEntry
-from oci_backend.store import atomic_write_model
+from krx_common.atomic import atomic_write_model
 path = Path(sys.argv[1])
 big = list(range(150_000))
 versions = [AuditEntry(actor="w", action="PUSH", target=v, details={"v": v, "data": big})

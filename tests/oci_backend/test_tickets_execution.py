@@ -10,12 +10,12 @@ from datetime import date, datetime
 import pytest
 from ticket_fixtures import NOW, OPENS, drafted, fixed_opens, install_plan, make_store
 
-from contracts.common import KST
 from contracts.plan import Side
 from contracts.portfolio import Holding, Portfolio
 from contracts.settings import ExecutionMode, Settings
 from contracts.summary import Stage
 from contracts.ticket import Fill, FillsRequest, TicketState
+from krx_common.defaults import KST
 from oci_backend.paths import data_paths
 from oci_backend.replay_root import create_replay_root
 from oci_backend.tickets import (

@@ -11,12 +11,12 @@ from datetime import date, datetime
 
 import pytest
 
-from contracts.common import KST
 from contracts.plan import PlanDecision, Side
 from contracts.portfolio import Holding, Portfolio
 from contracts.settings import ExecutionMode, Settings
 from contracts.summary import Stage
 from contracts.ticket import Fill, FillsRequest, TicketState
+from krx_common.defaults import KST
 from oci_backend.paths import data_paths
 from oci_backend.pipeline import run_cycle
 from oci_backend.store import Store

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
-from contracts.common import KST
 from contracts.plan import OrderPlan, PlanDecision, PlannedOrder, Side
 from contracts.portfolio import Holding, Portfolio
 from contracts.settings import ExecutionMode, Settings
 from contracts.signals import ReasonCode
 from contracts.summary import OpsSummary, OverallStatus, Stage
 from contracts.ticket import Ticket
+from krx_common.defaults import KST
 from oci_backend.paths import data_paths
 from oci_backend.pipeline import plan_summary
 from oci_backend.store import Store

@@ -16,6 +16,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from krx_common.procs import free_port
+
 SSHD = "/usr/sbin/sshd"
 
 
@@ -27,12 +29,6 @@ def require_sshd() -> None:
         if os.environ.get("CI"):
             pytest.fail(msg)
         pytest.skip(msg)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def keygen(path: Path) -> Path:
@@ -128,7 +124,7 @@ def make_sshd(root: Path) -> Sshd:
     auth = root / "authorized_keys"
     auth.write_text((root / "id_ed25519.pub").read_text(encoding="utf-8"), encoding="utf-8")
     os.chmod(auth, 0o600)
-    port = _free_port()
+    port = free_port()
     known = root / "known_hosts"
     pub = (root / "ssh_host_ed25519_key.pub").read_text(encoding="utf-8").split()
     known.write_text(f"[127.0.0.1]:{port} {pub[0]} {pub[1]}\n", encoding="utf-8")

@@ -6,7 +6,8 @@ import pytest
 
 from contracts.portfolio import Holding, Portfolio
 from contracts.settings import Settings
-from pc_backend.merge import PathError, get_at, parse_path, set_at, three_way
+from krx_common.docpath import PathError, get_at, parse_path, set_at
+from pc_backend.merge import three_way
 
 
 def _settings(**strategy: object) -> dict:

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from contracts.common import KST
 from contracts.research import BacktestResponse
 from contracts.settings import Guardrails, NotificationPrefs, StrategyParams
 from contracts.signals import ReasonCode
 from contracts.summary import Stage
+from krx_common.defaults import GAIN_COLOR, KST, LOSS_COLOR
 from pc_cockpit import fmt
 from pc_cockpit.charts import RemoteBacktest
 from pc_cockpit.client import CockpitConfig, PcClient, PcError
@@ -57,8 +57,8 @@ def test_fmt_krw_separators_and_colours_gains_red_losses_blue():
     assert fmt.krw(12345678.4) == "12,345,678원"
     assert fmt.krw(12345678.4, "en") == "₩12,345,678"
     assert fmt.krw(None) == "—"
-    assert fmt.color_of(0.1) == fmt.GAIN_COLOR == "#d62728"
-    assert fmt.color_of(-0.1) == fmt.LOSS_COLOR
+    assert fmt.color_of(0.1) == GAIN_COLOR == "#d62728"
+    assert fmt.color_of(-0.1) == LOSS_COLOR
     assert fmt.signed_markdown(0.05, "+5%") == ":red[+5%]"
     assert fmt.signed_markdown(-0.05, "-5%") == ":blue[-5%]"
     assert fmt.pct(0.01234, signed=True) == "+1.23%"

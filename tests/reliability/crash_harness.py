@@ -30,8 +30,9 @@ from contracts import AuditAction, Portfolio, Settings
 from contracts.common import now_kst
 from contracts.plan import OrderPlan
 from contracts.ticket import TicketRecord
+from krx_common.atomic import read_model
 from oci_backend.paths import data_paths
-from oci_backend.store import Store, read_model
+from oci_backend.store import Store
 
 
 @dataclass

@@ -7,8 +7,8 @@ from datetime import date, datetime
 
 import pytest
 
-from contracts.common import KST
 from contracts.summary import OverallStatus, Stage
+from krx_common.defaults import KST
 from oci_backend.paths import data_paths
 from oci_backend.pipeline import EXIT_FAILURE, run_cycle
 from oci_backend.store import Store

@@ -18,8 +18,9 @@ from contracts import Portfolio, Settings
 from contracts.ops import DailyOpsStatus
 from contracts.plan import OrderPlan
 from contracts.summary import OpsSummary
+from krx_common.atomic import read_model
 from oci_backend.paths import data_paths
-from oci_backend.store import Store, read_model
+from oci_backend.store import Store
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

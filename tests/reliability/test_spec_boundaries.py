@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from contracts import Guardrails, Settings, StrategyParams
-from contracts.common import KST
 from contracts.summary import OverallStatus
+from krx_common.defaults import KST
 from oci_backend.paths import data_paths
 from oci_backend.pipeline import EXIT_BLOCKED, run_cycle
 from oci_backend.store import Store

@@ -136,10 +136,10 @@ def test_store_torn_last_audit_line_is_skipped_reported_and_ended(store, caplog)
     assert lines[2].endswith(b'"actor":"sys') and lines[3].startswith(b'{"at":')
     entries = store.audit()
     assert [e.reason for e in entries][-2:] == ["drill", "drill over"]
-    assert store.audit_skipped == [3]
+    assert store.audit_log.skipped == [3]
     assert "skipped 1 unreadable line" in caplog.text
     tail = store.audit_tail(5)
-    assert [e.reason for e in tail][-1] == "drill over" and store.audit_skipped == [-2]
+    assert [e.reason for e in tail][-1] == "drill over" and store.audit_log.skipped == [-2]
 
 
 def test_store_sweep_removes_only_old_orphaned_temp_files(store):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from krx_common.defaults import KST
 from strategy.calendar import (
-    KST,
     CalendarRangeError,
     NotASession,
     is_session,

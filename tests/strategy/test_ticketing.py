@@ -9,11 +9,11 @@ from datetime import date, datetime
 
 import pytest
 
-from contracts.common import KST
 from contracts.plan import OrderPlan, PlanDecision, PlannedOrder, Side
 from contracts.settings import ExecutionMode, Guardrails, Settings
 from contracts.signals import ReasonCode
 from contracts.ticket import Ticket, TicketOrder
+from krx_common.defaults import KST
 from strategy import rules
 from strategy.ticketing import (
     TicketDraftError,

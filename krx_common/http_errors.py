@@ -2,8 +2,8 @@
 
 Every error answer is `{"error": CODE, "message": ..., "field": ...}` (+ extra keys such as
 `revision` or `path`), documented in OpenAPI by `ErrorBody`. This module imports only FastAPI
-and pydantic, so the PC backend uses it without pulling in the OCI pipeline; each app adds its
-own typed errors on top (`oci_backend.errors`, `pc_backend.errors`).
+and pydantic; each app adds its own typed errors on top (`oci_backend.errors`,
+`pc_backend.errors`).
 """
 
 from __future__ import annotations

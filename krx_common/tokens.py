@@ -1,0 +1,50 @@
+"""The API-token rule: what a bearer token of the OCI API or the PC backend must be, and how
+the file holding one is read."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+MIN_TOKEN_LENGTH = 24
+# Tokens copied from docs or templates: refused however long they are.
+EXAMPLE_WORDS = ("example", "changeme", "change-me", "change_me", "placeholder", "your-token",
+                 "your_token", "yourtoken", "<token>", "replace-me", "replace_me", "dummy")
+TOKEN_CHARS = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces: it travels in a header
+GENERATE_HINT = "python -c \"import secrets; print(secrets.token_urlsafe(32))\""
+
+
+def token_problem(token: str) -> str | None:
+    """What is wrong with `token` (to follow "the token from <origin> "), None when usable."""
+    if len(token) < MIN_TOKEN_LENGTH:
+        return f"has {len(token)} characters; it needs at least {MIN_TOKEN_LENGTH}"
+    lowered = token.lower()
+    if any(word in lowered for word in EXAMPLE_WORDS):
+        return f"looks like an example or placeholder; generate a real one with: {GENERATE_HINT}"
+    if not TOKEN_CHARS.match(token):
+        return ("must be printable ASCII without spaces (it is sent in the Authorization "
+                "header)")
+    return None
+
+
+class SecretFileError(ValueError):
+    """A token file that is missing, not a regular file, or readable by others."""
+
+
+def read_secret_file(path: Path, label: str) -> str:
+    """The stripped content of a token file; `SecretFileError` (naming `label` and `path`)
+    when it is missing, not a regular file, or open to group/others on POSIX (Windows ACLs
+    are out of scope)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise SecretFileError(f"{label} {path} does not exist") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise SecretFileError(f"{label} {path} is not a regular file")
+    if os.name == "posix" and st.st_mode & 0o077:
+        raise SecretFileError(
+            f"{label} {path} has mode {stat.S_IMODE(st.st_mode):04o}: it is readable or "
+            f"writable by group/others; run: chmod 600 {path}")
+    return path.read_text(encoding="utf-8").strip()

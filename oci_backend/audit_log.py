@@ -1,0 +1,142 @@
+"""The audit log of one data root: `state/audit.jsonl`, one `AuditEntry` per line, append-only.
+
+Every append is fsynced. A torn last line (disk full, power loss) is ended by the next append
+so the new entry stands on its own line; readers skip unreadable lines and report them
+(`skipped`). `tail` reads only the end of the file: the log grows forever, the snapshot must
+not get slower with it. Appends take the data root's write lock (the `Store`'s), so an entry
+and the state change it describes are written by one writer at a time; the `Store` journals
+both together (`Store.commit`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+
+from filelock import BaseFileLock
+from pydantic import ValidationError
+
+from contracts.audit import AuditAction, AuditEntry
+from krx_common.atomic import WriteFailed
+
+log = logging.getLogger("krx.oci.store")
+
+
+class AuditLog:
+    """Appends and reads of one audit log file, under the data root's write lock."""
+
+    def __init__(self, path: Path, lock: BaseFileLock) -> None:
+        self.path = path
+        self._lock = lock
+        # Line numbers (or, from `tail`, negative offsets from the end) of lines the last
+        # read skipped because they do not parse.
+        self.skipped: list[int] = []
+
+    # -- writes ------------------------------------------------------------------------------
+    def append(self, entry: AuditEntry) -> None:
+        """Append one line and fsync it: the audit log is append-only."""
+        self.append_line(entry.model_dump_json())
+
+    def append_line(self, line: str) -> None:
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._append_bytes(line)
+            except OSError as exc:
+                raise WriteFailed(self.path, exc) from exc
+
+    def _append_bytes(self, line: str) -> None:
+        # 0600 like every state file (mkstemp); the umask cannot widen it.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a+b") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            prefix = b""
+            if end:
+                fh.seek(end - 1)
+                # A torn last line (disk full, power loss): end it so this entry stands on
+                # its own line; readers skip the torn one and report it.
+                if fh.read(1) != b"\n":
+                    prefix = b"\n"
+                    log.warning("audit log %s ended in a torn line; closed it before "
+                                "appending", self.path)
+            fh.write(prefix + line.encode("utf-8") + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def ends_with(self, line: str) -> bool:
+        """True when `line` is the last complete line (a replayed change already logged)."""
+        want = line.encode("utf-8") + b"\n"
+        try:
+            with open(self.path, "rb") as fh:
+                end = fh.seek(0, os.SEEK_END)
+                if end < len(want):
+                    return False
+                fh.seek(end - len(want))
+                return fh.read() == want
+        except FileNotFoundError:
+            return False
+
+    # -- reads -------------------------------------------------------------------------------
+    def read(
+        self, *, limit: int = 100, action: AuditAction | None = None, target: str | None = None,
+        since: datetime | None = None,
+    ) -> list[AuditEntry]:
+        """The newest `limit` entries matching the filters, oldest first."""
+        if not self.path.exists():
+            return []
+        out: list[AuditEntry] = []
+        skipped: list[int] = []
+        with open(self.path, "rb") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip() or not line.endswith(b"\n"):
+                    continue  # blank, or an append still in progress
+                try:
+                    entry = AuditEntry.model_validate_json(line)
+                except ValidationError:
+                    skipped.append(n)  # torn by a crash or a full disk, ended by the next append
+                    continue
+                if action and entry.action != action:
+                    continue
+                if target and target not in entry.target:
+                    continue
+                if since and entry.at < since:
+                    continue
+                out.append(entry)
+        self._report_skipped(skipped)
+        return out[-limit:] if limit else out
+
+    def _report_skipped(self, lines: list[int]) -> None:
+        self.skipped = lines
+        if lines:
+            log.warning("audit log %s: skipped %d unreadable line(s) (torn writes?): %s",
+                        self.path, len(lines), lines[:10])
+
+    def tail(self, n: int = 20) -> list[AuditEntry]:
+        """The newest `n` entries, oldest first, reading only the end of the log."""
+        path = self.path
+        if n <= 0 or not path.exists():
+            return []
+        with open(path, "rb") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            pos, data = end, b""
+            while pos > 0 and data.count(b"\n") <= n:
+                step = min(64 * 1024, pos)
+                pos -= step
+                fh.seek(pos)
+                data = fh.read(step) + data
+        # A line without its newline is an append still in progress: not an entry yet.
+        data = data[: data.rfind(b"\n") + 1]
+        lines = [ln for ln in data.split(b"\n") if ln.strip()]
+        if pos > 0:
+            lines = lines[1:]  # the first line may be cut in the middle
+        out = []
+        skipped = []
+        for i, line in enumerate(lines):
+            try:
+                out.append(AuditEntry.model_validate_json(line))
+            except ValidationError:
+                skipped.append(i - len(lines))  # torn line, counted from the end
+        self._report_skipped(skipped)
+        return out[-n:]

@@ -18,6 +18,7 @@ class AuditAction(StrEnum):
     MODE_CHANGE = "MODE_CHANGE"
     EMERGENCY_STOP = "EMERGENCY_STOP"
     DAILY_RUN = "DAILY_RUN"
+    INCIDENT = "INCIDENT"
 
 
 class FieldChange(Contract):

@@ -45,6 +45,10 @@ class Health(Contract):
     emergency_stop: bool | None = None
     daily_ops: DailyOpsStatus | None = Field(
         default=None, description="the last scripts/daily_ops.sh run (None before the first)")
+    missed_morning: str | None = Field(
+        default=None,
+        description="MISSED_MORNING: set when no daily cycle completed by 09:30 KST on today's "
+                    "XKRX session (live data roots only)")
     error: str | None = None
 
 

@@ -23,6 +23,8 @@ KST_UTC_OFFSET_HOURS = 9
 # cycle itself (a HOLIDAY summary).
 DAILY_RUN_AT = time(9, 5)
 DAILY_RUN_WEEKDAYS = "mon-fri"
+# By this time a session day's cycle must have completed, or the backend raises MISSED_MORNING.
+MORNING_DEADLINE = time(9, 30)
 
 # -- the PC workspace ------------------------------------------------------------------------------
 PC_WORKSPACE_ENV = "KRX_PC_WORKSPACE"

@@ -7,6 +7,7 @@ never blocks on disk I/O (PITFALLS #1).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -31,9 +32,10 @@ from oci_backend.notify import Notifier
 from oci_backend.paths import DataPaths, data_paths
 from oci_backend.replan import Replanner
 from oci_backend.routers import audit, emergency, health, ops, plans, sync, tickets
-from oci_backend.scheduler import build_scheduler
+from oci_backend.scheduler import build_scheduler, build_ticket_loop
 from oci_backend.snapshot import SnapshotReader
 from oci_backend.store import Store
+from oci_backend.systemd import SystemdNotifier
 from oci_backend.tickets import recover
 from strategy import calendar
 
@@ -91,14 +93,24 @@ def create_app(config: OciConfig | None = None) -> FastAPI:
         app.state.replanner = replanner
         scheduler = build_scheduler(cfg, store, notifier)
         scheduler.start()
+        ticket_loop = build_ticket_loop(cfg, store)
+        if ticket_loop is not None:
+            ticket_loop.start()
+        watchdog = SystemdNotifier.from_env()
         threading.Thread(target=_warm_up, name="calendar-warm-up", daemon=True).start()
         log.info("OCI backend ready: data root %s, market data %s, scheduler %s, jobs %s",
                  paths.root, cfg.data_spec, cfg.scheduler,
-                 [job.id for job in scheduler.get_jobs()])
+                 [job.id for job in scheduler.get_jobs()]
+                 + ([ticket_loop.id] if ticket_loop is not None else []))
+        pinger = asyncio.create_task(watchdog.run(store)) if watchdog is not None else None
         try:
             yield
         finally:
+            if pinger is not None:
+                pinger.cancel()
             # Waits for a running job: its writes are atomic, but a clean stop is quieter.
+            if ticket_loop is not None:
+                await anyio.to_thread.run_sync(ticket_loop.stop)
             await anyio.to_thread.run_sync(lambda: scheduler.shutdown(wait=True))
             await anyio.to_thread.run_sync(replanner.close)
 

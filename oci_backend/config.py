@@ -54,6 +54,10 @@ class OciConfig(BaseSettings):
                     "and state changes are in the audit log anyway; 'all' or 'off'",
     )
     ticket_processor: bool = Field(default=True, description="run the ticket processor job")
+    morning_watch: bool = Field(
+        default=True,
+        description="raise MISSED_MORNING (audit, notification, /health) when no cycle completed "
+                    "by 09:30 KST on a session day; tests that do not test it turn it off")
     ticket_interval_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
     notify_urls: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -33,11 +33,12 @@ class NotificationKind(StrEnum):
     EMERGENCY_STOP = "EMERGENCY_STOP"
     DAILY_OPS_SKIPPED = "DAILY_OPS_SKIPPED"
     GUARDRAIL_INCIDENT = "GUARDRAIL_INCIDENT"
+    MISSED_MORNING = "MISSED_MORNING"
 
 
 INCIDENTS = frozenset({NotificationKind.CYCLE_FAILED, NotificationKind.PLAN_BLOCKED,
                        NotificationKind.EMERGENCY_STOP, NotificationKind.DAILY_OPS_SKIPPED,
-                       NotificationKind.GUARDRAIL_INCIDENT})
+                       NotificationKind.GUARDRAIL_INCIDENT, NotificationKind.MISSED_MORNING})
 
 
 class NotifyState(Contract):

@@ -1,22 +1,39 @@
-"""In-process jobs of the OCI backend (APScheduler 3 `BackgroundScheduler`).
+"""In-process jobs of the OCI backend.
 
-- `ticket-processor`: `tickets.process_pending` every `ticket_interval_s` seconds (unless
-  disabled with `KRX_OCI_TICKET_PROCESSOR=false`).
-- `daily-cycle`: only with `KRX_OCI_SCHEDULER=internal`, Mon–Fri 09:05 Asia/Seoul. XKRX
-  holidays are not filtered here: the cycle itself writes a holiday summary. The cycle lock
-  makes a double trigger (this job and the cron/systemd timer) harmless.
+- `ticket-processor`: `tickets.process_pending` every `ticket_interval_s` seconds of the
+  MONOTONIC clock (`MonotonicLoop`, unless disabled with `KRX_OCI_TICKET_PROCESSOR=false`): a
+  wall clock stepped back (NTP, a VM resumed) never stalls it, as APScheduler's wall-clock
+  interval trigger did for as long as the step.
+- On the wall clock (APScheduler 3 `BackgroundScheduler`, Asia/Seoul), where the time of day
+  is the point:
+  - `daily-cycle`: only with `KRX_OCI_SCHEDULER=internal`, Mon–Fri 09:05. XKRX holidays are
+    not filtered here: the cycle itself writes a holiday summary. The cycle lock makes a
+    double trigger (this job and the cron/systemd timer) harmless.
+  - `morning-watch`: always, Mon–Fri 09:30 and once at start-up: a session day without a
+    completed cycle raises MISSED_MORNING (`oci_backend.morning`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
-from krx_common.defaults import DAILY_RUN_AT, DAILY_RUN_WEEKDAYS, TZ_NAME
+from contracts.common import now_kst
+from krx_common.defaults import (
+    DAILY_RUN_AT,
+    DAILY_RUN_WEEKDAYS,
+    KST,
+    MORNING_DEADLINE,
+    TZ_NAME,
+)
 from oci_backend.config import OciConfig
+from oci_backend.morning import morning_watch_job
 from oci_backend.notify import Notifier
 from oci_backend.pipeline import CycleBusy, run_cycle
 from oci_backend.store import Store
@@ -26,6 +43,39 @@ log = logging.getLogger("krx.oci.scheduler")
 
 TICKET_JOB_ID = "ticket-processor"
 DAILY_JOB_ID = "daily-cycle"
+MORNING_JOB_ID = "morning-watch"
+
+
+class MonotonicLoop:
+    """Calls `fn()` every `interval` seconds of the monotonic clock in one daemon thread.
+
+    The next pass is due `interval` after the previous one STARTED (a slow pass is followed
+    at once by the next, never by a burst). `stop()` wakes the thread and, with `wait`,
+    joins it after the pass in progress."""
+
+    def __init__(self, job_id: str, interval: float, fn: Callable[[], None]) -> None:
+        self.id = job_id
+        self.interval = interval
+        self._fn = fn
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=job_id, daemon=True)
+        self.passes = 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self._fn()
+            self.passes += 1
+            # Event.wait measures its timeout on the monotonic clock.
+            self._stop.wait(max(0.0, started + self.interval - time.monotonic()))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, wait: bool = True) -> None:
+        self._stop.set()
+        if wait and self._thread.is_alive():
+            self._thread.join()
 
 
 def daily_cycle_trigger() -> CronTrigger:
@@ -58,16 +108,38 @@ def daily_cycle_job(store: Store, config: OciConfig, notifier: Notifier) -> None
     log.info("daily cycle: %s", result.summary.message)
 
 
+def morning_watch_trigger() -> CronTrigger:
+    """09:30 KST, Monday to Friday: the deadline of the day's cycle."""
+    return CronTrigger(day_of_week=DAILY_RUN_WEEKDAYS, hour=MORNING_DEADLINE.hour,
+                       minute=MORNING_DEADLINE.minute, timezone=TZ_NAME)
+
+
+def morning_job(store: Store, config: OciConfig, notifier: Notifier) -> None:
+    try:
+        morning_watch_job(store, notifier, clock=lambda: config.now or now_kst())
+    except Exception:  # the watch must keep running on the next trigger
+        log.exception("morning watch failed")
+
+
+def build_ticket_loop(config: OciConfig, store: Store) -> MonotonicLoop | None:
+    """The ticket processor's loop (not started), or None when it is disabled."""
+    if not config.ticket_processor:
+        return None
+    return MonotonicLoop(TICKET_JOB_ID, config.ticket_interval_s,
+                         lambda: process_tickets_job(store, config.data_spec))
+
+
 def build_scheduler(config: OciConfig, store: Store, notifier: Notifier) -> BackgroundScheduler:
-    """The scheduler with its jobs registered, not started."""
+    """The wall-clock scheduler with its jobs registered, not started."""
     scheduler = BackgroundScheduler(
         timezone=TZ_NAME,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )
-    if config.ticket_processor:
-        scheduler.add_job(process_tickets_job, IntervalTrigger(seconds=config.ticket_interval_s),
-                          id=TICKET_JOB_ID, args=[store, config.data_spec],
-                          name="ticket processor")
+    if config.morning_watch:
+        # Also once at start-up: a VM that was down at 09:30 hears of the missed morning on boot.
+        scheduler.add_job(morning_job, morning_watch_trigger(), id=MORNING_JOB_ID,
+                          args=[store, config, notifier], name="morning watch",
+                          next_run_time=datetime.now(KST))
     if config.scheduler == "internal":
         # A late start (VM reboot at 09:20) should still run the day's cycle.
         scheduler.add_job(daily_cycle_job, daily_cycle_trigger(), id=DAILY_JOB_ID,

@@ -83,7 +83,11 @@ Wants=network-online.target
 StartLimitIntervalSec=0
 
 [Service]
-Type=simple
+# READY=1 once started, WATCHDOG=1 every 10 s from the event loop (oci_backend/systemd.py):
+# a hung process is restarted after 30 s without a ping.
+Type=notify
+NotifyAccess=main
+WatchdogSec=30
 User=${user}
 Group=${group}
 WorkingDirectory=${prefix}

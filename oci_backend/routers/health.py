@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from contracts.common import now_kst
 from contracts.ops import Health, LastCycle
 from krx_common.atomic import StoreError
 from oci_backend.daily_ops import last_status
-from oci_backend.deps import SnapshotDep
+from oci_backend.deps import ConfigDep, SnapshotDep
+from oci_backend.morning import missed_morning
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=Health)
-def health(snapshots: SnapshotDep) -> Health:
+def health(snapshots: SnapshotDep, config: ConfigDep) -> Health:
     """`ok` with the revision and the latest summary's run time, status and as-of session;
-    `degraded` with the error when the state cannot be read (the process is up regardless)."""
+    `degraded` with the error when the state cannot be read (the process is up regardless).
+    `missed_morning` says when no cycle completed by 09:30 KST on today's session."""
     try:
         revision = snapshots.revision()
         summary = snapshots.summary()
@@ -27,5 +30,7 @@ def health(snapshots: SnapshotDep) -> Health:
     if summary is not None:
         last = LastCycle(run_at=summary.run_at, asof=summary.asof, status=summary.status,
                          stage=summary.stage, message=summary.message)
+    watch = config.morning_watch and not snapshots.store.paths.is_replay
+    missed = missed_morning(summary, config.now or now_kst()) if watch else None
     return Health(status="ok", revision=revision, last_cycle=last, emergency_stop=stop.on,
-                  daily_ops=daily_ops)
+                  daily_ops=daily_ops, missed_morning=missed)

@@ -62,6 +62,8 @@ def server_env(token: str | None, extra: dict[str, str] | None = None) -> dict[s
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("KRX_OCI_") and k not in ("KRX_DATA_DIR", "KRX_ID", "KRX_PW")}
     env["KRX_OCI_TICKET_PROCESSOR"] = "false"  # tests run the processor explicitly
+    # the 09:30 watch depends on the real time of day: only its own tests turn it on
+    env["KRX_OCI_MORNING_WATCH"] = "false"
     if token is not None:
         env["KRX_OCI_TOKEN"] = token
     env.update(extra or {})

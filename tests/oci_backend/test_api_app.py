@@ -19,7 +19,13 @@ from oci_backend.config import ConfigError, OciConfig
 from oci_backend.errors import field_path
 from oci_backend.notify import Notifier
 from oci_backend.paths import data_paths
-from oci_backend.scheduler import DAILY_JOB_ID, TICKET_JOB_ID, build_scheduler
+from oci_backend.scheduler import (
+    DAILY_JOB_ID,
+    MORNING_JOB_ID,
+    TICKET_JOB_ID,
+    build_scheduler,
+    build_ticket_loop,
+)
 from oci_backend.store import Store
 
 TOKEN = "unit-test-token-0123456789abcdef"
@@ -124,11 +130,17 @@ def _jobs(tmp_path: Path, **kw: object) -> dict:
 
 
 def test_scheduler_registers_the_daily_cron_only_when_internal(tmp_path: Path) -> None:
-    assert set(_jobs(tmp_path)) == {TICKET_JOB_ID}
-    assert set(_jobs(tmp_path, ticket_processor=False)) == set()
-    jobs = _jobs(tmp_path, scheduler="internal", ticket_interval_s=2.5)
-    assert set(jobs) == {TICKET_JOB_ID, DAILY_JOB_ID}
-    assert jobs[TICKET_JOB_ID].trigger.interval.total_seconds() == 2.5
+    assert set(_jobs(tmp_path)) == {MORNING_JOB_ID}
+    assert set(_jobs(tmp_path, morning_watch=False)) == set()
+    jobs = _jobs(tmp_path, scheduler="internal")
+    assert set(jobs) == {MORNING_JOB_ID, DAILY_JOB_ID}
+    watch = {f.name: str(f) for f in jobs[MORNING_JOB_ID].trigger.fields}
+    assert (watch["day_of_week"], watch["hour"], watch["minute"]) == ("mon-fri", "9", "30")
+    # the ticket processor runs on the monotonic clock, not on the wall-clock scheduler
+    store = Store(data_paths(tmp_path))
+    loop = build_ticket_loop(_config(tmp_path, ticket_interval_s=2.5), store)
+    assert loop is not None and loop.id == TICKET_JOB_ID and loop.interval == 2.5
+    assert build_ticket_loop(_config(tmp_path, ticket_processor=False), store) is None
 
     trigger = jobs[DAILY_JOB_ID].trigger
     fields = {f.name: str(f) for f in trigger.fields}

@@ -108,6 +108,10 @@ def test_backend_unit_runs_unprivileged_on_loopback_and_keeps_retrying():
     assert s["EnvironmentFile"] == ["-/etc/krx-alertor/oci.env"]
     assert s["Restart"] == ["always"] and s["RestartSec"] == ["5"]
     assert s["StartLimitIntervalSec"] == ["0"]
+    # READY and watchdog pings from the process (oci_backend/systemd.py): a hung backend is
+    # restarted after 30 s without a ping
+    assert s["Type"] == ["notify"] and s["NotifyAccess"] == ["main"]
+    assert s["WatchdogSec"] == ["30"]
     for key, value in {
         "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
         "PrivateTmp": "yes", "PrivateDevices": "yes", "ProtectKernelTunables": "yes",

@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from krx_common.http_limits import DEFAULT_HEAD_TIMEOUT_S, DEFAULT_MAX_CONNECTIONS
+
 MIN_TOKEN_LENGTH = 24
 # Tokens copied from docs or templates: refused however long they are.
 _EXAMPLE_WORDS = ("example", "changeme", "change-me", "change_me", "placeholder", "your-token",
@@ -46,6 +48,14 @@ class OciConfig(BaseSettings):
     max_header_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = Field(
         default=16 * 1024,
         description="request line + headers; a larger head is answered 431 before auth")
+    head_timeout_s: Annotated[float, Field(gt=0, le=300)] = Field(
+        default=DEFAULT_HEAD_TIMEOUT_S,
+        description="a request head (or body) not complete this long after it began is "
+                    "closed (408)")
+    max_connections: Annotated[int, Field(ge=16, le=1_000_000)] = Field(
+        default=DEFAULT_MAX_CONNECTIONS,
+        description="open connections at most (also kept below the fd limit); past it a new "
+                    "one evicts the oldest idle connection")
     scheduler: Literal["none", "internal"] = Field(
         default="none",
         description="'internal' also runs the daily cycle Mon-Fri 09:05 KST in-process "

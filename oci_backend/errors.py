@@ -13,8 +13,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from krx_common.http_limits import BodyTooLarge
 from oci_backend.http_errors import (
     ApiError,
     ErrorBody,
@@ -33,29 +33,13 @@ from strategy.calendar import CalendarRangeError
 
 log = logging.getLogger("krx.oci")
 
-__all__ = ["ApiError", "BodyTooLarge", "COMMON_RESPONSES", "ErrorBody", "error_body",
-           "field_path", "install_error_handlers", "too_large_message"]
-
-
-class BodyTooLarge(StarletteHTTPException):
-    """The request body exceeds the configured limit (raised while the body streams in).
-
-    An `HTTPException` subclass on purpose: FastAPI re-raises those from its body reader
-    instead of turning them into a generic 400.
-    """
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(status_code=413, detail=too_large_message(limit))
-        self.limit = limit
-
-
-def too_large_message(limit: int) -> str:
-    return (f"request body larger than {limit} bytes; send less "
-            "(the limit is KRX_OCI_MAX_BODY_BYTES)")
+__all__ = ["ApiError", "COMMON_RESPONSES", "ErrorBody", "error_body", "field_path",
+           "install_error_handlers"]
 
 
 # Answers any API route can give besides its own (401 comes from `auth.BearerAuth`, 413/415/
-# 422 from the body checks in `middleware`, 431 from `http_limits`, 500 from a corrupt file).
+# 422 from the body checks and 431 from the head cap in `krx_common.http_limits`, 500 from a
+# corrupt file).
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: documented("a required header is missing or malformed (e.g. Idempotency-Key)"),
     401: documented("missing or wrong token, or more than one Authorization header; the "

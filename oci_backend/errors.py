@@ -41,13 +41,15 @@ __all__ = ["ApiError", "COMMON_RESPONSES", "ErrorBody", "error_body", "field_pat
 # 422 from the body checks and 431 from the head cap in `krx_common.http_limits`, 500 from a
 # corrupt file).
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: documented("a required header is missing or malformed (e.g. Idempotency-Key)"),
+    400: documented("a required header is missing or malformed (e.g. Idempotency-Key), or "
+                    "two Host headers"),
     401: documented("missing or wrong token, or more than one Authorization header; the "
                     "scheme is case-insensitive (RFC 7235): 'Bearer' or 'bearer'"),
     413: documented("body larger than KRX_OCI_MAX_BODY_BYTES"),
     415: documented("body not application/json in UTF-8"),
-    422: documented("invalid input: not UTF-8, duplicate keys, NaN/Infinity, nesting deeper "
-                    "than 32, or a value the contract refuses; `field` names it"),
+    422: documented("invalid input: not UTF-8, duplicate keys, NaN/Infinity, an integer of "
+                    "more than 4,300 digits, nesting deeper than 32, or a value the contract "
+                    "refuses; `field` names it"),
     431: documented("request headers larger than KRX_OCI_MAX_HEADER_BYTES"),
     500: documented("a stored file is corrupt or missing (CORRUPT_FILE, with its path), or "
                     "a write failed (STORE_ERROR, e.g. disk full); nothing was changed"),

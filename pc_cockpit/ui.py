@@ -148,8 +148,15 @@ def page_header(page: str, title_key: str) -> PcClient | None:
     status = st.session_state.get("_status") or {}
     oci = status.get("oci") or {}
     if status and not oci.get("reachable", False):
-        st.warning(t("err.oci_down", message=str(oci.get("error") or "")))
+        st.warning(_oci_down_text(status))
     return c
+
+
+def _oci_down_text(status: dict[str, Any]) -> str:
+    """What is down and what to do: the backend behind a healthy tunnel has its own advice."""
+    if (status.get("tunnel") or {}).get("state") == "OCI_DOWN":
+        return t("err.oci_down_tunnel_ok")
+    return t("err.oci_down", message=str((status.get("oci") or {}).get("error") or ""))
 
 
 def _badge(status: dict[str, Any] | None, error: PcError | None) -> None:
@@ -169,7 +176,9 @@ def _badge(status: dict[str, Any] | None, error: PcError | None) -> None:
         st.markdown(f"**{t('conn.latency')}**: {fmt.num(oci.get('latency_ms'), 0)} ms")
     else:
         st.markdown(f"**{t('conn.latency')}**: {t('conn.oci_down')}")
-        if oci.get("error"):
+        if state == "OCI_DOWN":
+            st.caption(t("err.oci_down_tunnel_ok"))
+        elif oci.get("error"):
             st.caption(str(oci["error"]))
     pulled = status.get("last_pull_at")
     rev = status.get("pulled_revision")

@@ -33,7 +33,7 @@ fi
 .venv/bin/python -m pip install -q -e ".[dev]"
 
 .venv/bin/ruff check .
-.venv/bin/mypy strategy contracts oci_backend krx_cli pc_backend pc_cockpit
+.venv/bin/mypy strategy contracts krx_common oci_backend krx_cli pc_backend pc_cockpit
 .venv/bin/krx schema --check
 
 set +e

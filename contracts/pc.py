@@ -19,7 +19,8 @@ Artifact = Literal["portfolio", "settings"]
 
 class TunnelState(StrEnum):
     UP = "UP"                    # the forward answers OCI /health
-    DEGRADED = "DEGRADED"        # the forward is open but the last probe failed
+    DEGRADED = "DEGRADED"        # the forward is open; OCI answered slowly, or not this once
+    OCI_DOWN = "OCI_DOWN"        # the SSH session is healthy, the OCI backend does not answer
     RECONNECTING = "RECONNECTING"  # restarting the forwarder (backoff between attempts)
     DOWN = "DOWN"                # not connected and not trying (stopped, or refused for good)
     DIRECT = "DIRECT"            # no SSH: OCI is reached at a direct URL (demo, VPN)
@@ -32,6 +33,9 @@ class TunnelStatus(Contract):
     local_port: int | None = None
     since: KstDatetime = Field(default_factory=now_kst, description="in this state since")
     restarts: int = Field(default=0, ge=0, description="forwarder restarts since start")
+    latency_ms: float | None = Field(
+        default=None, ge=0, description="how long OCI /health took through the tunnel at the "
+                                        "last probe that answered")
 
 
 class OciReach(Contract):

@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from krx_common.atomic import StoreError
+from krx_common.http_limits import add_body_limits, add_header_checks
 from oci_backend.auth import (
     DOCS_STATIC,
     BearerAuth,
@@ -27,7 +28,6 @@ from oci_backend.auth import (
 from oci_backend.config import OciConfig
 from oci_backend.deps import bearer_scheme
 from oci_backend.errors import COMMON_RESPONSES, install_error_handlers
-from oci_backend.middleware import BodySizeLimit, StrictJsonBody
 from oci_backend.notify import Notifier
 from oci_backend.paths import DataPaths, data_paths
 from oci_backend.replan import Replanner
@@ -130,9 +130,9 @@ def create_app(config: OciConfig | None = None) -> FastAPI:
     install_error_handlers(app)
     # Added last = runs first: authenticate before reading (or limiting) any body, then
     # limit its size, then refuse lenient JSON before FastAPI parses it.
-    app.add_middleware(StrictJsonBody)
-    app.add_middleware(BodySizeLimit, max_bytes=cfg.max_body_bytes)
+    add_body_limits(app, max_body_bytes=cfg.max_body_bytes, env_prefix="KRX_OCI")
     app.add_middleware(BearerAuth, token=token)
+    add_header_checks(app, realm="krx-oci")  # two Host/Authorization headers: refused first
 
     app.include_router(health.router, responses={431: COMMON_RESPONSES[431]})
     # Included one level deep (not through an intermediate /api/v1 router): every request

@@ -13,7 +13,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from krx_common.atomic import CorruptFile, StoreError
 from krx_common.http_errors import (
@@ -25,6 +24,7 @@ from krx_common.http_errors import (
     install_common_handlers,
 )
 from krx_common.http_errors import json_answer as _json
+from krx_common.http_limits import BodyTooLarge
 from oci_backend.paths import InvalidId
 from oci_backend.pipeline import AsofRefused, CycleBusy, NotAReplayRoot
 from oci_backend.store import StaleRevision
@@ -43,38 +43,23 @@ from strategy.calendar import CalendarRangeError
 
 log = logging.getLogger("krx.oci")
 
-__all__ = ["ERROR_ANSWERS", "ApiError", "BodyTooLarge", "COMMON_RESPONSES", "ErrorBody",
-           "answer_of", "error_body", "field_path", "install_error_handlers",
-           "too_large_message"]
-
-
-class BodyTooLarge(StarletteHTTPException):
-    """The request body exceeds the configured limit (raised while the body streams in).
-
-    An `HTTPException` subclass on purpose: FastAPI re-raises those from its body reader
-    instead of turning them into a generic 400.
-    """
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(status_code=413, detail=too_large_message(limit))
-        self.limit = limit
-
-
-def too_large_message(limit: int) -> str:
-    return (f"request body larger than {limit} bytes; send less "
-            "(the limit is KRX_OCI_MAX_BODY_BYTES)")
+__all__ = ["ERROR_ANSWERS", "ApiError", "COMMON_RESPONSES", "ErrorBody", "answer_of",
+           "error_body", "field_path", "install_error_handlers"]
 
 
 # Answers any API route can give besides its own (401 comes from `auth.BearerAuth`, 413/415/
-# 422 from the body checks in `middleware`, 431 from `http_limits`, 500 from a corrupt file).
+# 422 from the body checks and 431 from the head cap in `krx_common.http_limits`, 500 from a
+# corrupt file).
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: documented("a required header is missing or malformed (e.g. Idempotency-Key)"),
+    400: documented("a required header is missing or malformed (e.g. Idempotency-Key), or "
+                    "two Host headers"),
     401: documented("missing or wrong token, or more than one Authorization header; the "
                     "scheme is case-insensitive (RFC 7235): 'Bearer' or 'bearer'"),
     413: documented("body larger than KRX_OCI_MAX_BODY_BYTES"),
     415: documented("body not application/json in UTF-8"),
-    422: documented("invalid input: not UTF-8, duplicate keys, NaN/Infinity, nesting deeper "
-                    "than 32, or a value the contract refuses; `field` names it"),
+    422: documented("invalid input: not UTF-8, duplicate keys, NaN/Infinity, an integer of "
+                    "more than 4,300 digits, nesting deeper than 32, or a value the contract "
+                    "refuses; `field` names it"),
     431: documented("request headers larger than KRX_OCI_MAX_HEADER_BYTES"),
     500: documented("a stored file is corrupt or missing (CORRUPT_FILE, with its path), or "
                     "a write failed (STORE_ERROR, e.g. disk full); nothing was changed"),

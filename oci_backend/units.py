@@ -99,6 +99,9 @@ ExecStart=${venv}/bin/krx oci serve --host ${host} --port ${port} --data-dir ${d
 Restart=always
 RestartSec=5
 TimeoutStopSec=30
+# Idle connections must not exhaust the default 1024 fds (the ticket processor failed with
+# EMFILE); the backend also caps its connections below this limit.
+LimitNOFILE=65536
 ${hardening}
 
 [Install]

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import Depends, FastAPI
 
+from krx_common.http_limits import add_body_limits, add_header_checks
 from pc_backend.auth import LOOPBACK_NAMES, LocalGuard
 from pc_backend.config import PcConfig
 from pc_backend.deps import bearer_scheme
@@ -78,7 +79,11 @@ def create_app(config: PcConfig | None = None, *, link: Link | None = None) -> F
     hosts = set(LOOPBACK_NAMES)
     if cfg.allow_remote and not cfg.is_loopback():
         hosts.add(cfg.host.lower())
+    # Added last = runs first: duplicate Host/Authorization refused, then the guard, then the
+    # body's size and strict JSON, as on OCI (krx_common.http_limits).
+    add_body_limits(app, max_body_bytes=cfg.max_body_bytes, env_prefix="KRX_PC")
     app.add_middleware(LocalGuard, token=token, allowed_hosts=frozenset(hosts))
+    add_header_checks(app, realm="krx-pc")
     app.include_router(health.router)
     for module in (sync, workspace, tickets, proxy, research, admin):
         # Routes that call OCI may also answer its unreachability (503) or a bad answer (502).

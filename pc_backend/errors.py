@@ -85,11 +85,17 @@ _PASSED_HEADERS = ("etag", "www-authenticate", "retry-after")
 
 # Answers any /api/v1 route can give besides its own (401 from `auth.LocalGuard`).
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: documented("BAD_REQUEST: the body cannot be parsed at all (e.g. not UTF-8)"),
+    400: documented("BAD_REQUEST / DUPLICATE_HEADER: a malformed Content-Length, two Host "
+                    "headers"),
     401: documented("missing or wrong PC token: send 'Authorization: Bearer <token>' with the "
-                    "token in <workspace>/pc_token"),
+                    "token in <workspace>/pc_token; or more than one Authorization header"),
     403: documented("FORBIDDEN_HOST: the Host header is not 127.0.0.1, localhost or [::1]"),
-    422: documented("invalid input; `field` names it"),
+    413: documented("body larger than KRX_PC_MAX_BODY_BYTES"),
+    415: documented("body not application/json in UTF-8"),
+    422: documented("invalid input: not UTF-8, duplicate keys, NaN/Infinity, an integer of "
+                    "more than 4,300 digits, nesting deeper than 32, or a value the contract "
+                    "refuses; `field` names it"),
+    431: documented("request headers larger than KRX_PC_MAX_HEADER_BYTES"),
     500: documented("an unexpected error, or a workspace file that cannot be read; see the "
                     "PC backend log"),
 }

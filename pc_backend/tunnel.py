@@ -3,15 +3,26 @@
 
 `sshtunnel` opens a local port forwarded to OCI's backend, but it never reconnects by itself,
 and its local port keeps accepting connections after the far side died. The keeper therefore
-runs a watchdog thread that probes OCI `/health` *through the forward* every
-`probe_interval_s` with a short timeout, and restarts the forwarder when the probe fails twice
-or the SSH transport is no longer active, with a capped exponential backoff between attempts.
+runs a watchdog thread that checks, every `probe_interval_s`:
+1. the SSH transport is alive;
+2. a TCP connect *through the forward* works: a direct-tcpip channel to OCI's backend port is
+   opened on the transport (within `connect_timeout_s`) and closed again;
+3. OCI `/health` answers through the local port (within `health_timeout_s`), and how fast.
 
-States: `UP` (the last probe answered), `DEGRADED` (one probe failed, the transport looks
-alive), `RECONNECTING` (restarting the forwarder), `DOWN` (stopped, or refused for good: a host
-key that does not match known_hosts is never retried), and `DIRECT` for `DirectLink`.
-While the state is not UP, `gate()` refuses requests at once with the reason, so the API
-answers a fast 503 instead of hanging on a dead forward.
+Only a dead transport, or a connect through the forward that fails twice in a row without an
+answer from sshd, restarts the forwarder (a new SSH login), with a capped exponential backoff
+between attempts. A slow OCI is not a broken tunnel: `/health` slower than `slow_s` is
+`DEGRADED` with its latency, and requests still go through. When sshd answers that nothing
+accepts connections on OCI's port, the tunnel is healthy and the backend is down: `OCI_DOWN`,
+the SSH session is kept (no re-login churn), and the advice names the backend's unit.
+
+States: `UP` (the last probe answered in time), `DEGRADED` (the transport is alive; OCI
+answered slowly, or the last probe got no answer), `OCI_DOWN` (the SSH session is healthy but
+the OCI backend does not accept connections), `RECONNECTING` (restarting the forwarder),
+`DOWN` (stopped, or refused for good: a host key that does not match known_hosts is never
+retried), and `DIRECT` for `DirectLink`. While OCI does not answer, `gate()` refuses
+requests at once with the reason, so the API answers a fast 503 instead of hanging on a dead
+forward.
 
 The host key is checked against a known_hosts file (OpenSSH format, `[host]:port` for a port
 other than 22). An unknown host is refused unless trust-on-first-use is explicitly enabled,
@@ -36,14 +47,34 @@ import paramiko
 
 from contracts.common import now_kst
 from contracts.pc import TunnelState, TunnelStatus
+from oci_backend.units import BACKEND_UNIT
 
 log = logging.getLogger("krx.pc.tunnel")
 # sshtunnel logs every failed attempt at ERROR; the keeper reports them as state + last_error.
 _sshtunnel_log = log.getChild("sshtunnel")
 _sshtunnel_log.setLevel(logging.CRITICAL)
 
+
+class _QuietChannelFailures(logging.Filter):
+    """paramiko logs every refused channel open ("Secsh channel 3 open FAILED: Connection
+    refused") at ERROR: with the backend down that was a flood. The keeper reports it once,
+    as the OCI_DOWN state, so these lines go to DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and "open FAILED" in record.getMessage():
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+_paramiko_transport_log = logging.getLogger("paramiko.transport")
+if not any(isinstance(f, _QuietChannelFailures) for f in _paramiko_transport_log.filters):
+    _paramiko_transport_log.addFilter(_QuietChannelFailures())
+
 BACKOFF_START_S = 0.25
-FAILS_BEFORE_RESTART = 2   # consecutive failed probes with a live transport
+FAILS_BEFORE_RESTART = 2   # consecutive connects through the forward that sshd never answered
+MIN_CONNECT_TIMEOUT_S = 3.0  # a channel open on a loaded box takes more than 1 s at times
+OCI_UNIT = BACKEND_UNIT.removesuffix(".service")  # what the VM runs OCI as
 SSH_CONNECT_TIMEOUT_S = 3.0
 SSH_BANNER_TIMEOUT_S = 3.0
 SSH_AUTH_TIMEOUT_S = 5.0
@@ -90,9 +121,18 @@ class TunnelSettings:
     remote_port: int = 8000
     local_port: int = 8001
     probe_interval_s: float = 1.0
-    probe_timeout_s: float = 1.0
+    probe_timeout_s: float = 1.0  # /health slower than this is DEGRADED (slow), not broken
     backoff_max_s: float = 2.0
     keepalive_s: float = 5.0
+    health_timeout_s: float = 10.0  # /health with no answer within this: DEGRADED, gated
+
+    @property
+    def slow_s(self) -> float:
+        return self.probe_timeout_s
+
+    @property
+    def connect_timeout_s(self) -> float:
+        return max(self.probe_timeout_s, MIN_CONNECT_TIMEOUT_S)
 
     @property
     def known_hosts_name(self) -> str:
@@ -240,6 +280,8 @@ class TunnelKeeper:
         self._last_up: datetime | None = None
         self._restarts = 0
         self._changes: list[tuple[float, TunnelState]] = []
+        self._answering = False  # the last /health probe got an answer: requests may go
+        self._latency_ms: float | None = None
 
     @classmethod
     def from_config(cls, cfg: Any) -> TunnelKeeper:
@@ -289,9 +331,12 @@ class TunnelKeeper:
 
     def gate(self) -> str | None:
         with self._lock:
-            if self._state is TunnelState.UP:
+            if self._answering and self._state in (TunnelState.UP, TunnelState.DEGRADED):
                 return None
             why = f" ({self._last_error})" if self._last_error else ""
+            if self._state is TunnelState.OCI_DOWN:
+                return (f"OCI backend not answering behind a healthy tunnel{why}; requests are "
+                        "refused until it answers again")
             return (f"the SSH tunnel to OCI is {self._state.value}{why}; requests are refused "
                     "until it is UP again (krx pc status; see docs/pc-install.md)")
 
@@ -299,7 +344,8 @@ class TunnelKeeper:
         with self._lock:
             return TunnelStatus(state=self._state, last_error=self._last_error,
                                 last_up_at=self._last_up, local_port=self.settings.local_port,
-                                since=self._since, restarts=self._restarts)
+                                since=self._since, restarts=self._restarts,
+                                latency_ms=self._latency_ms)
 
     def history(self) -> list[tuple[float, TunnelState]]:
         """(monotonic time, state) of every state change (for tests and the benchmark)."""
@@ -307,7 +353,8 @@ class TunnelKeeper:
             return list(self._changes)
 
     # -- internals -------------------------------------------------------------------------------
-    def _set(self, state: TunnelState, error: str | None, *, up: bool = False) -> None:
+    def _set(self, state: TunnelState, error: str | None, *, up: bool = False,
+             answering: bool = False, latency_ms: float | None = None) -> None:
         with self._lock:
             if state is not self._state:
                 log.log(logging.WARNING if state is not TunnelState.UP else logging.INFO,
@@ -316,15 +363,24 @@ class TunnelKeeper:
                 self._state = state
                 self._since = now_kst()
                 self._changes.append((time.monotonic(), state))
+            self._answering = answering
+            if latency_ms is not None:
+                self._latency_ms = latency_ms
             if error is not None:
                 self._last_error = error
             if up:
                 self._last_up = now_kst()
                 self._last_error = None
 
+    def _restart(self, why: str) -> None:
+        self._set(TunnelState.RECONNECTING, why)
+        self._close_forwarder()
+        with self._lock:
+            self._restarts += 1
+
     def _run(self) -> None:
         backoff = BACKOFF_START_S
-        fails = 0
+        connect_fails = 0
         s = self.settings
         while not self._stop.is_set():
             if self._forwarder is None:
@@ -343,24 +399,89 @@ class TunnelKeeper:
                 if self._stop.is_set():  # stopped while connecting: do not leave it open
                     self._close_forwarder()
                     return
-                fails = 0
-            error = self._probe()
-            if error is None:
-                fails = 0
-                backoff = BACKOFF_START_S
-                self._set(TunnelState.UP, None, up=True)
-            else:
-                fails += 1
-                alive = self._transport_alive()
-                if not alive or fails >= FAILS_BEFORE_RESTART:
-                    why = error if alive else f"SSH session lost ({error})"
-                    self._set(TunnelState.RECONNECTING, why)
-                    self._close_forwarder()
-                    with self._lock:
-                        self._restarts += 1
-                    continue  # reconnect at once; the backoff applies to failed attempts
+                connect_fails = 0
+            if not self._transport_alive():
+                self._restart("SSH session lost")
+                continue  # reconnect at once; the backoff applies to failed attempts
+            verdict, error = self._connect_through()
+            if verdict == "dead":
+                self._restart(f"SSH session lost ({error})")
+                continue
+            if verdict == "no_answer":
+                connect_fails += 1
+                if connect_fails >= FAILS_BEFORE_RESTART:
+                    self._restart(error)
+                    continue
                 self._set(TunnelState.DEGRADED, error)
+                self._stop.wait(s.probe_interval_s)
+                continue
+            connect_fails = 0
+            backoff = BACKOFF_START_S
+            if verdict == "refused":
+                self._set(TunnelState.OCI_DOWN, error)
+            else:
+                self._probe_health()
             self._stop.wait(s.probe_interval_s)
+
+    def _connect_through(self) -> tuple[str, str]:
+        """Open (and close) a TCP connection to OCI's backend port through the SSH session:
+        ("ok", ""), ("refused", why) when sshd answered that the connect failed (the backend
+        is down behind a healthy tunnel), ("no_answer", why) when sshd did not answer in
+        time, ("dead", why) when the transport is gone."""
+        s = self.settings
+        fw = self._forwarder
+        transport = getattr(fw, "_transport", None)
+        if transport is None or not transport.is_active():
+            return "dead", "the SSH transport is closed"
+        try:
+            channel = transport.open_channel(
+                "direct-tcpip", (s.remote_host, s.remote_port), ("127.0.0.1", 0),
+                timeout=s.connect_timeout_s)
+        except paramiko.ChannelException as exc:
+            return "refused", (
+                f"OCI backend not answering behind a healthy tunnel: sshd on {s.ssh_host} is "
+                f"up, but nothing accepts connections on {s.remote_host}:{s.remote_port} "
+                f"({exc.text or exc}). On the VM: systemctl status {OCI_UNIT} "
+                f"(journalctl -u {OCI_UNIT} for its log)")
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            if not transport.is_active():
+                return "dead", f"{type(exc).__name__}: {exc}"
+            return "no_answer", (
+                f"a connect through the tunnel got no answer from sshd within "
+                f"{s.connect_timeout_s:g} s ({exc})")
+        channel.close()
+        return "ok", ""
+
+    def _probe_health(self) -> None:
+        """GET OCI `/health` through the local port; set UP, DEGRADED (slow or no answer)."""
+        s = self.settings
+        conn = http.client.HTTPConnection("127.0.0.1", s.local_port, timeout=s.health_timeout_s)
+        t0 = time.monotonic()
+        try:
+            conn.request("GET", "/health", headers={"Connection": "close"})
+            response = conn.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            if isinstance(exc, TimeoutError | socket.timeout):
+                why = (f"OCI /health did not answer within {s.health_timeout_s:g} s through "
+                       "the tunnel (the tunnel itself is healthy)")
+            else:
+                why = f"OCI /health through the tunnel failed: {type(exc).__name__}: {exc}"
+            self._set(TunnelState.DEGRADED, why)
+            return
+        finally:
+            conn.close()
+        ms = round((time.monotonic() - t0) * 1000, 1)
+        if response.status != 200:
+            self._set(TunnelState.DEGRADED, f"OCI /health answered {response.status}",
+                      answering=True, latency_ms=ms)
+        elif ms > s.slow_s * 1000:
+            self._set(TunnelState.DEGRADED,
+                      f"OCI is slow: /health answered in {ms:.0f} ms through the tunnel "
+                      f"(over {s.slow_s * 1000:.0f} ms); the tunnel is healthy",
+                      answering=True, latency_ms=ms)
+        else:
+            self._set(TunnelState.UP, None, up=True, answering=True, latency_ms=ms)
 
     def _open_forwarder(self) -> None:
         s = self.settings
@@ -407,25 +528,6 @@ class TunnelKeeper:
         fw, self._forwarder = self._forwarder, None
         if fw is not None:
             _stop_quietly(fw)
-
-    def _probe(self) -> str | None:
-        """None when OCI `/health` answers 200 through the forward, else why not."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.settings.local_port,
-                                          timeout=self.settings.probe_timeout_s)
-        try:
-            conn.request("GET", "/health", headers={"Connection": "close"})
-            response = conn.getresponse()
-            response.read()
-            if response.status != 200:
-                return f"OCI /health answered {response.status}"
-            return None
-        except (OSError, http.client.HTTPException) as exc:
-            if isinstance(exc, TimeoutError | socket.timeout):
-                return (f"OCI /health did not answer within {self.settings.probe_timeout_s:g} s "
-                        "through the tunnel")
-            return f"OCI /health through the tunnel failed: {type(exc).__name__}: {exc}"
-        finally:
-            conn.close()
 
 
 class LocalPortBusy(OSError):

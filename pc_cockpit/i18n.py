@@ -39,6 +39,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "tunnel.RECONNECTING": ("재연결 중", "reconnecting"),
     "tunnel.DOWN": ("끊김", "down"),
     "tunnel.DIRECT": ("직접 연결", "direct"),
+    "tunnel.OCI_DOWN": ("터널 정상 · OCI 백엔드 응답 없음",
+                        "tunnel up · OCI backend not answering"),
     # errors
     "err.pc_down": (
         "PC 백엔드({url})에 연결할 수 없습니다. `krx pc serve`(또는 `krx demo`)로 시작한 뒤 "
@@ -63,6 +65,14 @@ TEXT: dict[str, tuple[str, str]] = {
         "마지막으로 PULL한 내용은 계속 볼 수 있습니다.",
         "OCI is unreachable: {message} Check the tunnel (or the --direct URL) and the OCI "
         "server. What you last pulled stays visible.",
+    ),
+    "err.oci_down_tunnel_ok": (
+        "OCI 백엔드가 응답하지 않습니다. SSH 터널은 정상입니다(인터넷, VM, SSH 문제가 아닙니다). "
+        "VM에서 `systemctl status krx-oci-backend`로 백엔드를 확인하세요(로그: "
+        "`journalctl -u krx-oci-backend`). 마지막으로 PULL한 내용은 계속 볼 수 있습니다.",
+        "The OCI backend is not answering behind a healthy SSH tunnel (not the internet, the VM "
+        "or SSH). On the VM, check the backend: `systemctl status krx-oci-backend` (its log: "
+        "`journalctl -u krx-oci-backend`). What you last pulled stays visible.",
     ),
     "err.timeout": (
         "PC 백엔드가 {seconds:.0f}초 안에 응답하지 않았습니다. 잠시 후 다시 시도하세요.",

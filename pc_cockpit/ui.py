@@ -148,8 +148,15 @@ def page_header(page: str, title_key: str) -> PcClient | None:
         return None
     status: PcStatus | None = st.session_state.get("_status")
     if status is not None and not status.oci.reachable:
-        st.warning(t("err.oci_down", message=status.oci.error or ""))
+        st.warning(_oci_down_text(status))
     return c
+
+
+def _oci_down_text(status: PcStatus) -> str:
+    """What is down and what to do: the backend behind a healthy tunnel has its own advice."""
+    if status.tunnel.state.value == "OCI_DOWN":
+        return t("err.oci_down_tunnel_ok")
+    return t("err.oci_down", message=status.oci.error or "")
 
 
 def _badge(status: PcStatus | None, error: PcError | None) -> None:
@@ -168,7 +175,9 @@ def _badge(status: PcStatus | None, error: PcError | None) -> None:
         st.markdown(f"**{t('conn.latency')}**: {fmt.num(oci.latency_ms, 0)} ms")
     else:
         st.markdown(f"**{t('conn.latency')}**: {t('conn.oci_down')}")
-        if oci.error:
+        if state == "OCI_DOWN":
+            st.caption(t("err.oci_down_tunnel_ok"))
+        elif oci.error:
             st.caption(oci.error)
     pulled = status.last_pull_at
     rev = status.pulled_revision

@@ -82,7 +82,9 @@ def run_serve(args: argparse.Namespace) -> int:
             "The OCI backend is meant to be reached only through the SSH tunnel.",
             file=sys.stderr,
         )
-    from oci_backend.http_limits import header_limited_protocol
+    from krx_common.http_limits import ServeLimits, raise_fd_limit, serve_protocol
+
+    raise_fd_limit()  # the unit sets LimitNOFILE=65536; elsewhere lift the soft limit
 
     # One worker: the store's locks are process-safe, but the scheduler must run exactly once.
     uvicorn.run(
@@ -93,8 +95,11 @@ def run_serve(args: argparse.Namespace) -> int:
         workers=1,
         server_header=False,
         access_log=config.access_log != "off",
-        # Caps the request head before anything reads it (431), see oci_backend.http_limits.
-        http=header_limited_protocol(config.max_header_bytes),
+        # Caps the request head's size (431) and time (408) before anything reads it, and the
+        # open connections below the fd limit: krx_common.http_limits.
+        http=serve_protocol(ServeLimits(
+            env_prefix="KRX_OCI", max_header_bytes=config.max_header_bytes,
+            head_timeout_s=config.head_timeout_s, max_connections=config.max_connections)),
     )
     return 0
 

@@ -126,9 +126,16 @@ def run_serve(args: argparse.Namespace) -> int:
     except (ConfigError, WorkspaceError) as exc:
         print(f"krx pc serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    from krx_common.http_limits import ServeLimits, raise_fd_limit, serve_protocol
+
+    raise_fd_limit()
+    # The head cap, head timeout and connection cap, as on OCI (krx_common.http_limits).
+    protocol = serve_protocol(ServeLimits(
+        env_prefix="KRX_PC", max_header_bytes=config.max_header_bytes,
+        head_timeout_s=config.head_timeout_s, max_connections=config.max_connections))
     server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port,
                                            log_level=args.log_level, workers=1,
-                                           server_header=False))
+                                           server_header=False, http=protocol))
     app.state.uvicorn_server = server  # POST /api/v1/shutdown (krx pc stop, also on Windows)
     server.run()
     return EXIT_OK

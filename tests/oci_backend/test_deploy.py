@@ -122,6 +122,14 @@ def test_backend_unit_runs_unprivileged_on_loopback_and_keeps_retrying():
         assert s[key] == [value], key
 
 
+def test_defect08_backend_unit_raises_the_fd_limit():
+    """Issue 15, defect 8: 1,100 idle connections exhausted the default 1024 fds."""
+    s = _settings(render_units()[BACKEND_UNIT])
+    assert s["LimitNOFILE"] == ["65536"]
+    shipped = (REPO / shipped_layout()[BACKEND_UNIT]).read_text(encoding="utf-8")
+    assert "\nLimitNOFILE=65536\n" in shipped
+
+
 def test_daily_ops_service_and_timer():
     units = render_units()
     svc, timer = _settings(units[DAILY_SERVICE]), _settings(units[DAILY_TIMER])

@@ -109,6 +109,11 @@ class Sshd:
             self.signal_all(signal.SIGCONT)
         self.kill()
 
+    def logins(self) -> int:
+        """SSH logins accepted so far, over every start (needs `log_level="INFO"`)."""
+        return sum(p.read_text(encoding="utf-8", errors="replace").count("Accepted publickey")
+                   for p in self.root.glob("sshd-*.log"))
+
     def env(self) -> dict[str, str]:
         """KRX_PC_SSH_* for a PC backend that tunnels through this sshd."""
         return {"KRX_PC_SSH_HOST": "127.0.0.1", "KRX_PC_SSH_PORT": str(self.port),
@@ -116,7 +121,9 @@ class Sshd:
                 "KRX_PC_SSH_KNOWN_HOSTS": str(self.known_hosts)}
 
 
-def make_sshd(root: Path) -> Sshd:
+def make_sshd(root: Path, log_level: str = "ERROR") -> Sshd:
+    """An sshd in `root`; `log_level="INFO"` logs every login ("Accepted publickey"), which
+    `Sshd.logins()` counts."""
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o700)
     host_key = keygen(root / "ssh_host_ed25519_key")
@@ -134,7 +141,7 @@ def make_sshd(root: Path) -> Sshd:
         f"AuthorizedKeysFile {auth}", f"PidFile {root / 'sshd.pid'}", "StrictModes no",
         "PasswordAuthentication no", "KbdInteractiveAuthentication no",
         "PubkeyAuthentication yes", "PermitRootLogin prohibit-password", "UsePAM no",
-        "AllowTcpForwarding yes", "X11Forwarding no", "PermitTTY no", "LogLevel ERROR",
+        "AllowTcpForwarding yes", "X11Forwarding no", "PermitTTY no", f"LogLevel {log_level}",
         "ClientAliveInterval 0", "MaxStartups 100",
     ]) + "\n", encoding="utf-8")
     return Sshd(root=root, port=port, host_key=host_key, client_key=client_key,

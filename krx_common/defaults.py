@@ -14,6 +14,10 @@ PC_PORT = 8000  # the PC backend on the PC
 TUNNEL_PORT = 8001  # the tunnel's local end on the PC (where `krx demo` puts its OCI backend)
 COCKPIT_PORT = 8501  # the Streamlit cockpit
 
+# The systemd unit the OCI backend runs as on its VM (rendered by oci_backend/units.py; the PC
+# names it in its advice when the backend does not answer behind a healthy tunnel).
+OCI_BACKEND_UNIT = "krx-oci-backend.service"
+
 # -- time ------------------------------------------------------------------------------------------
 TZ_NAME = "Asia/Seoul"
 KST = ZoneInfo(TZ_NAME)  # every artifact's time zone (UTC+9, no DST)

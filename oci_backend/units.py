@@ -26,9 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from string import Template
 
-from krx_common.defaults import DAILY_RUN_AT, KST_UTC_OFFSET_HOURS, OCI_PORT, TZ_NAME
+from krx_common.defaults import (
+    DAILY_RUN_AT,
+    KST_UTC_OFFSET_HOURS,
+    OCI_BACKEND_UNIT,
+    OCI_PORT,
+    TZ_NAME,
+)
 
-BACKEND_UNIT = "krx-oci-backend.service"
+BACKEND_UNIT = OCI_BACKEND_UNIT
 DAILY_SERVICE = "krx-daily-ops.service"
 DAILY_TIMER = "krx-daily-ops.timer"
 CRONTAB = "crontab.example"

@@ -47,7 +47,7 @@ import paramiko
 
 from contracts.common import now_kst
 from contracts.pc import TunnelState, TunnelStatus
-from oci_backend.units import BACKEND_UNIT
+from krx_common.defaults import OCI_BACKEND_UNIT
 
 log = logging.getLogger("krx.pc.tunnel")
 # sshtunnel logs every failed attempt at ERROR; the keeper reports them as state + last_error.
@@ -74,7 +74,7 @@ if not any(isinstance(f, _QuietChannelFailures) for f in _paramiko_transport_log
 BACKOFF_START_S = 0.25
 FAILS_BEFORE_RESTART = 2   # consecutive connects through the forward that sshd never answered
 MIN_CONNECT_TIMEOUT_S = 3.0  # a channel open on a loaded box takes more than 1 s at times
-OCI_UNIT = BACKEND_UNIT.removesuffix(".service")  # what the VM runs OCI as
+OCI_UNIT = OCI_BACKEND_UNIT.removesuffix(".service")  # what the VM runs OCI as
 SSH_CONNECT_TIMEOUT_S = 3.0
 SSH_BANNER_TIMEOUT_S = 3.0
 SSH_AUTH_TIMEOUT_S = 5.0

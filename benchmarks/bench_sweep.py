@@ -209,7 +209,8 @@ def child_python(sample: int) -> dict[str, Any]:
         run_backtest,
         run_batch,
     )
-    from strategy.backtest.sweep import _plan_tasks, expand_grid, parse_grid
+    from strategy.backtest.grid import expand_grid, parse_grid
+    from strategy.backtest.sweep import _plan_tasks
 
     bars, s = _load()
     m = prepare_market(bars, s.universe, s.benchmark, date.fromisoformat(START),

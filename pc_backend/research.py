@@ -168,7 +168,8 @@ def _prepare_grid_run(workspace: Workspace, data_spec: str, body: SweepRequest |
 def sweep(workspace: Workspace, data_spec: str, body: SweepRequest) -> dict[str, Any]:
     """The ranked sweep table (top `body.top` rows) and its run facts."""
     from strategy.backtest.engine import BacktestInputError
-    from strategy.backtest.sweep import GridError, run_sweep
+    from strategy.backtest.grid import GridError
+    from strategy.backtest.sweep import run_sweep
 
     settings, bars = _prepare_grid_run(workspace, data_spec, body, MAX_GRID_COMBINATIONS)
     try:
@@ -189,7 +190,7 @@ def walkforward(workspace: Workspace, data_spec: str, body: WalkForwardRequest) 
     """Walk-forward validation of `grid` (`strategy.backtest.walkforward`): per-window choices,
     in-sample vs out-of-sample, the stitched OOS equity."""
     from strategy.backtest.engine import BacktestInputError
-    from strategy.backtest.sweep import GridError
+    from strategy.backtest.grid import GridError
     from strategy.backtest.walkforward import WalkForwardError, run_walkforward
 
     settings, bars = _prepare_grid_run(workspace, data_spec, body, MAX_WALKFORWARD_COMBINATIONS)

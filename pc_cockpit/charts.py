@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pc_cockpit.fmt import GAIN_COLOR, LOSS_COLOR
-from strategy.backtest import report
+from strategy.backtest import figures, frames, report
 
 if TYPE_CHECKING:
     from strategy.backtest.engine import BacktestResult
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 # --- reading the backend's JSON back into series and frames ---------------------------------
 
-# The fill table of `strategy.backtest.serialize` (what `report.trades_figure` reads).
+# The fill table of `strategy.backtest.serialize` (what `figures.trades_figure` reads).
 FILL_COLUMNS = ["date", "ticker", "side", "qty", "price", "notional", "commission", "tax",
                 "slippage_cost", "reason"]
 
@@ -159,12 +159,12 @@ class RemoteBacktest:
 def benchmark_regime_figure(result: RemoteBacktest, *, title: str,
                             benchmark_name: str = "benchmark") -> go.Figure:
     """The benchmark (indexed) over the window on the regime bands and the chop strip of
-    `report.regime_shapes` (the same colours as every backtest report)."""
+    `figures.regime_shapes` (the same colours as every backtest report)."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=result.benchmark.index, y=result.benchmark.to_numpy(),
                              name=benchmark_name, line={"color": "#333333", "width": 1.8}))
     if len(result.regime):
-        fig.update_layout(shapes=report.regime_shapes(result.regime, result.chop))
+        fig.update_layout(shapes=figures.regime_shapes(result.regime, result.chop))
     fig.update_layout(title=title, height=320, hovermode="x unified",
                       margin={"l": 50, "r": 20, "t": 50, "b": 30}, showlegend=False)
     return fig
@@ -174,7 +174,7 @@ def whatif_figure(edited: RemoteBacktest, current: RemoteBacktest, *, title: str
                   edited_name: str, current_name: str) -> go.Figure:
     """Both equity curves overlaid on the edited run's benchmark and regime bands (the
     report's equity figure with the current run's curve added)."""
-    fig = report.equity_figure(_as_result(edited), title=title)
+    fig = figures.equity_figure(_as_result(edited), title=title)
     fig.data[0].name = edited_name
     fig.add_trace(go.Scatter(x=current.equity.index, y=current.equity.to_numpy(),
                              name=current_name,
@@ -190,9 +190,9 @@ def metrics_side_by_side(current: RemoteBacktest, edited: RemoteBacktest,
     for k in names:
         a, b = current.metrics.get(k), edited.metrics.get(k)
         delta = (b - a) if a is not None and b is not None else None
-        rows.append({labels[0]: k, labels[1]: report.format_value(k, a),
-                     labels[2]: report.format_value(k, b),
-                     "Δ": report.format_value(k, delta) if delta is not None else "",
+        rows.append({labels[0]: k, labels[1]: frames.format_value(k, a),
+                     labels[2]: frames.format_value(k, b),
+                     "Δ": frames.format_value(k, delta) if delta is not None else "",
                      "_delta": delta})
     return pd.DataFrame(rows)
 
@@ -220,7 +220,7 @@ def sweep_frame(payload: Mapping[str, Any] | Sequence[Any]) -> pd.DataFrame:
 
 
 def sweep_heatmap(frame: pd.DataFrame, x: str, y: str, objective: str) -> go.Figure:
-    return report.sweep_heatmap_figure(frame, x, y, objective)
+    return figures.sweep_heatmap_figure(frame, x, y, objective)
 
 
 # --- the report's backtest figures on a RemoteBacktest --------------------------------------
@@ -232,24 +232,24 @@ def _as_result(result: RemoteBacktest) -> BacktestResult:
 
 
 def equity_figure(result: RemoteBacktest) -> go.Figure:
-    return report.equity_figure(_as_result(result))
+    return figures.equity_figure(_as_result(result))
 
 
 def drawdown_figure(result: RemoteBacktest) -> go.Figure:
-    return report.drawdown_figure(_as_result(result))
+    return figures.drawdown_figure(_as_result(result))
 
 
 def trades_figure(result: RemoteBacktest) -> go.Figure:
-    return report.trades_figure(_as_result(result))
+    return figures.trades_figure(_as_result(result))
 
 
 def per_year_frame(result: RemoteBacktest) -> pd.DataFrame:
-    return report.per_year_frame(_as_result(result))
+    return frames.per_year_frame(_as_result(result))
 
 
 def report_html(result: RemoteBacktest, title: str = "Backtest report") -> str:
     """The offline HTML report of the run (plotly.js inlined), as `krx backtest --report`."""
-    return report.figures_html(report.backtest_figures(_as_result(result)), title,
+    return report.figures_html(figures.backtest_figures(_as_result(result)), title,
                                f"{result.start} → {result.end}")
 
 
@@ -266,7 +266,7 @@ def session_window(start: date, end: date) -> tuple[date, date]:
 @dataclass
 class RemoteWalkForward:
     """A walk-forward answered by the PC backend (`WalkForwardResult.to_dict()`), shaped for
-    `report.walkforward_equity_figure`."""
+    `figures.walkforward_equity_figure`."""
 
     objective: str
     is_mean: float | None
@@ -296,4 +296,4 @@ class RemoteWalkForward:
 
 def walkforward_figure(wf: RemoteWalkForward) -> go.Figure:
     """The report's stitched out-of-sample equity figure."""
-    return report.walkforward_equity_figure(cast("WalkForwardResult", wf))
+    return figures.walkforward_equity_figure(cast("WalkForwardResult", wf))

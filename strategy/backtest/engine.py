@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any, NamedTuple, overload
 
 import numpy as np
@@ -40,14 +41,6 @@ __all__ = [
     "run_batch",
     "run_detailed",
 ]
-
-NOTE_NAMES = {
-    kernel.NOTE_HALT_DROPPED: "HALT_DROPPED",
-    kernel.NOTE_CASH_SKIPPED: "CASH_SKIPPED",
-    kernel.NOTE_CASH_CUT: "CASH_CUT",
-    kernel.NOTE_GUARD_SKIPPED: "GUARD_SKIPPED",
-}
-
 
 class BacktestInputError(ValueError):
     """The bars or the window cannot support a backtest; the message names ticker and date."""
@@ -147,20 +140,20 @@ class DecisionLog(Sequence[DecisionRecord]):
         if not 0 <= k < n:
             raise IndexError(f"decision index {k} out of range for {n} sessions")
         r = self._run
-        codes, money = r.codes[k], r.money[k]
+        day = r.day[k]
         return DecisionRecord(
             date=self._dates[k],
-            regime=int(codes[kernel.DAY_REGIME]),
+            regime=int(day["regime"]),
             held_qty=tuple(r.qty[k].tolist()),
             entry_price=tuple(r.entry[k].tolist()),
-            cash=float(r.cash[k]),
+            cash=float(day["cash"]),
             exit_code=tuple(r.exit_code[k].tolist()),
             rank=tuple(r.rank[k].tolist()),
             buy_qty=tuple(r.buy_qty[k].tolist()),
-            block=int(codes[kernel.DAY_BLOCK]),
-            guard=int(codes[kernel.DAY_GUARD]),
-            equity=float(money[kernel.DAY_EQUITY]),
-            reserve=float(money[kernel.DAY_RESERVE]),
+            block=int(day["block"]),
+            guard=int(day["guard"]),
+            equity=float(day["equity"]),
+            reserve=float(day["reserve"]),
             executed=k < n - 1,
         )
 
@@ -174,21 +167,20 @@ class DecisionLog(Sequence[DecisionRecord]):
 
 @dataclass
 class DetailedRun:
-    """Raw arrays of one detailed kernel run (first axis of the records = window session)."""
+    """Raw arrays of one detailed kernel run (first axis of the records = window session;
+    `day` is the `kernel.DAY_DT` record of each session)."""
 
     metrics: np.ndarray
     regime: np.ndarray
     bear_days: np.ndarray
     equity: np.ndarray
     acc: np.ndarray
-    cash: np.ndarray
+    day: np.ndarray
     qty: np.ndarray
     entry: np.ndarray
     exit_code: np.ndarray
     rank: np.ndarray
     buy_qty: np.ndarray
-    codes: np.ndarray
-    money: np.ndarray
     fill_qty: np.ndarray
     fill_price: np.ndarray
     fill_commission: np.ndarray
@@ -197,30 +189,125 @@ class DetailedRun:
     note: np.ndarray
 
 
-@dataclass
 class BacktestResult:
     """One backtest. Series are indexed by the window's sessions (close-marked); `metrics` in
     `METRIC_COLUMNS` order; `trades` are closed round trips, `open_positions` those open at the
     end (marked at the close); `decisions` one record per session; `meta` holds the window,
-    MDD peak/trough dates, buy-and-hold benchmark metrics and warm-up/data notes."""
+    MDD peak/trough dates, buy-and-hold benchmark metrics and warm-up/data notes;
+    `order_events` the orders that did not fill as sized (HALT_DROPPED, CASH_SKIPPED, CASH_CUT,
+    GUARD_SKIPPED).
 
-    metrics: dict[str, float]
-    equity: pd.Series
-    cash: pd.Series
-    exposure: pd.Series
-    positions: pd.DataFrame
-    trades: pd.DataFrame
-    fills: pd.DataFrame
-    open_positions: pd.DataFrame
-    regime: pd.Series
-    chop: pd.Series
-    per_year: pd.DataFrame
-    benchmark: pd.Series
-    decisions: DecisionLog
-    params: dict[str, Any]
-    meta: dict[str, Any] = field(default_factory=dict)
-    # Orders that did not fill as sized: HALT_DROPPED, CASH_SKIPPED, CASH_CUT, GUARD_SKIPPED.
-    order_events: pd.DataFrame = field(default_factory=pd.DataFrame)
+    Each attribute is built from the kernel's arrays on first access and kept: a result costs
+    little more than the kernel run until its tables are read.
+    """
+
+    def __init__(
+        self, market: PreparedMarket, ind: IndicatorSet, run: DetailedRun, settings: Settings
+    ) -> None:
+        self._m = market
+        self._ind = ind
+        self._run = run
+        self._settings = settings
+
+    @cached_property
+    def _index(self) -> pd.DatetimeIndex:
+        return self._m.window_dates
+
+    @cached_property
+    def _dates(self) -> list[date]:
+        return [d.date() for d in self._index.to_pydatetime()]
+
+    @cached_property
+    def _capital(self) -> float:
+        return float(self._settings.strategy.initial_capital)
+
+    @cached_property
+    def metrics(self) -> dict[str, float]:
+        return {c: float(v) for c, v in zip(METRIC_COLUMNS, self._run.metrics, strict=True)}
+
+    @cached_property
+    def equity(self) -> pd.Series:
+        return pd.Series(self._run.equity, index=self._index, name="equity")
+
+    @cached_property
+    def cash(self) -> pd.Series:
+        return pd.Series(self._run.day["cash"], index=self._index, name="cash")
+
+    @cached_property
+    def exposure(self) -> pd.Series:
+        run = self._run
+        return pd.Series((run.equity - run.day["cash"]) / run.equity, index=self._index,
+                         name="exposure")
+
+    @cached_property
+    def positions(self) -> pd.DataFrame:
+        return pd.DataFrame(self._run.qty, index=self._index, columns=self._m.tickers)
+
+    @cached_property
+    def _fill_tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        return _fill_tables(self._m, self._run, self._dates)
+
+    @cached_property
+    def fills(self) -> pd.DataFrame:
+        return self._fill_tables[0]
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        return self._fill_tables[1]
+
+    @cached_property
+    def open_positions(self) -> pd.DataFrame:
+        return self._fill_tables[2]
+
+    @cached_property
+    def regime(self) -> pd.Series:
+        s, e = self._m.start_idx, self._m.end_idx
+        names = np.array([rules.REGIME_NAMES[c] for c in sorted(rules.REGIME_NAMES)],
+                         dtype=object)
+        return pd.Series(names[self._run.regime[s : e + 1]], index=self._index, name="regime")
+
+    @cached_property
+    def chop(self) -> pd.Series:
+        s, e = self._m.start_idx, self._m.end_idx
+        adx_w = self._ind.adx[s : e + 1]
+        threshold = self._settings.strategy.adx_threshold
+        values = np.where(np.isnan(adx_w), np.nan, (adx_w < threshold).astype(object))
+        return pd.Series(values.astype(object), index=self._index, name="chop", dtype=object)
+
+    @cached_property
+    def per_year(self) -> pd.DataFrame:
+        from strategy.backtest import jit
+
+        return _per_year(self._run.equity, self._index, self._capital, jit.max_drawdown)
+
+    @cached_property
+    def benchmark(self) -> pd.Series:
+        m = self._m
+        s, e = m.start_idx, m.end_idx
+        return pd.Series(self._capital * m.bench_close[s : e + 1] / m.bench_close[s],
+                         index=self._index, name="benchmark")
+
+    @cached_property
+    def decisions(self) -> DecisionLog:
+        return DecisionLog(self._dates, self._run)
+
+    @cached_property
+    def params(self) -> dict[str, Any]:
+        settings = self._settings
+        return {
+            "benchmark": settings.benchmark,
+            "universe": list(settings.universe),
+            **settings.strategy.model_dump(mode="json"),
+            "guardrails": settings.guardrails.model_dump(mode="json"),
+        }
+
+    @cached_property
+    def meta(self) -> dict[str, Any]:
+        return _meta(self._m, self._ind, self._run, self._dates, self._capital)
+
+    @cached_property
+    def order_events(self) -> pd.DataFrame:
+        return _order_events(self._m, self._run, self._dates)
 
 
 # --- market ---------------------------------------------------------------------------------
@@ -354,15 +441,17 @@ def compute_indicators(
 ) -> IndicatorSet:
     """RSI per ticker (on the ticker's own bars) and the benchmark's SMAs and ADX, over the
     whole prepared history."""
-    rsi = np.full(m.close.shape, np.nan)
-    for i in range(m.close.shape[1]):
-        col = m.close[:, i]
-        ok = np.isfinite(col)
-        if ok.all():
-            rsi[:, i] = indicators.rsi(col, rsi_period)
-        elif ok.any():
+    ok = np.isfinite(m.close)
+    complete = ok.all(axis=0)
+    if complete.all():
+        rsi = indicators.rsi_columns(m.close, rsi_period)
+    else:
+        rsi = np.full(m.close.shape, np.nan)
+        if complete.any():
+            rsi[:, complete] = indicators.rsi_columns(m.close[:, complete], rsi_period)
+        for i in np.flatnonzero(~complete & ok.any(axis=0)):
             # Rows before a late listing are not gaps in the ticker's own series.
-            rsi[ok, i] = indicators.rsi(col[ok], rsi_period)
+            rsi[ok[:, i], i] = indicators.rsi(m.close[ok[:, i], i], rsi_period)
     return IndicatorSet(
         rsi=_contiguous(rsi, np.float64),
         sma_long=_contiguous(indicators.sma(m.bench_close, regime_ma_long), np.float64),
@@ -373,11 +462,11 @@ def compute_indicators(
     )
 
 
-def kernel_inputs(m: PreparedMarket, ind: IndicatorSet) -> tuple[Any, ...]:
-    """The market arguments shared by both kernels, in their order."""
-    return (
-        m.open, m.close, ind.rsi, ind.adx, m.bench_close, ind.sma_long, ind.sma_short,
-        m.years, m.is_stock, int(m.start_idx), int(m.end_idx),
+def kernel_market(m: PreparedMarket, ind: IndicatorSet) -> kernel.Market:
+    """The market arrays every kernel reads, bundled."""
+    return kernel.Market(
+        open=m.open, close=m.close, rsi=ind.rsi, adx=ind.adx, bench_close=m.bench_close,
+        sma_long=ind.sma_long, sma_short=ind.sma_short, years=m.years, is_stock=m.is_stock,
     )
 
 
@@ -397,7 +486,8 @@ def run_batch(
     if p.shape[0] == 0:
         return out
     fn = _kernels(compiled)["run_batch_kernel"]
-    fn(*kernel_inputs(m, ind), p, float(initial_capital), m.calendar_days, out)
+    fn(kernel_market(m, ind), int(m.start_idx), int(m.end_idx), p, float(initial_capital),
+       m.calendar_days, out)
     return out
 
 
@@ -413,7 +503,8 @@ def run_detailed(
     bufs = kernel.detailed_buffers(m.dates.shape[0], n_window, len(m.tickers))
     out = np.full(N_METRICS, np.nan)
     fn = _kernels(compiled)["run_detailed_kernel"]
-    fn(*kernel_inputs(m, ind), pv, float(initial_capital), m.calendar_days, out, *bufs)
+    fn(kernel_market(m, ind), int(m.start_idx), int(m.end_idx), pv, float(initial_capital),
+       m.calendar_days, out, *bufs)
     return DetailedRun(out, bufs.regime, bufs.bear_days, bufs.equity, bufs.acc,
                        **bufs.rec._asdict())
 
@@ -455,44 +546,27 @@ def run_backtest(
 def build_result(
     m: PreparedMarket, ind: IndicatorSet, run: DetailedRun, settings: Settings
 ) -> BacktestResult:
-    """Tables and series of a detailed run."""
-    sp = settings.strategy
-    s, e = m.start_idx, m.end_idx
-    idx = m.window_dates
-    dates = [d.date() for d in idx.to_pydatetime()]
-    tickers = m.tickers
-    capital = float(sp.initial_capital)
+    """Tables and series of a detailed run (each built on first access)."""
+    return BacktestResult(m, ind, run, settings)
 
-    equity = pd.Series(run.equity, index=idx, name="equity")
-    cash = pd.Series(run.cash, index=idx, name="cash")
-    exposure = pd.Series((run.equity - run.cash) / run.equity, index=idx, name="exposure")
-    positions = pd.DataFrame(run.qty, index=idx, columns=tickers)
-    names = np.array([rules.REGIME_NAMES[c] for c in sorted(rules.REGIME_NAMES)], dtype=object)
-    regime = pd.Series(names[run.regime[s : e + 1]], index=idx, name="regime")
-    adx_w = ind.adx[s : e + 1]
-    chop_values = np.where(np.isnan(adx_w), np.nan, (adx_w < sp.adx_threshold).astype(object))
-    chop = pd.Series(chop_values.astype(object), index=idx, name="chop", dtype=object)
-    bench = pd.Series(
-        capital * m.bench_close[s : e + 1] / m.bench_close[s], index=idx, name="benchmark"
-    )
 
-    fills, trades, open_positions = _fill_tables(m, run, dates)
-    decisions = DecisionLog(dates, run)
-
+def _meta(
+    m: PreparedMarket, ind: IndicatorSet, run: DetailedRun, dates: list[date], capital: float
+) -> dict[str, Any]:
     from strategy.backtest import jit
 
+    s, e = m.start_idx, m.end_idx
     mdd, peak_k, trough_k = jit.max_drawdown(run.equity)
+    bench = capital * m.bench_close[s : e + 1] / m.bench_close[s]
     bench_metrics = np.full(N_METRICS, np.nan)
-    jit.summary_metrics(
-        bench.to_numpy(), capital, m.calendar_days, np.zeros(kernel.N_ACC), bench_metrics
-    )
+    jit.summary_metrics(bench, capital, m.calendar_days, np.zeros(kernel.N_ACC), bench_metrics)
     keep = ("final_equity", "total_return", "cagr", "mdd", "sharpe", "sortino", "calmar",
             "volatility")
     meta: dict[str, Any] = {
         "start": dates[0],
         "end": dates[-1],
         "benchmark": m.benchmark,
-        "universe": list(tickers),
+        "universe": list(m.tickers),
         "sessions": len(dates),
         "warmup_sessions": int(s),
         "mdd_peak_date": dates[peak_k] if mdd < 0 else None,
@@ -502,34 +576,11 @@ def build_result(
         },
         "warmup_notes": _warmup_notes(m, ind, run),
         "data_notes": list(m.notes),
-        "guard_blocked_sessions": int(np.count_nonzero(run.codes[:-1, kernel.DAY_GUARD])),
+        "guard_blocked_sessions": int(np.count_nonzero(run.day["guard"][:-1])),
         "halted_orders": int(np.count_nonzero(run.note == kernel.NOTE_HALT_DROPPED)),
     }
     meta["warmup_ok"] = not meta["warmup_notes"]
-
-    return BacktestResult(
-        metrics={c: float(v) for c, v in zip(METRIC_COLUMNS, run.metrics, strict=True)},
-        equity=equity,
-        cash=cash,
-        exposure=exposure,
-        positions=positions,
-        trades=trades,
-        fills=fills,
-        open_positions=open_positions,
-        regime=regime,
-        chop=chop,
-        per_year=_per_year(run.equity, idx, capital, jit.max_drawdown),
-        benchmark=bench,
-        decisions=decisions,
-        params={
-            "benchmark": settings.benchmark,
-            "universe": list(settings.universe),
-            **sp.model_dump(mode="json"),
-            "guardrails": settings.guardrails.model_dump(mode="json"),
-        },
-        meta=meta,
-        order_events=_order_events(m, run, dates),
-    )
+    return meta
 
 
 def _order_events(m: PreparedMarket, run: DetailedRun, dates: list[date]) -> pd.DataFrame:
@@ -540,7 +591,7 @@ def _order_events(m: PreparedMarket, run: DetailedRun, dates: list[date]) -> pd.
             "date": dates[k], "ticker": m.tickers[i], "side": "SELL" if selling else "BUY",
             "sized_qty": int(run.qty[k - 1, i] if selling else run.buy_qty[k - 1, i]),
             "filled_qty": abs(int(run.fill_qty[k, i])),
-            "event": NOTE_NAMES[int(run.note[k, i])],
+            "event": kernel.NOTE_NAMES[int(run.note[k, i])],
         })
     return _frame(rows, ["date", "ticker", "side", "sized_qty", "filled_qty", "event"])
 
@@ -571,7 +622,7 @@ def _fill_tables(
         comm = float(run.fill_commission[k, i])
         tax = float(run.fill_tax[k, i])
         if q > 0:
-            reason = "RSI_DIP_ENTRY"
+            reason = rules.ENTRY_NAME
         else:
             reason = rules.EXIT_NAMES[int(run.exit_code[k - 1, i])]
         row: dict[str, Any] = {

@@ -128,12 +128,13 @@ def compile_kernels() -> None:
     bench = np.full(n_sessions, 100.0)
     p = np.zeros(rules.N_PARAMS)
     p[rules.P_MAX_POSITIONS] = 1.0
-    market = (
-        prices, prices.copy(), np.full((n_sessions, n_tickers), 50.0), np.full(n_sessions, 20.0),
-        bench, bench.copy(), bench.copy(), np.full(n_sessions, 2024, dtype=np.int64),
-        np.zeros(n_tickers, dtype=np.bool_), 1, n_sessions - 1,
+    market = kernel.Market(
+        open=prices, close=prices.copy(), rsi=np.full((n_sessions, n_tickers), 50.0),
+        adx=np.full(n_sessions, 20.0), bench_close=bench, sma_long=bench.copy(),
+        sma_short=bench.copy(), years=np.full(n_sessions, 2024, dtype=np.int64),
+        is_stock=np.zeros(n_tickers, dtype=np.bool_),
     )
     out = np.zeros((1, metrics.N_METRICS))
-    run_batch_kernel(*market, p[None, :].copy(), 1.0e7, 3.0, out)
+    run_batch_kernel(market, 1, n_sessions - 1, p[None, :].copy(), 1.0e7, 3.0, out)
     bufs = kernel.detailed_buffers(n_sessions, n_sessions - 1, n_tickers)
-    run_detailed_kernel(*market, p, 1.0e7, 3.0, out[0], *bufs)
+    run_detailed_kernel(market, 1, n_sessions - 1, p, 1.0e7, 3.0, out[0], *bufs)

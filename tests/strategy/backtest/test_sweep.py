@@ -10,18 +10,18 @@ import pandas as pd
 import pytest
 
 from contracts.settings import Settings
+from strategy.backtest import grid as grid_mod
 from strategy.backtest import sweep as sweep_mod
-from strategy.backtest.sweep import (
+from strategy.backtest.grid import (
     GridError,
     expand_grid,
     expand_range,
     parse_grid,
     parse_grid_yaml,
     parse_set_items,
-    rank_results,
-    run_sweep,
     settings_for,
 )
+from strategy.backtest.sweep import rank_results, run_sweep
 
 START = date(2021, 1, 4)
 END = date(2023, 12, 28)
@@ -447,7 +447,7 @@ def test_expand_grid_fast_path_equals_full_model_validation(
     grid = parse_grid({"rsi_buy_threshold": [40, 55, 70], "rsi_sell_threshold": [50, 60, 75],
                        "ma_short_period": [60, 120], "stop_loss_pct": [0.1, 0.2]})
     fast = expand_grid(Settings(), grid)
-    monkeypatch.setattr(sweep_mod, "_only_cross_field_rules", lambda model: False)
+    monkeypatch.setattr(grid_mod, "_only_cross_field_rules", lambda model: False)
     full = expand_grid(Settings(), grid)
     assert [c.combo_id for c in fast.combinations] == [c.combo_id for c in full.combinations]
     for a, b in zip(fast.combinations, full.combinations, strict=True):
@@ -459,8 +459,8 @@ def test_expand_grid_fast_path_equals_full_model_validation(
 
 def test_expand_grid_refuses_true_false_for_a_number_and_keeps_the_fast_path() -> None:
     with pytest.raises(GridError, match="stop_loss_pct.*true/false"):
-        sweep_mod.expand_grid(Settings(), {"stop_loss_pct": [True]})
+        grid_mod.expand_grid(Settings(), {"stop_loss_pct": [True]})
     # The base model's per-field checks do not force a full model validation per combination.
     from contracts.settings import StrategyParams
 
-    assert sweep_mod._only_cross_field_rules(StrategyParams)
+    assert grid_mod._only_cross_field_rules(StrategyParams)

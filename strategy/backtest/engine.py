@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,7 @@ __all__ = [
     "DecisionLog",
     "DecisionRecord",
     "DetailedRun",
+    "IndicatorCache",
     "IndicatorSet",
     "PreparedMarket",
     "compute_indicators",
@@ -335,6 +336,13 @@ def _contiguous(a: np.ndarray, dtype: Any) -> np.ndarray:
     return out if out.flags.writeable else out.copy()
 
 
+def _ohlc(df: pd.DataFrame, cols: tuple[str, ...]) -> np.ndarray:
+    """The float64 values of `cols` of a bar frame, [rows, len(cols)] (KeyError for a missing
+    column)."""
+    where = [cast(int, df.columns.get_loc(c)) for c in cols]
+    return df.to_numpy(dtype=np.float64)[:, where]
+
+
 def prepare_market(
     bars: dict[str, pd.DataFrame], universe: list[str], benchmark: str, start: date, end: date
 ) -> PreparedMarket:
@@ -376,37 +384,52 @@ def prepare_market(
     end_idx = _session_index(all_dates, end, benchmark, "end")
     n = end_idx + 1
     dates = all_dates[:n]
-    b_close = _contiguous(bench["close"].to_numpy()[:n], np.float64)
-    b_high = _contiguous(bench["high"].to_numpy()[:n], np.float64)
-    b_low = _contiguous(bench["low"].to_numpy()[:n], np.float64)
+    b_values = _ohlc(bench, ("close", "high", "low"))[:n]
+    b_close = _contiguous(b_values[:, 0], np.float64)
+    b_high = _contiguous(b_values[:, 1], np.float64)
+    b_low = _contiguous(b_values[:, 2], np.float64)
     if not np.all(np.isfinite(b_close[start_idx : end_idx + 1])):
         bad = dates[start_idx + int(np.argmin(np.isfinite(b_close[start_idx : end_idx + 1])))]
         raise BacktestInputError(f"{benchmark}: close missing on {bad} inside the window")
 
     cols = ("open", "high", "low", "close")
-    stacked = np.full((len(cols), n, len(tickers)), np.nan)
+    stacked = np.full((len(tickers), n, len(cols)), np.nan)  # per ticker: [session, column]
     notes: list[str] = []
+    bench_raw = np.asarray(bench.index.values)[:n]
+    end_day = np.datetime64(end, "D")
     for i, code in enumerate(tickers):
         df = bars[code]
-        t_dates = _session_dates(df)
-        t_n = int(np.searchsorted(t_dates, np.datetime64(end, "D"), side="right"))
-        t_dates = t_dates[:t_n]
-        names = list(df.columns)
-        values = df.to_numpy(dtype=np.float64)[:t_n, [names.index(c) for c in cols]]
-        if t_n == n and np.array_equal(t_dates, dates):
-            stacked[:, :, i] = values.T
+        block = stacked[i]
+        raw = np.asarray(df.index.values)
+        if (raw.dtype == bench_raw.dtype and raw.shape[0] >= n
+                and np.array_equal(raw[:n], bench_raw)
+                and (raw.shape[0] == n or raw[n:n + 1].astype("datetime64[D]")[0] > end_day)):
+            # The benchmark's own timestamps up to `end`: aligned row for row.
+            block[:] = _ohlc(df, cols)[:n]
+            t_n = n
+            t_dates = dates
+            values = block
+        else:
+            t_dates = raw.astype("datetime64[D]")
+            t_n = int(np.searchsorted(t_dates, end_day, side="right"))
+            t_dates = t_dates[:t_n]
+            values = _ohlc(df, cols)[:t_n]
+        if values is block:
+            pass
+        elif t_n == n and np.array_equal(t_dates, dates):
+            block[:] = values
         elif t_n:
             pos = np.searchsorted(t_dates, dates)
             safe = np.minimum(pos, t_n - 1)
             matched = (pos < t_n) & (t_dates[safe] == dates)
-            stacked[:, matched, i] = values[safe[matched]].T
+            block[matched] = values[safe[matched]]
             if int(matched.sum()) < t_n:
                 notes.append(
                     f"{code}: {t_n - int(matched.sum())} bar(s) on days that are not "
                     f"{benchmark} sessions were ignored"
                 )
         window = slice(start_idx, end_idx + 1)
-        o, c = stacked[0, window, i], stacked[3, window, i]
+        o, c = block[window, 0], block[window, 3]
         usable = np.isfinite(o) & (o >= 0.0) & np.isfinite(c) & (c > 0.0)
         if not usable.all():
             bad = dates[start_idx + int(np.argmin(usable))]
@@ -419,10 +442,10 @@ def prepare_market(
     return PreparedMarket(
         dates=dates,
         tickers=tickers,
-        open=_contiguous(stacked[0], np.float64),
-        high=_contiguous(stacked[1], np.float64),
-        low=_contiguous(stacked[2], np.float64),
-        close=_contiguous(stacked[3], np.float64),
+        open=_contiguous(stacked[:, :, 0].T, np.float64),
+        high=_contiguous(stacked[:, :, 1].T, np.float64),
+        low=_contiguous(stacked[:, :, 2].T, np.float64),
+        close=_contiguous(stacked[:, :, 3].T, np.float64),
         bench_close=b_close,
         bench_high=b_high,
         bench_low=b_low,
@@ -435,30 +458,87 @@ def prepare_market(
     )
 
 
-def compute_indicators(
-    m: PreparedMarket, *, rsi_period: int, regime_ma_long: int, ma_short_period: int,
-    adx_period: int,
-) -> IndicatorSet:
-    """RSI per ticker (on the ticker's own bars) and the benchmark's SMAs and ADX, over the
-    whole prepared history."""
-    ok = np.isfinite(m.close)
-    complete = ok.all(axis=0)
-    if complete.all():
-        rsi = indicators.rsi_columns(m.close, rsi_period)
-    else:
-        rsi = np.full(m.close.shape, np.nan)
-        if complete.any():
-            rsi[:, complete] = indicators.rsi_columns(m.close[:, complete], rsi_period)
+class IndicatorCache:
+    """The indicators of one prepared market, each computed once per period and shared: a
+    sweep asks for many (rsi, sma, adx) period sets, and two sets that share a period share
+    its array (RSI per ticker on the ticker's own bars; the SMAs and ADX on the benchmark).
+
+    `compiled` RSI runs `kernel.rsi_columns_kernel` (numba) on the gap-free columns: bit for
+    bit `strategy.indicators.rsi_columns`, the daily cycle's function; columns with gaps or a
+    late listing take that function on their own finite rows.
+    """
+
+    def __init__(self, m: PreparedMarket, *, compiled: bool = True) -> None:
+        self.m = m
+        self.compiled = compiled
+        self._rsi: dict[int, np.ndarray] = {}
+        self._sma: dict[int, np.ndarray] = {}
+        self._adx: dict[int, np.ndarray] = {}
+
+    def rsi(self, period: int) -> np.ndarray:
+        if period not in self._rsi:
+            self._rsi[period] = _contiguous(self._rsi_of(period), np.float64)
+        return self._rsi[period]
+
+    def _rsi_of(self, period: int) -> np.ndarray:
+        close = self.m.close
+        ok = np.isfinite(close)
+        complete = ok.all(axis=0)
+        rsi = np.full(close.shape, np.nan)
+        if complete.all():
+            self._rsi_complete(close, period, rsi)
+        elif complete.any():
+            part = np.full((close.shape[0], int(complete.sum())), np.nan)
+            self._rsi_complete(np.ascontiguousarray(close[:, complete]), period, part)
+            rsi[:, complete] = part
         for i in np.flatnonzero(~complete & ok.any(axis=0)):
             # Rows before a late listing are not gaps in the ticker's own series.
-            rsi[ok[:, i], i] = indicators.rsi(m.close[ok[:, i], i], rsi_period)
-    return IndicatorSet(
-        rsi=_contiguous(rsi, np.float64),
-        sma_long=_contiguous(indicators.sma(m.bench_close, regime_ma_long), np.float64),
-        sma_short=_contiguous(indicators.sma(m.bench_close, ma_short_period), np.float64),
-        adx=_contiguous(
-            indicators.adx(m.bench_high, m.bench_low, m.bench_close, adx_period), np.float64
-        ),
+            rsi[ok[:, i], i] = indicators.rsi(close[ok[:, i], i], period)
+        return rsi
+
+    def _rsi_complete(self, close: np.ndarray, period: int, out: np.ndarray) -> None:
+        if not self.compiled or isinstance(period, bool) or not isinstance(period, int) \
+                or period < 2:
+            out[:] = indicators.rsi_columns(close, period)  # (raises for a bad period)
+            return
+        from strategy.backtest import jit
+
+        jit.rsi_columns_kernel(close, period, out)
+
+    def sma(self, period: int) -> np.ndarray:
+        if period not in self._sma:
+            self._sma[period] = _contiguous(indicators.sma(self.m.bench_close, period),
+                                            np.float64)
+        return self._sma[period]
+
+    def adx(self, period: int) -> np.ndarray:
+        if period not in self._adx:
+            m = self.m
+            self._adx[period] = _contiguous(
+                indicators.adx(m.bench_high, m.bench_low, m.bench_close, period), np.float64
+            )
+        return self._adx[period]
+
+    def get(
+        self, *, rsi_period: int, regime_ma_long: int, ma_short_period: int, adx_period: int
+    ) -> IndicatorSet:
+        return IndicatorSet(
+            rsi=self.rsi(rsi_period),
+            sma_long=self.sma(regime_ma_long),
+            sma_short=self.sma(ma_short_period),
+            adx=self.adx(adx_period),
+        )
+
+
+def compute_indicators(
+    m: PreparedMarket, *, rsi_period: int, regime_ma_long: int, ma_short_period: int,
+    adx_period: int, compiled: bool = True,
+) -> IndicatorSet:
+    """RSI per ticker (on the ticker's own bars) and the benchmark's SMAs and ADX, over the
+    whole prepared history (`IndicatorCache` shares them between period sets)."""
+    return IndicatorCache(m, compiled=compiled).get(
+        rsi_period=rsi_period, regime_ma_long=regime_ma_long, ma_short_period=ma_short_period,
+        adx_period=adx_period,
     )
 
 

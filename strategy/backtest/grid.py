@@ -19,6 +19,7 @@ import difflib
 import functools
 import itertools
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -276,20 +277,30 @@ def expand_grid(base: Settings, grid: Mapping[str, Sequence[Any]]) -> GridExpans
     base_guard = base.guardrails.model_dump()
     fast = _only_cross_field_rules(StrategyParams)
     coherent = StrategyParams.__pydantic_decorators__.model_validators["_coherent"].func
+    rows = _param_rows(base, names, columns)
+    vectors = list(rows) if rows is not None else None  # one row view per grid point
+    group_of = operator.attrgetter(*GROUP_PARAMS)
+    s_names = [n for n in names if n in STRATEGY_PARAMS]
+    g_names = [n for n in names if n in GUARDRAIL_PARAMS]
+    # One namespace of the base strategy, with each combination's swept values set on it: the
+    # cross-field rule reads it like a model (see the comment above).
+    point_ns = SimpleNamespace(**base_strategy)
     combos: list[Combination] = []
     skipped: list[tuple[dict[str, Any], str]] = []
     for combo_id, values in enumerate(itertools.product(*columns)):
         point = dict(zip(names, values, strict=True))
-        s_over = {k: v for k, v in point.items() if k in STRATEGY_PARAMS}
-        g_over = {k: v for k, v in point.items() if k in GUARDRAIL_PARAMS}
         try:
             if fast:
-                strategy = cast(StrategyParams, SimpleNamespace(**{**base_strategy, **s_over}))
+                for k in s_names:
+                    setattr(point_ns, k, point[k])
+                strategy = cast(StrategyParams, point_ns)
                 coherent(strategy)
             else:
-                strategy = StrategyParams.model_validate({**base_strategy, **s_over})
+                strategy = StrategyParams.model_validate(
+                    {**base_strategy, **{k: point[k] for k in s_names}})
             guard = (
-                Guardrails.model_validate({**base_guard, **g_over}) if g_over else base.guardrails
+                Guardrails.model_validate({**base_guard, **{k: point[k] for k in g_names}})
+                if g_names else base.guardrails
             )
         except ValidationError as exc:
             skipped.append((point, "; ".join(e["msg"] for e in exc.errors())))
@@ -298,13 +309,47 @@ def expand_grid(base: Settings, grid: Mapping[str, Sequence[Any]]) -> GridExpans
             skipped.append((point, f"Value error, {exc}"))
             continue
         combos.append(Combination(
-            combo_id, point, param_vector(strategy, guard),
-            tuple(getattr(strategy, name) for name in GROUP_PARAMS),
+            combo_id, point,
+            vectors[combo_id] if vectors is not None else param_vector(strategy, guard),
+            group_of(strategy),
         ))
     if not combos:
         reason = skipped[0][1] if skipped else "empty grid"
         raise GridError(f"every combination of the grid is invalid (first: {reason})")
     return GridExpansion(names=names, combinations=combos, skipped=skipped)
+
+
+def _param_rows(
+    base: Settings, names: Sequence[str], columns: Sequence[Sequence[Any]]
+) -> np.ndarray | None:
+    """`param_vector` of every grid point in grid order, [n_points, N_PARAMS], built from the
+    vectors of each single swept value over `base` (a parameter sets its own slots of the
+    vector, whatever the others are); None when two swept parameters share a slot."""
+    base_vec = param_vector(base.strategy, base.guardrails)
+    slots: list[np.ndarray] = []
+    tables: list[np.ndarray] = []
+    for name, values in zip(names, columns, strict=True):
+        rows = []
+        for v in values:
+            strategy = (base.strategy.model_copy(update={name: v})
+                        if name in STRATEGY_PARAMS else base.strategy)
+            guard = (base.guardrails.model_copy(update={name: v})
+                     if name in GUARDRAIL_PARAMS else base.guardrails)
+            rows.append(param_vector(strategy, guard))
+        table = np.array(rows)
+        changed = np.flatnonzero((table != base_vec).any(axis=0))
+        slots.append(changed)
+        tables.append(table[:, changed])
+    every = np.concatenate(slots)
+    if np.unique(every).size != every.size:
+        return None
+    # Grid order = C order of the value indices (the last parameter varies fastest).
+    index = np.indices([len(c) for c in columns]).reshape(len(columns), -1)
+    out = np.repeat(base_vec[None, :], index.shape[1], axis=0)
+    for i, (slot, table) in enumerate(zip(slots, tables, strict=True)):
+        if slot.size:
+            out[:, slot] = table[index[i]]
+    return out
 
 
 def _only_cross_field_rules(model: type[StrategyParams]) -> bool:

@@ -44,6 +44,7 @@ _KERNEL_FUNCTIONS: tuple[Callable[..., Any], ...] = (
     kernel.simulate,
     kernel.run_batch_kernel,
     kernel.run_detailed_kernel,
+    kernel.rsi_columns_kernel,
 )
 
 
@@ -118,6 +119,7 @@ max_drawdown = METRICS["max_drawdown"]
 summary_metrics = METRICS["summary_metrics"]
 run_batch_kernel = KERNELS["run_batch_kernel"]
 run_detailed_kernel = KERNELS["run_detailed_kernel"]
+rsi_columns_kernel = KERNELS["rsi_columns_kernel"]
 
 
 def compile_kernels() -> None:
@@ -138,3 +140,4 @@ def compile_kernels() -> None:
     run_batch_kernel(market, 1, n_sessions - 1, p[None, :].copy(), 1.0e7, 3.0, out)
     bufs = kernel.detailed_buffers(n_sessions, n_sessions - 1, n_tickers)
     run_detailed_kernel(market, 1, n_sessions - 1, p, 1.0e7, 3.0, out[0], *bufs)
+    rsi_columns_kernel(prices, 2, np.full((n_sessions, n_tickers), np.nan))

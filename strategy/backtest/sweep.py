@@ -2,8 +2,9 @@
 through `run_batch`, ranked by an objective.
 
 Combinations are grouped by the parameters indicators depend on (`INDICATOR_PARAMS`, plus
-``initial_capital`` which `run_batch` takes as a scalar), indicators are computed once per
-group in the calling process, and each group's parameter vectors go to `run_batch` in batches.
+``initial_capital`` which `run_batch` takes as a scalar); each indicator is computed once per
+period in the calling process (`IndicatorCache`: groups that share an RSI, SMA or ADX period
+share its array), and each group's parameter vectors go to `run_batch` in batches.
 The compiled kernel releases the GIL (``nogil``), so by default the batches run on one thread
 per core in this process ("threads": no worker start-up, no copies of the market, results
 identical to one core since every combination is an independent simulation). A tiny sweep
@@ -194,7 +195,7 @@ def run_sweep(
     """
     import time
 
-    from strategy.backtest.engine import METRIC_COLUMNS, compute_indicators, prepare_market
+    from strategy.backtest.engine import METRIC_COLUMNS, IndicatorCache, prepare_market
 
     started = time.perf_counter()
     check_objective(objective)
@@ -212,12 +213,13 @@ def run_sweep(
         batch_size = max(1, min(THREAD_BATCH, math.ceil(len(combos) / plan.workers)))
     keys, tasks = _plan_tasks(combos, plan.workers, batch_size)
 
+    # Each indicator once per period, shared by every group that uses that period.
+    cache = IndicatorCache(market)
     indicator_sets = []
     for key in keys:
         kw = dict(zip(GROUP_PARAMS, key, strict=True))
         indicator_sets.append(
-            compute_indicators(
-                market,
+            cache.get(
                 rsi_period=kw["rsi_period"],
                 regime_ma_long=kw["regime_ma_long"],
                 ma_short_period=kw["ma_short_period"],

@@ -248,19 +248,26 @@ def test_run_sweep_computes_indicators_once_per_group(
     from strategy.backtest import engine
 
     calls: list[tuple[int, int, int, int]] = []
-    real = engine.compute_indicators
+    rsi_periods: list[int] = []
+    real_get = engine.IndicatorCache.get
+    real_rsi = engine.IndicatorCache._rsi_of
 
-    def spy(m, *, rsi_period, regime_ma_long, ma_short_period, adx_period):  # type: ignore[no-untyped-def]
+    def spy(self, *, rsi_period, regime_ma_long, ma_short_period, adx_period):  # type: ignore[no-untyped-def]
         calls.append((rsi_period, regime_ma_long, ma_short_period, adx_period))
-        return real(
-            m,
+        return real_get(
+            self,
             rsi_period=rsi_period,
             regime_ma_long=regime_ma_long,
             ma_short_period=ma_short_period,
             adx_period=adx_period,
         )
 
-    monkeypatch.setattr(engine, "compute_indicators", spy)
+    def rsi_spy(self, period):  # type: ignore[no-untyped-def]
+        rsi_periods.append(period)
+        return real_rsi(self, period)
+
+    monkeypatch.setattr(engine.IndicatorCache, "get", spy)
+    monkeypatch.setattr(engine.IndicatorCache, "_rsi_of", rsi_spy)
     grid = {
         "rsi_period": [14, 40],
         "regime_ma_long": [100, 120],
@@ -276,6 +283,8 @@ def test_run_sweep_computes_indicators_once_per_group(
         (40, 120, 60, 30),
     ]
     assert df.attrs["n_groups"] == 4
+    # Shared across groups: each RSI period once, whatever the SMA periods.
+    assert sorted(rsi_periods) == [14, 40]
 
 
 def test_run_sweep_counts_skipped_combinations(real_bars: dict[str, pd.DataFrame]) -> None:

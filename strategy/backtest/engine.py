@@ -393,13 +393,13 @@ def prepare_market(
         raise BacktestInputError(f"{benchmark}: close missing on {bad} inside the window")
 
     cols = ("open", "high", "low", "close")
-    stacked = np.full((len(tickers), n, len(cols)), np.nan)  # per ticker: [session, column]
+    stacked = np.full((len(cols), n, len(tickers)), np.nan)
     notes: list[str] = []
     bench_raw = np.asarray(bench.index.values)[:n]
     end_day = np.datetime64(end, "D")
     for i, code in enumerate(tickers):
         df = bars[code]
-        block = stacked[i]
+        block = stacked[:, :, i].T  # [session, column] view of ticker i
         raw = np.asarray(df.index.values)
         if (raw.dtype == bench_raw.dtype and raw.shape[0] >= n
                 and np.array_equal(raw[:n], bench_raw)
@@ -442,10 +442,10 @@ def prepare_market(
     return PreparedMarket(
         dates=dates,
         tickers=tickers,
-        open=_contiguous(stacked[:, :, 0].T, np.float64),
-        high=_contiguous(stacked[:, :, 1].T, np.float64),
-        low=_contiguous(stacked[:, :, 2].T, np.float64),
-        close=_contiguous(stacked[:, :, 3].T, np.float64),
+        open=_contiguous(stacked[0], np.float64),
+        high=_contiguous(stacked[1], np.float64),
+        low=_contiguous(stacked[2], np.float64),
+        close=_contiguous(stacked[3], np.float64),
         bench_close=b_close,
         bench_high=b_high,
         bench_low=b_low,

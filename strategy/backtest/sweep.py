@@ -54,6 +54,9 @@ THREADS_MIN_SECONDS = 0.5
 # Largest batch handed to one thread: small enough for the progress bar to move and for the
 # cores to share the tail of the work, large enough that per-call overhead is negligible.
 THREAD_BATCH = 1_000
+# Batches per thread at least (threads take the next batch when done): indicator groups of
+# unequal size, or a core shared with other work, then leave a tail of one small batch.
+THREAD_SPLIT = 8
 
 
 # --- running ------------------------------------------------------------------------------
@@ -210,7 +213,9 @@ def run_sweep(
         n_jobs, backend, estimate_kernel_seconds(len(combos), n_window, len(market.tickers))
     )
     if batch_size is None and plan.mode == "threads":
-        batch_size = max(1, min(THREAD_BATCH, math.ceil(len(combos) / plan.workers)))
+        batch_size = max(
+            1, min(THREAD_BATCH, math.ceil(len(combos) / (plan.workers * THREAD_SPLIT)))
+        )
     keys, tasks = _plan_tasks(combos, plan.workers, batch_size)
 
     # Each indicator once per period, shared by every group that uses that period.

@@ -6,6 +6,11 @@ their compiled copies (callees first), then compiled with `numba.njit(cache=True
 (the GIL is released while a kernel runs, so threads run batches in parallel). The daily
 cycle keeps calling the originals uncompiled: one implementation of the rules, two ways to run
 it. This module is the only place that imports numba.
+
+The compiled code is cached on disk where numba puts it by default: `strategy/backtest/__pycache__/`
+beside the sources (`*.nbi` index and `*.nbc` code per function), or under `NUMBA_CACHE_DIR` when
+that is set. `compile_kernels()` fills it (run it once after an install or a source change; a
+process that finds it filled only loads the code, nothing compiles).
 """
 
 from __future__ import annotations
@@ -123,8 +128,8 @@ rsi_columns_kernel = KERNELS["rsi_columns_kernel"]
 
 
 def compile_kernels() -> None:
-    """Compile both kernels (or load them from numba's cache) for the argument types the
-    engine passes, by running them on a tiny made-up market."""
+    """Compile every kernel (or load it from numba's cache) for the argument types the engine
+    passes, by running them on a tiny made-up market."""
     n_sessions, n_tickers = 4, 2
     prices = np.full((n_sessions, n_tickers), 100.0)
     bench = np.full(n_sessions, 100.0)

@@ -458,14 +458,19 @@ def prepare_market(
     )
 
 
+def _plain_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
 class IndicatorCache:
     """The indicators of one prepared market, each computed once per period and shared: a
     sweep asks for many (rsi, sma, adx) period sets, and two sets that share a period share
     its array (RSI per ticker on the ticker's own bars; the SMAs and ADX on the benchmark).
 
-    `compiled` RSI runs `kernel.rsi_columns_kernel` (numba) on the gap-free columns: bit for
-    bit `strategy.indicators.rsi_columns`, the daily cycle's function; columns with gaps or a
-    late listing take that function on their own finite rows.
+    `compiled` RSI runs `kernel.rsi_columns_kernel` (numba) on the gap-free columns and ADX
+    `kernel.adx_kernel` on a gap-free benchmark: bit for bit `strategy.indicators`, the daily
+    cycle's functions; columns with gaps or a late listing (and periods above 128 for ADX) take
+    those functions themselves.
     """
 
     def __init__(self, m: PreparedMarket, *, compiled: bool = True) -> None:
@@ -497,8 +502,7 @@ class IndicatorCache:
         return rsi
 
     def _rsi_complete(self, close: np.ndarray, period: int, out: np.ndarray) -> None:
-        if not self.compiled or isinstance(period, bool) or not isinstance(period, int) \
-                or period < 2:
+        if not self.compiled or not _plain_int(period) or period < 2:
             out[:] = indicators.rsi_columns(close, period)  # (raises for a bad period)
             return
         from strategy.backtest import jit
@@ -514,9 +518,16 @@ class IndicatorCache:
     def adx(self, period: int) -> np.ndarray:
         if period not in self._adx:
             m = self.m
-            self._adx[period] = _contiguous(
-                indicators.adx(m.bench_high, m.bench_low, m.bench_close, period), np.float64
-            )
+            hlc = (m.bench_high, m.bench_low, m.bench_close)
+            if (self.compiled and _plain_int(period) and 2 <= period <= 128
+                    and all(np.isfinite(a).all() for a in hlc)):
+                from strategy.backtest import jit
+
+                out = np.full(m.bench_close.shape, np.nan)
+                jit.adx_kernel(*hlc, period, out)
+            else:
+                out = indicators.adx(*hlc, period)
+            self._adx[period] = _contiguous(out, np.float64)
         return self._adx[period]
 
     def get(

@@ -50,6 +50,9 @@ _KERNEL_FUNCTIONS: tuple[Callable[..., Any], ...] = (
     kernel.run_batch_kernel,
     kernel.run_detailed_kernel,
     kernel.rsi_columns_kernel,
+    kernel._doubling_scan,
+    kernel._pairwise_sum,
+    kernel.adx_kernel,
 )
 
 
@@ -125,6 +128,7 @@ summary_metrics = METRICS["summary_metrics"]
 run_batch_kernel = KERNELS["run_batch_kernel"]
 run_detailed_kernel = KERNELS["run_detailed_kernel"]
 rsi_columns_kernel = KERNELS["rsi_columns_kernel"]
+adx_kernel = KERNELS["adx_kernel"]
 
 
 def compile_kernels() -> None:
@@ -146,3 +150,4 @@ def compile_kernels() -> None:
     bufs = kernel.detailed_buffers(n_sessions, n_sessions - 1, n_tickers)
     run_detailed_kernel(market, 1, n_sessions - 1, p, 1.0e7, 3.0, out[0], *bufs)
     rsi_columns_kernel(prices, 2, np.full((n_sessions, n_tickers), np.nan))
+    adx_kernel(bench, bench, bench, 2, np.full(n_sessions, np.nan))

@@ -385,3 +385,99 @@ def rsi_columns_kernel(close: np.ndarray, n: int, out: np.ndarray) -> None:
         for t in range(steps + 1):
             total = y[0, t] + y[1, t]
             out[n + t, i] = 0.0 if total == 0.0 else 100.0 * (y[0, t] / total)
+
+
+def _doubling_scan(y: np.ndarray, factor: float, part: np.ndarray) -> None:
+    """`strategy.indicators._wilder_filter`'s scan, in place on `y` (row 0 = the start value):
+    per doubling offset every product `y[t - offset] * factor` is taken, then added."""
+    steps = y.shape[0] - 1
+    offset = 1
+    while offset <= steps:
+        m = steps + 1 - offset
+        for t in range(m):
+            part[t] = y[t] * factor
+        for t in range(m):
+            y[t + offset] += part[t]
+        factor *= factor
+        offset *= 2
+
+
+def _pairwise_sum(a: np.ndarray, n: int) -> float:
+    """numpy's sum of `a[:n]` (float64, contiguous) for n <= 128, added as numpy adds (one
+    loop below 8, else eight interleaved partial sums folded in pairs, then the rest)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    r = np.empty(8, dtype=np.float64)
+    for j in range(8):
+        r[j] = a[j]
+    i = 8
+    while i < n - (n % 8):
+        for j in range(8):
+            r[j] += a[i + j]
+        i += 8
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        res += a[i]
+        i += 1
+    return res
+
+
+def adx_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int,
+               out: np.ndarray) -> None:
+    """`strategy.indicators.adx` of a gap-free series, as loops that `jit` compiles: the same
+    float operations in the same order (the first sums row by row, the DX mean as numpy's
+    pairwise sum, the doubling scans), so every value is bit for bit the daily cycle's; for
+    n <= 128 (numpy splits longer sums in halves). Writes rows `2n - 1`.. of `out` (the caller
+    leaves the rows before NaN)."""
+    size = close.shape[0]
+    if size < 2 * n:
+        return
+    steps = size - n  # smoothed bars n .. size-1
+    r = (n - 1) / n
+    sm = np.empty((3, steps + 1), dtype=np.float64)  # TR, +DM, -DM; column 0 = first sums
+    part = np.empty(steps + 1, dtype=np.float64)
+    first_tr = 0.0
+    first_p = 0.0
+    first_m = 0.0
+    for j in range(size - 1):  # the step into bar j + 1
+        up = high[j + 1] - high[j]
+        down = -(low[j + 1] - low[j])
+        pdm = up if (up > 0.0 and up > down) else 0.0
+        mdm = down if (down > 0.0 and up < down) else 0.0
+        tr = max(high[j + 1] - low[j + 1],
+                 max(abs(high[j + 1] - close[j]), abs(low[j + 1] - close[j])))
+        if j < n - 1:
+            first_tr += tr
+            first_p += pdm
+            first_m += mdm
+        else:
+            k = j - (n - 1) + 1
+            sm[0, k] = tr
+            sm[1, k] = pdm
+            sm[2, k] = mdm
+    sm[0, 0] = first_tr
+    sm[1, 0] = first_p
+    sm[2, 0] = first_m
+    for c in range(3):
+        _doubling_scan(sm[c], r, part)
+    dx = np.empty(steps, dtype=np.float64)
+    for k in range(steps):
+        tr = sm[0, k + 1]
+        value = 0.0
+        if tr != 0.0:
+            plus_di = 100.0 * (sm[1, k + 1] / tr)
+            minus_di = 100.0 * (sm[2, k + 1] / tr)
+            di_sum = minus_di + plus_di
+            if di_sum != 0.0:
+                value = 100.0 * (abs(minus_di - plus_di) / di_sum)
+        dx[k] = value
+    y = np.empty(steps - n + 1, dtype=np.float64)
+    y[0] = _pairwise_sum(dx, n) / n
+    for k in range(steps - n):
+        y[k + 1] = dx[n + k] / n
+    _doubling_scan(y, r, part)
+    for k in range(steps - n + 1):
+        out[2 * n - 1 + k] = y[k]

@@ -159,3 +159,22 @@ def test_indicator_cache_computes_each_period_once_and_equals_numpy(
                                adx_period=14, compiled=False)
     for name in ("rsi", "sma_long", "sma_short", "adx"):
         np.testing.assert_array_equal(getattr(b, name), getattr(plain, name))
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 8, 9, 14, 17, 30, 64, 127, 128])
+def test_compiled_adx_is_bit_for_bit_the_daily_cycle_adx(
+    n: int, real_bars: dict[str, pd.DataFrame]
+) -> None:
+    rng = np.random.default_rng(11)
+    series = [tuple(df[c].to_numpy(float) for c in ("high", "low", "close"))
+              for df in real_bars.values()]
+    for size in (2 * n - 1, 2 * n, 700):
+        close = np.round(10_000.0 + np.cumsum(rng.normal(0.0, 50.0, size)))
+        series.append((close + rng.integers(0, 80, size), close - rng.integers(0, 80, size),
+                       close))
+    flat = np.full(300, 5.0)
+    series.append((flat, flat, flat))  # never moves: ADX 0
+    for high, low, close in series:
+        out = np.full(close.shape, np.nan)
+        jit.adx_kernel(high, low, close, n, out)
+        np.testing.assert_array_equal(out, indicators.adx(high, low, close, n))

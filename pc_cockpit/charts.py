@@ -1,6 +1,6 @@
 """Chart builders of the cockpit, apart from the pages.
 
-The backtest figures are the ones of `strategy/backtest/report.py` (no second copy): the PC
+The backtest figures are the ones of `strategy/backtest/figures.py` (no second copy): the PC
 backend's JSON answer is read back into a `RemoteBacktest` carrying the attributes those
 builders use (equity, benchmark, regime, chop, fills, per_year, metrics, meta).
 """
@@ -91,7 +91,7 @@ def _series_table(payload: Mapping[str, Any]) -> pd.DataFrame | None:
 @dataclass
 class RemoteBacktest:
     """A backtest answered by the PC backend, shaped like `strategy.backtest.BacktestResult`
-    for the figure builders of `strategy/backtest/report.py`."""
+    for the figure builders of `strategy/backtest/figures.py`."""
 
     metrics: dict[str, float]
     equity: pd.Series

@@ -1,7 +1,7 @@
 """Backtest & sweep: run with parameters and a date range (progress shown); metric cards,
 equity vs benchmark with the regime shaded, drawdown, trades, per-year table; a sweep
 heatmap and a walk-forward summary; CSV and HTML report downloads. The figures are the
-report's (`strategy/backtest/report.py`)."""
+report's (`strategy/backtest/figures.py`)."""
 
 from __future__ import annotations
 

@@ -321,12 +321,18 @@ def run_detailed_kernel(
 
 def detailed_buffers(n_sessions: int, n_window: int, n_tickers: int) -> DetailedBuffers:
     """Zeroed buffers for `run_detailed_kernel`; unpacked (`*bufs`) they are its arguments
-    after `out`."""
-    def f2() -> np.ndarray:
-        return np.zeros((n_window, n_tickers), dtype=np.float64)
+    after `out`. The eleven [W, N] records are C-contiguous views of one zeroed block (one
+    allocation instead of eleven: large ones each cost a memory mapping)."""
+    cells = n_window * n_tickers
+    block = np.zeros(11 * cells, dtype=np.int64)  # all-zero bits: 0 as int64 and as float64
+    parts = iter(range(11))
 
     def i2() -> np.ndarray:
-        return np.zeros((n_window, n_tickers), dtype=np.int64)
+        k = next(parts)
+        return block[k * cells : (k + 1) * cells].reshape(n_window, n_tickers)
+
+    def f2() -> np.ndarray:
+        return i2().view(np.float64)
 
     return DetailedBuffers(
         regime=np.zeros(n_sessions, dtype=np.int64),

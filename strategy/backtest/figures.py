@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from strategy.backtest.frames import (
-    _date,
+    day_text,
     drawdown_series,
     format_value,
     instrument_label,
@@ -515,7 +515,7 @@ def walkforward_is_oos_figure(wf: WalkForwardResult) -> go.Figure:
     out-of-sample value; an undefined value is marked on the axis and named in the hover."""
     obj = wf.objective
     w = wf.windows
-    labels = [f"#{int(i)} {_date(t)}" for i, t in zip(w["window"], w["test_start"], strict=True)]
+    labels = [f"#{int(i)} {day_text(t)}" for i, t in zip(w["window"], w["test_start"], strict=True)]
     fig = go.Figure()
     for col, name, color in ((f"is_{obj}", "in-sample (train, best)", "#9aa9c4"),
                              (f"oos_{obj}", "out-of-sample (test)", "#1f4e9c")):

@@ -83,7 +83,8 @@ def instrument_label(code: str) -> str:
     return f"{code} {instrument(code).name_ko}" if is_known(code) else code
 
 
-def _date(v: Any) -> str:
+def day_text(v: Any) -> str:
+    """A date cell as YYYY-MM-DD (empty for none)."""
     if v is None or v == "" or bool(pd.isna(v)):
         return ""
     return f"{pd.Timestamp(v):%Y-%m-%d}"
@@ -169,8 +170,8 @@ def trade_stats(result: BacktestResult) -> dict[str, Any]:
     best, worst = t.iloc[int(np.argmax(values))], t.iloc[int(np.argmin(values))]
 
     def label(r: Any) -> str:
-        return (f"{instrument_label(r['ticker'])} {_date(r['entry_date'])} → "
-                f"{_date(r['exit_date'])}: {float(r['pnl']):+,.0f} KRW "
+        return (f"{instrument_label(r['ticker'])} {day_text(r['entry_date'])} → "
+                f"{day_text(r['exit_date'])}: {float(r['pnl']):+,.0f} KRW "
                 f"({float(r['return']) * 100:+.2f}%)")
 
     return {

@@ -51,9 +51,9 @@ from strategy.backtest.figures import (
     walkforward_params_figure,
 )
 from strategy.backtest.frames import (
-    _date,
     buy_and_hold_items,
     config_items,
+    day_text,
     execution_items,
     format_value,
     metrics_frame,
@@ -153,7 +153,7 @@ def _as_return(v: Any) -> str:
 def backtest_sections(result: BacktestResult) -> list[Section | go.Figure]:
     """The HTML tables of the backtest report and the figures between them, in page order."""
     tl = trade_list_frame(result)
-    dates = {"entry_date": _date, "exit_date": _date}
+    dates = {"entry_date": day_text, "exit_date": day_text}
     dd = worst_drawdowns_frame(result.equity)
     monthly = monthly_returns_frame(result.equity)
     return [
@@ -166,8 +166,8 @@ def backtest_sections(result: BacktestResult) -> list[Section | go.Figure]:
         Section(TITLE_MONTHLY, html_table(
             monthly.reset_index(), formats={str(c): _as_return for c in monthly.columns},
             signed=[str(c) for c in monthly.columns])),
-        Section(TITLE_WORST_DD, html_table(dd, formats={"peak": _date, "trough": _date,
-                                                        "recovery": _date}),
+        Section(TITLE_WORST_DD, html_table(dd, formats={"peak": day_text, "trough": day_text,
+                                                        "recovery": day_text}),
                 note="recovery: first session back at the peak (empty: not recovered)"),
         exposure_figure(result),
         Section(TITLE_PER_TICKER, html_table(per_ticker_frame(result))),
@@ -369,7 +369,7 @@ def write_walkforward_report(
         walkforward_params_figure(wf),
         Section(TITLE_WF_NOTES, note_body),
         Section(TITLE_WF_WINDOWS, html_table(table, formats={
-            c: _date for c in ("train_start", "train_end", "test_start", "test_end")}),
+            c: day_text for c in ("train_start", "train_end", "test_start", "test_end")}),
             note=f"objective: {wf.objective}; is_ = best in-sample value on the train "
                  "window, oos_ = the chosen parameters on the test window"),
     ]

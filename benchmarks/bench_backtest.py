@@ -4,7 +4,10 @@ numba's one-time compile (cold) and cached load, and peak RSS.
 Rows (each measurement is one function returning rows; `ROW_FUNCTIONS` lists them in order):
 - kernel (batch, K=1): `run_batch` of the default parameters — metrics only
 - kernel (detailed): `run_detailed` — every day-level record too
-- run_backtest: prepare + indicators + detailed kernel + result tables (pandas)
+- prepare_market, indicators (compiled RSI, and the numpy RSI the daily cycle runs)
+- run_backtest: prepare + indicators + detailed kernel, the pandas tables built on first access
+  (ratio to the kernel, target <= 10x), and again with every table read
+- first run_backtest in a fresh process on a warm install (numba cache filled; target 0.3 s)
 - pure Python kernel: the un-jitted kernel calling the un-jitted rules, same inputs (ratio)
 - batch K=64: per-combination cost when a sweep sends 64 parameter vectors in one call
 - compile cold / cached load: fresh processes with NUMBA_CACHE_DIR on an empty temp dir
@@ -22,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,7 +76,13 @@ def warm_rows() -> list[dict[str, Any]]:
 def _universe_rows(label: str, universe: list[str]) -> list[dict[str, Any]]:
     import numpy as np
 
-    from strategy.backtest.engine import run_backtest, run_batch, run_detailed
+    from strategy.backtest.engine import (
+        compute_indicators,
+        prepare_market,
+        run_backtest,
+        run_batch,
+        run_detailed,
+    )
 
     s = _setup(universe)
     m, ind, p, cap = s["m"], s["ind"], s["p"], s["capital"]
@@ -83,9 +93,36 @@ def _universe_rows(label: str, universe: list[str]) -> list[dict[str, Any]]:
                           note=f"{m.end_idx - m.start_idx + 1} sessions"))
     detailed = time_calls(lambda: run_detailed(m, ind, p, cap), repeat=200, warmup=5)
     rows.append(summarize("kernel (detailed)", detailed, universe=label))
-    full = time_calls(lambda: run_backtest(s["bars"], s["settings"], START, END), 30, 2)
+    sp = s["settings"].strategy
+    periods = {"rsi_period": sp.rsi_period, "regime_ma_long": sp.regime_ma_long,
+               "ma_short_period": sp.ma_short_period, "adx_period": sp.adx_period}
+    prep = time_calls(lambda: prepare_market(s["bars"], universe, s["settings"].benchmark,
+                                             START, END), 100, 3)
+    rows.append(summarize("prepare_market", prep, universe=label))
+    ind_ms = time_calls(lambda: compute_indicators(m, **periods), 100, 3)
+    k_med = float(np.median(kernel))
+    rows.append(summarize(
+        "indicators (compiled RSI)", ind_ms, universe=label,
+        note=f"{len(universe)} tickers x {m.dates.shape[0]} sessions; target <= 0.5 ms: "
+             f"{np.median(ind_ms) <= 0.5}", target_ms=0.5))
+    ind_np = time_calls(lambda: compute_indicators(m, **periods, compiled=False), 100, 3)
+    rows.append(summarize("indicators (numpy RSI)", ind_np, universe=label,
+                          note="the daily cycle's strategy.indicators, same values bit for bit"))
+    full = time_calls(lambda: run_backtest(s["bars"], s["settings"], START, END), 100, 3)
+    ratio_full = float(np.median(full)) / k_med
     rows.append(summarize("run_backtest (full)", full, universe=label,
-                          note="prepare + indicators + kernel + tables"))
+                          note=f"prepare + indicators + kernel, tables on access; "
+                               f"{ratio_full:.1f}x the kernel (target <= 10x)",
+                          ratio_to_kernel=ratio_full))
+
+    def with_tables() -> None:
+        r = run_backtest(s["bars"], s["settings"], START, END)
+        _ = (r.equity, r.trades, r.fills, r.open_positions, r.per_year, r.meta, r.regime,
+             r.chop, r.order_events, r.positions, r.exposure, r.cash, r.benchmark)
+
+    tables = time_calls(with_tables, 20, 2)
+    rows.append(summarize("run_backtest + every table read", tables, universe=label,
+                          note=f"{np.median(tables) / k_med:.0f}x the kernel"))
     py = time_calls(lambda: run_batch(m, ind, one, cap, compiled=False), 5, 1)
     ratio = float(np.median(py) / np.median(kernel))
     rows.append(summarize("pure Python kernel", py, universe=label,
@@ -113,6 +150,55 @@ rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"numba_import_s": t1 - t0, "jit_module_s": t2 - t1, "compile_s": t3 - t2,
                   "cache_hits": hits, "rss_mb": rss}))
 """
+
+
+_FIRST = """
+import json, time
+from datetime import date
+from pathlib import Path
+t0 = time.perf_counter()
+from contracts.settings import Settings
+from strategy.backtest.engine import run_backtest
+from strategy.marketdata import make_provider
+t1 = time.perf_counter()
+daily = Path("data/krx/daily")
+tickers = sorted(p.stem for p in daily.glob("*.csv"))
+s = Settings(universe=tickers)
+bars = dict(make_provider(f"csv:{daily}").load(tickers, end=date(2025, 12, 29)))
+t2 = time.perf_counter()
+r = run_backtest(bars, s, date(2020, 1, 2), date(2025, 12, 29))
+t3 = time.perf_counter()
+r2 = run_backtest(bars, s, date(2020, 1, 2), date(2025, 12, 29))
+t4 = time.perf_counter()
+from strategy.backtest import jit
+misses = sum(sum(k.stats.cache_misses.values()) for k in jit.KERNELS.values())
+print(json.dumps({"imports_s": t1 - t0, "bars_s": t2 - t1, "first_s": t3 - t2,
+                  "second_s": t4 - t3, "kernel_cache_misses": misses}))
+"""
+
+
+def first_call_rows(repeat: int = 5) -> list[dict[str, Any]]:
+    """The first `run_backtest` (14 tickers) in fresh processes with a warm install (the numba
+    cache filled by a previous process): the median of `repeat` processes."""
+    env = dict(os.environ)
+    _run_child(_FIRST, env)  # fill the cache if this checkout has not yet
+    runs = [_run_child(_FIRST, env) for _ in range(repeat)]
+    first = sorted(r["first_s"] for r in runs)[len(runs) // 2]
+    return [{
+        "name": "first run_backtest in a fresh process", "universe": "all (14)", "n": repeat,
+        "median_ms": first * 1000, "p95_ms": None, "min_ms": min(r["first_s"] for r in runs) * 1000,
+        "note": f"warm install (cache misses {max(r['kernel_cache_misses'] for r in runs)}); "
+                f"imports {statistics.median(r['imports_s'] for r in runs):.2f} s, bars "
+                f"{statistics.median(r['bars_s'] for r in runs):.2f} s before it; second call "
+                f"{statistics.median(r['second_s'] for r in runs) * 1000:.1f} ms; target <= 300 ms",
+        "runs": runs,
+    }]
+
+
+def _run_child(code: str, env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
+                          text=True, check=True, timeout=1200)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def _child(env: dict[str, str]) -> dict[str, Any]:
@@ -148,7 +234,7 @@ def rss_rows() -> list[dict[str, Any]]:
 from bench_sweep import sweep_rows  # noqa: E402  (1,000-combination sweep, fresh processes)
 
 ROW_FUNCTIONS: list[Callable[[], list[dict[str, Any]]]] = [
-    warm_rows, compile_rows, sweep_rows, rss_rows,
+    warm_rows, first_call_rows, compile_rows, sweep_rows, rss_rows,
 ]
 
 
@@ -163,10 +249,19 @@ def write(rows: list[dict[str, Any]], name: str = "bench_backtest") -> Path:
 
 
 def main() -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default="", help="comma-separated row functions, e.g. "
+                    "warm_rows,first_call_rows (default: every one)")
+    ap.add_argument("--name", default="bench_backtest", help="results/<name>.json")
+    args = ap.parse_args()
+    only = {x for x in args.only.split(",") if x}
     rows: list[dict[str, Any]] = []
     for fn in ROW_FUNCTIONS:
-        rows += fn()
-    write(rows)
+        if not only or fn.__name__ in only:
+            rows += fn()
+    write(rows, args.name)
     return 0
 
 

@@ -103,7 +103,8 @@ def _grid_setup(base: Settings, data_spec: str, body: SweepRequest | WalkForward
 def sweep(base: Settings, data_spec: str, body: SweepRequest) -> SweepResponse:
     """The ranked sweep table (top `body.top` rows) and its run facts."""
     from strategy.backtest.engine import BacktestInputError
-    from strategy.backtest.sweep import GridError, run_sweep
+    from strategy.backtest.grid import GridError
+    from strategy.backtest.sweep import run_sweep
 
     setup = _grid_setup(base, data_spec, body, MAX_GRID_COMBINATIONS)
     try:
@@ -121,7 +122,7 @@ def walkforward(base: Settings, data_spec: str, body: WalkForwardRequest
     """Walk-forward validation of `grid` (`strategy.backtest.walkforward`): per-window choices,
     in-sample vs out-of-sample, the stitched OOS equity."""
     from strategy.backtest.engine import BacktestInputError
-    from strategy.backtest.sweep import GridError
+    from strategy.backtest.grid import GridError
     from strategy.backtest.walkforward import WalkForwardError, run_walkforward
 
     setup = _grid_setup(base, data_spec, body, MAX_WALKFORWARD_COMBINATIONS)

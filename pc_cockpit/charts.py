@@ -1,6 +1,6 @@
 """Chart builders of the cockpit, apart from the pages.
 
-The backtest figures are the ones of `strategy/backtest/report.py` (no second copy): the PC
+The backtest figures are the ones of `strategy/backtest/figures.py` (no second copy): the PC
 backend's typed answer (`contracts.research.BacktestResponse`, the one JSON form of a backtest)
 is read into a `RemoteBacktest` carrying the attributes those builders use (equity, benchmark,
 regime, chop, fills, per_year, metrics, meta).
@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 
 from contracts.research import BacktestResponse, SweepResponse, WalkForwardResponse
 from krx_common.defaults import GAIN_COLOR, LOSS_COLOR
-from strategy.backtest import report
+from strategy.backtest import figures, frames, report
 
 if TYPE_CHECKING:
     from strategy.backtest.engine import BacktestResult
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # --- the backend's typed answers as series and frames ---------------------------------------
 
-# The fill table of `strategy.backtest.serialize` (what `report.trades_figure` reads).
+# The fill table of `strategy.backtest.serialize` (what `figures.trades_figure` reads).
 FILL_COLUMNS = ["date", "ticker", "side", "qty", "price", "notional", "commission", "tax",
                 "slippage_cost", "reason"]
 
@@ -45,7 +45,7 @@ def _frame(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = No
 class RemoteBacktest:
     """A backtest answered by the PC backend (`contracts.research.BacktestResponse`), shaped
     like `strategy.backtest.BacktestResult` for the figure builders of
-    `strategy/backtest/report.py`."""
+    `strategy/backtest/figures.py`."""
 
     metrics: dict[str, float]
     equity: pd.Series
@@ -94,12 +94,12 @@ class RemoteBacktest:
 def benchmark_regime_figure(result: RemoteBacktest, *, title: str,
                             benchmark_name: str = "benchmark") -> go.Figure:
     """The benchmark (indexed) over the window on the regime bands and the chop strip of
-    `report.regime_shapes` (the same colours as every backtest report)."""
+    `figures.regime_shapes` (the same colours as every backtest report)."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=result.benchmark.index, y=result.benchmark.to_numpy(),
                              name=benchmark_name, line={"color": "#333333", "width": 1.8}))
     if len(result.regime):
-        fig.update_layout(shapes=report.regime_shapes(result.regime, result.chop))
+        fig.update_layout(shapes=figures.regime_shapes(result.regime, result.chop))
     fig.update_layout(title=title, height=320, hovermode="x unified",
                       margin={"l": 50, "r": 20, "t": 50, "b": 30}, showlegend=False)
     return fig
@@ -109,7 +109,7 @@ def whatif_figure(edited: RemoteBacktest, current: RemoteBacktest, *, title: str
                   edited_name: str, current_name: str) -> go.Figure:
     """Both equity curves overlaid on the edited run's benchmark and regime bands (the
     report's equity figure with the current run's curve added)."""
-    fig = report.equity_figure(_as_result(edited), title=title)
+    fig = figures.equity_figure(_as_result(edited), title=title)
     fig.data[0].name = edited_name
     fig.add_trace(go.Scatter(x=current.equity.index, y=current.equity.to_numpy(),
                              name=current_name,
@@ -125,9 +125,9 @@ def metrics_side_by_side(current: RemoteBacktest, edited: RemoteBacktest,
     for k in names:
         a, b = current.metrics.get(k), edited.metrics.get(k)
         delta = (b - a) if a is not None and b is not None else None
-        rows.append({labels[0]: k, labels[1]: report.format_value(k, a),
-                     labels[2]: report.format_value(k, b),
-                     "Δ": report.format_value(k, delta) if delta is not None else "",
+        rows.append({labels[0]: k, labels[1]: frames.format_value(k, a),
+                     labels[2]: frames.format_value(k, b),
+                     "Δ": frames.format_value(k, delta) if delta is not None else "",
                      "_delta": delta})
     return pd.DataFrame(rows)
 
@@ -150,7 +150,7 @@ def sweep_frame(answer: SweepResponse) -> pd.DataFrame:
 
 
 def sweep_heatmap(frame: pd.DataFrame, x: str, y: str, objective: str) -> go.Figure:
-    return report.sweep_heatmap_figure(frame, x, y, objective)
+    return figures.sweep_heatmap_figure(frame, x, y, objective)
 
 
 # --- the report's backtest figures on a RemoteBacktest --------------------------------------
@@ -162,24 +162,24 @@ def _as_result(result: RemoteBacktest) -> BacktestResult:
 
 
 def equity_figure(result: RemoteBacktest) -> go.Figure:
-    return report.equity_figure(_as_result(result))
+    return figures.equity_figure(_as_result(result))
 
 
 def drawdown_figure(result: RemoteBacktest) -> go.Figure:
-    return report.drawdown_figure(_as_result(result))
+    return figures.drawdown_figure(_as_result(result))
 
 
 def trades_figure(result: RemoteBacktest) -> go.Figure:
-    return report.trades_figure(_as_result(result))
+    return figures.trades_figure(_as_result(result))
 
 
 def per_year_frame(result: RemoteBacktest) -> pd.DataFrame:
-    return report.per_year_frame(_as_result(result))
+    return frames.per_year_frame(_as_result(result))
 
 
 def report_html(result: RemoteBacktest, title: str = "Backtest report") -> str:
     """The offline HTML report of the run (plotly.js inlined), as `krx backtest --report`."""
-    return report.figures_html(report.backtest_figures(_as_result(result)), title,
+    return report.figures_html(figures.backtest_figures(_as_result(result)), title,
                                f"{result.start} → {result.end}")
 
 
@@ -196,7 +196,7 @@ def session_window(start: date, end: date) -> tuple[date, date]:
 @dataclass
 class RemoteWalkForward:
     """A walk-forward answered by the PC backend (`contracts.research.WalkForwardResponse`),
-    shaped for `report.walkforward_equity_figure`."""
+    shaped for `figures.walkforward_equity_figure`."""
 
     objective: str
     is_mean: float | None
@@ -221,4 +221,4 @@ class RemoteWalkForward:
 
 def walkforward_figure(wf: RemoteWalkForward) -> go.Figure:
     """The report's stitched out-of-sample equity figure."""
-    return report.walkforward_equity_figure(cast("WalkForwardResult", wf))
+    return figures.walkforward_equity_figure(cast("WalkForwardResult", wf))

@@ -70,19 +70,49 @@ def rsi(close: npt.ArrayLike, n: int) -> FloatArray:
     """
     n = _check_period(n)
     (x,) = _as_series(close)
-    out = np.full(x.shape[0], np.nan)
-    start, stop = _complete_span(x)
-    seg = x[start:stop]
-    if seg.shape[0] <= n:
-        return out
-    change = np.diff(seg)
-    moves = np.column_stack((np.maximum(change, 0.0), np.maximum(-change, 0.0)))  # gain, loss
-    avg = np.empty((moves.shape[0] - n + 1, 2))
-    avg[0] = moves[:n].sum(axis=0) / n
-    avg[1:] = _wilder_filter(moves[n:] / n, (n - 1) / n, avg[0])
-    gain, total = avg[:, 0], avg[:, 0] + avg[:, 1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out[start + n : stop] = np.where(total == 0.0, 0.0, 100.0 * (gain / total))
+    return rsi_columns(x[:, None], n)[:, 0]
+
+
+def rsi_columns(close: npt.ArrayLike, n: int) -> FloatArray:
+    """`rsi` of every column of a [T, N] array (a backtest's universe) in one vectorised pass.
+
+    Each column is its own series (its own first finite row and gaps); its values are bit for
+    bit those of `rsi` on that column alone (`rsi` runs this function on one column).
+
+    Raises ValueError if ``n < 2`` or ``close`` is not 2-D; TypeError if ``n`` is not an integer.
+    """
+    n = _check_period(n)
+    x = np.asarray(close, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"rsi_columns input must be a 2-D array, got shape {x.shape}")
+    out = np.full(x.shape, np.nan)
+    finite = np.isfinite(x)
+    if finite.all():
+        groups = {(0, x.shape[0]): list(range(x.shape[1]))}
+    else:
+        groups = {}
+        for i in range(x.shape[1]):
+            groups.setdefault(_complete_span(x[:, i]), []).append(i)
+    for (start, stop), cols in groups.items():
+        if stop - start <= n:
+            continue
+        every = len(cols) == x.shape[1]
+        seg = x[start:stop] if every else x[start:stop, cols]
+        k = seg.shape[1]
+        change = np.diff(seg, axis=0)
+        moves = np.empty((change.shape[0], 2 * k))  # gains of each column, then losses
+        np.maximum(change, 0.0, out=moves[:, :k])
+        np.maximum(-change, 0.0, out=moves[:, k:])
+        avg = np.empty((moves.shape[0] - n + 1, 2 * k))
+        avg[0] = moves[:n].sum(axis=0) / n
+        avg[1:] = _wilder_filter(moves[n:] / n, (n - 1) / n, avg[0])
+        gain, total = avg[:, :k], avg[:, :k] + avg[:, k:]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.where(total == 0.0, 0.0, 100.0 * (gain / total))
+        if every:
+            out[start + n : stop] = values
+        else:
+            out[start + n : stop, cols] = values
     return out
 
 

@@ -3,8 +3,9 @@
 Everything here is plain Python over floats, ints and numpy arrays so that the backtester can
 compile the very same functions with numba (`strategy.backtest`) while the daily cycle calls
 them uncompiled. Parameters travel as a float64 vector indexed by the `P_*` constants.
-Reason, regime and guardrail codes are small ints here; `CODE_NAMES` maps them to the
-`contracts` enums.
+Reason, regime and guardrail codes are small ints here (the compiled kernels need ints); the
+`*_NAMES` maps give each its name, the value of its `contracts.signals` enum (the names are
+declared there only).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import math
 from typing import TypeAlias
 
 import numpy as np
+
+from contracts.signals import ReasonCode, Regime
 
 Series: TypeAlias = "np.ndarray | list[float]"
 IntSeries: TypeAlias = "np.ndarray | list[int]"
@@ -47,22 +50,28 @@ GUARD_MAX_SINGLE_ORDER = 2
 GUARD_MAX_BUY_TURNOVER = 3
 
 EXIT_NAMES = {
-    EXIT_BEAR: "BEAR_EXIT",
-    EXIT_STOP_LOSS: "STOP_LOSS",
-    EXIT_RSI_TAKE_PROFIT: "RSI_TAKE_PROFIT",
-    EXIT_CHOP: "CHOP_EXIT",
+    EXIT_BEAR: ReasonCode.BEAR_EXIT.value,
+    EXIT_STOP_LOSS: ReasonCode.STOP_LOSS.value,
+    EXIT_RSI_TAKE_PROFIT: ReasonCode.RSI_TAKE_PROFIT.value,
+    EXIT_CHOP: ReasonCode.CHOP_EXIT.value,
 }
+# The one entry rule's reason.
+ENTRY_NAME = ReasonCode.RSI_DIP_ENTRY.value
 BLOCK_NAMES = {
-    BLOCK_REGIME_UNKNOWN: "REGIME_UNKNOWN",
-    BLOCK_BEAR: "BEAR_BLOCK",
-    BLOCK_CHOP: "CHOP_BLOCK",
+    BLOCK_REGIME_UNKNOWN: ReasonCode.REGIME_UNKNOWN.value,
+    BLOCK_BEAR: ReasonCode.BEAR_BLOCK.value,
+    BLOCK_CHOP: ReasonCode.CHOP_BLOCK.value,
 }
 GUARD_NAMES = {
     GUARD_MAX_ORDERS: "GUARDRAIL_MAX_ORDERS",
     GUARD_MAX_SINGLE_ORDER: "GUARDRAIL_MAX_SINGLE_ORDER",
     GUARD_MAX_BUY_TURNOVER: "GUARDRAIL_MAX_BUY_TURNOVER",
 }
-REGIME_NAMES = {REGIME_UNKNOWN: "UNKNOWN", REGIME_BULL: "BULL", REGIME_BEAR: "BEAR"}
+REGIME_NAMES = {
+    REGIME_UNKNOWN: Regime.UNKNOWN.value,
+    REGIME_BULL: Regime.BULL.value,
+    REGIME_BEAR: Regime.BEAR.value,
+}
 
 # Parameter vector layout.
 P_GOLDEN_OVERRIDE = 0

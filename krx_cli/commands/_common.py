@@ -268,7 +268,7 @@ def research_errors(call: Callable[[], T]) -> T:
 
 def load_grid(args: argparse.Namespace) -> dict[str, list[Any]]:
     """The validated grid from --grid and --set (GridError names the parameter at fault)."""
-    from strategy.backtest.sweep import (
+    from strategy.backtest.grid import (
         GridError,
         canonical_param,
         parse_grid,
@@ -316,7 +316,7 @@ def show_progress(args: argparse.Namespace) -> bool:
 
 def print_table(frame: pd.DataFrame) -> None:
     """A frame printed with the report's number format (one format for every verb)."""
-    from strategy.backtest.report import format_value
+    from strategy.backtest.frames import format_value
 
     text = frame.copy()
     for col in text.columns:

@@ -43,13 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from strategy.backtest.engine import BacktestInputError
-    from strategy.backtest.sweep import GridError
+    from strategy.backtest.grid import GridError
 
     return guarded("sweep", _run, args, GridError, BacktestInputError)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from strategy.backtest.report import sweep_top_frame, write_sweep_report, write_sweep_results
+    from strategy.backtest.frames import sweep_top_frame
+    from strategy.backtest.report import write_sweep_report, write_sweep_results
     from strategy.backtest.sweep import grid_edge_warnings, run_sweep
     from strategy.research import prepare_grid_run
 

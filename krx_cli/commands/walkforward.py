@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from strategy.backtest.engine import BacktestInputError
-    from strategy.backtest.sweep import GridError
+    from strategy.backtest.grid import GridError
     from strategy.backtest.walkforward import WalkForwardError
 
     return guarded("walkforward", _run, args, GridError, BacktestInputError, WalkForwardError)

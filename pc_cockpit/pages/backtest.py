@@ -1,7 +1,7 @@
 """Backtest & sweep: run with parameters and a date range (progress shown); metric cards,
 equity vs benchmark with the regime shaded, drawdown, trades, per-year table; a sweep
 heatmap and a walk-forward summary; CSV and HTML report downloads. The figures are the
-report's (`strategy/backtest/report.py`)."""
+report's (`strategy/backtest/figures.py`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from contracts.settings import Settings, StrategyParams
 from pc_cockpit import charts, fmt, ui
 from pc_cockpit.client import PcClient, PcError
 from pc_cockpit.i18n import field_label, t
-from strategy.backtest import report
+from strategy.backtest import frames
 
 PAGE = "backtest"
 EDITABLE = ("rsi_period", "rsi_buy_threshold", "rsi_sell_threshold", "adx_threshold",
@@ -76,7 +76,7 @@ def metric_cards(result: charts.RemoteBacktest) -> None:
     cols = st.columns(len(CARDS))
     for col, name in zip(cols, CARDS, strict=True):
         value = result.metrics.get(name)
-        shown = report.format_value(name, value)
+        shown = frames.format_value(name, value)
         signed = name in ("total_return", "cagr", "mdd")
         with col:
             st.markdown(f"**{name}**")
@@ -97,7 +97,7 @@ def results(answer: BacktestResponse) -> None:
         frame = charts.per_year_frame(result)
         shown = frame.copy()
         for col in shown.columns:
-            shown[col] = [report.format_value(str(col), v) for v in frame[col].tolist()]
+            shown[col] = [frames.format_value(str(col), v) for v in frame[col].tolist()]
         st.dataframe(shown.style.apply(
             lambda row: [fmt.style_signed(frame.loc[row.name, col])
                          if col.endswith("return") else "" for col in shown.columns], axis=1),
@@ -181,7 +181,7 @@ def sweep_block(c: PcClient) -> None:
         st.plotly_chart(charts.sweep_heatmap(frame, x, y, objective), width="stretch")
     except KeyError as exc:
         st.warning(str(exc))
-    st.dataframe(report.sweep_top_frame(frame, objective, 20) if objective in frame.columns
+    st.dataframe(frames.sweep_top_frame(frame, objective, 20) if objective in frame.columns
                  else frame.head(20), hide_index=True, width="stretch")
     st.download_button(t("bt.sweep_csv"), frame.to_csv(index=False).encode("utf-8"),
                        file_name="sweep.csv", mime="text/csv", key="dl_sweep")
@@ -230,9 +230,9 @@ def walkforward_block(c: PcClient) -> None:
         return
     wf = charts.RemoteWalkForward.from_model(stored)
     mcols = st.columns(4)
-    mcols[0].metric(f"IS {wf.objective}", report.format_value(wf.objective, wf.is_mean))
-    mcols[1].metric(f"OOS {wf.objective}", report.format_value(wf.objective, wf.oos_mean))
-    mcols[2].metric(t("bt.wf_gap"), report.format_value(wf.objective, wf.gap))
+    mcols[0].metric(f"IS {wf.objective}", frames.format_value(wf.objective, wf.is_mean))
+    mcols[1].metric(f"OOS {wf.objective}", frames.format_value(wf.objective, wf.oos_mean))
+    mcols[2].metric(t("bt.wf_gap"), frames.format_value(wf.objective, wf.gap))
     mcols[3].metric(t("bt.wf_windows"), f"{wf.n_compared}/{len(wf.windows)}")
     if len(wf.oos_equity) and not wf.windows.empty:
         st.plotly_chart(charts.walkforward_figure(wf), width="stretch")

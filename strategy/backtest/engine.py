@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, NamedTuple, overload
+from functools import cached_property
+from typing import Any, NamedTuple, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ __all__ = [
     "DecisionLog",
     "DecisionRecord",
     "DetailedRun",
+    "IndicatorCache",
     "IndicatorSet",
     "PreparedMarket",
     "compute_indicators",
@@ -40,14 +42,6 @@ __all__ = [
     "run_batch",
     "run_detailed",
 ]
-
-NOTE_NAMES = {
-    kernel.NOTE_HALT_DROPPED: "HALT_DROPPED",
-    kernel.NOTE_CASH_SKIPPED: "CASH_SKIPPED",
-    kernel.NOTE_CASH_CUT: "CASH_CUT",
-    kernel.NOTE_GUARD_SKIPPED: "GUARD_SKIPPED",
-}
-
 
 class BacktestInputError(ValueError):
     """The bars or the window cannot support a backtest; the message names ticker and date."""
@@ -147,20 +141,20 @@ class DecisionLog(Sequence[DecisionRecord]):
         if not 0 <= k < n:
             raise IndexError(f"decision index {k} out of range for {n} sessions")
         r = self._run
-        codes, money = r.codes[k], r.money[k]
+        day = r.day[k]
         return DecisionRecord(
             date=self._dates[k],
-            regime=int(codes[kernel.DAY_REGIME]),
+            regime=int(day["regime"]),
             held_qty=tuple(r.qty[k].tolist()),
             entry_price=tuple(r.entry[k].tolist()),
-            cash=float(r.cash[k]),
+            cash=float(day["cash"]),
             exit_code=tuple(r.exit_code[k].tolist()),
             rank=tuple(r.rank[k].tolist()),
             buy_qty=tuple(r.buy_qty[k].tolist()),
-            block=int(codes[kernel.DAY_BLOCK]),
-            guard=int(codes[kernel.DAY_GUARD]),
-            equity=float(money[kernel.DAY_EQUITY]),
-            reserve=float(money[kernel.DAY_RESERVE]),
+            block=int(day["block"]),
+            guard=int(day["guard"]),
+            equity=float(day["equity"]),
+            reserve=float(day["reserve"]),
             executed=k < n - 1,
         )
 
@@ -174,21 +168,20 @@ class DecisionLog(Sequence[DecisionRecord]):
 
 @dataclass
 class DetailedRun:
-    """Raw arrays of one detailed kernel run (first axis of the records = window session)."""
+    """Raw arrays of one detailed kernel run (first axis of the records = window session;
+    `day` is the `kernel.DAY_DT` record of each session)."""
 
     metrics: np.ndarray
     regime: np.ndarray
     bear_days: np.ndarray
     equity: np.ndarray
     acc: np.ndarray
-    cash: np.ndarray
+    day: np.ndarray
     qty: np.ndarray
     entry: np.ndarray
     exit_code: np.ndarray
     rank: np.ndarray
     buy_qty: np.ndarray
-    codes: np.ndarray
-    money: np.ndarray
     fill_qty: np.ndarray
     fill_price: np.ndarray
     fill_commission: np.ndarray
@@ -197,30 +190,125 @@ class DetailedRun:
     note: np.ndarray
 
 
-@dataclass
 class BacktestResult:
     """One backtest. Series are indexed by the window's sessions (close-marked); `metrics` in
     `METRIC_COLUMNS` order; `trades` are closed round trips, `open_positions` those open at the
     end (marked at the close); `decisions` one record per session; `meta` holds the window,
-    MDD peak/trough dates, buy-and-hold benchmark metrics and warm-up/data notes."""
+    MDD peak/trough dates, buy-and-hold benchmark metrics and warm-up/data notes;
+    `order_events` the orders that did not fill as sized (HALT_DROPPED, CASH_SKIPPED, CASH_CUT,
+    GUARD_SKIPPED).
 
-    metrics: dict[str, float]
-    equity: pd.Series
-    cash: pd.Series
-    exposure: pd.Series
-    positions: pd.DataFrame
-    trades: pd.DataFrame
-    fills: pd.DataFrame
-    open_positions: pd.DataFrame
-    regime: pd.Series
-    chop: pd.Series
-    per_year: pd.DataFrame
-    benchmark: pd.Series
-    decisions: DecisionLog
-    params: dict[str, Any]
-    meta: dict[str, Any] = field(default_factory=dict)
-    # Orders that did not fill as sized: HALT_DROPPED, CASH_SKIPPED, CASH_CUT, GUARD_SKIPPED.
-    order_events: pd.DataFrame = field(default_factory=pd.DataFrame)
+    Each attribute is built from the kernel's arrays on first access and kept: a result costs
+    little more than the kernel run until its tables are read.
+    """
+
+    def __init__(
+        self, market: PreparedMarket, ind: IndicatorSet, run: DetailedRun, settings: Settings
+    ) -> None:
+        self._m = market
+        self._ind = ind
+        self._run = run
+        self._settings = settings
+
+    @cached_property
+    def _index(self) -> pd.DatetimeIndex:
+        return self._m.window_dates
+
+    @cached_property
+    def _dates(self) -> list[date]:
+        return [d.date() for d in self._index.to_pydatetime()]
+
+    @cached_property
+    def _capital(self) -> float:
+        return float(self._settings.strategy.initial_capital)
+
+    @cached_property
+    def metrics(self) -> dict[str, float]:
+        return {c: float(v) for c, v in zip(METRIC_COLUMNS, self._run.metrics, strict=True)}
+
+    @cached_property
+    def equity(self) -> pd.Series:
+        return pd.Series(self._run.equity, index=self._index, name="equity")
+
+    @cached_property
+    def cash(self) -> pd.Series:
+        return pd.Series(self._run.day["cash"], index=self._index, name="cash")
+
+    @cached_property
+    def exposure(self) -> pd.Series:
+        run = self._run
+        return pd.Series((run.equity - run.day["cash"]) / run.equity, index=self._index,
+                         name="exposure")
+
+    @cached_property
+    def positions(self) -> pd.DataFrame:
+        return pd.DataFrame(self._run.qty, index=self._index, columns=self._m.tickers)
+
+    @cached_property
+    def _fill_tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        return _fill_tables(self._m, self._run, self._dates)
+
+    @cached_property
+    def fills(self) -> pd.DataFrame:
+        return self._fill_tables[0]
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        return self._fill_tables[1]
+
+    @cached_property
+    def open_positions(self) -> pd.DataFrame:
+        return self._fill_tables[2]
+
+    @cached_property
+    def regime(self) -> pd.Series:
+        s, e = self._m.start_idx, self._m.end_idx
+        names = np.array([rules.REGIME_NAMES[c] for c in sorted(rules.REGIME_NAMES)],
+                         dtype=object)
+        return pd.Series(names[self._run.regime[s : e + 1]], index=self._index, name="regime")
+
+    @cached_property
+    def chop(self) -> pd.Series:
+        s, e = self._m.start_idx, self._m.end_idx
+        adx_w = self._ind.adx[s : e + 1]
+        threshold = self._settings.strategy.adx_threshold
+        values = np.where(np.isnan(adx_w), np.nan, (adx_w < threshold).astype(object))
+        return pd.Series(values.astype(object), index=self._index, name="chop", dtype=object)
+
+    @cached_property
+    def per_year(self) -> pd.DataFrame:
+        from strategy.backtest import jit
+
+        return _per_year(self._run.equity, self._index, self._capital, jit.max_drawdown)
+
+    @cached_property
+    def benchmark(self) -> pd.Series:
+        m = self._m
+        s, e = m.start_idx, m.end_idx
+        return pd.Series(self._capital * m.bench_close[s : e + 1] / m.bench_close[s],
+                         index=self._index, name="benchmark")
+
+    @cached_property
+    def decisions(self) -> DecisionLog:
+        return DecisionLog(self._dates, self._run)
+
+    @cached_property
+    def params(self) -> dict[str, Any]:
+        settings = self._settings
+        return {
+            "benchmark": settings.benchmark,
+            "universe": list(settings.universe),
+            **settings.strategy.model_dump(mode="json"),
+            "guardrails": settings.guardrails.model_dump(mode="json"),
+        }
+
+    @cached_property
+    def meta(self) -> dict[str, Any]:
+        return _meta(self._m, self._ind, self._run, self._dates, self._capital)
+
+    @cached_property
+    def order_events(self) -> pd.DataFrame:
+        return _order_events(self._m, self._run, self._dates)
 
 
 # --- market ---------------------------------------------------------------------------------
@@ -246,6 +334,13 @@ def _session_index(dates: np.ndarray, day: date, benchmark: str, what: str) -> i
 def _contiguous(a: np.ndarray, dtype: Any) -> np.ndarray:
     out = np.ascontiguousarray(a, dtype=dtype)
     return out if out.flags.writeable else out.copy()
+
+
+def _ohlc(df: pd.DataFrame, cols: tuple[str, ...]) -> np.ndarray:
+    """The float64 values of `cols` of a bar frame, [rows, len(cols)] (KeyError for a missing
+    column)."""
+    where = [cast(int, df.columns.get_loc(c)) for c in cols]
+    return df.to_numpy(dtype=np.float64)[:, where]
 
 
 def prepare_market(
@@ -289,9 +384,10 @@ def prepare_market(
     end_idx = _session_index(all_dates, end, benchmark, "end")
     n = end_idx + 1
     dates = all_dates[:n]
-    b_close = _contiguous(bench["close"].to_numpy()[:n], np.float64)
-    b_high = _contiguous(bench["high"].to_numpy()[:n], np.float64)
-    b_low = _contiguous(bench["low"].to_numpy()[:n], np.float64)
+    b_values = _ohlc(bench, ("close", "high", "low"))[:n]
+    b_close = _contiguous(b_values[:, 0], np.float64)
+    b_high = _contiguous(b_values[:, 1], np.float64)
+    b_low = _contiguous(b_values[:, 2], np.float64)
     if not np.all(np.isfinite(b_close[start_idx : end_idx + 1])):
         bad = dates[start_idx + int(np.argmin(np.isfinite(b_close[start_idx : end_idx + 1])))]
         raise BacktestInputError(f"{benchmark}: close missing on {bad} inside the window")
@@ -299,27 +395,41 @@ def prepare_market(
     cols = ("open", "high", "low", "close")
     stacked = np.full((len(cols), n, len(tickers)), np.nan)
     notes: list[str] = []
+    bench_raw = np.asarray(bench.index.values)[:n]
+    end_day = np.datetime64(end, "D")
     for i, code in enumerate(tickers):
         df = bars[code]
-        t_dates = _session_dates(df)
-        t_n = int(np.searchsorted(t_dates, np.datetime64(end, "D"), side="right"))
-        t_dates = t_dates[:t_n]
-        names = list(df.columns)
-        values = df.to_numpy(dtype=np.float64)[:t_n, [names.index(c) for c in cols]]
-        if t_n == n and np.array_equal(t_dates, dates):
-            stacked[:, :, i] = values.T
+        block = stacked[:, :, i].T  # [session, column] view of ticker i
+        raw = np.asarray(df.index.values)
+        if (raw.dtype == bench_raw.dtype and raw.shape[0] >= n
+                and np.array_equal(raw[:n], bench_raw)
+                and (raw.shape[0] == n or raw[n:n + 1].astype("datetime64[D]")[0] > end_day)):
+            # The benchmark's own timestamps up to `end`: aligned row for row.
+            block[:] = _ohlc(df, cols)[:n]
+            t_n = n
+            t_dates = dates
+            values = block
+        else:
+            t_dates = raw.astype("datetime64[D]")
+            t_n = int(np.searchsorted(t_dates, end_day, side="right"))
+            t_dates = t_dates[:t_n]
+            values = _ohlc(df, cols)[:t_n]
+        if values is block:
+            pass
+        elif t_n == n and np.array_equal(t_dates, dates):
+            block[:] = values
         elif t_n:
             pos = np.searchsorted(t_dates, dates)
             safe = np.minimum(pos, t_n - 1)
             matched = (pos < t_n) & (t_dates[safe] == dates)
-            stacked[:, matched, i] = values[safe[matched]].T
+            block[matched] = values[safe[matched]]
             if int(matched.sum()) < t_n:
                 notes.append(
                     f"{code}: {t_n - int(matched.sum())} bar(s) on days that are not "
                     f"{benchmark} sessions were ignored"
                 )
         window = slice(start_idx, end_idx + 1)
-        o, c = stacked[0, window, i], stacked[3, window, i]
+        o, c = block[window, 0], block[window, 3]
         usable = np.isfinite(o) & (o >= 0.0) & np.isfinite(c) & (c > 0.0)
         if not usable.all():
             bad = dates[start_idx + int(np.argmin(usable))]
@@ -348,36 +458,106 @@ def prepare_market(
     )
 
 
+def _plain_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+class IndicatorCache:
+    """The indicators of one prepared market, each computed once per period and shared: a
+    sweep asks for many (rsi, sma, adx) period sets, and two sets that share a period share
+    its array (RSI per ticker on the ticker's own bars; the SMAs and ADX on the benchmark).
+
+    `compiled` RSI runs `kernel.rsi_columns_kernel` (numba) on the gap-free columns and ADX
+    `kernel.adx_kernel` on a gap-free benchmark: bit for bit `strategy.indicators`, the daily
+    cycle's functions; columns with gaps or a late listing (and periods above 128 for ADX) take
+    those functions themselves.
+    """
+
+    def __init__(self, m: PreparedMarket, *, compiled: bool = True) -> None:
+        self.m = m
+        self.compiled = compiled
+        self._rsi: dict[int, np.ndarray] = {}
+        self._sma: dict[int, np.ndarray] = {}
+        self._adx: dict[int, np.ndarray] = {}
+
+    def rsi(self, period: int) -> np.ndarray:
+        if period not in self._rsi:
+            self._rsi[period] = _contiguous(self._rsi_of(period), np.float64)
+        return self._rsi[period]
+
+    def _rsi_of(self, period: int) -> np.ndarray:
+        close = self.m.close
+        ok = np.isfinite(close)
+        complete = ok.all(axis=0)
+        rsi = np.full(close.shape, np.nan)
+        if complete.all():
+            self._rsi_complete(close, period, rsi)
+        elif complete.any():
+            part = np.full((close.shape[0], int(complete.sum())), np.nan)
+            self._rsi_complete(np.ascontiguousarray(close[:, complete]), period, part)
+            rsi[:, complete] = part
+        for i in np.flatnonzero(~complete & ok.any(axis=0)):
+            # Rows before a late listing are not gaps in the ticker's own series.
+            rsi[ok[:, i], i] = indicators.rsi(close[ok[:, i], i], period)
+        return rsi
+
+    def _rsi_complete(self, close: np.ndarray, period: int, out: np.ndarray) -> None:
+        if not self.compiled or not _plain_int(period) or period < 2:
+            out[:] = indicators.rsi_columns(close, period)  # (raises for a bad period)
+            return
+        from strategy.backtest import jit
+
+        jit.rsi_columns_kernel(close, period, out)
+
+    def sma(self, period: int) -> np.ndarray:
+        if period not in self._sma:
+            self._sma[period] = _contiguous(indicators.sma(self.m.bench_close, period),
+                                            np.float64)
+        return self._sma[period]
+
+    def adx(self, period: int) -> np.ndarray:
+        if period not in self._adx:
+            m = self.m
+            hlc = (m.bench_high, m.bench_low, m.bench_close)
+            if (self.compiled and _plain_int(period) and 2 <= period <= 128
+                    and all(np.isfinite(a).all() for a in hlc)):
+                from strategy.backtest import jit
+
+                out = np.full(m.bench_close.shape, np.nan)
+                jit.adx_kernel(*hlc, period, out)
+            else:
+                out = indicators.adx(*hlc, period)
+            self._adx[period] = _contiguous(out, np.float64)
+        return self._adx[period]
+
+    def get(
+        self, *, rsi_period: int, regime_ma_long: int, ma_short_period: int, adx_period: int
+    ) -> IndicatorSet:
+        return IndicatorSet(
+            rsi=self.rsi(rsi_period),
+            sma_long=self.sma(regime_ma_long),
+            sma_short=self.sma(ma_short_period),
+            adx=self.adx(adx_period),
+        )
+
+
 def compute_indicators(
     m: PreparedMarket, *, rsi_period: int, regime_ma_long: int, ma_short_period: int,
-    adx_period: int,
+    adx_period: int, compiled: bool = True,
 ) -> IndicatorSet:
     """RSI per ticker (on the ticker's own bars) and the benchmark's SMAs and ADX, over the
-    whole prepared history."""
-    rsi = np.full(m.close.shape, np.nan)
-    for i in range(m.close.shape[1]):
-        col = m.close[:, i]
-        ok = np.isfinite(col)
-        if ok.all():
-            rsi[:, i] = indicators.rsi(col, rsi_period)
-        elif ok.any():
-            # Rows before a late listing are not gaps in the ticker's own series.
-            rsi[ok, i] = indicators.rsi(col[ok], rsi_period)
-    return IndicatorSet(
-        rsi=_contiguous(rsi, np.float64),
-        sma_long=_contiguous(indicators.sma(m.bench_close, regime_ma_long), np.float64),
-        sma_short=_contiguous(indicators.sma(m.bench_close, ma_short_period), np.float64),
-        adx=_contiguous(
-            indicators.adx(m.bench_high, m.bench_low, m.bench_close, adx_period), np.float64
-        ),
+    whole prepared history (`IndicatorCache` shares them between period sets)."""
+    return IndicatorCache(m, compiled=compiled).get(
+        rsi_period=rsi_period, regime_ma_long=regime_ma_long, ma_short_period=ma_short_period,
+        adx_period=adx_period,
     )
 
 
-def kernel_inputs(m: PreparedMarket, ind: IndicatorSet) -> tuple[Any, ...]:
-    """The market arguments shared by both kernels, in their order."""
-    return (
-        m.open, m.close, ind.rsi, ind.adx, m.bench_close, ind.sma_long, ind.sma_short,
-        m.years, m.is_stock, int(m.start_idx), int(m.end_idx),
+def kernel_market(m: PreparedMarket, ind: IndicatorSet) -> kernel.Market:
+    """The market arrays every kernel reads, bundled."""
+    return kernel.Market(
+        open=m.open, close=m.close, rsi=ind.rsi, adx=ind.adx, bench_close=m.bench_close,
+        sma_long=ind.sma_long, sma_short=ind.sma_short, years=m.years, is_stock=m.is_stock,
     )
 
 
@@ -397,7 +577,8 @@ def run_batch(
     if p.shape[0] == 0:
         return out
     fn = _kernels(compiled)["run_batch_kernel"]
-    fn(*kernel_inputs(m, ind), p, float(initial_capital), m.calendar_days, out)
+    fn(kernel_market(m, ind), int(m.start_idx), int(m.end_idx), p, float(initial_capital),
+       m.calendar_days, out)
     return out
 
 
@@ -413,7 +594,8 @@ def run_detailed(
     bufs = kernel.detailed_buffers(m.dates.shape[0], n_window, len(m.tickers))
     out = np.full(N_METRICS, np.nan)
     fn = _kernels(compiled)["run_detailed_kernel"]
-    fn(*kernel_inputs(m, ind), pv, float(initial_capital), m.calendar_days, out, *bufs)
+    fn(kernel_market(m, ind), int(m.start_idx), int(m.end_idx), pv, float(initial_capital),
+       m.calendar_days, out, *bufs)
     return DetailedRun(out, bufs.regime, bufs.bear_days, bufs.equity, bufs.acc,
                        **bufs.rec._asdict())
 
@@ -455,44 +637,27 @@ def run_backtest(
 def build_result(
     m: PreparedMarket, ind: IndicatorSet, run: DetailedRun, settings: Settings
 ) -> BacktestResult:
-    """Tables and series of a detailed run."""
-    sp = settings.strategy
-    s, e = m.start_idx, m.end_idx
-    idx = m.window_dates
-    dates = [d.date() for d in idx.to_pydatetime()]
-    tickers = m.tickers
-    capital = float(sp.initial_capital)
+    """Tables and series of a detailed run (each built on first access)."""
+    return BacktestResult(m, ind, run, settings)
 
-    equity = pd.Series(run.equity, index=idx, name="equity")
-    cash = pd.Series(run.cash, index=idx, name="cash")
-    exposure = pd.Series((run.equity - run.cash) / run.equity, index=idx, name="exposure")
-    positions = pd.DataFrame(run.qty, index=idx, columns=tickers)
-    names = np.array([rules.REGIME_NAMES[c] for c in sorted(rules.REGIME_NAMES)], dtype=object)
-    regime = pd.Series(names[run.regime[s : e + 1]], index=idx, name="regime")
-    adx_w = ind.adx[s : e + 1]
-    chop_values = np.where(np.isnan(adx_w), np.nan, (adx_w < sp.adx_threshold).astype(object))
-    chop = pd.Series(chop_values.astype(object), index=idx, name="chop", dtype=object)
-    bench = pd.Series(
-        capital * m.bench_close[s : e + 1] / m.bench_close[s], index=idx, name="benchmark"
-    )
 
-    fills, trades, open_positions = _fill_tables(m, run, dates)
-    decisions = DecisionLog(dates, run)
-
+def _meta(
+    m: PreparedMarket, ind: IndicatorSet, run: DetailedRun, dates: list[date], capital: float
+) -> dict[str, Any]:
     from strategy.backtest import jit
 
+    s, e = m.start_idx, m.end_idx
     mdd, peak_k, trough_k = jit.max_drawdown(run.equity)
+    bench = capital * m.bench_close[s : e + 1] / m.bench_close[s]
     bench_metrics = np.full(N_METRICS, np.nan)
-    jit.summary_metrics(
-        bench.to_numpy(), capital, m.calendar_days, np.zeros(kernel.N_ACC), bench_metrics
-    )
+    jit.summary_metrics(bench, capital, m.calendar_days, np.zeros(kernel.N_ACC), bench_metrics)
     keep = ("final_equity", "total_return", "cagr", "mdd", "sharpe", "sortino", "calmar",
             "volatility")
     meta: dict[str, Any] = {
         "start": dates[0],
         "end": dates[-1],
         "benchmark": m.benchmark,
-        "universe": list(tickers),
+        "universe": list(m.tickers),
         "sessions": len(dates),
         "warmup_sessions": int(s),
         "mdd_peak_date": dates[peak_k] if mdd < 0 else None,
@@ -502,34 +667,11 @@ def build_result(
         },
         "warmup_notes": _warmup_notes(m, ind, run),
         "data_notes": list(m.notes),
-        "guard_blocked_sessions": int(np.count_nonzero(run.codes[:-1, kernel.DAY_GUARD])),
+        "guard_blocked_sessions": int(np.count_nonzero(run.day["guard"][:-1])),
         "halted_orders": int(np.count_nonzero(run.note == kernel.NOTE_HALT_DROPPED)),
     }
     meta["warmup_ok"] = not meta["warmup_notes"]
-
-    return BacktestResult(
-        metrics={c: float(v) for c, v in zip(METRIC_COLUMNS, run.metrics, strict=True)},
-        equity=equity,
-        cash=cash,
-        exposure=exposure,
-        positions=positions,
-        trades=trades,
-        fills=fills,
-        open_positions=open_positions,
-        regime=regime,
-        chop=chop,
-        per_year=_per_year(run.equity, idx, capital, jit.max_drawdown),
-        benchmark=bench,
-        decisions=decisions,
-        params={
-            "benchmark": settings.benchmark,
-            "universe": list(settings.universe),
-            **sp.model_dump(mode="json"),
-            "guardrails": settings.guardrails.model_dump(mode="json"),
-        },
-        meta=meta,
-        order_events=_order_events(m, run, dates),
-    )
+    return meta
 
 
 def _order_events(m: PreparedMarket, run: DetailedRun, dates: list[date]) -> pd.DataFrame:
@@ -540,7 +682,7 @@ def _order_events(m: PreparedMarket, run: DetailedRun, dates: list[date]) -> pd.
             "date": dates[k], "ticker": m.tickers[i], "side": "SELL" if selling else "BUY",
             "sized_qty": int(run.qty[k - 1, i] if selling else run.buy_qty[k - 1, i]),
             "filled_qty": abs(int(run.fill_qty[k, i])),
-            "event": NOTE_NAMES[int(run.note[k, i])],
+            "event": kernel.NOTE_NAMES[int(run.note[k, i])],
         })
     return _frame(rows, ["date", "ticker", "side", "sized_qty", "filled_qty", "event"])
 
@@ -571,7 +713,7 @@ def _fill_tables(
         comm = float(run.fill_commission[k, i])
         tax = float(run.fill_tax[k, i])
         if q > 0:
-            reason = "RSI_DIP_ENTRY"
+            reason = rules.ENTRY_NAME
         else:
             reason = rules.EXIT_NAMES[int(run.exit_code[k - 1, i])]
         row: dict[str, Any] = {

@@ -6,6 +6,11 @@ their compiled copies (callees first), then compiled with `numba.njit(cache=True
 (the GIL is released while a kernel runs, so threads run batches in parallel). The daily
 cycle keeps calling the originals uncompiled: one implementation of the rules, two ways to run
 it. This module is the only place that imports numba.
+
+The compiled code is cached on disk where numba puts it by default: `strategy/backtest/__pycache__/`
+beside the sources (`*.nbi` index and `*.nbc` code per function), or under `NUMBA_CACHE_DIR` when
+that is set. `compile_kernels()` fills it (run it once after an install or a source change; a
+process that finds it filled only loads the code, nothing compiles).
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ _KERNEL_FUNCTIONS: tuple[Callable[..., Any], ...] = (
     kernel.simulate,
     kernel.run_batch_kernel,
     kernel.run_detailed_kernel,
+    kernel.rsi_columns_kernel,
+    kernel._doubling_scan,
+    kernel._pairwise_sum,
+    kernel.adx_kernel,
 )
 
 
@@ -119,22 +128,27 @@ max_drawdown = METRICS["max_drawdown"]
 summary_metrics = METRICS["summary_metrics"]
 run_batch_kernel = KERNELS["run_batch_kernel"]
 run_detailed_kernel = KERNELS["run_detailed_kernel"]
+rsi_columns_kernel = KERNELS["rsi_columns_kernel"]
+adx_kernel = KERNELS["adx_kernel"]
 
 
 def compile_kernels() -> None:
-    """Compile both kernels (or load them from numba's cache) for the argument types the
-    engine passes, by running them on a tiny made-up market."""
+    """Compile every kernel (or load it from numba's cache) for the argument types the engine
+    passes, by running them on a tiny made-up market."""
     n_sessions, n_tickers = 4, 2
     prices = np.full((n_sessions, n_tickers), 100.0)
     bench = np.full(n_sessions, 100.0)
     p = np.zeros(rules.N_PARAMS)
     p[rules.P_MAX_POSITIONS] = 1.0
-    market = (
-        prices, prices.copy(), np.full((n_sessions, n_tickers), 50.0), np.full(n_sessions, 20.0),
-        bench, bench.copy(), bench.copy(), np.full(n_sessions, 2024, dtype=np.int64),
-        np.zeros(n_tickers, dtype=np.bool_), 1, n_sessions - 1,
+    market = kernel.Market(
+        open=prices, close=prices.copy(), rsi=np.full((n_sessions, n_tickers), 50.0),
+        adx=np.full(n_sessions, 20.0), bench_close=bench, sma_long=bench.copy(),
+        sma_short=bench.copy(), years=np.full(n_sessions, 2024, dtype=np.int64),
+        is_stock=np.zeros(n_tickers, dtype=np.bool_),
     )
     out = np.zeros((1, metrics.N_METRICS))
-    run_batch_kernel(*market, p[None, :].copy(), 1.0e7, 3.0, out)
+    run_batch_kernel(market, 1, n_sessions - 1, p[None, :].copy(), 1.0e7, 3.0, out)
     bufs = kernel.detailed_buffers(n_sessions, n_sessions - 1, n_tickers)
-    run_detailed_kernel(*market, p, 1.0e7, 3.0, out[0], *bufs)
+    run_detailed_kernel(market, 1, n_sessions - 1, p, 1.0e7, 3.0, out[0], *bufs)
+    rsi_columns_kernel(prices, 2, np.full((n_sessions, n_tickers), np.nan))
+    adx_kernel(bench, bench, bench, 2, np.full(n_sessions, np.nan))

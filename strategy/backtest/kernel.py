@@ -45,32 +45,55 @@ from strategy.rules import (
     regime_series,
 )
 
-# What happened to an order at the open (per session and ticker, detailed runs only).
+# What happened to an order at the open (per session and ticker, detailed runs only); the
+# codes and their names are declared here only.
 NOTE_NONE = 0
 NOTE_HALT_DROPPED = 1  # open 0 or missing: the order could not fill
 NOTE_CASH_SKIPPED = 2  # cash above the reserve did not pay for one share
 NOTE_CASH_CUT = 3  # bought fewer shares than sized
 NOTE_GUARD_SKIPPED = 4  # the decision's guardrail code was not OK: no buys that session
+NOTE_NAMES = {
+    NOTE_HALT_DROPPED: "HALT_DROPPED",
+    NOTE_CASH_SKIPPED: "CASH_SKIPPED",
+    NOTE_CASH_CUT: "CASH_CUT",
+    NOTE_GUARD_SKIPPED: "GUARD_SKIPPED",
+}
 
-# Columns of the per-session code and money records.
-DAY_BLOCK = 0
-DAY_GUARD = 1
-DAY_REGIME = 2
-DAY_EQUITY = 0  # equity_T seen by the decision
-DAY_RESERVE = 1
+# One record per window session of a detailed run (a structured array, fields by name).
+DAY_DT = np.dtype([
+    ("cash", np.float64),  # cash at the close, after that session's fills
+    ("equity", np.float64),  # equity_T seen by the decision
+    ("reserve", np.float64),  # cash reserve fixed by the decision for the next open
+    ("block", np.int64),  # rules.BLOCK_* of the decision
+    ("guard", np.int64),  # rules.GUARD_* of the decision
+    ("regime", np.int64),  # rules.REGIME_* at the close
+])
+
+
+class Market(NamedTuple):
+    """The market arrays every kernel reads, over the whole prepared history (warm-up
+    included): [T, N] per ticker in universe order, [T] for the benchmark, [N] per ticker."""
+
+    open: np.ndarray  # [T, N] session open (0 or NaN: halted, cannot fill)
+    close: np.ndarray  # [T, N]
+    rsi: np.ndarray  # [T, N]
+    adx: np.ndarray  # [T] benchmark ADX
+    bench_close: np.ndarray  # [T]
+    sma_long: np.ndarray  # [T] benchmark SMA (regime)
+    sma_short: np.ndarray  # [T] benchmark SMA (golden cross)
+    years: np.ndarray  # [T] int64 calendar year of each session (sell tax)
+    is_stock: np.ndarray  # [N] bool (ETFs pay no sell tax)
 
 
 class Records(NamedTuple):
     """Day-level records of a detailed run, by name (first axis = window session)."""
 
-    cash: np.ndarray  # [W] cash at the close, after that session's fills
+    day: np.ndarray  # [W] DAY_DT: cash, decision equity and reserve, block/guard/regime codes
     qty: np.ndarray  # [W, N] shares held at the close
     entry: np.ndarray  # [W, N] entry price of each holding
     exit_code: np.ndarray  # [W, N] EXIT_* decided at the close
     rank: np.ndarray  # [W, N] entry rank decided at the close
     buy_qty: np.ndarray  # [W, N] sized buy quantity decided at the close
-    codes: np.ndarray  # [W, 3] DAY_BLOCK / DAY_GUARD / DAY_REGIME
-    money: np.ndarray  # [W, 2] DAY_EQUITY / DAY_RESERVE
     fill_qty: np.ndarray  # [W, N] signed fill at that session's open (+ buy, − sell)
     fill_price: np.ndarray  # [W, N]
     fill_commission: np.ndarray  # [W, N]
@@ -90,13 +113,8 @@ class DetailedBuffers(NamedTuple):
 
 
 def simulate(
-    open_: np.ndarray,
-    close: np.ndarray,
-    rsi: np.ndarray,
-    adx: np.ndarray,
+    mk: Market,
     regime: np.ndarray,
-    years: np.ndarray,
-    is_stock: np.ndarray,
     start: int,
     end: int,
     p: np.ndarray,
@@ -113,6 +131,8 @@ def simulate(
     window session; state at the close before that session's decision, the decision itself,
     and the fills at that session's open, signed qty: + buy, − sell).
     """
+    open_, close, rsi, adx = mk.open, mk.close, mk.rsi, mk.adx
+    years, is_stock = mk.years, mk.is_stock
     n = close.shape[1]
     commission = p[P_COMMISSION]
     slip = p[P_SLIPPAGE]
@@ -217,7 +237,7 @@ def simulate(
         if invested:
             acc[ACC_EXPOSED_SESSIONS] += 1.0
         if record:
-            rec.cash[k] = cash
+            rec.day[k]["cash"] = cash
             for i in range(n):
                 rec.qty[k, i] = qty[i]
                 rec.entry[k, i] = entry[i]
@@ -226,11 +246,11 @@ def simulate(
             regime[t], adx[t], close[t], rsi[t], qty, entry, cash, p, exit_code, rank, buy_qty
         )
         if record:
-            rec.codes[k, DAY_BLOCK] = block
-            rec.codes[k, DAY_GUARD] = guard
-            rec.codes[k, DAY_REGIME] = regime[t]
-            rec.money[k, DAY_EQUITY] = eq_t
-            rec.money[k, DAY_RESERVE] = reserve
+            rec.day[k]["equity"] = eq_t
+            rec.day[k]["reserve"] = reserve
+            rec.day[k]["block"] = block
+            rec.day[k]["guard"] = guard
+            rec.day[k]["regime"] = regime[t]
             for i in range(n):
                 rec.exit_code[k, i] = exit_code[i]
                 rec.rank[k, i] = rank[i]
@@ -238,15 +258,7 @@ def simulate(
 
 
 def run_batch_kernel(
-    open_: np.ndarray,
-    close: np.ndarray,
-    rsi: np.ndarray,
-    adx: np.ndarray,
-    bench_close: np.ndarray,
-    sma_long: np.ndarray,
-    sma_short: np.ndarray,
-    years: np.ndarray,
-    is_stock: np.ndarray,
+    mk: Market,
     start: int,
     end: int,
     params: np.ndarray,
@@ -259,45 +271,34 @@ def run_batch_kernel(
     The regime machine is re-run per row (it depends on the golden-cross override and the
     minimum BEAR hold), over the whole history so the warm-up counts.
     """
-    n_sessions = close.shape[0]
+    n_sessions = mk.close.shape[0]
     regime = np.zeros(n_sessions, dtype=np.int64)
     bear_days = np.zeros(n_sessions, dtype=np.int64)
     equity = np.zeros(end - start + 1, dtype=np.float64)
     acc = np.zeros(N_ACC, dtype=np.float64)
-    no_f1 = np.zeros(0, dtype=np.float64)
+    no_day = np.zeros(0, dtype=DAY_DT)
     no_f2 = np.zeros((0, 0), dtype=np.float64)
     no_i2 = np.zeros((0, 0), dtype=np.int64)
-    no_records = Records(no_f1, no_i2, no_f2, no_i2, no_i2, no_i2, no_i2, no_f2, no_i2, no_f2,
-                         no_f2, no_f2, no_f2, no_i2)
+    no_records = Records(no_day, no_i2, no_f2, no_i2, no_i2, no_i2, no_i2, no_f2, no_f2, no_f2,
+                         no_f2, no_i2)
     last_golden = -1.0
     last_hold = -1.0
     for k in range(params.shape[0]):
         p = params[k]
         if p[P_GOLDEN_OVERRIDE] != last_golden or p[P_MIN_HOLD_DAYS] != last_hold:
             regime_series(
-                bench_close, sma_long, sma_short, p[P_GOLDEN_OVERRIDE] > 0.5,
+                mk.bench_close, mk.sma_long, mk.sma_short, p[P_GOLDEN_OVERRIDE] > 0.5,
                 int(p[P_MIN_HOLD_DAYS]), regime, bear_days,
             )
             last_golden = p[P_GOLDEN_OVERRIDE]
             last_hold = p[P_MIN_HOLD_DAYS]
         acc[:] = 0.0
-        simulate(
-            open_, close, rsi, adx, regime, years, is_stock, start, end, p, capital, equity, acc,
-            False, no_records,
-        )
+        simulate(mk, regime, start, end, p, capital, equity, acc, False, no_records)
         summary_metrics(equity, capital, calendar_days, acc, out[k])
 
 
 def run_detailed_kernel(
-    open_: np.ndarray,
-    close: np.ndarray,
-    rsi: np.ndarray,
-    adx: np.ndarray,
-    bench_close: np.ndarray,
-    sma_long: np.ndarray,
-    sma_short: np.ndarray,
-    years: np.ndarray,
-    is_stock: np.ndarray,
+    mk: Market,
     start: int,
     end: int,
     p: np.ndarray,
@@ -312,27 +313,27 @@ def run_detailed_kernel(
 ) -> None:
     """One parameter vector with every day-level record (same simulation as the batch)."""
     regime_series(
-        bench_close, sma_long, sma_short, p[P_GOLDEN_OVERRIDE] > 0.5, int(p[P_MIN_HOLD_DAYS]),
-        regime, bear_days,
+        mk.bench_close, mk.sma_long, mk.sma_short, p[P_GOLDEN_OVERRIDE] > 0.5,
+        int(p[P_MIN_HOLD_DAYS]), regime, bear_days,
     )
-    simulate(
-        open_, close, rsi, adx, regime, years, is_stock, start, end, p, capital, equity, acc,
-        True, rec,
-    )
+    simulate(mk, regime, start, end, p, capital, equity, acc, True, rec)
     summary_metrics(equity, capital, calendar_days, acc, out)
-
 
 
 def detailed_buffers(n_sessions: int, n_window: int, n_tickers: int) -> DetailedBuffers:
     """Zeroed buffers for `run_detailed_kernel`; unpacked (`*bufs`) they are its arguments
-    after `out`."""
-    f1 = np.zeros(n_window, dtype=np.float64)
-
-    def f2() -> np.ndarray:
-        return np.zeros((n_window, n_tickers), dtype=np.float64)
+    after `out`. The eleven [W, N] records are C-contiguous views of one zeroed block (one
+    allocation instead of eleven: large ones each cost a memory mapping)."""
+    cells = n_window * n_tickers
+    block = np.zeros(11 * cells, dtype=np.int64)  # all-zero bits: 0 as int64 and as float64
+    parts = iter(range(11))
 
     def i2() -> np.ndarray:
-        return np.zeros((n_window, n_tickers), dtype=np.int64)
+        k = next(parts)
+        return block[k * cells : (k + 1) * cells].reshape(n_window, n_tickers)
+
+    def f2() -> np.ndarray:
+        return i2().view(np.float64)
 
     return DetailedBuffers(
         regime=np.zeros(n_sessions, dtype=np.int64),
@@ -340,10 +341,150 @@ def detailed_buffers(n_sessions: int, n_window: int, n_tickers: int) -> Detailed
         equity=np.zeros(n_window, dtype=np.float64),
         acc=np.zeros(N_ACC, dtype=np.float64),
         rec=Records(
-            cash=f1, qty=i2(), entry=f2(), exit_code=i2(), rank=i2(), buy_qty=i2(),
-            codes=np.zeros((n_window, 3), dtype=np.int64),
-            money=np.zeros((n_window, 2), dtype=np.float64),
-            fill_qty=i2(), fill_price=f2(), fill_commission=f2(), fill_tax=f2(),
-            fill_slippage=f2(), note=i2(),
+            day=np.zeros(n_window, dtype=DAY_DT), qty=i2(), entry=f2(), exit_code=i2(),
+            rank=i2(), buy_qty=i2(), fill_qty=i2(), fill_price=f2(), fill_commission=f2(),
+            fill_tax=f2(), fill_slippage=f2(), note=i2(),
         ),
     )
+
+
+def rsi_columns_kernel(close: np.ndarray, n: int, out: np.ndarray) -> None:
+    """`strategy.indicators.rsi_columns` of gap-free columns, as loops that `jit` compiles.
+
+    The same float operations in the same order as the vectorised doubling scan of
+    `strategy.indicators` (the sums of the first `n` moves row by row, then per doubling offset
+    `y[t] += y[t - offset] * factor` with every product taken before any sum), so each value is
+    bit for bit the daily cycle's. Writes rows `n`.. of `out` (the rows before stay as the
+    caller left them: NaN).
+    """
+    n_rows, n_cols = close.shape
+    steps = n_rows - 1 - n  # Wilder steps after the first average
+    if steps < 0:
+        return
+    r = (n - 1) / n
+    y = np.empty((2, steps + 1), dtype=np.float64)  # average gain, average loss
+    part = np.empty(steps + 1, dtype=np.float64)
+    for i in range(n_cols):
+        gain = 0.0
+        loss = 0.0
+        for j in range(n):
+            change = close[j + 1, i] - close[j, i]
+            gain += max(change, 0.0)
+            loss += max(-change, 0.0)
+        y[0, 0] = gain / n
+        y[1, 0] = loss / n
+        for j in range(steps):
+            change = close[n + j + 1, i] - close[n + j, i]
+            y[0, j + 1] = max(change, 0.0) / n
+            y[1, j + 1] = max(-change, 0.0) / n
+        for s in range(2):
+            ys = y[s]
+            factor = r
+            offset = 1
+            while offset <= steps:
+                m = steps + 1 - offset
+                for t in range(m):
+                    part[t] = ys[t] * factor
+                for t in range(m):
+                    ys[t + offset] += part[t]
+                factor *= factor
+                offset *= 2
+        for t in range(steps + 1):
+            total = y[0, t] + y[1, t]
+            out[n + t, i] = 0.0 if total == 0.0 else 100.0 * (y[0, t] / total)
+
+
+def _doubling_scan(y: np.ndarray, factor: float, part: np.ndarray) -> None:
+    """`strategy.indicators._wilder_filter`'s scan, in place on `y` (row 0 = the start value):
+    per doubling offset every product `y[t - offset] * factor` is taken, then added."""
+    steps = y.shape[0] - 1
+    offset = 1
+    while offset <= steps:
+        m = steps + 1 - offset
+        for t in range(m):
+            part[t] = y[t] * factor
+        for t in range(m):
+            y[t + offset] += part[t]
+        factor *= factor
+        offset *= 2
+
+
+def _pairwise_sum(a: np.ndarray, n: int) -> float:
+    """numpy's sum of `a[:n]` (float64, contiguous) for n <= 128, added as numpy adds (one
+    loop below 8, else eight interleaved partial sums folded in pairs, then the rest)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    r = np.empty(8, dtype=np.float64)
+    for j in range(8):
+        r[j] = a[j]
+    i = 8
+    while i < n - (n % 8):
+        for j in range(8):
+            r[j] += a[i + j]
+        i += 8
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        res += a[i]
+        i += 1
+    return res
+
+
+def adx_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int,
+               out: np.ndarray) -> None:
+    """`strategy.indicators.adx` of a gap-free series, as loops that `jit` compiles: the same
+    float operations in the same order (the first sums row by row, the DX mean as numpy's
+    pairwise sum, the doubling scans), so every value is bit for bit the daily cycle's; for
+    n <= 128 (numpy splits longer sums in halves). Writes rows `2n - 1`.. of `out` (the caller
+    leaves the rows before NaN)."""
+    size = close.shape[0]
+    if size < 2 * n:
+        return
+    steps = size - n  # smoothed bars n .. size-1
+    r = (n - 1) / n
+    sm = np.empty((3, steps + 1), dtype=np.float64)  # TR, +DM, -DM; column 0 = first sums
+    part = np.empty(steps + 1, dtype=np.float64)
+    first_tr = 0.0
+    first_p = 0.0
+    first_m = 0.0
+    for j in range(size - 1):  # the step into bar j + 1
+        up = high[j + 1] - high[j]
+        down = -(low[j + 1] - low[j])
+        pdm = up if (up > 0.0 and up > down) else 0.0
+        mdm = down if (down > 0.0 and up < down) else 0.0
+        tr = max(high[j + 1] - low[j + 1],
+                 max(abs(high[j + 1] - close[j]), abs(low[j + 1] - close[j])))
+        if j < n - 1:
+            first_tr += tr
+            first_p += pdm
+            first_m += mdm
+        else:
+            k = j - (n - 1) + 1
+            sm[0, k] = tr
+            sm[1, k] = pdm
+            sm[2, k] = mdm
+    sm[0, 0] = first_tr
+    sm[1, 0] = first_p
+    sm[2, 0] = first_m
+    for c in range(3):
+        _doubling_scan(sm[c], r, part)
+    dx = np.empty(steps, dtype=np.float64)
+    for k in range(steps):
+        tr = sm[0, k + 1]
+        value = 0.0
+        if tr != 0.0:
+            plus_di = 100.0 * (sm[1, k + 1] / tr)
+            minus_di = 100.0 * (sm[2, k + 1] / tr)
+            di_sum = minus_di + plus_di
+            if di_sum != 0.0:
+                value = 100.0 * (abs(minus_di - plus_di) / di_sum)
+        dx[k] = value
+    y = np.empty(steps - n + 1, dtype=np.float64)
+    y[0] = _pairwise_sum(dx, n) / n
+    for k in range(steps - n):
+        y[k + 1] = dx[n + k] / n
+    _doubling_scan(y, r, part)
+    for k in range(steps - n + 1):
+        out[2 * n - 1 + k] = y[k]

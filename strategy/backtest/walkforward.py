@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from contracts.settings import Settings
-from strategy.backtest.sweep import check_objective, parse_grid, settings_for
+from strategy.backtest.grid import parse_grid, settings_for
+from strategy.backtest.sweep import check_objective
 
 if TYPE_CHECKING:
     from strategy.backtest.engine import BacktestResult

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from conftest import Stack, pull, texts
 
-from strategy.backtest.report import CHOP_COLOR, TITLE_EQUITY, TITLE_TRADES, format_value
+from strategy.backtest.figures import CHOP_COLOR, TITLE_EQUITY, TITLE_TRADES
+from strategy.backtest.frames import format_value
 
 pytestmark = pytest.mark.integration
 

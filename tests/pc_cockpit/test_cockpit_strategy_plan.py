@@ -14,7 +14,7 @@ from contracts.settings import Guardrails, Settings, StrategyParams
 from pc_cockpit.forms import build_settings
 from pc_cockpit.i18n import field_label
 from strategy import ticketing
-from strategy.backtest.report import format_value
+from strategy.backtest.frames import format_value
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from strategy.indicators import adx, rsi, sma
+from strategy.indicators import adx, rsi, rsi_columns, sma
 
 DAILY_DIR = Path(__file__).resolve().parents[2] / "data" / "krx" / "daily"
 TICKERS = sorted(p.stem for p in DAILY_DIR.glob("*.csv"))
@@ -435,3 +435,31 @@ def test_indicators_treat_infinity_as_missing():
     c[60] = np.inf
     out = rsi(c, 14)
     assert np.isfinite(out[14:60]).all() and np.isnan(out[60:]).all()
+
+
+@pytest.mark.parametrize("n", [2, 14, 40])
+def test_rsi_columns_is_rsi_of_each_column_and_matches_talib(talib, n):
+    """The backtest's one-pass RSI of a universe: each column bit for bit `rsi` of that column
+    alone (leading NaN, a gap and a flat series included), and TA-Lib where TA-Lib is defined."""
+    size = min(load_daily(t)["close"].shape[0] for t in TICKERS) if TICKERS else 0
+    cols = [load_daily(t)["close"][-size:] for t in TICKERS]
+    _, _, walk = random_walk(800, seed=3)
+    late = walk.copy()
+    late[:90] = np.nan
+    gap = walk.copy()
+    gap[500] = np.nan
+    extra = [np.pad(c, (max(0, size - 800), 0), constant_values=np.nan)[-size:]
+             if size else c for c in (walk, late, gap, np.full(800, 7.0))]
+    close = np.column_stack(cols + extra) if size else np.column_stack(extra)
+    out = rsi_columns(close, n)
+    for i in range(close.shape[1]):
+        np.testing.assert_array_equal(out[:, i], rsi(close[:, i], n))
+    for i in range(len(cols)):
+        expected = talib.RSI(close[:, i], n)
+        np.testing.assert_array_equal(np.isnan(out[:, i]), np.isnan(expected))
+        np.testing.assert_allclose(out[:, i], expected, rtol=0.0, atol=1e-9)
+
+
+def test_rsi_columns_refuses_a_1d_array():
+    with pytest.raises(ValueError, match="2-D"):
+        rsi_columns(np.arange(30.0), 14)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from datetime import date
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -304,3 +305,24 @@ def test_run_backtest_missing_bar_inside_window_is_named(synth: SimpleNamespace)
     bars["005930"] = bars["005930"].drop(idx[5])
     with pytest.raises(BacktestInputError, match=r"005930: no usable bar for session 2023-03-08"):
         run_backtest(bars, synth.small_settings(["005930"]), _day(idx, 3), _day(idx, 6))
+
+
+def test_run_backtest_tables_are_the_same_whatever_is_read_first(
+    real_bars: dict[str, pd.DataFrame], default_settings: Any, default_result: Any
+) -> None:
+    """The result builds each table on first access: reading them in another order (the meta
+    and order events before anything else, fills after trades) gives the same tables."""
+    r = run_backtest(real_bars, default_settings, default_result.meta["start"],
+                     default_result.meta["end"])
+    np.testing.assert_equal(r.meta, default_result.meta)  # NaN-aware
+    pd.testing.assert_frame_equal(r.order_events, default_result.order_events)
+    pd.testing.assert_frame_equal(r.trades, default_result.trades)
+    pd.testing.assert_frame_equal(r.fills, default_result.fills)
+    pd.testing.assert_frame_equal(r.open_positions, default_result.open_positions)
+    assert list(r.decisions) == list(default_result.decisions)
+    for name in ("equity", "cash", "exposure", "regime", "chop", "benchmark"):
+        pd.testing.assert_series_equal(getattr(r, name), getattr(default_result, name))
+    pd.testing.assert_frame_equal(r.positions, default_result.positions)
+    pd.testing.assert_frame_equal(r.per_year, default_result.per_year)
+    np.testing.assert_equal(r.metrics, default_result.metrics)
+    assert r.params == default_result.params

@@ -7,11 +7,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from strategy import rules
+from strategy import indicators, rules
 from strategy.backtest import jit
 
 REPO = Path(__file__).resolve().parents[3]
@@ -115,3 +117,64 @@ def test_jit_cache_key_carries_fingerprint_of_rules_source() -> None:
     cache = jit.run_batch_kernel._cache
     key = cache._index_key((), jit.run_batch_kernel.targetctx.codegen())
     assert key[-1] == jit.SOURCE_FINGERPRINT  # an edit of rules.py recompiles the kernels
+
+
+def _closes(real_bars: dict[str, pd.DataFrame]) -> list[np.ndarray]:
+    rng = np.random.default_rng(7)
+    tail = min(len(df) for df in real_bars.values())
+    real = np.column_stack([df["close"].to_numpy(float)[-tail:] for df in real_bars.values()])
+    walk = np.round(100.0 + np.cumsum(rng.normal(size=(600, 4)), axis=0), 1)
+    walk[:, 2] = 50.0  # a series that never moves: RSI 0
+    return [np.ascontiguousarray(real), walk, np.round(rng.normal(size=(12, 3)), 2)]
+
+
+@pytest.mark.parametrize("n", [2, 3, 8, 14, 40, 100, 599, 600])
+def test_compiled_rsi_is_bit_for_bit_the_daily_cycle_rsi(
+    n: int, real_bars: dict[str, pd.DataFrame]
+) -> None:
+    """The backtest's compiled RSI equals `strategy.indicators` (what the daily cycle runs)
+    in every bit, so the live cycle and the backtest decide on the same numbers."""
+    for close in _closes(real_bars):
+        out = np.full(close.shape, np.nan)
+        jit.rsi_columns_kernel(close, n, out)
+        np.testing.assert_array_equal(out, indicators.rsi_columns(close, n))
+        for i in range(close.shape[1]):
+            np.testing.assert_array_equal(out[:, i], indicators.rsi(close[:, i], n))
+
+
+def test_indicator_cache_computes_each_period_once_and_equals_numpy(
+    real_bars: dict[str, pd.DataFrame], all_settings: Any
+) -> None:
+    from datetime import date
+
+    from strategy.backtest.engine import IndicatorCache, compute_indicators, prepare_market
+
+    m = prepare_market(real_bars, all_settings.universe, all_settings.benchmark,
+                       date(2020, 7, 1), date(2025, 12, 29))
+    cache = IndicatorCache(m)
+    a = cache.get(rsi_period=14, regime_ma_long=120, ma_short_period=60, adx_period=30)
+    b = cache.get(rsi_period=14, regime_ma_long=200, ma_short_period=120, adx_period=14)
+    assert a.rsi is b.rsi and a.sma_long is b.sma_short  # shared, not recomputed
+    plain = compute_indicators(m, rsi_period=14, regime_ma_long=200, ma_short_period=120,
+                               adx_period=14, compiled=False)
+    for name in ("rsi", "sma_long", "sma_short", "adx"):
+        np.testing.assert_array_equal(getattr(b, name), getattr(plain, name))
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 8, 9, 14, 17, 30, 64, 127, 128])
+def test_compiled_adx_is_bit_for_bit_the_daily_cycle_adx(
+    n: int, real_bars: dict[str, pd.DataFrame]
+) -> None:
+    rng = np.random.default_rng(11)
+    series = [tuple(df[c].to_numpy(float) for c in ("high", "low", "close"))
+              for df in real_bars.values()]
+    for size in (2 * n - 1, 2 * n, 700):
+        close = np.round(10_000.0 + np.cumsum(rng.normal(0.0, 50.0, size)))
+        series.append((close + rng.integers(0, 80, size), close - rng.integers(0, 80, size),
+                       close))
+    flat = np.full(300, 5.0)
+    series.append((flat, flat, flat))  # never moves: ADX 0
+    for high, low, close in series:
+        out = np.full(close.shape, np.nan)
+        jit.adx_kernel(high, low, close, n, out)
+        np.testing.assert_array_equal(out, indicators.adx(high, low, close, n))

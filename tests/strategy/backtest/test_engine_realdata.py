@@ -160,8 +160,8 @@ def test_run_batch_metrics_equal_detailed_kernel_metrics(
     for k in range(len(VARIANTS)):
         detailed = run_detailed(m, ind, params[k], sp.initial_capital)
         np.testing.assert_array_equal(batch[k], detailed.metrics)
-        assert detailed.cash.min() >= 0.0  # cash never negative, whatever the parameters
-        marked = detailed.cash + (detailed.qty * m.close[m.start_idx : m.end_idx + 1]).sum(1)
+        assert detailed.day["cash"].min() >= 0.0  # cash never negative, whatever the parameters
+        marked = detailed.day["cash"] + (detailed.qty * m.close[m.start_idx : m.end_idx + 1]).sum(1)
         assert np.max(np.abs(marked - detailed.equity)) < 1e-6
     # Every variant changes the outcome (the rows are not copies of one run).
     assert len({tuple(row) for row in batch}) == len(VARIANTS)

@@ -147,7 +147,7 @@ def _cut_market(m: PreparedMarket, t: int) -> PreparedMarket:
 def _state(run: Any, k: int) -> tuple[Any, ...]:
     return (
         run.exit_code[k].tolist(), run.rank[k].tolist(), run.buy_qty[k].tolist(),
-        run.codes[k].tolist(), run.money[k].tolist(), float(run.cash[k]),
+        run.day[k].tolist(),
         run.qty[k].tolist(), run.entry[k].tolist(), float(run.equity[k]),
     )
 

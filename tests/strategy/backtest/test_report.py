@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import pytest
 
 from contracts.settings import Settings
-from strategy.backtest import report
+from strategy.backtest import figures, frames, report
 from strategy.backtest.walkforward import WalkForwardResult, run_walkforward
 
 
@@ -72,8 +72,8 @@ def small_wf(real_bars: dict[str, pd.DataFrame]) -> WalkForwardResult:
 
 
 def test_equity_figure_shades_regimes_and_chop(default_result: Any) -> None:
-    fig = report.equity_figure(default_result)
-    assert fig.layout.title.text == report.TITLE_EQUITY
+    fig = figures.equity_figure(default_result)
+    assert fig.layout.title.text == figures.TITLE_EQUITY
     assert [t.name for t in fig.data[:2]] == ["strategy", "benchmark (buy & hold)"]
     shapes = fig.layout.shapes
     bands = [s for s in shapes if s.y0 == 0 and s.y1 == 1]
@@ -82,33 +82,33 @@ def test_equity_figure_shades_regimes_and_chop(default_result: Any) -> None:
     # One band per run of equal regime, coloured by regime, covering the window.
     runs = int((regime != regime.shift()).sum())
     assert len(bands) == runs
-    assert {s.fillcolor for s in bands} <= set(report.REGIME_COLORS.values())
+    assert {s.fillcolor for s in bands} <= set(figures.REGIME_COLORS.values())
     assert pd.Timestamp(bands[0].x0) == regime.index[0]
     assert pd.Timestamp(bands[-1].x1) == regime.index[-1]
     chop = default_result.chop.map(lambda v: v is True)
     chop_runs = int((chop & ~chop.shift(fill_value=False)).sum())
     assert len(strips) == chop_runs > 0
-    assert {s.fillcolor for s in strips} == {report.CHOP_COLOR}
+    assert {s.fillcolor for s in strips} == {figures.CHOP_COLOR}
 
 
 def test_regime_shapes_bands_follow_runs() -> None:
     idx = pd.bdate_range("2024-01-01", periods=6)
     regime = pd.Series(["UNKNOWN", "BULL", "BULL", "BEAR", "BEAR", "BULL"], index=idx)
     chop = pd.Series([np.nan, True, False, False, True, True], index=idx, dtype=object)
-    shapes = report.regime_shapes(regime, chop)
+    shapes = figures.regime_shapes(regime, chop)
     bands = [(s["fillcolor"], s["x0"], s["x1"]) for s in shapes if s["y1"] == 1 and s["y0"] == 0]
     assert bands == [
-        (report.REGIME_COLORS["UNKNOWN"], idx[0], idx[1]),
-        (report.REGIME_COLORS["BULL"], idx[1], idx[3]),
-        (report.REGIME_COLORS["BEAR"], idx[3], idx[5]),
-        (report.REGIME_COLORS["BULL"], idx[5], idx[5]),
+        (figures.REGIME_COLORS["UNKNOWN"], idx[0], idx[1]),
+        (figures.REGIME_COLORS["BULL"], idx[1], idx[3]),
+        (figures.REGIME_COLORS["BEAR"], idx[3], idx[5]),
+        (figures.REGIME_COLORS["BULL"], idx[5], idx[5]),
     ]
     strips = [(s["x0"], s["x1"]) for s in shapes if s["y0"] == 0.95]
     assert strips == [(idx[1], idx[2]), (idx[4], idx[5])]
 
 
 def test_drawdown_figure_is_fraction_below_peak(default_result: Any) -> None:
-    fig = report.drawdown_figure(default_result)
+    fig = figures.drawdown_figure(default_result)
     dd = np.asarray(fig.data[0].y, dtype=float)
     assert dd.max() <= 0
     assert dd.min() == pytest.approx(default_result.metrics["mdd"])
@@ -118,11 +118,11 @@ def test_trades_figure_marks_every_fill_with_ticker_selector(
     default_result: Any, real_bars: dict[str, pd.DataFrame]
 ) -> None:
     fills = default_result.fills
-    fig = report.trades_figure(default_result, real_bars)
-    tickers = report.traded_tickers(default_result)
+    fig = figures.trades_figure(default_result, real_bars)
+    tickers = frames.traded_tickers(default_result)
     assert len(tickers) > 1
     buttons = fig.layout.updatemenus[0].buttons
-    assert [b.label for b in buttons] == [report.instrument_label(t) for t in tickers]
+    assert [b.label for b in buttons] == [frames.instrument_label(t) for t in tickers]
     assert all(" " in b.label for b in buttons)  # code and Korean name
     markers = [t for t in fig.data if t.mode == "markers"]
     assert sum(len(t.x) for t in markers) == len(fills)
@@ -133,11 +133,11 @@ def test_trades_figure_marks_every_fill_with_ticker_selector(
     # Only the first ticker is visible until another is picked.
     visible = {t.name.split()[0] for t in fig.data if t.visible is not False}
     assert visible == {tickers[0]}
-    assert fig.layout.title.text == f"{report.TITLE_TRADES}: {report.instrument_label(tickers[0])}"
+    assert fig.layout.title.text == f"{figures.TITLE_TRADES}: {frames.instrument_label(tickers[0])}"
 
 
 def test_per_year_frame_adds_benchmark_return(default_result: Any) -> None:
-    frame = report.per_year_frame(default_result)
+    frame = frames.per_year_frame(default_result)
     assert frame["year"].tolist() == [2021, 2022, 2023, 2024, 2025]
     bench = default_result.benchmark
     ends = bench.groupby(bench.index.year).last()
@@ -146,7 +146,7 @@ def test_per_year_frame_adds_benchmark_return(default_result: Any) -> None:
 
 
 def test_metrics_frame_lists_every_metric_with_benchmark(default_result: Any) -> None:
-    frame = report.metrics_frame(default_result)
+    frame = frames.metrics_frame(default_result)
     assert frame["metric"].tolist() == list(default_result.metrics)
     row = frame.set_index("metric").loc["total_return"]
     assert row["strategy"] == f"{default_result.metrics['total_return'] * 100:.2f}%"
@@ -170,7 +170,7 @@ def test_metrics_frame_lists_every_metric_with_benchmark(default_result: Any) ->
     ],
 )
 def test_format_value(name: str, value: object, text: str) -> None:
-    assert report.format_value(name, value) == text
+    assert frames.format_value(name, value) == text
 
 
 def test_write_backtest_report_self_contained_with_titles(
@@ -183,18 +183,20 @@ def test_write_backtest_report_self_contained_with_titles(
     assert_self_contained(html)
     assert "<title>Defaults 2021-2025</title>" in html
     for title in (
-        report.TITLE_EQUITY,
-        report.TITLE_DRAWDOWN,
-        report.TITLE_TRADES,
-        report.TITLE_PER_YEAR,
-        report.TITLE_METRICS,
+        figures.TITLE_EQUITY,
+        figures.TITLE_DRAWDOWN,
+        figures.TITLE_TRADES,
+        figures.TITLE_PER_YEAR,
+        figures.TITLE_METRICS,
     ):
         assert title in html
     assert html.count("Plotly.newPlot") == 5  # equity, drawdown, monthly, exposure, trades
 
 
 def test_sweep_heatmap_aggregates_other_parameters_by_max(sweep_df: pd.DataFrame) -> None:
-    fig = report.sweep_heatmap_figure(sweep_df, "rsi_buy_threshold", "rsi_sell_threshold", "sharpe")
+    fig = figures.sweep_heatmap_figure(
+        sweep_df, "rsi_buy_threshold", "rsi_sell_threshold", "sharpe"
+    )
     hm = fig.data[0]
     assert isinstance(hm, go.Heatmap)
     assert list(hm.x) == ["40.0", "45.0", "50.0"]
@@ -202,22 +204,22 @@ def test_sweep_heatmap_aggregates_other_parameters_by_max(sweep_df: pd.DataFrame
     z = np.asarray(hm.z, dtype=float)
     expected = [[x / 10 + y / 100 + 1.0 for x in (40, 45, 50)] for y in (65, 70)]
     np.testing.assert_allclose(z, expected)
-    assert report.TITLE_HEATMAP in fig.layout.title.text
+    assert figures.TITLE_HEATMAP in fig.layout.title.text
 
 
 def test_sweep_heatmap_one_parameter_is_one_row(sweep_df: pd.DataFrame) -> None:
-    fig = report.sweep_heatmap_figure(sweep_df, "rsi_buy_threshold", "rsi_buy_threshold", "sharpe")
+    fig = figures.sweep_heatmap_figure(sweep_df, "rsi_buy_threshold", "rsi_buy_threshold", "sharpe")
     z = np.asarray(fig.data[0].z, dtype=float)
     np.testing.assert_allclose(z, [[x / 10 + 0.7 + 1.0 for x in (40, 45, 50)]])
 
 
 def test_sweep_heatmap_unknown_column_is_error(sweep_df: pd.DataFrame) -> None:
     with pytest.raises(KeyError, match="nope"):
-        report.sweep_heatmap_figure(sweep_df, "nope", "rsi_sell_threshold", "sharpe")
+        figures.sweep_heatmap_figure(sweep_df, "nope", "rsi_sell_threshold", "sharpe")
 
 
 def test_sweep_top_frame_keeps_rank_order_and_params(sweep_df: pd.DataFrame) -> None:
-    top = report.sweep_top_frame(sweep_df, "sharpe", n=3)
+    top = frames.sweep_top_frame(sweep_df, "sharpe", n=3)
     assert top["rank"].tolist() == [1, 2, 3]
     assert list(top.columns[:5]) == [
         "rank",
@@ -235,8 +237,8 @@ def test_write_sweep_report_self_contained(sweep_df: pd.DataFrame, tmp_path: Pat
     )
     html = path.read_text(encoding="utf-8")
     assert_self_contained(html)
-    assert report.TITLE_HEATMAP in html
-    assert report.TITLE_TOP in html
+    assert figures.TITLE_HEATMAP in html
+    assert figures.TITLE_TOP in html
 
 
 def test_write_sweep_results_csv_and_parquet_round_trip(
@@ -251,13 +253,13 @@ def test_write_sweep_results_csv_and_parquet_round_trip(
 
 
 def test_walkforward_figures(small_wf: WalkForwardResult) -> None:
-    eq = report.walkforward_equity_figure(small_wf)
-    assert report.TITLE_WF_EQUITY in eq.layout.title.text
+    eq = figures.walkforward_equity_figure(small_wf)
+    assert figures.TITLE_WF_EQUITY in eq.layout.title.text
     assert "gap" in eq.layout.title.text
     np.testing.assert_allclose(np.asarray(eq.data[0].y, dtype=float), small_wf.oos_equity)
     assert len(eq.layout.shapes) == len(small_wf.windows)
-    table = report.walkforward_windows_figure(small_wf)
-    assert report.TITLE_WF_WINDOWS in table.layout.title.text
+    table = figures.walkforward_windows_figure(small_wf)
+    assert figures.TITLE_WF_WINDOWS in table.layout.title.text
     assert len(table.data[0].cells.values[0]) == len(small_wf.windows)
 
 
@@ -266,5 +268,5 @@ def test_write_walkforward_report_self_contained(
 ) -> None:
     html = report.write_walkforward_report(small_wf, tmp_path / "wf.html").read_text("utf-8")
     assert_self_contained(html)
-    assert report.TITLE_WF_EQUITY in html
-    assert report.TITLE_WF_WINDOWS in html
+    assert figures.TITLE_WF_EQUITY in html
+    assert figures.TITLE_WF_WINDOWS in html

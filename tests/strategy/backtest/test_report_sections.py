@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from contracts.settings import Settings, StrategyParams
-from strategy.backtest import report
-from strategy.backtest.sweep import run_sweep
+from strategy.backtest import figures, frames, report
+from strategy.backtest.sweep import grid_edge_warnings, run_sweep
 from strategy.backtest.walkforward import WalkForwardResult, run_walkforward, window_notes
 
 
@@ -95,13 +95,13 @@ def bt_page(default_result: Any, real_bars: dict[str, pd.DataFrame],
 
 
 def test_backtest_report_has_every_section_and_figure(bt_page: _Page) -> None:
-    for title in (report.TITLE_CONFIG, report.TITLE_METRICS, report.TITLE_TRADE_STATS,
-                  report.TITLE_MONTHLY, report.TITLE_WORST_DD, report.TITLE_PER_TICKER,
-                  report.TITLE_PER_YEAR, report.TITLE_TRADE_LIST):
+    for title in (figures.TITLE_CONFIG, figures.TITLE_METRICS, figures.TITLE_TRADE_STATS,
+                  figures.TITLE_MONTHLY, figures.TITLE_WORST_DD, figures.TITLE_PER_TICKER,
+                  figures.TITLE_PER_YEAR, figures.TITLE_TRADE_LIST):
         sec = bt_page.sections.get(report.SECTION_IDS[title])
         assert sec is not None and sec["h2"] == title, title
-    for title in (report.TITLE_EQUITY, report.TITLE_DRAWDOWN, report.TITLE_MONTHLY,
-                  report.TITLE_EXPOSURE, report.TITLE_TRADES):
+    for title in (figures.TITLE_EQUITY, figures.TITLE_DRAWDOWN, figures.TITLE_MONTHLY,
+                  figures.TITLE_EXPOSURE, figures.TITLE_TRADES):
         assert any(f.startswith(title) for f in bt_page.figures), (title, bt_page.figures)
 
 
@@ -133,14 +133,14 @@ def test_backtest_report_trade_stats_profit_factor_and_expectancy(bt_page: _Page
     assert stats["profit factor"] == f"{pf:.3f}"
     assert stats["expectancy"].startswith(f"{pnl.mean():,.0f} KRW")
     best = default_result.trades.iloc[int(np.argmax(pnl.to_numpy()))]
-    assert stats["best trade"].startswith(report.instrument_label(best["ticker"]))
+    assert stats["best trade"].startswith(frames.instrument_label(best["ticker"]))
     assert f"{best['pnl']:+,.0f} KRW" in stats["best trade"]
     assert stats["worst trade"] and stats["closed trades"] == str(len(pnl))
 
 
 def test_backtest_report_monthly_returns_compound_to_the_total(bt_page: _Page,
                                                                default_result: Any) -> None:
-    frame = report.monthly_returns_frame(default_result.equity)
+    frame = frames.monthly_returns_frame(default_result.equity)
     months = frame.drop(columns="total").to_numpy(dtype=float)
     compounded = np.nanprod(1 + months) - 1
     assert compounded == pytest.approx(default_result.metrics["total_return"], rel=1e-9)
@@ -205,13 +205,13 @@ def test_sweep_report_execution_buy_and_hold_and_grid_edge(
     edge_text = page.sections["grid-edges"]["text"]
     on_edge = best in (40, 55)
     assert ("rsi_buy_threshold" in edge_text) == on_edge
-    assert any(f.startswith(report.TITLE_HEATMAP) for f in page.figures)
+    assert any(f.startswith(figures.TITLE_HEATMAP) for f in page.figures)
     top = page.sections["top-combinations"]["tables"][0]
     assert top["rows"][0][top["header"].index("sharpe")] == f"{real_sweep.iloc[0]['sharpe']:.3f}"
 
 
 def test_grid_edge_warning_names_parameter_on_the_edge_only(sweep_df_edge: pd.DataFrame) -> None:
-    warnings = report.grid_edge_warnings(sweep_df_edge, {"a": [1, 2, 3], "b": [1, 2, 3]},
+    warnings = grid_edge_warnings(sweep_df_edge, {"a": [1, 2, 3], "b": [1, 2, 3]},
                                          "sharpe")
     assert len(warnings) == 1 and "a = 3" in warnings[0] and "highest" in warnings[0]
 
@@ -234,7 +234,7 @@ def wf(real_bars: dict[str, pd.DataFrame]) -> WalkForwardResult:
 
 def test_walkforward_report_sections_and_notes(wf: WalkForwardResult, tmp_path: Path) -> None:
     page = parse(report.write_walkforward_report(wf, tmp_path / "wf.html"))
-    for title in (report.TITLE_WF_EQUITY, report.TITLE_WF_IS_OOS, report.TITLE_WF_PARAMS):
+    for title in (figures.TITLE_WF_EQUITY, figures.TITLE_WF_IS_OOS, figures.TITLE_WF_PARAMS):
         assert any(f.startswith(title) for f in page.figures), (title, page.figures)
     windows = page.sections["windows"]["tables"][0]
     assert windows["header"] == [str(c) for c in wf.windows.columns]  # untruncated headers

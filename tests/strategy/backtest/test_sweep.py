@@ -10,18 +10,18 @@ import pandas as pd
 import pytest
 
 from contracts.settings import Settings
+from strategy.backtest import grid as grid_mod
 from strategy.backtest import sweep as sweep_mod
-from strategy.backtest.sweep import (
+from strategy.backtest.grid import (
     GridError,
     expand_grid,
     expand_range,
     parse_grid,
     parse_grid_yaml,
     parse_set_items,
-    rank_results,
-    run_sweep,
     settings_for,
 )
+from strategy.backtest.sweep import rank_results, run_sweep
 
 START = date(2021, 1, 4)
 END = date(2023, 12, 28)
@@ -248,19 +248,26 @@ def test_run_sweep_computes_indicators_once_per_group(
     from strategy.backtest import engine
 
     calls: list[tuple[int, int, int, int]] = []
-    real = engine.compute_indicators
+    rsi_periods: list[int] = []
+    real_get = engine.IndicatorCache.get
+    real_rsi = engine.IndicatorCache._rsi_of
 
-    def spy(m, *, rsi_period, regime_ma_long, ma_short_period, adx_period):  # type: ignore[no-untyped-def]
+    def spy(self, *, rsi_period, regime_ma_long, ma_short_period, adx_period):  # type: ignore[no-untyped-def]
         calls.append((rsi_period, regime_ma_long, ma_short_period, adx_period))
-        return real(
-            m,
+        return real_get(
+            self,
             rsi_period=rsi_period,
             regime_ma_long=regime_ma_long,
             ma_short_period=ma_short_period,
             adx_period=adx_period,
         )
 
-    monkeypatch.setattr(engine, "compute_indicators", spy)
+    def rsi_spy(self, period):  # type: ignore[no-untyped-def]
+        rsi_periods.append(period)
+        return real_rsi(self, period)
+
+    monkeypatch.setattr(engine.IndicatorCache, "get", spy)
+    monkeypatch.setattr(engine.IndicatorCache, "_rsi_of", rsi_spy)
     grid = {
         "rsi_period": [14, 40],
         "regime_ma_long": [100, 120],
@@ -276,6 +283,8 @@ def test_run_sweep_computes_indicators_once_per_group(
         (40, 120, 60, 30),
     ]
     assert df.attrs["n_groups"] == 4
+    # Shared across groups: each RSI period once, whatever the SMA periods.
+    assert sorted(rsi_periods) == [14, 40]
 
 
 def test_run_sweep_counts_skipped_combinations(real_bars: dict[str, pd.DataFrame]) -> None:
@@ -447,7 +456,7 @@ def test_expand_grid_fast_path_equals_full_model_validation(
     grid = parse_grid({"rsi_buy_threshold": [40, 55, 70], "rsi_sell_threshold": [50, 60, 75],
                        "ma_short_period": [60, 120], "stop_loss_pct": [0.1, 0.2]})
     fast = expand_grid(Settings(), grid)
-    monkeypatch.setattr(sweep_mod, "_only_cross_field_rules", lambda model: False)
+    monkeypatch.setattr(grid_mod, "_only_cross_field_rules", lambda model: False)
     full = expand_grid(Settings(), grid)
     assert [c.combo_id for c in fast.combinations] == [c.combo_id for c in full.combinations]
     for a, b in zip(fast.combinations, full.combinations, strict=True):
@@ -459,8 +468,8 @@ def test_expand_grid_fast_path_equals_full_model_validation(
 
 def test_expand_grid_refuses_true_false_for_a_number_and_keeps_the_fast_path() -> None:
     with pytest.raises(GridError, match="stop_loss_pct.*true/false"):
-        sweep_mod.expand_grid(Settings(), {"stop_loss_pct": [True]})
+        grid_mod.expand_grid(Settings(), {"stop_loss_pct": [True]})
     # The base model's per-field checks do not force a full model validation per combination.
     from contracts.settings import StrategyParams
 
-    assert sweep_mod._only_cross_field_rules(StrategyParams)
+    assert grid_mod._only_cross_field_rules(StrategyParams)

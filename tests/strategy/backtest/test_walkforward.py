@@ -199,7 +199,7 @@ def test_run_walkforward_oos_runs_are_test_window_backtests(
     real_bars: dict[str, pd.DataFrame],  # type: ignore[no-untyped-def]
 ) -> None:
     from strategy.backtest.engine import run_backtest
-    from strategy.backtest.sweep import settings_for
+    from strategy.backtest.grid import settings_for
 
     row = wf.windows.iloc[6]  # a window that trades out of sample
     assert row["oos_n_trades"] > 0

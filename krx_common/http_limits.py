@@ -121,6 +121,7 @@ class LimitedHttpTools(HttpToolsProtocol):
         self._opened = time.monotonic()
         self._timer: asyncio.TimerHandle | None = None
         self._in_body = False
+        self._head_begun = False  # part of a request head came (a timeout answers 408)
 
     # -- connection cap -----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -173,7 +174,7 @@ class LimitedHttpTools(HttpToolsProtocol):
         if self._in_head and running:
             self._arm(self.head_timeout_s)  # a pipelined head behind a running request: wait
             return
-        if self._in_head and self._raw_head > 0:
+        if self._in_head and self._head_begun:
             self._refused = True
             self.transport.write(head_timeout_response(self.head_timeout_s, self.env_prefix))
         self._refused = True
@@ -184,8 +185,6 @@ class LimitedHttpTools(HttpToolsProtocol):
         if self._refused:
             return
         if self._in_head:
-            if self._raw_head == 0 and self._timer is None:
-                self._arm(self.head_timeout_s)  # the next request's head began
             self._raw_head += len(data)
         elif self._in_body:
             self._arm(self.head_timeout_s)  # the body is still arriving
@@ -204,6 +203,14 @@ class LimitedHttpTools(HttpToolsProtocol):
                                                             self.env_prefix))
             self.transport.close()
 
+    def on_message_begin(self) -> None:
+        # A request's head began (also a pipelined one); the first request's timer already
+        # runs from the connection's opening.
+        if self._timer is None:
+            self._arm(self.head_timeout_s)
+        self._head_begun = True
+        super().on_message_begin()
+
     def on_url(self, url: bytes) -> None:
         self._parsed_head += len(url)
         super().on_url(url)
@@ -214,6 +221,7 @@ class LimitedHttpTools(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._head_begun = False
         self._in_body = True
         self._arm(self.head_timeout_s)  # for the body, re-armed by each chunk
         if self._parsed_head > self.max_header_bytes:

@@ -47,7 +47,7 @@ import paramiko
 
 from contracts.common import now_kst
 from contracts.pc import TunnelState, TunnelStatus
-from krx_common.defaults import OCI_BACKEND_UNIT
+from krx_common.defaults import OCI_BACKEND_UNIT, OCI_PORT, TUNNEL_PORT
 
 log = logging.getLogger("krx.pc.tunnel")
 # sshtunnel logs every failed attempt at ERROR; the keeper reports them as state + last_error.
@@ -118,8 +118,8 @@ class TunnelSettings:
     known_hosts: Path
     trust_on_first_use: bool = False
     remote_host: str = "127.0.0.1"
-    remote_port: int = 8000
-    local_port: int = 8001
+    remote_port: int = OCI_PORT
+    local_port: int = TUNNEL_PORT
     probe_interval_s: float = 1.0
     probe_timeout_s: float = 1.0  # /health slower than this is DEGRADED (slow), not broken
     backoff_max_s: float = 2.0

@@ -40,6 +40,12 @@ def default_data_root() -> Path:
     return Path.home() / ".krx-alertor"
 
 
+def demo_data_root() -> Path:
+    """Where the embedded demo keeps its state (`krx demo`, and `krx daily --data demo` without
+    --data-dir): its own root, so the synthetic market never overwrites a real run's summary."""
+    return default_data_root() / "state" / "demo"
+
+
 @dataclass(frozen=True)
 class DataPaths:
     """Every artifact's path under `root`. Paths are computed once per instance: the hot read

@@ -48,18 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def demo_data_root() -> Path:
-    """Where `--data demo` keeps its state when no --data-dir is given: its own root, so the
-    synthetic market never overwrites a real run's summary (the same root as `krx demo`)."""
-    from oci_backend.paths import default_data_root
-
-    return default_data_root() / "state" / "demo"
-
-
 def data_root(args: argparse.Namespace) -> Path | None:
     if args.data_dir is not None:
         return Path(args.data_dir)
     if args.data.strip().lower().partition(":")[0] == "demo":
+        from oci_backend.paths import demo_data_root
+
         return demo_data_root()
     return None
 

@@ -39,7 +39,7 @@ from pc_cockpit.server import cockpit_command
 
 
 def _default_root() -> Path:
-    from krx_cli.commands.daily import demo_data_root
+    from oci_backend.paths import demo_data_root
 
     return demo_data_root()
 

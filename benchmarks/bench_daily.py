@@ -4,7 +4,7 @@ Rows:
 - core (warm): load (csv, in-process cache) + validate + indicators + signals + plan, 14 tickers
 - core, uncached load: the same with the parsed-CSV cache cleared before every run (baseline)
 - run_cycle (warm): the whole cycle incl. the atomic, fsynced writes of plan/summary/audit
-- cold process: `krx daily --asof 2025-12-29` as a fresh process, vs `python -c pass` baseline
+- cold process: `krx daily --replay --asof 2025-12-29` (on a replay root) as a fresh process, vs `python -c pass` baseline
 Targets: core ≤ 50 ms warm; cold process ≤ 2.5 s.
 """
 
@@ -57,17 +57,15 @@ def main() -> int:
     rows.append(summarize("core, uncached CSV parse (baseline)", time_calls(uncached, 20)))
 
     from contracts import Settings
-    from krx_common.atomic import atomic_write_model
     from oci_backend.paths import data_paths
     from oci_backend.pipeline import run_cycle
-    from oci_backend.store import Store
+    from oci_backend.replay_root import create_replay_root
 
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(data_paths(tmp))
-        store.initialize()
-        s = store.settings().model_copy(update={"universe": ALL_TICKERS})
-        atomic_write_model(store.paths.settings, Settings.model_validate(s.model_dump()))
+        # A replay root: `--asof` runs only there (a live root refuses a chosen session).
         spec = f"csv:{REPO_DAILY}"
+        store = create_replay_root(data_paths(tmp), label="bench", data_spec=spec,
+                                   settings=Settings(universe=ALL_TICKERS))
 
         def full() -> object:
             res = run_cycle(store, data_spec=spec, asof=ASOF, actor="bench")
@@ -77,7 +75,8 @@ def main() -> int:
         rows.append(summarize("run_cycle (warm, incl. fsync writes)", time_calls(full, 30)))
 
         krx = str(Path(sys.executable).with_name("krx"))
-        cmd = [krx, "daily", "--data", spec, "--asof", ASOF.isoformat(), "--data-dir", tmp]
+        cmd = [krx, "daily", "--replay", "--data", spec, "--asof", ASOF.isoformat(),
+               "--data-dir", tmp]
 
         def cold() -> None:
             subprocess.run(cmd, check=True, capture_output=True)

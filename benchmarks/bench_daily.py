@@ -4,7 +4,8 @@ Rows:
 - core (warm): load (csv, in-process cache) + validate + indicators + signals + plan, 14 tickers
 - core, uncached load: the same with the parsed-CSV cache cleared before every run (baseline)
 - run_cycle (warm): the whole cycle incl. the atomic, fsynced writes of plan/summary/audit
-- cold process: `krx daily --replay --asof 2025-12-29` (on a replay root) as a fresh process, vs `python -c pass` baseline
+- cold process: `krx daily --replay --asof 2025-12-29` (on a replay root) as a fresh
+  process, vs `python -c pass` baseline
 Targets: core ≤ 50 ms warm; cold process ≤ 2.5 s.
 """
 

@@ -20,6 +20,7 @@ def krx(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_cli_sweep_prints_top_table_and_writes_results_and_report(
     krx_data_dir: Path, tmp_path: Path
 ) -> None:

@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs and run all of it (the README's test command).
+# Install everything the test suite needs and run all of it (the README's test command), in
+# parallel on every core (pytest-xdist; KRX_TEST_WORKERS overrides the worker count, 0 runs in
+# one process). Extra arguments go to pytest.
+#   scripts/test.sh --quick   the development loop: unit-level tests only (not integration, not
+#                             slow), no installs, no mypy; numba's cache kept between runs.
 # System packages the tests drive for real are installed with apt when running as root:
 # cron (`crontab -n`), systemd (`systemd-analyze verify`), openssh-server (a real sshd for the
 # tunnel tests), openssh-client (ssh-keygen) and chromium (Playwright drives Debian's build; never
@@ -8,6 +12,34 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY="${PYTHON:-python3}"
+WORKERS="${KRX_TEST_WORKERS:-auto}"
+XDIST=(-n "$WORKERS")  # --dist loadgroup is in pyproject.toml addopts
+
+pytest_rc() {
+  set +e
+  .venv/bin/python -m pytest "$@"
+  local rc=$?
+  set -e
+  if [ $rc -eq 5 ]; then
+    echo "pytest collected no tests: that is a failure" >&2
+    return 1
+  fi
+  return $rc
+}
+
+if [ "${1:-}" = "--quick" ]; then
+  shift
+  if [ ! -x .venv/bin/python ]; then
+    echo "no .venv yet: run bash scripts/test.sh once (it installs everything)" >&2
+    exit 1
+  fi
+  .venv/bin/ruff check .
+  # A persistent numba cache outside the checkout: the kernels compile once, not every loop.
+  export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/krx-alertor/numba}"
+  pytest_rc "${XDIST[@]}" -m "not integration and not slow" "$@"
+  exit $?
+fi
+
 need=()
 command -v crontab >/dev/null 2>&1 || need+=(cron)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
@@ -18,6 +50,7 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 # Korean glyphs in the cockpit's browser screenshots (tests/e2e); optional for the assertions.
 fc-list 2>/dev/null | grep -i nanum >/dev/null || need+=(fonts-nanum)
 fc-list 2>/dev/null | grep -i "color emoji" >/dev/null || need+=(fonts-noto-color-emoji)
+fc-list 2>/dev/null | grep -i "noto sans cjk" >/dev/null || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
@@ -38,12 +71,4 @@ fi
 .venv/bin/lint-imports
 .venv/bin/krx schema --check
 
-set +e
-.venv/bin/python -m pytest "$@"
-rc=$?
-set -e
-if [ $rc -eq 5 ]; then
-  echo "pytest collected no tests: that is a failure" >&2
-  exit 1
-fi
-exit $rc
+pytest_rc "${XDIST[@]}" "$@"

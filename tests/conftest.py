@@ -1,9 +1,14 @@
-"""Shared fixtures: the real KRX bars carried in the repository (`data/krx/`)."""
+"""Shared fixtures: the real KRX bars carried in the repository (`data/krx/`), one numba cache
+per run, and the grouping of tests for parallel runs (pytest-xdist, `--dist loadgroup`)."""
 
 from __future__ import annotations
 
+import fcntl
+import inspect
 import json
 import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +22,81 @@ KRX_DATA = REPO / "data" / "krx"
 # pykrx logs in to KRX at import when these are set; tests never talk to KRX.
 for _var in ("KRX_ID", "KRX_PW"):
     os.environ.pop(_var, None)
+
+_OWNED_NUMBA_CACHE = "_krx_owned_numba_cache"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One numba cache for the whole run, outside the checkout: the controller (or the only
+    process) makes a fresh directory and exports NUMBA_CACHE_DIR before xdist starts its
+    workers, so the workers and every subprocess they start (CLI, servers) inherit it and
+    load the kernels the first of them compiled. A NUMBA_CACHE_DIR set by the caller is kept
+    (e.g. a persistent cache for the quick loop)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    path = tempfile.mkdtemp(prefix="krx-tests-numba-")
+    os.environ["NUMBA_CACHE_DIR"] = path
+    setattr(config, _OWNED_NUMBA_CACHE, path)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    path = getattr(config, _OWNED_NUMBA_CACHE, None)
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
+        os.environ.pop("NUMBA_CACHE_DIR", None)
+
+
+@pytest.fixture(scope="session")
+def numba_kernels() -> None:
+    """The backtest kernels compiled once per run into the shared NUMBA_CACHE_DIR: the first
+    worker compiles them under an exclusive lock, the others wait for it and load them from
+    the cache instead of compiling again."""
+    cache = Path(os.environ["NUMBA_CACHE_DIR"])
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / "compile.lock", "a+", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            from strategy.backtest import jit
+
+            jit.compile_kernels()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _holds_a_shared_resource(fixturedef: pytest.FixtureDef[object]) -> bool:
+    """A module- or class-scoped fixture that yields: a server, a stack, a browser (made once,
+    torn down after the module). Data fixtures (bars, a sweep) return and may be computed once
+    per worker."""
+    return fixturedef.scope in ("module", "class", "package") and (
+        inspect.isgeneratorfunction(fixturedef.func)
+    )
+
+
+def _start_rank(item: pytest.Item) -> int:
+    return 0 if item.get_closest_marker("slow") else (
+        1 if item.get_closest_marker("integration") else 2)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests sharing a resource fixture of their module go to one xdist worker together
+    (`--dist loadgroup`), so the server is started once, as in a sequential run; every other
+    test is scheduled on its own. Runs before xdist turns the marks into scheduling groups.
+
+    On an xdist worker the tests are also ordered slow, then integration, then the rest (a
+    stable sort): xdist hands them out in this order (groups first), so the long tests start
+    early and the short ones fill the gaps instead of one long test running alone at the
+    end. A sequential run keeps the file order."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=_start_rank)
+    for item in items:
+        fixtureinfo = getattr(item, "_fixtureinfo", None)
+        if fixtureinfo is None:
+            continue
+        if any(_holds_a_shared_resource(d)
+               for name in fixtureinfo.names_closure
+               for d in fixtureinfo.name2fixturedefs.get(name, ())):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture(scope="session")

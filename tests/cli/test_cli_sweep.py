@@ -20,6 +20,7 @@ def krx(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_cli_sweep_prints_top_table_and_writes_results_and_report(
     krx_data_dir: Path, tmp_path: Path
 ) -> None:
@@ -91,6 +92,7 @@ def test_cli_walkforward_prints_windows_and_writes_json_and_report(
     assert "<script src=" not in html.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_cli_sweep_params_file_sets_base_settings(krx_data_dir: Path, tmp_path: Path) -> None:
     params = tmp_path / "params.yaml"
     params.write_text("rsi_period: 20\nrsi_perod: 3\n", encoding="utf-8")
@@ -111,6 +113,7 @@ def test_cli_sweep_params_file_sets_base_settings(krx_data_dir: Path, tmp_path: 
     assert "2 combinations" in res.stdout
 
 
+@pytest.mark.slow
 def test_cli_sweep_prints_execution_buy_and_hold_and_grid_edge(
     krx_data_dir: Path, tmp_path: Path
 ) -> None:
@@ -132,6 +135,7 @@ def test_cli_sweep_prints_execution_buy_and_hold_and_grid_edge(
                           float(lines[header + 1].split()[2]) in (65.0, 80.0))
 
 
+@pytest.mark.slow
 def test_cli_walkforward_explains_undefined_is_and_zero_trade_windows(
     krx_data_dir: Path, tmp_path: Path
 ) -> None:

@@ -52,6 +52,7 @@ def test_daily_non_session_asof_is_one_line_exit_2_nothing_written(tmp_path, krx
     assert not (tmp_path / "fresh").exists()
 
 
+@pytest.mark.slow
 def test_daily_non_session_asof_leaves_an_existing_root_byte_identical(tmp_path, krx_data_dir):
     root = tmp_path / "root"
     ok = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29", "--replay",
@@ -80,6 +81,7 @@ def test_exit_code_table_is_one_table_in_code_script_and_docs():
     assert "exit 0 OK, 2 blocked/warn/holiday/stale, 1 failure" in readme
 
 
+@pytest.mark.slow
 def test_daily_exit_codes_ok_warn_blocked(tmp_path, krx_data_dir):
     ok = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29", "--replay",
               "--data-dir", str(tmp_path / "a"), "--json")
@@ -122,6 +124,7 @@ def test_render_happens_before_any_write(tmp_path, krx_data_dir):
 # --- dated copies by asof; the demo's own root --------------------------------------------
 
 
+@pytest.mark.slow
 def test_replays_on_one_day_keep_one_dated_copy_per_session(tmp_path, krx_data_dir):
     for asof in ("2025-12-26", "2025-12-29"):
         res = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", asof, "--replay",
@@ -133,6 +136,7 @@ def test_replays_on_one_day_keep_one_dated_copy_per_session(tmp_path, krx_data_d
         assert OpsSummary.model_validate_json(copy.read_bytes()).asof.isoformat() == asof
 
 
+@pytest.mark.slow
 def test_demo_gets_its_own_root_and_never_overwrites_the_real_replay(tmp_path, krx_data_dir):
     env = {"KRX_DATA_DIR": str(tmp_path)}
     real = _krx("daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29", "--replay",
@@ -193,6 +197,7 @@ def _on_tty(args: list[str], env: dict[str, str]) -> str:
     return b"".join(chunks).decode("utf-8", "replace")
 
 
+@pytest.mark.slow
 def test_colour_on_a_tty_off_with_no_color_or_a_pipe(tmp_path, krx_data_dir):
     args = ["daily", "--data", f"csv:{krx_data_dir}", "--asof", "2025-12-29", "--replay",
             "--data-dir", str(tmp_path)]

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from contracts import OpsSummary
 
 KRX = str(Path(sys.executable).with_name("krx"))
@@ -90,6 +92,7 @@ def test_krx_daily_demo_is_labelled_synthetic_and_warn_exits_2(tmp_path):
     assert "SYNTHETIC" in res.stdout
 
 
+@pytest.mark.slow
 def test_krx_daily_notifies_once_per_kind_per_day(tmp_path, krx_data_dir, receiver):
     env = {**os.environ, "KRX_OCI_NOTIFY_URLS": receiver.url}
     args = [KRX, "daily", "--data", f"csv:{krx_data_dir}", "--data-dir", str(tmp_path)]

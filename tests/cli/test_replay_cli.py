@@ -8,6 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# Each test runs `krx replay` / `krx daily` over a month or more of sessions in a subprocess.
+pytestmark = pytest.mark.slow
+
 KRX = str(Path(sys.executable).with_name("krx"))
 
 

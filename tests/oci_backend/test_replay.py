@@ -95,6 +95,7 @@ def test_replay_quarter_through_the_api_equals_the_backtest(
     assert len(runs) >= 62 and all(e.details.get("replay") is True for e in runs)
 
 
+@pytest.mark.slow
 def test_replay_quarter_in_process_with_the_four_parameters_equals_the_backtest(
     tmp_path, bars
 ) -> None:
@@ -103,6 +104,7 @@ def test_replay_quarter_in_process_with_the_four_parameters_equals_the_backtest(
         _assert_equal(result, bars, store.settings(), Q3_2024, min_fills=20)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("KRX_REPLAY_YEARS") != "1" and not os.environ.get("CI"),
                     reason="full-year replays (about 1-3 minutes) run in CI; locally set "
                            "KRX_REPLAY_YEARS=1")

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from contracts import Portfolio, Settings
@@ -48,6 +49,26 @@ def _all_valid(data: Path) -> None:
     store.audit()
 
 
+def _wait_group_dead(pgid: int, timeout: float = 30.0) -> None:
+    """SIGKILL is delivered asynchronously: on a loaded box a killed `krx daily` can take a
+    moment to exit and close its copy of the lock's descriptor. Wait until every process of
+    the group is gone or a zombie (a zombie holds no descriptors)."""
+    deadline = time.monotonic() + timeout
+    alive: list[int] = []
+    while time.monotonic() < deadline:
+        alive = []
+        for p in psutil.process_iter(["status"]):
+            try:
+                if os.getpgid(p.pid) == pgid and p.info["status"] != psutil.STATUS_ZOMBIE:
+                    alive.append(p.pid)
+            except (ProcessLookupError, psutil.NoSuchProcess):
+                pass
+        if not alive:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"processes {alive} of the killed group {pgid} did not exit in {timeout}s")
+
+
 def test_crash_daily_ops_killed_at_random_moments_recovers(tmp_path, krx_data_dir):
     data = tmp_path / "data"
     Store(data_paths(data)).initialize()
@@ -61,6 +82,7 @@ def test_crash_daily_ops_killed_at_random_moments_recovers(tmp_path, krx_data_di
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # the group this test started, by its id
         proc.wait(timeout=30)
+        _wait_group_dead(proc.pid)
     done = subprocess.run(["bash", str(REPO / "scripts" / "daily_ops.sh")], env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode in (0, 2), done.stdout + done.stderr

@@ -57,6 +57,7 @@ def _summary(store: Store, *, holiday: bool) -> None:
         message="holiday: no plan" if holiday else "stale: expected bars for yesterday"))
 
 
+@pytest.mark.slow
 def test_daily_ops_busy_run_is_recorded_audited_and_notified(tmp_path, receiver):
     data = tmp_path / "data"
     Store(data_paths(data)).initialize()
@@ -73,6 +74,7 @@ def test_daily_ops_busy_run_is_recorded_audited_and_notified(tmp_path, receiver)
     assert receiver.titles() == ["KRX Alertor: daily ops BUSY"]
 
 
+@pytest.mark.slow
 def test_daily_ops_blocked_day_exits_2_with_status_and_incident(tmp_path, receiver):
     data = tmp_path / "data"
     store = Store(data_paths(data))

@@ -32,6 +32,7 @@ def _key(d):
             d.buy_qty.tolist(), np.round(d.rsi, 9).tolist(), round(d.adx, 9))
 
 
+@pytest.mark.slow
 def test_decide_has_no_look_ahead_for_every_session_2021_2025(bars):
     """Decisions at T on bars cut at T equal decisions at T on the whole history, and the
     indicator values the decision read equal the full-history series at T."""

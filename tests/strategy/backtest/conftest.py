@@ -135,3 +135,8 @@ def all_result(real_bars: dict[str, pd.DataFrame], all_settings: Settings) -> An
     from strategy.backtest.engine import run_backtest
 
     return run_backtest(real_bars, all_settings, REAL_START, REAL_END)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_kernels(numba_kernels: None) -> None:
+    """Every backtest test runs on kernels compiled once per run (see `numba_kernels`)."""

@@ -69,6 +69,16 @@ class NotificationPrefs(Contract):
     incidents: StrictBool = True
 
 
+class TelegramPrefs(Contract):
+    """Who may command the OCI Telegram bot (`krx telegram serve`): an update is answered only
+    when its chat AND its sender are listed; empty = nobody."""
+
+    allowed_chat_ids: list[int] = Field(default_factory=list, max_length=50,
+                                        description="Telegram chat ids the bot answers in")
+    allowed_user_ids: list[int] = Field(default_factory=list, max_length=50,
+                                        description="Telegram user ids the bot obeys")
+
+
 class Settings(Contract):
     benchmark: Ticker = "069500"
     universe: list[Ticker] = Field(default_factory=lambda: list(DEFAULT_UNIVERSE), min_length=1,
@@ -77,6 +87,7 @@ class Settings(Contract):
     execution_mode: ExecutionMode = ExecutionMode.DRY_RUN
     guardrails: Guardrails = Field(default_factory=Guardrails)
     notifications: NotificationPrefs = Field(default_factory=NotificationPrefs)
+    telegram: TelegramPrefs = Field(default_factory=TelegramPrefs)
     updated_at: KstDatetime = Field(default_factory=now_kst)
     revision: Annotated[int, Field(ge=0)] = 0
 

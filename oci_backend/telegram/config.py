@@ -95,3 +95,6 @@ def configure_logging(token: str, level: str) -> None:
     quiet = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
     for name in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(name).setLevel(quiet)
+    # python-telegram-bot's DEBUG lines carry whole updates (message texts, also of senders
+    # not on the allowlist): never below INFO.
+    logging.getLogger("telegram").setLevel(max(logging.INFO, root.level))

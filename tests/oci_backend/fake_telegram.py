@@ -208,7 +208,8 @@ class FakeTelegram:
 
     def start(self) -> FakeTelegram:
         config = uvicorn.Config(create_fake_app(self.state), host="127.0.0.1", port=self.port,
-                                log_level="warning", timeout_graceful_shutdown=1)
+                                log_level="warning", timeout_graceful_shutdown=1,
+                                lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()

@@ -322,3 +322,33 @@ def test_buttons_expire_after_ten_minutes_and_belong_to_their_user(tmp_path: Pat
     replies = [center.on_message(CHAT, USER, "/help") for _ in range(25)]
     assert sum(1 for r in replies if r and "너무 많습니다" in r[0].text) == 1
     assert replies[-1] is None
+
+
+def test_manual_fill_is_recorded_after_confirmation_and_audited(bot_factory: Any) -> None:
+    bot = bot_factory(ExecutionMode.MANUAL)
+    bot.ask("/draft")
+    assert "제출됨" in text_of(bot.press(button(bot.ask("/approve"))))
+    [rec] = list_tickets(bot.store)
+    order = rec.ticket.orders[0]
+    assert "사용법" in text_of(bot.ask("/fill"))
+    assert "열린 주문표가 없습니다" in text_of(bot.ask("/fill 999999 1 1000"))
+    cash_before = bot.store.portfolio().cash
+    asked = bot.ask(f"/fill {order.ticker} {order.qty} {order.limit_price}")
+    assert "기록할까요" in text_of(asked)
+    assert list_tickets(bot.store)[0].fills == []  # nothing before the press
+    done = text_of(bot.press(button(asked)))
+    assert "체결을 기록했습니다" in done
+    after = list_tickets(bot.store)[0]
+    assert [(f.ticker, f.qty, f.price) for f in after.fills] == [
+        (order.ticker, order.qty, float(order.limit_price))]
+    assert bot.store.portfolio().cash < cash_before
+    held = {h.ticker: h.qty for h in bot.store.portfolio().holdings}
+    assert held[order.ticker] == order.qty
+    entries = [e for e in bot.store.audit_tail(20) if e.actor == f"telegram:{USER}"]
+    assert any(e.action is AuditAction.FILLS_RECORDED for e in entries), entries
+    assert any(f"/fill {order.ticker} {order.qty}" in e.reason for e in entries), entries
+
+
+def test_fill_is_for_manual_mode_only(bot_factory: Any) -> None:
+    bot = bot_factory()
+    assert "MANUAL" in text_of(bot.ask("/fill 069500 1 1000"))

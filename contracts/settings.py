@@ -69,6 +69,9 @@ class NotificationPrefs(Contract):
     incidents: StrictBool = True
 
 
+NotifyLevel = Literal["on", "silent", "off"]
+
+
 class TelegramPrefs(Contract):
     """Who may command the OCI Telegram bot (`krx telegram serve`): an update is answered only
     when its chat AND its sender are listed; empty = nobody."""
@@ -77,6 +80,11 @@ class TelegramPrefs(Contract):
                                         description="Telegram chat ids the bot answers in")
     allowed_user_ids: list[int] = Field(default_factory=list, max_length=50,
                                         description="Telegram user ids the bot obeys")
+    notify: dict[Annotated[str, Field(pattern=r"^[A-Z_]{1,40}$")], NotifyLevel] = Field(
+        default_factory=dict, max_length=20,
+        description="notification kind (DAILY_SUMMARY, EMERGENCY_STOP, ...) → on | silent | "
+                    "off, sent by the bot to the allowed chats (needs KRX_TELEGRAM_TOKEN_FILE "
+                    "in the sending process); a kind not listed is off")
 
 
 class Settings(Contract):

@@ -28,7 +28,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from oci_backend.config import OciConfig
-    from oci_backend.telegram.config import (
+    from oci_backend.telegram_config import (
         TelegramConfigError,
         configure_logging,
         load_config,

@@ -16,7 +16,7 @@ from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Upd
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from oci_backend.telegram.commands import CommandCenter, Reply
-from oci_backend.telegram.config import TelegramConfig
+from oci_backend.telegram_config import TelegramConfig
 
 log = logging.getLogger("krx.telegram")
 

@@ -352,3 +352,31 @@ def test_manual_fill_is_recorded_after_confirmation_and_audited(bot_factory: Any
 def test_fill_is_for_manual_mode_only(bot_factory: Any) -> None:
     bot = bot_factory()
     assert "MANUAL" in text_of(bot.ask("/fill 069500 1 1000"))
+
+
+def test_notifications_through_the_bot_per_kind_levels_once_a_day(tmp_path: Path) -> None:
+    from oci_backend.notify import NotificationKind
+    from oci_backend.telegram_config import TelegramConfig
+
+    store = make_root(tmp_path / "root")
+    s = store.settings()
+    store.push(store.revision(), portfolio=None, settings=s.model_copy(update={
+        "telegram": s.telegram.model_copy(update={"notify": {
+            "EMERGENCY_STOP": "silent", "DAILY_SUMMARY": "on", "CYCLE_FAILED": "off"}})}),
+        reason="test: notify levels", actor="test")
+    token = f"42:AA{secrets.token_urlsafe(24)}"
+    fake = FakeTelegram(token).start()
+    try:
+        notifier = Notifier(store, telegram=TelegramConfig(token=token, api_root=fake.root))
+        assert notifier.send_once(NotificationKind.EMERGENCY_STOP, "stop", "on")
+        assert notifier.send_once(NotificationKind.DAILY_SUMMARY, "daily", "ok")
+        assert not notifier.send_once(NotificationKind.CYCLE_FAILED, "failed", "x")  # off
+        assert not notifier.send_once(NotificationKind.PLAN_BLOCKED, "blocked", "x")  # unlisted
+        assert not notifier.send_once(NotificationKind.EMERGENCY_STOP, "stop", "again")  # today
+        sent = [(m["chat_id"], m["text"], m["disable_notification"]) for m in fake.sent()]
+        assert sent == [(CHAT, "stop\non", True), (CHAT, "daily\nok", False)]
+        fake.stop()  # the Bot API down: not delivered, not marked, retried by the next trigger
+        assert not notifier.send_once(NotificationKind.DAILY_SUMMARY, "daily", "x",
+                                      day=date(2030, 1, 2))
+    finally:
+        fake.stop()

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
+
+import httpx
 
 from krx_common.tokens import SecretFileError, read_secret_file
 
@@ -37,9 +40,9 @@ class TelegramConfig:
         return f"TelegramConfig(api_root={self.api_root!r}, lang={self.lang!r})"
 
 
-def load_config(env: dict[str, str] | None = None) -> TelegramConfig:
+def load_config(env: Mapping[str, str] | None = None) -> TelegramConfig:
     """From `KRX_TELEGRAM_TOKEN_FILE` (mode 0600), `KRX_TELEGRAM_API_URL`, `KRX_TELEGRAM_LANG`."""
-    env = dict(os.environ) if env is None else env
+    env = os.environ if env is None else env
     path = env.get(TOKEN_FILE_ENV, "").strip()
     if not path:
         raise TelegramConfigError(
@@ -98,3 +101,37 @@ def configure_logging(token: str, level: str) -> None:
     # python-telegram-bot's DEBUG lines carry whole updates (message texts, also of senders
     # not on the allowlist): never below INFO.
     logging.getLogger("telegram").setLevel(max(logging.INFO, root.level))
+
+
+def configured(env: Mapping[str, str] | None = None) -> TelegramConfig | None:
+    """The bot's configuration when `KRX_TELEGRAM_TOKEN_FILE` is set (None when it is not);
+    an unusable one is logged (masked) and treated as absent."""
+    env = os.environ if env is None else env
+    if not env.get(TOKEN_FILE_ENV, "").strip():
+        return None
+    try:
+        return load_config(env)
+    except TelegramConfigError as exc:
+        logging.getLogger("krx.telegram").error("Telegram notifications off: %s", exc)
+        return None
+
+
+def send_message(config: TelegramConfig, chat_id: int, text: str, *, silent: bool,
+                 timeout: float = 15.0) -> bool:
+    """One `sendMessage` (the notifier's channel; the bot itself uses python-telegram-bot).
+    True when the Bot API answered ok; never raises, never logs the URL."""
+    url = f"{config.api_root}/bot{config.token}/sendMessage"
+    try:
+        resp = httpx.post(url, json={"chat_id": chat_id, "text": text[:4000],
+                                     "disable_notification": silent},
+                          timeout=timeout, trust_env=False)
+        ok = resp.status_code == 200 and bool(resp.json().get("ok"))
+        if not ok:
+            logging.getLogger("krx.telegram").warning(
+                "Telegram sendMessage to chat %s refused: HTTP %s", chat_id, resp.status_code)
+        return ok
+    except (httpx.HTTPError, ValueError) as exc:
+        logging.getLogger("krx.telegram").warning(
+            "Telegram sendMessage to chat %s failed: %s", chat_id,
+            mask_token(type(exc).__name__ + ": " + str(exc), config.token))
+        return False

@@ -38,7 +38,7 @@ from oci_backend.emergency import switch_emergency_stop
 from oci_backend.notify import NotificationKind, Notifier
 from oci_backend.render import order_line
 from oci_backend.store import Store
-from oci_backend.telegram.texts import LANGS, pct, t, won
+from oci_backend.telegram.texts import LANGS, pct, shares, t, won
 from oci_backend.tickets import TicketError, list_tickets, record_fills, submit_ticket
 from strategy import ticketing
 
@@ -272,8 +272,8 @@ class CommandCenter:
         lines.append(f"{t('guardrails', lang)}:")
         lines += [f"{'✓' if c.ok else '✗'} {c.code} {c.value:,.4g}/{c.limit:,.4g} {c.message}"
                   for c in plan.checks]
-        lines.append(f"{t('cash', lang)} {won(plan.cash)} → {won(plan.est_cash_after)} "
-                     f"(reserve {won(plan.reserve)})")
+        lines.append(f"{t('cash', lang)} {won(plan.cash, lang)} → {won(plan.est_cash_after, lang)} "
+                     f"(reserve {won(plan.reserve, lang)})")
         return "\n".join(lines)
 
     def portfolio(self, lang: str) -> str:
@@ -283,7 +283,7 @@ class CommandCenter:
         closes = {}
         if summary is not None and summary.signals is not None:
             closes = {x.ticker: x.close for x in summary.signals.tickers}
-        lines = [f"{t('cash', lang)}: {won(p.cash)} (rev {p.revision})",
+        lines = [f"{t('cash', lang)}: {won(p.cash, lang)} (rev {p.revision})",
                  f"{t('holdings', lang)}: {len(p.holdings) or t('none', lang)}"]
         equity = p.cash
         for h in p.holdings:
@@ -293,10 +293,11 @@ class CommandCenter:
             stop_price = h.avg_price * (1 - s.strategy.stop_loss_pct)
             pnl = (close - h.avg_price) * h.qty if close is not None else None
             dist = (close / stop_price - 1) if close else None
-            lines.append(f"{h.ticker} {h.qty}주 @ {won(h.avg_price)} · {t('pnl', lang)} "
-                         f"{won(pnl)} ({pct(close / h.avg_price - 1) if close else '-'}) · "
-                         f"{t('stop_dist', lang)} {pct(dist)} (stop {won(stop_price)})")
-        lines.append(f"{t('equity', lang)}: {won(equity)}")
+            gain = (close / h.avg_price - 1) if close else None
+            lines.append(f"{h.ticker} {shares(h.qty, lang)} @ {won(h.avg_price, lang)} · "
+                         f"{t('pnl', lang)} {won(pnl, lang)} ({pct(gain)}) · "
+                         f"{t('stop_dist', lang)} {pct(dist)} (stop {won(stop_price, lang)})")
+        lines.append(f"{t('equity', lang)}: {won(equity, lang)}")
         return "\n".join(lines)
 
     def draft(self, chat: _Chat, lang: str) -> Reply:
@@ -316,8 +317,9 @@ class CommandCenter:
                                revision=self.store.revision())
         lines = [f"{t('draft', lang)} {ticket.ticket_id} · plan {ticket.plan_id} · "
                  f"{ticket.mode.value}"]
-        lines += [f"{o.side.value} {o.ticker} {o.name} {o.qty}주 @ {won(o.limit_price)} "
-                  f"(≈{won(o.est_notional)})" for o in ticket.orders]
+        lines += [f"{o.side.value} {o.ticker} {o.name} {shares(o.qty, lang)} @ "
+                  f"{won(o.limit_price, lang)} (≈{won(o.est_notional, lang)})"
+                  for o in ticket.orders]
         lines.append(t("draft_next", lang))
         return Reply("\n".join(lines))
 
@@ -364,7 +366,7 @@ class CommandCenter:
             except ValueError as exc:
                 return Reply(f"{t('refused', lang)}: {exc}")
             text = (f"{t('fill_q', lang)}\n{rec.ticket.ticket_id}: {order.side.value} {ticker} "
-                    f"{qty}주 @ {won(price)}")
+                    f"{shares(qty, lang)} @ {won(price, lang)}")
             return self._ask(Pending(kind="fill", chat_id=chat_id, user_id=user_id,
                                      created=self.clock(), fill=(rec.ticket.ticket_id, fill),
                                      reason=f"/fill {ticker} {qty} {price:g}"), text, lang)
@@ -382,8 +384,8 @@ class CommandCenter:
     def _ticket_text(self, r: TicketRecord, lang: str) -> str:
         lines = [f"{r.ticket.ticket_id} · {r.state.value} · {r.ticket.mode.value} · "
                  f"asof {r.ticket.asof}", r.message]
-        lines += [f"{t('fills', lang)}: {f.side.value} {f.ticker} {f.qty}주 @ {won(f.price)} "
-                  f"({f.filled_at:%m-%d %H:%M})" for f in r.fills]
+        lines += [f"{t('fills', lang)}: {f.side.value} {f.ticker} {shares(f.qty, lang)} @ "
+                  f"{won(f.price, lang)} ({f.filled_at:%m-%d %H:%M})" for f in r.fills]
         return "\n".join(line for line in lines if line)
 
     def audit(self, args: list[str], lang: str) -> str:

@@ -96,10 +96,17 @@ def t(key: str, lang: str) -> str:
     return en if lang == "en" else ko
 
 
-def won(x: float | None) -> str:
-    """KRW as the cockpit shows it: `1,234,567원`."""
-    return "-" if x is None else f"{x:,.0f}원"
+def won(x: float | None, lang: str = "ko") -> str:
+    """KRW as the cockpit shows it (`pc_cockpit.fmt.krw`): `1,234,567원` / `₩1,234,567`."""
+    if x is None:
+        return "—"
+    return f"₩{round(x):,}" if lang == "en" else f"{round(x):,}원"
+
+
+def shares(n: int, lang: str = "ko") -> str:
+    return f"{n:,} sh" if lang == "en" else f"{n:,}주"
 
 
 def pct(x: float | None) -> str:
-    return "-" if x is None else f"{x * 100:+.2f}%"
+    """A signed percentage as the cockpit shows one: `+1.23%`."""
+    return "—" if x is None else f"{x * 100:+.2f}%"

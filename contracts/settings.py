@@ -69,6 +69,24 @@ class NotificationPrefs(Contract):
     incidents: StrictBool = True
 
 
+NotifyLevel = Literal["on", "silent", "off"]
+
+
+class TelegramPrefs(Contract):
+    """Who may command the OCI Telegram bot (`krx telegram serve`): an update is answered only
+    when its chat AND its sender are listed; empty = nobody."""
+
+    allowed_chat_ids: list[int] = Field(default_factory=list, max_length=50,
+                                        description="Telegram chat ids the bot answers in")
+    allowed_user_ids: list[int] = Field(default_factory=list, max_length=50,
+                                        description="Telegram user ids the bot obeys")
+    notify: dict[Annotated[str, Field(pattern=r"^[A-Z_]{1,40}$")], NotifyLevel] = Field(
+        default_factory=dict, max_length=20,
+        description="notification kind (DAILY_SUMMARY, EMERGENCY_STOP, ...) → on | silent | "
+                    "off, sent by the bot to the allowed chats (needs KRX_TELEGRAM_TOKEN_FILE "
+                    "in the sending process); a kind not listed is off")
+
+
 class Settings(Contract):
     benchmark: Ticker = "069500"
     universe: list[Ticker] = Field(default_factory=lambda: list(DEFAULT_UNIVERSE), min_length=1,
@@ -77,6 +95,7 @@ class Settings(Contract):
     execution_mode: ExecutionMode = ExecutionMode.DRY_RUN
     guardrails: Guardrails = Field(default_factory=Guardrails)
     notifications: NotificationPrefs = Field(default_factory=NotificationPrefs)
+    telegram: TelegramPrefs = Field(default_factory=TelegramPrefs)
     updated_at: KstDatetime = Field(default_factory=now_kst)
     revision: Annotated[int, Field(ge=0)] = 0
 

@@ -1,7 +1,11 @@
-"""Notifications through apprise: the daily summary and incidents, one message per kind per day.
+"""Notifications through apprise and the Telegram bot: the daily summary and incidents, one
+message per kind per day.
 
-Off unless apprise URLs are configured (`settings.notifications.apprise_urls` and/or
-`KRX_OCI_NOTIFY_URLS`). What was sent is remembered in `state/notify_state.json`; a kind is
+Apprise is off unless URLs are configured (`settings.notifications.apprise_urls` and/or
+`KRX_OCI_NOTIFY_URLS`). The Telegram bot sends a kind to `settings.telegram.allowed_chat_ids`
+when `settings.telegram.notify` gives it `on` (or `silent`: no sound) and the process has the
+bot token (`KRX_TELEGRAM_TOKEN_FILE`, `oci_backend.telegram_config`). A kind counts as sent when
+one channel delivered it. What was sent is remembered in `state/notify_state.json`; a kind is
 marked only after apprise reports success, so a failed send is retried by the next trigger.
 """
 
@@ -12,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Literal
 
 from filelock import FileLock
 from pydantic import Field
@@ -22,6 +27,7 @@ from contracts.sync import EmergencyStop
 from krx_common.atomic import atomic_write_model, read_model
 from krx_common.defaults import KST
 from oci_backend.store import Store
+from oci_backend.telegram_config import TelegramConfig, configured, send_message
 
 log = logging.getLogger("krx.oci.notify")
 
@@ -48,6 +54,7 @@ class NotifyState(Contract):
 
 
 Sender = Callable[[list[str], str, str, NotificationKind], bool]
+TelegramSender = Callable[[TelegramConfig, int, str], bool]  # (config, chat, text) → delivered
 
 
 def apprise_send(urls: list[str], title: str, body: str, kind: NotificationKind) -> bool:
@@ -70,8 +77,10 @@ class Notifier:
     def __init__(
         self, store: Store, env_urls: Sequence[str] = (), *, sender: Sender = apprise_send,
         clock: Callable[[], datetime] = now_kst,
+        telegram: TelegramConfig | None | Literal["env"] = "env",
     ) -> None:
         self.store = store
+        self.telegram = configured() if telegram == "env" else telegram
         self.env_urls = list(env_urls)
         self._send = sender
         self._clock = clock
@@ -85,6 +94,24 @@ class Notifier:
             return []
         return list(dict.fromkeys([*prefs.apprise_urls, *self.env_urls]))
 
+    def _telegram(self, kind: NotificationKind) -> tuple[list[int], bool]:
+        """(chat ids, silent) the bot sends `kind` to; no chats when it is off."""
+        if self.telegram is None:
+            return [], False
+        prefs = self.store.settings().telegram
+        level = prefs.notify.get(kind.value, "off")
+        if level == "off":
+            return [], False
+        return list(prefs.allowed_chat_ids), level == "silent"
+
+    def _deliver(self, kind: NotificationKind, urls: list[str], chats: list[int], silent: bool,
+                 title: str, body: str) -> bool:
+        ok = bool(urls) and self._send(urls, title, body, kind)
+        if chats and self.telegram is not None:
+            for chat in chats:
+                ok = send_message(self.telegram, chat, f"{title}\n{body}", silent=silent) or ok
+        return ok
+
     def send_once(self, kind: NotificationKind, title: str, body: str,
                   day: date | None = None) -> bool:
         """Send unless `kind` was already sent on `day` (KST today by default).
@@ -94,7 +121,8 @@ class Notifier:
         """
         try:
             urls = self._targets(kind)
-            if not urls:
+            chats, silent = self._telegram(kind)
+            if not urls and not chats:
                 return False
             day = day or self._clock().astimezone(KST).date()
             # Held across the send so two triggers in the same second send one message.
@@ -102,7 +130,7 @@ class Notifier:
                 state = read_model(self.store.paths.notify_state, NotifyState) or NotifyState()
                 if state.sent.get(kind) == day:
                     return False
-                if not self._send(urls, title, body, kind):
+                if not self._deliver(kind, urls, chats, silent, title, body):
                     log.warning("notification %s was not delivered; will retry on the next "
                                 "trigger", kind.value)
                     return False

@@ -37,11 +37,13 @@ from krx_common.defaults import (
 BACKEND_UNIT = OCI_BACKEND_UNIT
 DAILY_SERVICE = "krx-daily-ops.service"
 DAILY_TIMER = "krx-daily-ops.timer"
+TELEGRAM_UNIT = "krx-telegram.service"
 CRONTAB = "crontab.example"
 
 DEFAULT_PREFIX = PurePosixPath("/opt/krx-alertor")
 DEFAULT_DATA_DIR = PurePosixPath("/var/lib/krx-alertor")
 DEFAULT_ENV_FILE = PurePosixPath("/etc/krx-alertor/oci.env")
+DEFAULT_TELEGRAM_TOKEN_FILE = PurePosixPath("/etc/krx-alertor/telegram.token")
 # 09:05 KST on weekdays; XKRX holidays are handled by the cycle itself (a HOLIDAY summary).
 ON_CALENDAR = f"Mon..Fri *-*-* {DAILY_RUN_AT:%H:%M}:00 {TZ_NAME}"
 # Debian's cron ignores CRON_TZ, so the crontab line is in UTC: 00:05 UTC = 09:05 KST (no DST;
@@ -108,6 +110,37 @@ TimeoutStopSec=30
 # Idle connections must not exhaust the default 1024 fds (the ticket processor failed with
 # EMFILE); the backend also caps its connections below this limit.
 LimitNOFILE=65536
+${hardening}
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+_TELEGRAM = """\
+# Rendered by `krx oci install-units` (oci_backend/units.py); edit the template, not this file.
+# Optional: enable only when a bot token exists (docs/telegram.md). Its own process, so a
+# Telegram outage or a bot bug never touches the API server; both share the data root's lock.
+[Unit]
+Description=KRX Alertor Telegram command channel (long polling, no inbound port)
+Documentation=file:${prefix}/docs/telegram.md
+After=network-online.target
+Wants=network-online.target
+StartLimitIntervalSec=0
+
+[Service]
+Type=simple
+User=${user}
+Group=${group}
+WorkingDirectory=${prefix}
+EnvironmentFile=-${env_file}
+Environment=KRX_DATA_DIR=${data_dir}
+Environment=XDG_CACHE_HOME=${data_dir}/cache
+Environment=KRX_TELEGRAM_TOKEN_FILE=${telegram_token_file}
+Environment=PYTHONUNBUFFERED=1
+ExecStart=${venv}/bin/krx telegram serve --data-dir ${data_dir}
+Restart=always
+RestartSec=10
+TimeoutStopSec=30
 ${hardening}
 
 [Install]
@@ -181,6 +214,7 @@ class UnitParams:
     venv: PurePosixPath | None = None
     data_dir: PurePosixPath = DEFAULT_DATA_DIR
     env_file: PurePosixPath = DEFAULT_ENV_FILE
+    telegram_token_file: PurePosixPath = DEFAULT_TELEGRAM_TOKEN_FILE
     host: str = "127.0.0.1"
     port: int = OCI_PORT
     on_calendar: str = ON_CALENDAR
@@ -193,7 +227,7 @@ class UnitParams:
                 raise ValueError(f"{name} {value!r} is not a valid system user/group name")
         venv = self.venv or self.prefix / ".venv"
         paths = {"prefix": self.prefix, "venv": venv, "data_dir": self.data_dir,
-                 "env_file": self.env_file}
+                 "env_file": self.env_file, "telegram_token_file": self.telegram_token_file}
         for name, p in paths.items():
             text = str(p)
             if not _SAFE_PATH.match(text) or "//" in text or text.rstrip("/") != text:
@@ -226,14 +260,15 @@ def _within(path: PurePosixPath, root: PurePosixPath) -> bool:
 
 
 def render_units(params: UnitParams | None = None) -> dict[str, str]:
-    """File name → content for the backend service, the daily-ops service and timer, and the
-    crontab example."""
+    """File name → content for the backend service, the daily-ops service and timer, the
+    Telegram bot service, and the crontab example."""
     v = (params or UnitParams()).values()
     v["hardening"] = Template(_HARDENING).substitute(v)
     return {
         BACKEND_UNIT: Template(_BACKEND).substitute(v),
         DAILY_SERVICE: Template(_DAILY_SERVICE).substitute(v),
         DAILY_TIMER: Template(_DAILY_TIMER).substitute(v),
+        TELEGRAM_UNIT: Template(_TELEGRAM).substitute(v),
         CRONTAB: Template(_CRONTAB).substitute(v),
     }
 
@@ -255,4 +290,5 @@ def shipped_layout() -> dict[str, str]:
     return {BACKEND_UNIT: f"deploy/systemd/{BACKEND_UNIT}",
             DAILY_SERVICE: f"deploy/systemd/{DAILY_SERVICE}",
             DAILY_TIMER: f"deploy/systemd/{DAILY_TIMER}",
+            TELEGRAM_UNIT: f"deploy/systemd/{TELEGRAM_UNIT}",
             CRONTAB: f"deploy/{CRONTAB}"}

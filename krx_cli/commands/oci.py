@@ -128,7 +128,8 @@ def register_install_units(verbs: argparse._SubParsersAction) -> None:
     """`krx oci install-units`: render the systemd units and the crontab line of one install."""
     p = verbs.add_parser(
         "install-units",
-        help="render the systemd units (backend, daily-ops timer) and crontab line into --out",
+        help="render the systemd units (backend, daily-ops timer, Telegram bot) and crontab "
+             "line into --out",
     )
     p.add_argument("--user", default="krx", help="service user (default krx)")
     p.add_argument("--group", default=None, help="service group (default: the user)")
@@ -170,6 +171,9 @@ def run_install_units(args: argparse.Namespace) -> int:
         f"{out}/krx-daily-ops.timer /etc/systemd/system/\n"
         "  systemctl daemon-reload\n"
         "  systemctl enable --now krx-oci-backend.service krx-daily-ops.timer\n"
+        f"optional, the Telegram bot (docs/telegram.md): install -m 0644 "
+        f"{out}/krx-telegram.service /etc/systemd/system/ && "
+        "systemctl enable --now krx-telegram.service\n"
         f"or, instead of the timer: crontab -u {args.user} {out}/crontab.example"
     )
     return 0

@@ -23,6 +23,7 @@ from oci_backend.units import (
     CRONTAB,
     DAILY_SERVICE,
     DAILY_TIMER,
+    TELEGRAM_UNIT,
     UnitParams,
     render_units,
     shipped_layout,
@@ -30,7 +31,7 @@ from oci_backend.units import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-UNITS = (BACKEND_UNIT, DAILY_SERVICE, DAILY_TIMER)
+UNITS = (BACKEND_UNIT, DAILY_SERVICE, DAILY_TIMER, TELEGRAM_UNIT)
 
 
 def _need(tool: str) -> str:
@@ -128,6 +129,17 @@ def test_defect08_backend_unit_raises_the_fd_limit():
     assert s["LimitNOFILE"] == ["65536"]
     shipped = (REPO / shipped_layout()[BACKEND_UNIT]).read_text(encoding="utf-8")
     assert "\nLimitNOFILE=65536\n" in shipped
+
+
+def test_telegram_unit_runs_the_bot_unprivileged_with_its_token_file():
+    s = _settings(render_units()[TELEGRAM_UNIT])
+    assert s["ExecStart"] == ["/opt/krx-alertor/.venv/bin/krx telegram serve "
+                              "--data-dir /var/lib/krx-alertor"]
+    assert s["User"] == ["krx"] and s["Restart"] == ["always"]
+    assert "KRX_TELEGRAM_TOKEN_FILE=/etc/krx-alertor/telegram.token" in s["Environment"]
+    assert s["EnvironmentFile"] == ["-/etc/krx-alertor/oci.env"]
+    assert s["ProtectSystem"] == ["strict"] and s["ReadWritePaths"] == ["/var/lib/krx-alertor"]
+    assert s["MemoryDenyWriteExecute"] == ["yes"] and s["NoNewPrivileges"] == ["yes"]
 
 
 def test_daily_ops_service_and_timer():

@@ -36,8 +36,9 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -48,6 +49,25 @@ DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
 DEFAULT_HEAD_TIMEOUT_S = 10.0
 DEFAULT_MAX_CONNECTIONS = 4096
+
+
+class HttpLimitSettings(BaseModel):
+    """The request limits of a server's settings (`KRX_OCI_*` and `KRX_PC_*` alike): both
+    configs inherit these fields, so the bounds and defaults are written once."""
+
+    max_body_bytes: Annotated[int, Field(ge=1024)] = DEFAULT_MAX_BODY_BYTES
+    max_header_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = Field(
+        default=DEFAULT_MAX_HEADER_BYTES,
+        description="request line + headers; a larger head is answered 431 before the token "
+                    "is checked")
+    head_timeout_s: Annotated[float, Field(gt=0, le=300)] = Field(
+        default=DEFAULT_HEAD_TIMEOUT_S,
+        description="a request head (or body) not complete this long after it began is "
+                    "closed (408)")
+    max_connections: Annotated[int, Field(ge=16, le=1_000_000)] = Field(
+        default=DEFAULT_MAX_CONNECTIONS,
+        description="open connections at most (also kept below the fd limit); past it a new "
+                    "one evicts the oldest idle connection")
 # File descriptors kept free of connections: state files, the journal, logs, the SSH tunnel,
 # the scheduler's and the ticket processor's files.
 FD_RESERVE = 200

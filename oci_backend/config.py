@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from krx_common.defaults import DAILY_RUN_AT, OCI_PORT
-from krx_common.http_limits import DEFAULT_HEAD_TIMEOUT_S, DEFAULT_MAX_CONNECTIONS
+from krx_common.http_limits import HttpLimitSettings
 from krx_common.tokens import GENERATE_HINT, SecretFileError, read_secret_file, token_problem
 
 
@@ -24,7 +24,7 @@ class ConfigError(ValueError):
     """The configuration is unusable or unsafe; the message says how to fix it."""
 
 
-class OciConfig(BaseSettings):
+class OciConfig(HttpLimitSettings, BaseSettings):
     """Settings of one OCI backend process."""
 
     model_config = SettingsConfigDict(env_prefix="KRX_OCI_", extra="ignore")
@@ -38,18 +38,6 @@ class OciConfig(BaseSettings):
                            description="market data for cycles: csv:DIR | demo | auto")
     token: SecretStr | None = Field(default=None, description="API bearer token (>= 24 chars)")
     token_file: Path | None = Field(default=None, description="file holding the token, mode 0600")
-    max_body_bytes: Annotated[int, Field(ge=1024)] = 256 * 1024
-    max_header_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = Field(
-        default=16 * 1024,
-        description="request line + headers; a larger head is answered 431 before auth")
-    head_timeout_s: Annotated[float, Field(gt=0, le=300)] = Field(
-        default=DEFAULT_HEAD_TIMEOUT_S,
-        description="a request head (or body) not complete this long after it began is "
-                    "closed (408)")
-    max_connections: Annotated[int, Field(ge=16, le=1_000_000)] = Field(
-        default=DEFAULT_MAX_CONNECTIONS,
-        description="open connections at most (also kept below the fd limit); past it a new "
-                    "one evicts the oldest idle connection")
     scheduler: Literal["none", "internal"] = Field(
         default="none",
         description=f"'internal' also runs the daily cycle Mon-Fri {DAILY_RUN_AT:%H:%M} KST "

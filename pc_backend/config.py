@@ -17,12 +17,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from krx_common.defaults import OCI_PORT, PC_PORT, TUNNEL_PORT, default_pc_workspace
-from krx_common.http_limits import (
-    DEFAULT_HEAD_TIMEOUT_S,
-    DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_HEADER_BYTES,
-)
+from krx_common.http_limits import HttpLimitSettings
 from krx_common.tokens import SecretFileError, read_secret_file, token_problem
 
 
@@ -30,7 +25,7 @@ class ConfigError(ValueError):
     """The configuration is unusable or unsafe; the message says how to fix it."""
 
 
-class PcConfig(BaseSettings):
+class PcConfig(HttpLimitSettings, BaseSettings):
     """Settings of one PC backend process (and of `krx pc tunnel`)."""
 
     model_config = SettingsConfigDict(env_prefix="KRX_PC_", extra="ignore",
@@ -42,19 +37,6 @@ class PcConfig(BaseSettings):
     workspace: Path = Field(default_factory=default_pc_workspace)
     run_dir: Path | None = Field(
         default=None, description="PID files of `krx pc start` (default <workspace>/run)")
-    # HTTP limits, shared with the OCI backend (krx_common.http_limits)
-    max_body_bytes: Annotated[int, Field(ge=1024)] = DEFAULT_MAX_BODY_BYTES
-    max_header_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = Field(
-        default=DEFAULT_MAX_HEADER_BYTES,
-        description="request line + headers; a larger head is answered 431 before the guard")
-    head_timeout_s: Annotated[float, Field(gt=0, le=300)] = Field(
-        default=DEFAULT_HEAD_TIMEOUT_S,
-        description="a request head (or body) not complete this long after it began is "
-                    "closed (408)")
-    max_connections: Annotated[int, Field(ge=16, le=1_000_000)] = Field(
-        default=DEFAULT_MAX_CONNECTIONS,
-        description="open connections at most (also kept below the fd limit)")
-
     # OCI, directly (demo, VPN) or through the tunnel
     oci_url: str | None = Field(default=None, description="direct mode: OCI base URL, no SSH")
     oci_token: SecretStr | None = None

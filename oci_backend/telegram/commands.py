@@ -132,6 +132,16 @@ class CommandCenter:
             log.warning("ignored an update from chat %s user %s: not on the allowlist "
                         "(settings.telegram)", chat_id, user_id)
 
+    def _admit(self, chat_id: int | None,
+               user_id: int | None) -> tuple[int, int, _Chat, bool] | None:
+        """(chat id, user id, the chat, over its rate limit) of an allowed sender; None for
+        anyone else (logged by `_refuse`, never answered)."""
+        if chat_id is None or user_id is None or not self.allowed(chat_id, user_id):
+            self._refuse(chat_id, user_id)
+            return None
+        chat = self._chat(chat_id)
+        return chat_id, user_id, chat, self._limited(chat)
+
     def _chat(self, chat_id: int) -> _Chat:
         return self._chats.setdefault(chat_id, _Chat(lang=self.lang))
 
@@ -150,12 +160,11 @@ class CommandCenter:
                    text: str) -> list[Reply] | None:
         """The replies to a text message; None = no answer at all."""
         with self._lock:
-            if not self.allowed(chat_id, user_id):
-                self._refuse(chat_id, user_id)
+            admitted = self._admit(chat_id, user_id)
+            if admitted is None:
                 return None
-            assert chat_id is not None and user_id is not None
-            chat = self._chat(chat_id)
-            if self._limited(chat):
+            chat_id, user_id, chat, limited = admitted
+            if limited:
                 if chat.warned:
                     return None
                 chat.warned = True
@@ -174,12 +183,11 @@ class CommandCenter:
                   data: str) -> Reply | None:
         """The answer to a button press; None = no answer at all."""
         with self._lock:
-            if not self.allowed(chat_id, user_id):
-                self._refuse(chat_id, user_id)
+            admitted = self._admit(chat_id, user_id)
+            if admitted is None:
                 return None
-            assert chat_id is not None and user_id is not None
-            chat = self._chat(chat_id)
-            if self._limited(chat):
+            chat_id, user_id, chat, limited = admitted
+            if limited:
                 return Reply(t("rate", chat.lang))
             action, _, nonce = data.partition(":")
             p = self._pending.get(nonce)

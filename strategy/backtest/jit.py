@@ -50,8 +50,8 @@ _KERNEL_FUNCTIONS: tuple[Callable[..., Any], ...] = (
     kernel.simulate,
     kernel.run_batch_kernel,
     kernel.run_detailed_kernel,
-    kernel.rsi_columns_kernel,
     kernel._doubling_scan,
+    kernel.rsi_columns_kernel,
     kernel._pairwise_sum,
     kernel.adx_kernel,
 )

@@ -378,17 +378,7 @@ def rsi_columns_kernel(close: np.ndarray, n: int, out: np.ndarray) -> None:
             y[0, j + 1] = max(change, 0.0) / n
             y[1, j + 1] = max(-change, 0.0) / n
         for s in range(2):
-            ys = y[s]
-            factor = r
-            offset = 1
-            while offset <= steps:
-                m = steps + 1 - offset
-                for t in range(m):
-                    part[t] = ys[t] * factor
-                for t in range(m):
-                    ys[t + offset] += part[t]
-                factor *= factor
-                offset *= 2
+            _doubling_scan(y[s], r, part)
         for t in range(steps + 1):
             total = y[0, t] + y[1, t]
             out[n + t, i] = 0.0 if total == 0.0 else 100.0 * (y[0, t] / total)

@@ -65,6 +65,12 @@ CHOP_COLOR = "rgba(255, 153, 0, 0.45)"
 _CHOP_STRIP = (0.95, 1.0)
 
 
+def _laid_out(fig: go.Figure, title: str, height: int, **layout: Any) -> go.Figure:
+    """`fig` with its title, height and the house margins (60 px left for the axis labels)."""
+    fig.update_layout(title=title, height=height,
+                      margin={"l": 60, "r": 20, "t": 50, "b": 40}, **layout)
+    return fig
+
 def _table_figure(
     frame: pd.DataFrame,
     title: str,
@@ -206,14 +212,7 @@ def equity_figure(result: BacktestResult, *, title: str = TITLE_EQUITY) -> go.Fi
             chop = chop.loc[(chop.index >= window[0]) & (chop.index <= window[-1])]
         fig.update_layout(shapes=regime_shapes(regime, chop))
         _legend_swatches(fig, chop is not None)
-    fig.update_layout(
-        title=title,
-        yaxis_title="equity (KRW)",
-        hovermode="x unified",
-        height=480,
-        margin={"l": 60, "r": 20, "t": 50, "b": 40},
-    )
-    return fig
+    return _laid_out(fig, title, 480, yaxis_title="equity (KRW)", hovermode="x unified")
 
 
 def drawdown_figure(result: BacktestResult, *, title: str = TITLE_DRAWDOWN) -> go.Figure:
@@ -239,14 +238,7 @@ def drawdown_figure(result: BacktestResult, *, title: str = TITLE_DRAWDOWN) -> g
                 line={"color": "#777777", "width": 1, "dash": "dot"},
             )
         )
-    fig.update_layout(
-        title=title,
-        yaxis_tickformat=".0%",
-        hovermode="x unified",
-        height=300,
-        margin={"l": 60, "r": 20, "t": 50, "b": 40},
-    )
-    return fig
+    return _laid_out(fig, title, 300, yaxis_tickformat=".0%", hovermode="x unified")
 
 
 def trades_figure(
@@ -381,10 +373,8 @@ def monthly_returns_figure(result: BacktestResult, *, title: str = TITLE_MONTHLY
         colorscale=[[0, LOSS_COLOR], [0.5, "#ffffff"], [1, GAIN_COLOR]],
         colorbar={"title": "return", "tickformat": ".0%"},
     ))
-    fig.update_layout(title=title, height=140 + 40 * len(table),
-                      yaxis={"type": "category", "autorange": "reversed"},
-                      margin={"l": 60, "r": 20, "t": 50, "b": 40})
-    return fig
+    return _laid_out(fig, title, 140 + 40 * len(table),
+                     yaxis={"type": "category", "autorange": "reversed"})
 
 
 def exposure_figure(result: BacktestResult, *, title: str = TITLE_EXPOSURE) -> go.Figure:
@@ -541,7 +531,5 @@ def walkforward_params_figure(wf: WalkForwardResult) -> go.Figure:
     for n in names:
         fig.add_trace(go.Scatter(x=pd.to_datetime(w["test_start"]), y=w[n], name=n,
                                  mode="lines+markers", line={"shape": "hv"}))
-    fig.update_layout(title=f"{TITLE_WF_PARAMS} (at each test-window start)",
-                      yaxis_title="chosen value", height=320,
-                      margin={"l": 60, "r": 20, "t": 50, "b": 40})
-    return fig
+    return _laid_out(fig, f"{TITLE_WF_PARAMS} (at each test-window start)", 320,
+                     yaxis_title="chosen value")

@@ -125,10 +125,12 @@ def send_message(config: TelegramConfig, chat_id: int, text: str, *, silent: boo
         resp = httpx.post(url, json={"chat_id": chat_id, "text": text[:4000],
                                      "disable_notification": silent},
                           timeout=timeout, trust_env=False)
-        ok = resp.status_code == 200 and bool(resp.json().get("ok"))
+        answer = resp.json()
+        ok = resp.is_success and bool(answer.get("ok"))
         if not ok:
             logging.getLogger("krx.telegram").warning(
-                "Telegram sendMessage to chat %s refused: HTTP %s", chat_id, resp.status_code)
+                "Telegram sendMessage to chat %s refused: %s", chat_id,
+                mask_token(str(answer.get("description", ""))[:200], config.token))
         return ok
     except (httpx.HTTPError, ValueError) as exc:
         logging.getLogger("krx.telegram").warning(

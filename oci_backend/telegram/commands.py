@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from contracts.common import now_kst
 from contracts.settings import ExecutionMode
@@ -42,6 +42,7 @@ from oci_backend.telegram.texts import LANGS, pct, shares, t, won
 from oci_backend.tickets import TicketError, list_tickets, record_fills, submit_ticket
 from strategy import ticketing
 
+R = TypeVar("R")
 log = logging.getLogger("krx.telegram")
 
 CONFIRM_TTL = timedelta(minutes=10)
@@ -132,15 +133,19 @@ class CommandCenter:
             log.warning("ignored an update from chat %s user %s: not on the allowlist "
                         "(settings.telegram)", chat_id, user_id)
 
-    def _admit(self, chat_id: int | None,
-               user_id: int | None) -> tuple[int, int, _Chat, bool] | None:
-        """(chat id, user id, the chat, over its rate limit) of an allowed sender; None for
-        anyone else (logged by `_refuse`, never answered)."""
-        if chat_id is None or user_id is None or not self.allowed(chat_id, user_id):
-            self._refuse(chat_id, user_id)
-            return None
-        chat = self._chat(chat_id)
-        return chat_id, user_id, chat, self._limited(chat)
+    def _serve(self, chat_id: int | None, user_id: int | None,
+               limited: Callable[[_Chat], R], handle: Callable[[int, int, _Chat], R]) -> R | None:
+        """`handle(chat id, user id, chat)` for an allowed sender within its rate, `limited(chat)`
+        over it, under the one lock; None (no answer at all) for anyone else, logged by
+        `_refuse`."""
+        with self._lock:
+            if chat_id is None or user_id is None or not self.allowed(chat_id, user_id):
+                self._refuse(chat_id, user_id)
+                return None
+            chat = self._chat(chat_id)
+            if self._limited(chat):
+                return limited(chat)
+            return handle(chat_id, user_id, chat)
 
     def _chat(self, chat_id: int) -> _Chat:
         return self._chats.setdefault(chat_id, _Chat(lang=self.lang))
@@ -159,55 +164,53 @@ class CommandCenter:
     def on_message(self, chat_id: int | None, user_id: int | None,
                    text: str) -> list[Reply] | None:
         """The replies to a text message; None = no answer at all."""
-        with self._lock:
-            admitted = self._admit(chat_id, user_id)
-            if admitted is None:
+
+        def limited(chat: _Chat) -> list[Reply] | None:
+            if chat.warned:
                 return None
-            chat_id, user_id, chat, limited = admitted
-            if limited:
-                if chat.warned:
-                    return None
-                chat.warned = True
-                return [Reply(t("rate", chat.lang))]
-            words = text.strip().split()
-            if not words or not words[0].startswith("/"):
-                return [Reply(t("unknown", chat.lang))]
-            cmd = words[0][1:].split("@", 1)[0].lower()
-            args = words[1:]
-            try:
-                return [self._dispatch(cmd, args, chat_id, user_id, chat)]
-            except StoreError as exc:
-                return [Reply(f"{t('error', chat.lang)}\n{exc}")]
+            chat.warned = True
+            return [Reply(t("rate", chat.lang))]
+
+        return self._serve(chat_id, user_id, limited,
+                           lambda c, u, chat: self._on_text(c, u, chat, text))
+
+    def _on_text(self, chat_id: int, user_id: int, chat: _Chat, text: str) -> list[Reply]:
+        words = text.strip().split()
+        if not words or not words[0].startswith("/"):
+            return [Reply(t("unknown", chat.lang))]
+        cmd = words[0][1:].split("@", 1)[0].lower()
+        args = words[1:]
+        try:
+            return [self._dispatch(cmd, args, chat_id, user_id, chat)]
+        except StoreError as exc:
+            return [Reply(f"{t('error', chat.lang)}\n{exc}")]
 
     def on_button(self, chat_id: int | None, user_id: int | None,
                   data: str) -> Reply | None:
         """The answer to a button press; None = no answer at all."""
-        with self._lock:
-            admitted = self._admit(chat_id, user_id)
-            if admitted is None:
-                return None
-            chat_id, user_id, chat, limited = admitted
-            if limited:
-                return Reply(t("rate", chat.lang))
-            action, _, nonce = data.partition(":")
-            p = self._pending.get(nonce)
-            lang = chat.lang
-            if p is None or p.chat_id != chat_id or action not in ("ok", "no"):
-                return Reply(t("unknown_btn", lang))
-            if p.user_id != user_id:
-                return Reply(t("not_yours", lang))
-            if p.used:
-                return Reply(t("used", lang))
-            if self.clock() - p.created > CONFIRM_TTL:
-                p.used = True
-                return Reply(t("expired", lang))
+        return self._serve(chat_id, user_id, lambda chat: Reply(t("rate", chat.lang)),
+                           lambda c, u, chat: self._on_press(c, u, chat, data))
+
+    def _on_press(self, chat_id: int, user_id: int, chat: _Chat, data: str) -> Reply | None:
+        action, _, nonce = data.partition(":")
+        p = self._pending.get(nonce)
+        lang = chat.lang
+        if p is None or p.chat_id != chat_id or action not in ("ok", "no"):
+            return Reply(t("unknown_btn", lang))
+        if p.user_id != user_id:
+            return Reply(t("not_yours", lang))
+        if p.used:
+            return Reply(t("used", lang))
+        if self.clock() - p.created > CONFIRM_TTL:
             p.used = True
-            if action == "no":
-                return Reply(t("cancelled", lang))
-            try:
-                return self._confirmed(p, lang)
-            except StoreError as exc:
-                return Reply(f"{t('error', lang)}\n{exc}")
+            return Reply(t("expired", lang))
+        p.used = True
+        if action == "no":
+            return Reply(t("cancelled", lang))
+        try:
+            return self._confirmed(p, lang)
+        except StoreError as exc:
+            return Reply(f"{t('error', lang)}\n{exc}")
 
     # -- commands ----------------------------------------------------------------------------
     def _dispatch(self, cmd: str, args: list[str], chat_id: int, user_id: int,

@@ -124,40 +124,19 @@ def _chop_flags(chop: pd.Series) -> pd.Series:
 def regime_shapes(regime: pd.Series, chop: pd.Series | None = None) -> list[dict[str, Any]]:
     """Layout shapes shading BULL/BEAR/UNKNOWN bands (full height) and CHOP periods (a strip
     along the top) for a date x-axis."""
-    shapes: list[dict[str, Any]] = []
-    for value, x0, x1 in _runs(regime.astype(str)):
-        shapes.append(
-            {
-                "type": "rect",
-                "xref": "x",
-                "yref": "paper",
-                "x0": x0,
-                "x1": x1,
-                "y0": 0,
-                "y1": 1,
-                "fillcolor": REGIME_COLORS.get(str(value), REGIME_COLORS["UNKNOWN"]),
-                "line": {"width": 0},
-                "layer": "below",
-            }
-        )
+    shapes = [_band(x0, x1, 0, 1, REGIME_COLORS.get(str(value), REGIME_COLORS["UNKNOWN"]))
+              for value, x0, x1 in _runs(regime.astype(str))]
     if chop is not None and not chop.empty:
-        for value, x0, x1 in _runs(_chop_flags(chop)):
-            if value:
-                shapes.append(
-                    {
-                        "type": "rect",
-                        "xref": "x",
-                        "yref": "paper",
-                        "x0": x0,
-                        "x1": x1,
-                        "y0": _CHOP_STRIP[0],
-                        "y1": _CHOP_STRIP[1],
-                        "fillcolor": CHOP_COLOR,
-                        "line": {"width": 0},
-                        "layer": "below",
-                    }
-                )
+        shapes += [_band(x0, x1, *_CHOP_STRIP, CHOP_COLOR)
+                   for value, x0, x1 in _runs(_chop_flags(chop)) if value]
     return shapes
+
+
+def _band(x0: Any, x1: Any, y0: float, y1: float, color: str) -> dict[str, Any]:
+    """A filled rectangle from x0 to x1 (dates) and y0 to y1 (fractions of the plot height),
+    drawn below the traces."""
+    return {"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1, "y0": y0,
+            "y1": y1, "fillcolor": color, "line": {"width": 0}, "layer": "below"}
 
 
 def _legend_swatches(fig: go.Figure, with_chop: bool) -> None:

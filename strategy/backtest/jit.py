@@ -47,6 +47,7 @@ _METRIC_FUNCTIONS: tuple[Callable[..., Any], ...] = (
     metrics.summary_metrics,
 )
 _KERNEL_FUNCTIONS: tuple[Callable[..., Any], ...] = (
+    kernel._book_fill,
     kernel.simulate,
     kernel.run_batch_kernel,
     kernel.run_detailed_kernel,

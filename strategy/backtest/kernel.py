@@ -112,6 +112,23 @@ class DetailedBuffers(NamedTuple):
     rec: Records
 
 
+def _book_fill(acc: np.ndarray, rec: Records, record: bool, k: int, i: int, signed_qty: int,
+               price: float, notional: float, comm: float, tax: float, slip: float) -> None:
+    """Add one fill to the `ACC_*` accumulators and, with `record`, to the records of window
+    session `k`, ticker `i` (signed qty: + buy, − sell)."""
+    acc[ACC_COMMISSION] += comm
+    acc[ACC_TAX] += tax
+    acc[ACC_SLIPPAGE] += slip
+    acc[ACC_NOTIONAL] += notional
+    acc[ACC_FILLS] += 1.0
+    if record:
+        rec.fill_qty[k, i] = signed_qty
+        rec.fill_price[k, i] = price
+        rec.fill_commission[k, i] = comm
+        rec.fill_tax[k, i] = tax
+        rec.fill_slippage[k, i] = slip
+
+
 def simulate(
     mk: Market,
     regime: np.ndarray,
@@ -165,21 +182,12 @@ def simulate(
                     0.0,
                 )
                 pnl = notional - comm - tax - basis[i]
-                acc[ACC_COMMISSION] += comm
-                acc[ACC_TAX] += tax
-                acc[ACC_SLIPPAGE] += q * (o - price)
-                acc[ACC_NOTIONAL] += notional
-                acc[ACC_FILLS] += 1.0
+                _book_fill(acc, rec, record, k, i, -q, price, notional, comm, tax,
+                           q * (o - price))
                 acc[ACC_TRADES] += 1.0
                 if pnl > 0.0:
                     acc[ACC_WINS] += 1.0
                 acc[ACC_HOLD_SESSIONS] += t - entry_t[i]
-                if record:
-                    rec.fill_qty[k, i] = -q
-                    rec.fill_price[k, i] = price
-                    rec.fill_commission[k, i] = comm
-                    rec.fill_tax[k, i] = tax
-                    rec.fill_slippage[k, i] = q * (o - price)
                 qty[i] = 0
                 entry[i] = 0.0
                 basis[i] = 0.0
@@ -215,17 +223,10 @@ def simulate(
                 entry[i] = price
                 basis[i] = notional + comm
                 entry_t[i] = t
-                acc[ACC_COMMISSION] += comm
-                acc[ACC_SLIPPAGE] += q * (price - o)
-                acc[ACC_NOTIONAL] += notional
-                acc[ACC_FILLS] += 1.0
-                if record:
-                    rec.fill_qty[k, i] = q
-                    rec.fill_price[k, i] = price
-                    rec.fill_commission[k, i] = comm
-                    rec.fill_slippage[k, i] = q * (price - o)
-                    if q < buy_qty[i]:
-                        rec.note[k, i] = NOTE_CASH_CUT
+                _book_fill(acc, rec, record, k, i, q, price, notional, comm, tax,
+                           q * (price - o))
+                if record and q < buy_qty[i]:
+                    rec.note[k, i] = NOTE_CASH_CUT
 
         value = cash
         invested = False

@@ -18,12 +18,8 @@ from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from krx_common.atomic import StoreError
-from oci_backend.auth import (
-    DOCS_STATIC,
-    BearerAuth,
-    install_access_log_redaction,
-    mask_secret_in_logs,
-)
+from krx_common.logmask import install_access_log_redaction, mask_secret_in_logs
+from oci_backend.auth import DOCS_STATIC, BearerAuth
 from oci_backend.config import OciConfig
 from oci_backend.deps import bearer_scheme
 from oci_backend.errors import COMMON_RESPONSES, install_error_handlers

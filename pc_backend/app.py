@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import Depends, FastAPI
 
+from krx_common.logmask import install_access_log_redaction, mask_secret_in_logs
 from pc_backend.auth import LOOPBACK_NAMES, LocalGuard
 from pc_backend.config import PcConfig
 from pc_backend.deps import bearer_scheme
@@ -54,6 +55,10 @@ def create_app(config: PcConfig | None = None, *, link: Link | None = None) -> F
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # After uvicorn configured its loggers: the tokens the PC holds never reach its log.
+        install_access_log_redaction("all")
+        mask_secret_in_logs(token)
+        mask_secret_in_logs(oci_token)
         await anyio.to_thread.run_sync(the_link.start)
         log.info("PC backend ready: workspace %s, OCI at %s (%s)", cfg.workspace,
                  the_link.local_url, the_link.status().state.value)
@@ -78,7 +83,8 @@ def create_app(config: PcConfig | None = None, *, link: Link | None = None) -> F
     hosts = set(LOOPBACK_NAMES)
     if cfg.allow_remote and not cfg.is_loopback():
         hosts.add(cfg.host.lower())
-    app.add_middleware(LocalGuard, token=token, allowed_hosts=frozenset(hosts))
+    app.add_middleware(LocalGuard, token=token, allowed_hosts=frozenset(hosts),
+                       url_secrets=(oci_token,))
     app.include_router(health.router)
     for module in (sync, workspace, tickets, proxy, research, admin):
         # Routes that call OCI may also answer its unreachability (503) or a bad answer (502).

@@ -324,7 +324,7 @@ def _load_market(
         risks.append(Risk(code="SYNTHETIC_DATA", severity=Severity.WARN,
                           message="market data is SYNTHETIC (demo provider): not real prices"))
     try:
-        bars = provider.load(tickers, end=expected)
+        bars = calendar.without_closed_days(provider.load(tickers, end=expected), cal)
     except MarketDataUnavailable as exc:
         risks.append(Risk(code="DATA_MISSING", severity=Severity.CRITICAL,
                           message=_missing_hint(data_spec) or str(exc)))

@@ -27,6 +27,10 @@ import numpy as np
 from krx_common.defaults import KST
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import pandas as pd
+
     from contracts.settings import CalendarOverrides, Settings
 
 # Fixed bounds keep the calendar independent of the wall clock (exchange_calendars
@@ -294,3 +298,20 @@ XKRX = SessionCalendar()
 def for_settings(settings: Settings) -> SessionCalendar:
     """The calendar the settings describe (XKRX + `settings.calendar`)."""
     return SessionCalendar.from_overrides(settings.calendar)
+
+
+def without_closed_days(bars: Mapping[str, pd.DataFrame], cal: SessionCalendar
+                        ) -> dict[str, pd.DataFrame]:
+    """`bars` without the rows of `cal`'s closed dates (a provider or the demo data may still
+    have a bar on a day the operator closed): the cycle and the backtest both see the closed
+    day as no session. Frames without such rows are passed through unchanged."""
+    if not cal.closed:
+        return dict(bars)
+    import pandas as pd
+
+    closed = pd.DatetimeIndex(sorted(pd.Timestamp(d) for d in cal.closed))
+    out: dict[str, pd.DataFrame] = {}
+    for ticker, df in bars.items():
+        drop = pd.DatetimeIndex(df.index).normalize().isin(closed) if len(df) else None
+        out[ticker] = df[~drop] if drop is not None and drop.any() else df
+    return out

@@ -46,3 +46,16 @@ def test_calendar_override_pushed_audited_and_cycle_is_holiday(
         assert "closed_dates" in s.risks[0].message and CLOSED in s.message
         assert c.get("/api/v1/sync/snapshot").json()["settings"]["calendar"][
             "closed_dates"] == [CLOSED]
+
+
+def test_calendar_override_moves_the_trade_date_of_the_morning_text() -> None:
+    """The session the plan's orders are typed on skips a closed date."""
+    from datetime import date
+
+    from contracts.settings import Settings
+    from oci_backend.render import trade_date
+
+    closed = Settings.model_validate({"calendar": {"closed_dates": ["2025-12-29"]}})
+    assert trade_date(date(2025, 12, 26), None) == date(2025, 12, 29)
+    assert trade_date(date(2025, 12, 26), Settings()) == date(2025, 12, 29)
+    assert trade_date(date(2025, 12, 26), closed) == date(2025, 12, 30)

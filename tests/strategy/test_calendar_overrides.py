@@ -74,3 +74,27 @@ def test_calendar_overrides_contract_refuses_bad_entries() -> None:
     ):
         with pytest.raises(ValidationError, match=where):
             CalendarOverrides.model_validate(bad)
+
+
+def test_calendar_closed_override_drops_its_bars_for_cycle_and_backtest() -> None:
+    """A provider (or the demo data) may still have a bar on a day the operator closed: the
+    cycle's and the backtest's bars (`strategy.research.load_bars`) both drop it."""
+    import pandas as pd
+
+    from strategy.research import load_bars
+
+    days = pd.DatetimeIndex([pd.Timestamp(d) for d in calendar.sessions_in_range(
+        date(2025, 6, 2), date(2025, 6, 5))])
+    frame = pd.DataFrame({"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0,
+                          "volume": 1.0}, index=days)
+    cal = _cal(closed_dates=[CLOSED.isoformat()])
+    kept = calendar.without_closed_days({"069500": frame}, cal)["069500"]
+    assert pd.Timestamp(CLOSED) not in kept.index and len(kept) == len(frame) - 1
+    assert calendar.without_closed_days({"069500": frame}, calendar.XKRX)["069500"] is frame
+
+    settings = Settings.model_validate({"calendar": {"closed_dates": [CLOSED.isoformat()]}})
+    bars = load_bars("demo", settings, date(2025, 6, 30))
+    plain = load_bars("demo", Settings(), date(2025, 6, 30))
+    for ticker, df in bars.items():
+        assert pd.Timestamp(CLOSED) not in df.index
+        assert len(plain[ticker]) == len(df) + 1

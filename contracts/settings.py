@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -87,6 +88,38 @@ class TelegramPrefs(Contract):
                     "in the sending process); a kind not listed is off")
 
 
+MAX_CALENDAR_OVERRIDES = 100
+# A late open is a time of the regular session (09:00-15:30 KST), on the minute.
+_HHMM = r"^(09:(0[1-9]|[1-5][0-9])|1[0-4]:[0-5][0-9]|15:([0-2][0-9]))$"
+
+
+class CalendarOverrides(Contract):
+    """Ad-hoc market closures and late opens, ahead of `exchange_calendars` (elections and
+    temporary holidays reach XKRX only once KRX confirms them, sometimes days before). The
+    calendar applies them everywhere (`strategy.calendar.SessionCalendar`): a closed date is
+    never a session; a late open moves the session's open (the CSAT day opens at 10:00)."""
+
+    closed_dates: list[date] = Field(
+        default_factory=list, max_length=MAX_CALENDAR_OVERRIDES,
+        description="dates the exchange is closed although XKRX lists them as sessions")
+    late_opens: dict[date, Annotated[str, Field(pattern=_HHMM)]] = Field(
+        default_factory=dict, max_length=MAX_CALENDAR_OVERRIDES,
+        description="session date -> opening time 'HH:MM' KST (after 09:00, before 15:30)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CalendarOverrides:
+        seen: set[date] = set()
+        for i, d in enumerate(self.closed_dates):
+            if d in seen:
+                raise ValueError(f"closed_dates[{i}] {d} appears twice")
+            seen.add(d)
+        both = sorted(seen & set(self.late_opens))
+        if both:
+            raise ValueError(f"late_opens.{both[0]}: {both[0]} is also in closed_dates; a "
+                             "closed day has no open")
+        return self
+
+
 class Settings(Contract):
     benchmark: Ticker = "069500"
     universe: list[Ticker] = Field(default_factory=lambda: list(DEFAULT_UNIVERSE), min_length=1,
@@ -96,6 +129,7 @@ class Settings(Contract):
     guardrails: Guardrails = Field(default_factory=Guardrails)
     notifications: NotificationPrefs = Field(default_factory=NotificationPrefs)
     telegram: TelegramPrefs = Field(default_factory=TelegramPrefs)
+    calendar: CalendarOverrides = Field(default_factory=CalendarOverrides)
     updated_at: KstDatetime = Field(default_factory=now_kst)
     revision: Annotated[int, Field(ge=0)] = 0
 

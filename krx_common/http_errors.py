@@ -103,17 +103,24 @@ async def on_api_error(request: Request, exc: ApiError) -> JSONResponse:
                                                    **exc.extra), exc.headers)
 
 
-def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the app accepts on this request's path."""
-    from starlette.routing import Match, Route
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
-    methods: set[str] = set()
-    for route in request.app.routes:
-        if isinstance(route, Route) and route.methods:
-            match, _ = route.matches({**request.scope, "method": next(iter(route.methods))})
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app accepts on this request's path. Each method is tried
+    through the routes' own matching (`BaseRoute.matches`), which also sees into included
+    routers (FastAPI keeps them as one route each, not as the routes they hold)."""
+    from starlette.routing import Match
+
+    methods: list[str] = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        for route in request.app.routes:
+            match, _ = route.matches(scope)
             if match is Match.FULL:
-                methods |= route.methods
-    return sorted(methods)
+                methods.append(method)
+                break
+    return methods
 
 
 def install_common_handlers(app: FastAPI, *, log: logging.Logger, backend: str,

@@ -503,7 +503,12 @@ def check_json_body(body: bytes, content_type: str | None) -> None:
         raise BodyRejected(415, "UNSUPPORTED_MEDIA_TYPE",
                            f"Content-Type {content_type or '(none)'!r}: send application/json",
                            field="Content-Type")
-    charset = params.strip().lower().removeprefix("charset=").strip('"') if params else "utf-8"
+    # Parameters other than charset (`; foo=bar`) are allowed and ignored (RFC 9110 §8.3.1).
+    charset = "utf-8"
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
     if charset not in ("utf-8", "utf8"):
         raise BodyRejected(415, "UNSUPPORTED_MEDIA_TYPE",
                            f"charset {charset!r}: send UTF-8 JSON", field="Content-Type")

@@ -19,12 +19,8 @@ from fastapi_offline import FastAPIOffline
 
 from krx_common.atomic import StoreError
 from krx_common.http_limits import add_body_limits, add_header_checks
-from oci_backend.auth import (
-    DOCS_STATIC,
-    BearerAuth,
-    install_access_log_redaction,
-    mask_secret_in_logs,
-)
+from krx_common.logmask import install_access_log_redaction, mask_secret_in_logs
+from oci_backend.auth import DOCS_STATIC, BearerAuth
 from oci_backend.config import OciConfig
 from oci_backend.deps import bearer_scheme
 from oci_backend.errors import COMMON_RESPONSES, install_error_handlers

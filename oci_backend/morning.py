@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from contracts.audit import AuditAction, AuditEntry
 from contracts.common import now_kst
@@ -21,12 +22,16 @@ from krx_common.defaults import KST, MORNING_DEADLINE
 from oci_backend.notify import NotificationKind, Notifier
 from oci_backend.store import Store
 
+if TYPE_CHECKING:
+    from strategy.calendar import SessionCalendar
+
 log = logging.getLogger("krx.oci.morning")
 
 MISSED_MORNING = "MISSED_MORNING"
 
 
-def missed_morning(summary: OpsSummary | None, now: datetime) -> str | None:
+def missed_morning(summary: OpsSummary | None, now: datetime,
+                   cal: SessionCalendar | None = None) -> str | None:
     """The incident message when `now` is past 09:30 KST on an XKRX session day and the latest
     summary was not written today (KST); None otherwise. Any completed cycle counts, whatever
     its status: a BLOCKED or FAILED morning is loud on its own."""
@@ -34,7 +39,7 @@ def missed_morning(summary: OpsSummary | None, now: datetime) -> str | None:
 
     local = now.astimezone(KST)
     today = local.date()
-    if local.time() < MORNING_DEADLINE or not calendar.is_session(today):
+    if local.time() < MORNING_DEADLINE or not (cal or calendar.XKRX).is_session(today):
         return None
     if summary is not None and summary.run_at.astimezone(KST).date() == today:
         return None
@@ -52,7 +57,9 @@ def morning_watch_job(store: Store, notifier: Notifier,
     if store.paths.is_replay:
         return None
     now = clock()
-    message = missed_morning(store.summary(), now)
+    from strategy import calendar
+
+    message = missed_morning(store.summary(), now, calendar.for_settings(store.settings()))
     if message is None:
         return None
     log.error("%s", message)

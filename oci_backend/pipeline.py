@@ -231,26 +231,30 @@ def _cycle(
     portfolio, settings = store.portfolio(), store.settings()
     stop = store.emergency_stop()
     today = now.astimezone(KST).date()
-    is_session_today = calendar.is_session(today)
+    cal = calendar.for_settings(settings)  # XKRX + the operator's closures and late opens
+    is_session_today = cal.is_session(today)
     base = {
         "run_at": now, "is_session_today": is_session_today,
         "execution_mode": settings.execution_mode,
         "portfolio_revision": portfolio.revision, "settings_revision": settings.revision,
     }
-    if asof is None and not is_session_today:
+    closed_day = today if asof is None else asof
+    if cal.is_closed_by_override(closed_day) or (asof is None and not is_session_today):
+        why = ("closed by the operator (settings.calendar.closed_dates)"
+               if cal.is_closed_by_override(closed_day) else "XKRX holiday or weekend")
         summary = OpsSummary(
             **base, asof=None, holiday=True, stage=Stage.NO_ACTION_TODAY,
             status=OverallStatus.WARN,
             risks=[Risk(code="HOLIDAY", severity=Severity.INFO,
-                        message=f"{today} is not an XKRX session: no plan today")],
-            message=f"{today} is not a trading session (XKRX holiday or weekend); no plan",
+                        message=f"{closed_day} is not a session ({why}): no plan today")],
+            message=f"{closed_day} is not a trading session ({why}); no plan",
         )
         text = _rendered(render, summary, None)
         store.write_summary(summary, now)
         return CycleResult(summary, None, EXIT_BLOCKED, text)
-    expected = asof or calendar.last_completed_session(now)
+    expected = asof or cal.last_completed_session(now)
 
-    loaded = _load_market(store, settings, portfolio, data_spec, expected)
+    loaded = _load_market(store, settings, portfolio, data_spec, expected, cal)
     expected = loaded.decide_on or expected
     risks = list(loaded.risks)
     if not loaded.block:
@@ -282,7 +286,7 @@ def _cycle(
         decision = sig.decide(loaded.bars, expected, portfolio, settings)
         signals = sig.to_signals(decision, settings)
         plan = plan_orders(
-            decision, portfolio, settings, fill_year=calendar.next_session(expected).year,
+            decision, portfolio, settings, fill_year=cal.next_session(expected).year,
             extra_block_reasons=block_reasons, synthetic=loaded.synthetic, created_at=now,
         )
         risks += _strategy_risks(plan, signals)
@@ -310,7 +314,8 @@ def _cycle(
 
 
 def _load_market(
-    store: Store, settings: Settings, portfolio: Portfolio, data_spec: str, expected: date
+    store: Store, settings: Settings, portfolio: Portfolio, data_spec: str, expected: date,
+    cal: calendar.SessionCalendar,
 ) -> _Loaded:
     tickers = sig.required_tickers(settings, portfolio)
     provider = make_provider(data_spec, cache_dir=store.paths.cache_dir, demo_end=expected)
@@ -319,7 +324,7 @@ def _load_market(
         risks.append(Risk(code="SYNTHETIC_DATA", severity=Severity.WARN,
                           message="market data is SYNTHETIC (demo provider): not real prices"))
     try:
-        bars = provider.load(tickers, end=expected)
+        bars = calendar.without_closed_days(provider.load(tickers, end=expected), cal)
     except MarketDataUnavailable as exc:
         risks.append(Risk(code="DATA_MISSING", severity=Severity.CRITICAL,
                           message=_missing_hint(data_spec) or str(exc)))
@@ -336,7 +341,7 @@ def _load_market(
                               message=f"{t}: {provider.name} returned no bars"))
             return _Loaded(bars, provider.name, provider.synthetic, risks, "DATA_MISSING", None)
         try:
-            issues = _validated(t, df, provider.name)
+            issues = _validated(t, df, provider.name, cal)
         except BadMarketData as exc:
             risks.append(Risk(code="DATA_INVALID", severity=Severity.CRITICAL, message=str(exc)))
             return _Loaded(bars, provider.name, provider.synthetic, risks, "DATA_INVALID", None)
@@ -350,7 +355,7 @@ def _load_market(
     for t in tickers:
         last = last_bar[t]
         if last < expected:
-            lag = len(calendar.sessions_in_range(last, expected)) - 1
+            lag = len(cal.sessions_in_range(last, expected)) - 1
             if lag > max_age:
                 stale[t] = last
     freshness = DataFreshness(
@@ -377,17 +382,20 @@ _VALID_BARS: OrderedDict[tuple[str, str, bytes], list[BarIssue]] = OrderedDict()
 _VALID_BARS_MAX = 256
 
 
-def _validated(ticker: str, df: pd.DataFrame, source: str) -> list[BarIssue]:
-    """`ensure_valid` against the XKRX sessions the frame spans, memoised by content."""
+def _validated(ticker: str, df: pd.DataFrame, source: str,
+               cal: calendar.SessionCalendar) -> list[BarIssue]:
+    """`ensure_valid` against the sessions (XKRX + overrides) the frame spans, memoised by
+    content and the closed dates."""
     digest = hashlib.blake2b(df.index.to_numpy("datetime64[ns]").tobytes(), digest_size=16)
     digest.update(np.ascontiguousarray(df.to_numpy(np.float64)).tobytes())
     digest.update(",".join(map(str, df.columns)).encode("utf-8"))
+    digest.update(",".join(sorted(map(str, cal.closed))).encode("utf-8"))
     key = (ticker, source, digest.digest())
     hit = _VALID_BARS.get(key)
     if hit is not None:
         _VALID_BARS.move_to_end(key)
         return hit
-    sessions = calendar.session_days(df.index[0].date(), df.index[-1].date())
+    sessions = cal.session_days(df.index[0].date(), df.index[-1].date())
     issues = ensure_valid(ticker, df, sessions, source=source)
     _VALID_BARS[key] = issues
     if len(_VALID_BARS) > _VALID_BARS_MAX:

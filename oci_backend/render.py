@@ -76,9 +76,11 @@ class _Paint:
         return self._wrap(text, _BOLD)
 
 
-def trade_date(asof: date) -> date:
-    """The session the plan's orders are placed on: the XKRX session after as-of."""
-    return calendar.next_session(asof)
+def trade_date(asof: date, settings: Settings | None) -> date:
+    """The session the plan's orders are placed on: the session after as-of (XKRX with the
+    settings' closures)."""
+    cal = calendar.for_settings(settings) if settings is not None else calendar.XKRX
+    return cal.next_session(asof)
 
 
 def order_limit(order: PlannedOrder, settings: Settings | None) -> int:
@@ -92,7 +94,7 @@ def order_line(order: PlannedOrder, asof: date, settings: Settings | None) -> st
     """`2025-12-30 BUY  매수 [매수] KODEX 200 (069500) 12주 지정가 60,750원 (약 729,000원)`."""
     limit = order_limit(order, settings)
     hts = hts_line(order.side, order.ticker, order.name, order.qty, limit, order.qty * limit)
-    return f"{trade_date(asof):%Y-%m-%d} {_SIDE_EN_KO[order.side]}  {hts}"
+    return f"{trade_date(asof, settings):%Y-%m-%d} {_SIDE_EN_KO[order.side]}  {hts}"
 
 
 # --- regime -----------------------------------------------------------------------------------
@@ -279,7 +281,7 @@ def _orders_block(
         f" . est. cash after {plan.est_cash_after:,.0f}"
     ]
     if plan.orders:
-        td = trade_date(plan.asof)
+        td = trade_date(plan.asof, settings)
         lines.append(f"orders to type into the HTS on {td:%Y-%m-%d (%a)} "
                      f"(the session after {plan.asof}); sells first:")
         ordered = sorted(plan.orders, key=lambda o: (o.side is not Side.SELL, o.rank or 0))

@@ -92,7 +92,8 @@ def run_replay(backend: ReplayBackend, start: date, end: date, *,
     in the backtest)."""
     t0 = time.perf_counter()
     out = ReplayResult()
-    sessions = calendar.sessions_in_range(start, end)
+    # the sessions of the replayed root's calendar: XKRX + its settings' closed dates
+    sessions = calendar.for_settings(backend.state()[1]).sessions_in_range(start, end)
     for k, session in enumerate(sessions):
         plan = backend.cycle(session)
         if plan is None or plan.asof != session:

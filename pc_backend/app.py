@@ -15,6 +15,7 @@ import anyio
 from fastapi import Depends, FastAPI
 
 from krx_common.http_limits import add_body_limits, add_header_checks
+from krx_common.logmask import install_access_log_redaction, mask_secret_in_logs
 from pc_backend.auth import LOOPBACK_NAMES, LocalGuard
 from pc_backend.config import PcConfig
 from pc_backend.deps import bearer_scheme
@@ -55,6 +56,10 @@ def create_app(config: PcConfig | None = None, *, link: Link | None = None) -> F
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # After uvicorn configured its loggers: the tokens the PC holds never reach its log.
+        install_access_log_redaction("all")
+        mask_secret_in_logs(token)
+        mask_secret_in_logs(oci_token)
         await anyio.to_thread.run_sync(the_link.start)
         log.info("PC backend ready: workspace %s, OCI at %s (%s)", cfg.workspace,
                  the_link.local_url, the_link.status().state.value)
@@ -79,10 +84,12 @@ def create_app(config: PcConfig | None = None, *, link: Link | None = None) -> F
     hosts = set(LOOPBACK_NAMES)
     if cfg.allow_remote and not cfg.is_loopback():
         hosts.add(cfg.host.lower())
-    # Added last = runs first: duplicate Host/Authorization refused, then the guard, then the
-    # body's size and strict JSON, as on OCI (krx_common.http_limits).
+    # Added last = runs first: duplicate Host/Authorization refused, then the guard (which also
+    # refuses a token in the URL), then the body's size and strict JSON, as on OCI
+    # (krx_common.http_limits).
     add_body_limits(app, max_body_bytes=cfg.max_body_bytes, env_prefix="KRX_PC")
-    app.add_middleware(LocalGuard, token=token, allowed_hosts=frozenset(hosts))
+    app.add_middleware(LocalGuard, token=token, allowed_hosts=frozenset(hosts),
+                       url_secrets=(oci_token,))
     add_header_checks(app, realm="krx-pc")
     app.include_router(health.router)
     for module in (sync, workspace, tickets, proxy, research, admin):

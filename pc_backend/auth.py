@@ -2,13 +2,17 @@
 
 1. Host guard: a request whose `Host` is not 127.0.0.1 / localhost / [::1] (any port) is
    refused with 403, so a web page cannot drive the backend through DNS rebinding.
-2. Bearer token: every path outside `OPEN_PATHS` needs `Authorization: Bearer <pc token>`
+2. No token in the URL: a request whose path or query string holds one of the tokens the PC
+   holds (its own, OCI's) is refused with 400 before routing, so it is never passed on to
+   OCI (whose access log would keep it); the PC's own log masks it (`krx_common.logmask`).
+3. Bearer token: every path outside `OPEN_PATHS` needs `Authorization: Bearer <pc token>`
    (`<workspace>/pc_token`), compared in constant time (`krx_common.auth.bearer_matches`).
 """
 
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote, unquote_plus
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -39,13 +43,27 @@ async def _refuse(send: Send, status: int, code: str, message: str, field: str,
     await send({"type": "http.response.body", "body": body})
 
 
+def url_holds_secret(scope: Scope, secrets: tuple[str, ...]) -> bool:
+    """Does the request's path or query string hold one of `secrets` (also percent-encoded)?"""
+    raw_path = scope.get("raw_path") or b""
+    query = scope.get("query_string") or b""
+    texts = (scope["path"], raw_path.decode("latin-1"), query.decode("latin-1"))
+    for text in texts:
+        for form in (text, unquote(text), unquote_plus(text)):
+            if any(secret and secret in form for secret in secrets):
+                return True
+    return False
+
+
 class LocalGuard:
     def __init__(self, app: ASGIApp, token: str, allowed_hosts: frozenset[str] = LOOPBACK_NAMES,
-                 open_paths: frozenset[str] = OPEN_PATHS) -> None:
+                 open_paths: frozenset[str] = OPEN_PATHS,
+                 url_secrets: tuple[str, ...] = ()) -> None:
         self.app = app
         self._token = token.encode("ascii")
         self._hosts = allowed_hosts
         self._open = open_paths
+        self._url_secrets = (token, *url_secrets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,6 +75,11 @@ class LocalGuard:
             await _refuse(send, 403, "FORBIDDEN_HOST",
                           f"Host {host or '(none)'!r} refused: the PC backend answers only "
                           "http://127.0.0.1 or http://localhost", "Host")
+            return
+        if url_holds_secret(scope, self._url_secrets):
+            await _refuse(send, 400, "TOKEN_IN_URL",
+                          "a token is in the URL: send it only as 'Authorization: Bearer "
+                          "<token>'; nothing was passed on to OCI", "url")
             return
         if scope["path"] in self._open:
             await self.app(scope, receive, send)

@@ -19,7 +19,9 @@ costs one fsync instead of four). One process owns a workspace at a time (`.lock
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import os
 import secrets
 import threading
@@ -46,12 +48,37 @@ from contracts.settings import Settings
 from contracts.sync import SyncSnapshot
 from krx_common import docpath
 from krx_common.atomic import atomic_write_text, dump_model, durable_unlink, first_error
-from krx_common.tokens import MIN_TOKEN_LENGTH
+from krx_common.tokens import token_problem
 from pc_backend import merge
 
 ARTIFACTS: tuple[Artifact, ...] = ("portfolio", "settings")
 _MODELS: dict[str, type[BaseModel]] = {"portfolio": Portfolio, "settings": Settings}
 _CONFLICTS = TypeAdapter(list[Conflict])
+
+log = logging.getLogger("krx.pc")
+
+# The way out of a damaged file, by owner: PULL replaces what OCI gives back; the edits and the
+# draft are the operator's, so only the operator discards them.
+_FIX_SNAPSHOT = "pull again (POST /api/v1/pull, krx pc pull) to replace it"
+_FIX_WORKING = ("restore it, or discard the local edits (DELETE /api/v1/workspace/edits); "
+                "it is left as it is")
+_FIX_DRAFT = "restore it, or discard the draft (DELETE /api/v1/tickets/draft)"
+
+
+def _missing_fields(model_doc: Any, raw: Any, prefix: str = "") -> list[str]:
+    """Paths present in `model_doc` (a model's full dump) but absent from `raw`."""
+    out: list[str] = []
+    if isinstance(model_doc, dict) and isinstance(raw, dict):
+        for key, value in model_doc.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key not in raw:
+                out.append(path)
+            else:
+                out += _missing_fields(value, raw[key], path)
+    elif isinstance(model_doc, list) and isinstance(raw, list) and len(model_doc) == len(raw):
+        for i, (value, item) in enumerate(zip(model_doc, raw, strict=True)):
+            out += _missing_fields(value, item, f"{prefix}[{i}]")
+    return out
 
 
 class WorkspaceError(Exception):
@@ -89,15 +116,20 @@ class UnknownConflict(InvalidInput):
 
 
 def ensure_token(path: Path) -> str:
-    """The local API token at `path`, created (0600) on first use."""
+    """The local API token at `path`, created (0600) on first use; a token file that is not
+    UTF-8 or breaks the token rule (`krx_common.tokens`) is replaced, with a warning."""
     try:
         token = path.read_text(encoding="utf-8").strip()
         if os.name == "posix" and path.stat().st_mode & 0o077:
             os.chmod(path, 0o600)
-        if len(token) >= MIN_TOKEN_LENGTH:
+        problem = token_problem(token)
+        if problem is None:
             return token
+        log.warning("the local API token in %s %s: a new one is written", path, problem)
     except FileNotFoundError:
         pass
+    except UnicodeDecodeError:
+        log.warning("the local API token in %s is not UTF-8 text: a new one is written", path)
     path.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
@@ -117,6 +149,7 @@ class Workspace:
         self.root = root
         self._lock = threading.RLock()
         self._file_lock: FileLock | None = None
+        self._snapshot_cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
 
     # -- paths ---------------------------------------------------------------------------------
     @property
@@ -169,94 +202,150 @@ class Workspace:
             yield
 
     # -- reading -------------------------------------------------------------------------------
-    def _read_json(self, path: Path) -> Any:
+    # Every file is validated against its model on read; a damaged one raises `WorkspaceCorrupt`
+    # naming the file and the way out, and is never rewritten by a read (nor by PULL, except
+    # the files PULL owns: snapshot.json and workspace.json, which OCI gives back).
+    def _read_json(self, path: Path, fix: str) -> Any:
+        """The parsed JSON at `path`, None when the file does not exist."""
         try:
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise WorkspaceCorrupt(f"{path}: cannot be read ({exc.strerror}); {fix}",
+                                   path=str(path)) from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise WorkspaceCorrupt(f"{path}: not UTF-8 text (saved as UTF-16 by an editor?); "
+                                   f"{fix}", path=str(path)) from None
         try:
             return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise WorkspaceCorrupt(f"{path}: not valid JSON ({exc}); delete or restore it",
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise WorkspaceCorrupt(f"{path}: not valid JSON ({exc}); {fix}",
+                                   path=str(path)) from None
+        except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+            raise WorkspaceCorrupt(f"{path}: not valid JSON ({exc}); {fix}",
                                    path=str(path)) from None
 
-    def _read_model(self, path: Path, model: type[Any]) -> Any:
-        raw = self._read_json(path)
+    def _read_model(self, path: Path, model: type[Any], fix: str) -> Any:
+        raw = self._read_json(path, fix)
         if raw is None:
             return None
         try:
             return model.model_validate(raw)
         except ValidationError as exc:
-            raise WorkspaceCorrupt(f"{path}: {first_error(exc)}; delete or restore it",
+            raise WorkspaceCorrupt(f"{path}: {first_error(exc)}; {fix}",
                                    path=str(path)) from None
+
+    def _snapshot_doc(self) -> dict[str, Any] | None:
+        """snapshot.json as JSON, validated as a `SyncSnapshot` (None when nothing was pulled);
+        the validation is cached by the file's identity, size and mtime."""
+        path = self.snapshot_path
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise WorkspaceCorrupt(f"{path}: cannot be read ({exc.strerror}); {_FIX_SNAPSHOT}",
+                                   path=str(path)) from None
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        cached = self._snapshot_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        raw = self._read_json(path, _FIX_SNAPSHOT)
+        if raw is None:
+            return None
+        try:
+            SyncSnapshot.model_validate(raw)
+        except ValidationError as exc:
+            raise WorkspaceCorrupt(f"{path}: {first_error(exc)}; {_FIX_SNAPSHOT}",
+                                   path=str(path)) from None
+        self._snapshot_cache = (key, raw)
+        return raw
+
+    def _edited_doc(self, artifact: str) -> dict[str, Any] | None:
+        """The working file of `artifact` as JSON (None when not edited). It must be a whole
+        document of its model, as `put_working` writes it: a file of `{}`, `[]` or a scalar,
+        or one missing fields, is damage, never an edit (it would merge as nulls)."""
+        path = self.working_path(artifact)
+        raw = self._read_json(path, _FIX_WORKING)
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise WorkspaceCorrupt(
+                f"{path}: a JSON {type(raw).__name__} where a whole {artifact} object is "
+                f"expected; {_FIX_WORKING}", path=str(path))
+        try:
+            parsed = _MODELS[artifact].model_validate(raw)
+        except ValidationError as exc:
+            raise WorkspaceCorrupt(f"{path}: {first_error(exc)}; {_FIX_WORKING}",
+                                   path=str(path)) from None
+        missing = _missing_fields(parsed.model_dump(mode="json"), raw)
+        if missing:
+            shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise WorkspaceCorrupt(
+                f"{path}: not a whole {artifact} (missing {shown}); {_FIX_WORKING}",
+                path=str(path))
+        return raw
 
     def meta(self) -> WorkspaceMeta:
         """Pull/push times (advisory); `pulled_revision` always comes from snapshot.json, the
         one durable record of what was pulled."""
         try:
-            meta = self._read_model(self.meta_path, WorkspaceMeta) or WorkspaceMeta()
+            meta = self._read_model(self.meta_path, WorkspaceMeta, _FIX_SNAPSHOT) or WorkspaceMeta()
         except WorkspaceCorrupt:  # not fsynced: a crash may have emptied it; it is advisory
             meta = WorkspaceMeta()
         return meta.model_copy(update={"pulled_revision": self.pulled_revision()})
 
     def pulled_revision(self) -> int | None:
-        doc = self._read_json(self.snapshot_path)
-        if doc is None:
-            return None
-        revision = doc.get("revision") if isinstance(doc, dict) else None
-        if not isinstance(revision, int):
-            raise WorkspaceCorrupt(f"{self.snapshot_path}: no revision; pull again",
-                                   path=str(self.snapshot_path))
-        return revision
+        doc = self._snapshot_doc()
+        return None if doc is None else int(doc["revision"])
 
     def snapshot_bytes(self) -> bytes:
+        """snapshot.json as OCI sent it (validated first)."""
+        if self._snapshot_doc() is None:
+            raise NotPulled("nothing pulled yet: POST /api/v1/pull (krx pc pull) first")
         try:
             return self.snapshot_path.read_bytes()
         except FileNotFoundError:
             raise NotPulled("nothing pulled yet: POST /api/v1/pull (krx pc pull) first") from None
 
     def snapshot(self) -> SyncSnapshot:
-        raw = self.snapshot_bytes()
-        try:
-            return SyncSnapshot.model_validate_json(raw)
-        except ValidationError as exc:
-            raise WorkspaceCorrupt(f"{self.snapshot_path}: {first_error(exc)}; pull again",
-                                   path=str(self.snapshot_path)) from None
+        doc = self._snapshot_doc()
+        if doc is None:
+            raise NotPulled("nothing pulled yet: POST /api/v1/pull (krx pc pull) first")
+        return SyncSnapshot.model_validate(doc)
 
     def has_snapshot(self) -> bool:
         return self.snapshot_path.is_file()
 
     def base_doc(self, artifact: str) -> dict[str, Any]:
         """The pulled artifact as JSON (what OCI has at the pulled revision)."""
-        doc = self._read_json(self.snapshot_path)
+        doc = self._snapshot_doc()
         if doc is None:
             raise NotPulled("nothing pulled yet: POST /api/v1/pull (krx pc pull) first")
-        return dict(doc[artifact])
+        return copy.deepcopy(doc[artifact])
 
     def working_doc(self, artifact: str) -> dict[str, Any]:
         """The working artifact as JSON: the edit, or the pulled base when not edited."""
-        edited = self._read_json(self.working_path(artifact))
-        return dict(edited) if edited is not None else self.base_doc(artifact)
+        edited = self._edited_doc(artifact)
+        return edited if edited is not None else self.base_doc(artifact)
 
     def working(self, artifact: str) -> BaseModel:
-        doc = self.working_doc(artifact)
-        try:
-            return _MODELS[artifact].model_validate(doc)
-        except ValidationError as exc:
-            raise WorkspaceCorrupt(f"{self.working_path(artifact)}: {first_error(exc)}",
-                                   path=str(self.working_path(artifact))) from None
+        return _MODELS[artifact].model_validate(self.working_doc(artifact))
 
     def is_edited(self, artifact: str) -> bool:
         return self.working_path(artifact).is_file()
 
     def conflicts(self) -> list[Conflict]:
-        raw = self._read_json(self.conflicts_path)
+        raw = self._read_json(self.conflicts_path, _FIX_WORKING)
         if raw is None:
             return []
         try:
             return _CONFLICTS.validate_python(raw)
         except ValidationError as exc:
-            raise WorkspaceCorrupt(f"{self.conflicts_path}: {first_error(exc)}",
+            raise WorkspaceCorrupt(f"{self.conflicts_path}: {first_error(exc)}; {_FIX_WORKING}",
                                    path=str(self.conflicts_path)) from None
 
     def diff(self) -> Diff:
@@ -275,7 +364,7 @@ class Workspace:
                         conflicts=self.conflicts())
 
     def draft(self) -> StoredDraft | None:
-        return self._read_model(self.draft_path, StoredDraft)
+        return self._read_model(self.draft_path, StoredDraft, _FIX_DRAFT)
 
     # -- writing -------------------------------------------------------------------------------
     def _write_json(self, path: Path, value: Any) -> None:
@@ -315,34 +404,47 @@ class Workspace:
         Returns (snapshot, rebased, conflicts)."""
         snap = SyncSnapshot.model_validate_json(raw)
         with self._lock:
-            had_base = self.has_snapshot()
             rebased = False
             conflicts: list[Conflict] = []
             merged: dict[str, dict[str, Any]] = {}
             new_docs = json.loads(raw)
-            if had_base:
-                old_conflicts = self.conflicts()
-                for artifact in ARTIFACTS:
-                    if not self.is_edited(artifact):
+            # Read everything first: a damaged file of the operator's (an edit, the conflicts)
+            # stops the pull before anything is written.
+            old_conflicts = self.conflicts()
+            edited = {a: doc for a in ARTIFACTS if (doc := self._edited_doc(a)) is not None}
+            bases: dict[str, dict[str, Any]] | None = None
+            try:
+                if self.has_snapshot():
+                    bases = {a: self.base_doc(a) for a in edited}
+            except WorkspaceCorrupt as exc:  # PULL owns the snapshot: it replaces it
+                log.warning("PULL replaces a damaged snapshot: %s", exc)
+            for artifact, mine in edited.items():
+                theirs = copy.deepcopy(new_docs[artifact])
+                rebased = True
+                if bases is None:
+                    # No readable base: the operator's changes cannot be told from OCI's, so
+                    # every field where the edit differs from OCI's value is a conflict.
+                    for path, theirs_v, mine_v in merge.changes(theirs, mine):
+                        conflicts.append(Conflict(artifact=artifact, path=path, base=None,
+                                                  mine=mine_v, theirs=theirs_v))
+                    merged[artifact] = {**mine, **{k: theirs[k] for k in docpath.VOLATILE
+                                                   if k in theirs}}
+                    continue
+                result = merge.three_way(bases[artifact], mine, theirs)
+                fresh = {c.path for c in result.conflicts}
+                for c in result.conflicts:
+                    conflicts.append(Conflict(artifact=artifact, path=c.path, base=c.base,
+                                              mine=c.mine, theirs=c.theirs))
+                # Undecided conflicts of an earlier pull stay until the operator picks.
+                for old in old_conflicts:
+                    if old.artifact != artifact or old.path in fresh:
                         continue
-                    base, mine = self.base_doc(artifact), self.working_doc(artifact)
-                    theirs = dict(new_docs[artifact])
-                    result = merge.three_way(base, mine, theirs)
-                    rebased = True
-                    fresh = {c.path for c in result.conflicts}
-                    for c in result.conflicts:
-                        conflicts.append(Conflict(artifact=artifact, path=c.path, base=c.base,
-                                                  mine=c.mine, theirs=c.theirs))
-                    # Undecided conflicts of an earlier pull stay until the operator picks.
-                    for old in old_conflicts:
-                        if old.artifact != artifact or old.path in fresh:
-                            continue
-                        now_theirs = docpath.get_at(theirs, old.path)
-                        mine_v = docpath.get_at(result.merged, old.path)
-                        if mine_v != now_theirs:
-                            conflicts.append(old.model_copy(update={"theirs": now_theirs,
-                                                                    "mine": mine_v}))
-                    merged[artifact] = result.merged
+                    now_theirs = docpath.get_at(theirs, old.path)
+                    mine_v = docpath.get_at(result.merged, old.path)
+                    if mine_v != now_theirs:
+                        conflicts.append(old.model_copy(update={"theirs": now_theirs,
+                                                                "mine": mine_v}))
+                merged[artifact] = result.merged
             # Write order: the base last but one, so a crash before it leaves the old base with
             # edits computed against it (the next pull redoes the rebase).
             for name, doc in merged.items():
@@ -355,6 +457,7 @@ class Workspace:
             # back, and the next pull rebases again (edits equal to OCI's values are no edit).
             # The edits above are fully durable: OCI cannot give them back.
             atomic_write_text(self.snapshot_path, raw.decode("utf-8"), sync_dir=False)
+            self._snapshot_cache = None
             meta = self.meta().model_copy(update={
                 "pulled_revision": snap.revision, "pulled_at": now_kst(), "oci_url": oci_url})
             # Advisory (times, URL): replaced atomically but not fsynced — a crash can only

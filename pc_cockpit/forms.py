@@ -61,9 +61,26 @@ def _holding_path(message: str, holdings: list[dict[str, Any]]) -> str:
     return f"holdings[{ticker}]{m.group(2)}{message[m.end():]}"
 
 
+def calendar_values(closed_text: str, late_text: str) -> dict[str, Any]:
+    """The Strategy page's two calendar text areas → `settings.calendar`: closed dates one
+    per line (`YYYY-MM-DD`), late opens one per line (`YYYY-MM-DD HH:MM`); blank lines are
+    skipped, the contract validates the rest (ValueError names a malformed line)."""
+    closed = [line.strip() for line in closed_text.splitlines() if line.strip()]
+    late: dict[str, str] = {}
+    for i, line in enumerate(ln.strip() for ln in late_text.splitlines()):
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) != 2:
+            raise ValueError(f"calendar.late_opens line {i + 1}: {line!r}: write "
+                             "'YYYY-MM-DD HH:MM'")
+        late[parts[0]] = parts[1]
+    return {"closed_dates": closed, "late_opens": late}
+
+
 def build_settings(base: Settings, values: dict[str, Any]) -> Settings:
     """`base` with the form's values: `strategy`/`guardrails` mappings, `universe`,
-    `benchmark`, `execution_mode`, `notifications`."""
+    `benchmark`, `execution_mode`, `notifications`, `calendar`."""
     data = base.model_dump(mode="json")
     for key, value in values.items():
         data[key] = value

@@ -1,7 +1,9 @@
 """XKRX trading calendar: session dates and KST close times.
 
 Pure functions — the clock is always an argument. Session dates come from the
-`exchange_calendars` XKRX calendar, never from `weekday()` (PITFALLS #7).
+`exchange_calendars` XKRX calendar, never from `weekday()` (PITFALLS #7). The module
+functions are XKRX alone; `SessionCalendar` (built from the settings by `for_settings`, and
+passed in, never a global) adds the operator's overrides: ad-hoc closures and late opens.
 Building the calendar costs seconds (exchange_calendars computes the lunar holidays),
 so the session table is built once per machine and exchange_calendars version, kept in
 a small cache file, and loaded once per process on first use.
@@ -16,12 +18,20 @@ import os
 import tempfile
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from krx_common.defaults import KST
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import pandas as pd
+
+    from contracts.settings import CalendarOverrides, Settings
 
 # Fixed bounds keep the calendar independent of the wall clock (exchange_calendars
 # would otherwise default its end to "today + 1 year").
@@ -203,3 +213,105 @@ def last_completed_session(now: datetime, *, settle: timedelta = DEFAULT_SETTLE)
     if is_session(today) and now >= session_close_kst(today) + settle:
         return today
     return previous_session(today)
+
+
+# -- the operator's overrides ------------------------------------------------------------------
+REGULAR_OPEN = time(9, 0)
+
+
+@dataclass(frozen=True)
+class SessionCalendar:
+    """XKRX with the operator's overrides (`settings.calendar`): dates closed ahead of
+    exchange_calendars are never sessions, late opens move a session's open. Pure: built from
+    the settings and passed to whoever needs it (`for_settings`); the module functions above
+    are XKRX alone. The empty calendar (`SessionCalendar()`) equals XKRX."""
+
+    closed: frozenset[date] = frozenset()
+    late_opens: tuple[tuple[date, time], ...] = ()
+
+    @classmethod
+    def from_overrides(cls, overrides: CalendarOverrides) -> SessionCalendar:
+        return cls(closed=frozenset(overrides.closed_dates),
+                   late_opens=tuple(sorted(
+                       (d, time.fromisoformat(hhmm)) for d, hhmm in overrides.late_opens.items())))
+
+    def is_session(self, d: date) -> bool:
+        return is_session(d) and d not in self.closed
+
+    def is_closed_by_override(self, d: date) -> bool:
+        """An XKRX session the operator closed."""
+        return d in self.closed and is_session(d)
+
+    def next_session(self, d: date) -> date:
+        s = next_session(d)
+        while s in self.closed:
+            s = next_session(s)
+        return s
+
+    def previous_session(self, d: date) -> date:
+        s = previous_session(d)
+        while s in self.closed:
+            s = previous_session(s)
+        return s
+
+    def session_days(self, start: date, end: date) -> np.ndarray:
+        days = session_days(start, end)
+        if not self.closed or not days.size:
+            return days
+        closed = np.array(sorted(self.closed), dtype="datetime64[D]")
+        return days[~np.isin(days, closed)]
+
+    def sessions_in_range(self, start: date, end: date) -> list[date]:
+        days = self.session_days(start, end)
+        return days.astype(object).tolist() if days.size else []
+
+    def session_open_kst(self, d: date) -> datetime:
+        """Open time of session `d` in KST: 09:00, or the operator's late open."""
+        if not self.is_session(d):
+            raise NotASession(f"{d} is not a session"
+                              + (" (closed by settings.calendar.closed_dates)"
+                                 if d in self.closed else ""))
+        at = dict(self.late_opens).get(d, REGULAR_OPEN)
+        return datetime.combine(d, at, tzinfo=KST)
+
+    def session_close_kst(self, d: date) -> datetime:
+        if d in self.closed:
+            raise NotASession(f"{d} is closed by settings.calendar.closed_dates")
+        return session_close_kst(d)
+
+    def last_completed_session(self, now: datetime, *,
+                               settle: timedelta = DEFAULT_SETTLE) -> date:
+        """As `last_completed_session`, skipping the closed dates."""
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError(
+                f"now={now!r} is naive; pass a timezone-aware datetime, e.g. datetime.now(KST)"
+            )
+        today = now.astimezone(KST).date()
+        if self.is_session(today) and now >= session_close_kst(today) + settle:
+            return today
+        return self.previous_session(today)
+
+
+XKRX = SessionCalendar()
+
+
+def for_settings(settings: Settings) -> SessionCalendar:
+    """The calendar the settings describe (XKRX + `settings.calendar`)."""
+    return SessionCalendar.from_overrides(settings.calendar)
+
+
+def without_closed_days(bars: Mapping[str, pd.DataFrame], cal: SessionCalendar
+                        ) -> dict[str, pd.DataFrame]:
+    """`bars` without the rows of `cal`'s closed dates (a provider or the demo data may still
+    have a bar on a day the operator closed): the cycle and the backtest both see the closed
+    day as no session. Frames without such rows are passed through unchanged."""
+    if not cal.closed:
+        return dict(bars)
+    import pandas as pd
+
+    closed = pd.DatetimeIndex(sorted(pd.Timestamp(d) for d in cal.closed))
+    out: dict[str, pd.DataFrame] = {}
+    for ticker, df in bars.items():
+        drop = pd.DatetimeIndex(df.index).normalize().isin(closed) if len(df) else None
+        out[ticker] = df[~drop] if drop is not None and drop.any() else df
+    return out

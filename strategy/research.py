@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from contracts.settings import Settings
+from strategy import calendar
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -130,7 +131,9 @@ def load_bars(spec: str, settings: Settings, end: date, *, today: date | None = 
     except ValueError as exc:
         raise DataSpecError(spec, str(exc)) from None
     try:
-        return dict(provider.load(tickers, end=upto))
+        # the operator's closed dates are no session here either (settings.calendar)
+        return calendar.without_closed_days(provider.load(tickers, end=upto),
+                                            calendar.for_settings(settings))
     except MarketDataUnavailable:
         if today is not None:
             first = _first_common_bar(provider, tickers, today)

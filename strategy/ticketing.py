@@ -141,9 +141,10 @@ def round_limit(price: float, kind: str, side: Side | str) -> int:
 
 
 # -- costs -------------------------------------------------------------------------------------
-def fill_year(asof: date) -> int:
-    """Year of the session that executes a plan made at the close of `asof` (tax schedule)."""
-    return calendar.next_session(asof).year
+def fill_year(asof: date, cal: calendar.SessionCalendar = calendar.XKRX) -> int:
+    """Year of the session that executes a plan made at the close of `asof` (tax schedule),
+    on `cal` (the settings' calendar: `calendar.for_settings`)."""
+    return cal.next_session(asof).year
 
 
 def order_fees(
@@ -220,7 +221,7 @@ def draft_ticket(
         raise TicketDraftError("created_at must be timezone-aware")
     sp = settings.strategy
     mode = settings.execution_mode
-    year = fill_year(plan.asof)
+    year = fill_year(plan.asof, calendar.for_settings(settings))
     avail = cash
     orders: list[TicketOrder] = []
     sells = [o for o in plan.orders if o.side is Side.SELL]
@@ -305,7 +306,7 @@ def ticket_problems(ticket: Ticket, plan: OrderPlan, settings: Settings) -> list
     planned = {(o.side, o.ticker): o for o in plan.orders}
     planned_side = {o.ticker: o.side for o in plan.orders}
     universe = set(settings.universe)
-    year = fill_year(plan.asof)
+    year = fill_year(plan.asof, calendar.for_settings(settings))
     # Budgets are checked against the plan's cash plus every planned sell at its limit (a
     # ticket that sells less still may not budget into the reserve by more than that).
     budget_cash = plan.cash

@@ -31,6 +31,14 @@ def health(snapshots: SnapshotDep, config: ConfigDep) -> Health:
         last = LastCycle(run_at=summary.run_at, asof=summary.asof, status=summary.status,
                          stage=summary.stage, message=summary.message)
     watch = config.morning_watch and not snapshots.store.paths.is_replay
-    missed = missed_morning(summary, config.now or now_kst()) if watch else None
+    missed = None
+    if watch:
+        from strategy import calendar
+
+        try:  # the operator's closed dates are no session to miss
+            cal = calendar.for_settings(snapshots.store.settings())
+        except StoreError:
+            cal = calendar.XKRX
+        missed = missed_morning(summary, config.now or now_kst(), cal)
     return Health(status="ok", revision=revision, last_cycle=last, emergency_stop=stop.on,
                   daily_ops=daily_ops, missed_morning=missed)

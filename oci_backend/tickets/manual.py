@@ -51,8 +51,9 @@ def record_fills(
     with store.lock():
         recover_locked(store)
         rec = _awaiting_fills(store, tid)
-        resolved = _resolved(rec, req, store.settings().strategy.commission,
-                             replay=store.paths.is_replay)
+        settings = store.settings()
+        resolved = _resolved(rec, req, settings.strategy.commission,
+                             calendar.for_settings(settings), replay=store.paths.is_replay)
         try:
             after = apply_fills(store.portfolio(), resolved)
         except FillProblem as exc:
@@ -133,12 +134,13 @@ def _filled(fills: list[Fill]) -> dict[tuple[Side, str], int]:
     return out
 
 
-def _resolved(rec: TicketRecord, req: FillsRequest, commission_rate: float, *,
+def _resolved(rec: TicketRecord, req: FillsRequest, commission_rate: float,
+              cal: calendar.SessionCalendar, *,
               replay: bool) -> list[Fill]:
     """`req.fills` checked against the ticket (`TicketRejected` naming `fills[i]....`) and
     with their commission and tax filled in."""
     tid = rec.ticket.ticket_id
-    first_session = calendar.next_session(rec.ticket.asof)
+    first_session = cal.next_session(rec.ticket.asof)
     ordered = {(o.side, o.ticker): o for o in rec.ticket.orders}
     filled = _filled(rec.fills)
     resolved: list[Fill] = []

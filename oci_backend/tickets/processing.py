@@ -163,7 +163,8 @@ def _admit_and_fill(store: Store, rec: TicketRecord, now: datetime,
     if rejected is not None:
         return rejected
     tid = rec.ticket.ticket_id
-    session = calendar.next_session(rec.ticket.asof)
+    # the session after the plan, skipping the operator's closed dates (settings.calendar)
+    session = calendar.for_settings(store.settings()).next_session(rec.ticket.asof)
     tickers = [o.ticker for o in rec.ticket.orders]
     prices = opens(tickers, session) if opens is not None else None
     if prices is None:

@@ -15,6 +15,7 @@ from oci_backend.tickets.errors import (
     TicketNotFound,
     TicketRejected,
 )
+from strategy.ticketing import ticket_id_of
 
 MAX_KEY_LEN = 200
 # A record in one of these states may be replaced by a new submission of the same id (a
@@ -58,6 +59,12 @@ def submit_ticket(
         key_record = IdempotencyRecord(key_sha256=key_hash, ticket_id=tid,
                                        body_sha256=body_hash, at=now_kst())
         if existing is not None and existing[1].state not in RESUBMITTABLE:
+            expected = ticket_id_of(ticket)
+            if expected != tid:  # another body under a stored id: never its record back
+                raise TicketRejected(
+                    f"ticket_id {tid} is already stored for other orders, and this body's "
+                    f"content gives {expected}: re-draft the ticket from the current plan",
+                    field="ticket_id")
             files.remember_key(key_record)
             return existing[1], False
         denied = refusal(store, ticket)

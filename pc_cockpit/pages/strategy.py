@@ -17,7 +17,7 @@ from contracts.instruments import all_instruments
 from contracts.settings import ExecutionMode, Guardrails, Settings, StrategyParams
 from pc_cockpit import charts, sync_ui, ui
 from pc_cockpit.client import PcClient
-from pc_cockpit.forms import build_settings
+from pc_cockpit.forms import build_settings, calendar_values
 from pc_cockpit.i18n import field_label, t
 
 PAGE = "strategy"
@@ -48,6 +48,9 @@ def _load_widgets(working: Settings) -> None:
     ss["st_urls"] = "\n".join(working.notifications.apprise_urls)
     ss["st_daily"] = working.notifications.daily_summary
     ss["st_incidents"] = working.notifications.incidents
+    ss["st_closed"] = "\n".join(d.isoformat() for d in working.calendar.closed_dates)
+    ss["st_late"] = "\n".join(f"{d.isoformat()} {hhmm}"
+                              for d, hhmm in sorted(working.calendar.late_opens.items()))
 
 
 LABEL_PREFIX = {"sp": "param", "gr": "guard"}
@@ -85,6 +88,7 @@ def edited_settings(working: Settings) -> Settings:
                              if u.strip()],
             "daily_summary": bool(ss.get("st_daily")), "incidents": bool(ss.get("st_incidents")),
         },
+        "calendar": calendar_values(str(ss.get("st_closed", "")), str(ss.get("st_late", ""))),
     }
     return build_settings(working, values)
 
@@ -138,6 +142,12 @@ def editor(working: Settings) -> None:
                       help="`daily_summary`")
         right.checkbox(field_label("notify", "incidents"), key="st_incidents",
                        help="`incidents`")
+        st.subheader(t("st.calendar"))
+        left, right = st.columns(2)
+        left.text_area(t("st.closed_dates"), key="st_closed", height=80,
+                       help="`calendar.closed_dates`")
+        right.text_area(t("st.late_opens"), key="st_late", height=80,
+                        help="`calendar.late_opens`")
         st.form_submit_button(t("st.save"), on_click=_save, args=(working,))
 
 

@@ -5,6 +5,7 @@ passthrough against real processes and a real HTTP server on loopback."""
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import subprocess
 import sys
@@ -36,15 +37,40 @@ from krx_common.procs import (
     wait_healthy,
     wait_http,
 )
-from krx_common.tokens import MIN_TOKEN_LENGTH, token_problem
+from krx_common.tokens import MIN_TOKEN_BITS, MIN_TOKEN_LENGTH, token_bits, token_problem
+from oci_backend.config import ConfigError, OciConfig
 from oci_backend.units import CRON_SCHEDULE, ON_CALENDAR
+from pc_backend.config import ConfigError as PcConfigError
+from pc_backend.config import PcConfig
 
 
 def test_token_rule_refuses_short_example_and_non_ascii_tokens() -> None:
-    assert token_problem("x" * MIN_TOKEN_LENGTH) is None
+    assert token_problem("Kq2LmZ8vR4wX7bN1cD6hJ0pT"[:MIN_TOKEN_LENGTH]) is None
     assert "at least 24" in (token_problem("x" * 23) or "")
     assert "example or placeholder" in (token_problem("CHANGEME-" * 4) or "")
     assert "printable ASCII" in (token_problem("a" * 20 + " b" * 4) or "")
+
+
+def test_token_rule_refuses_low_entropy_tokens() -> None:
+    """Defect 11 (issue 15): a 30 x "a" token was accepted. One repeated character, a repeated
+    word or too few distinct characters are refused, with the way to generate a real one;
+    generated tokens (hex or urlsafe, 24 characters and up) all pass."""
+    for weak in ("a" * 30, "x" * MIN_TOKEN_LENGTH, "ab" * 20, "passwordpasswordpassword",
+                 "0123456789" * 3, "aaaaaaaaaaaaaaaaaaaaaaab"):
+        problem = token_problem(weak) or ""
+        assert "too easy to guess" in problem and "secrets.token_urlsafe" in problem, weak
+        assert token_bits(weak) < MIN_TOKEN_BITS
+    for _ in range(2000):
+        for strong in (secrets.token_hex(12), secrets.token_urlsafe(18),
+                       secrets.token_urlsafe(32), "t0k-" + secrets.token_urlsafe(32)):
+            # (a random token may contain an example word such as "dummy": that rule is older)
+            assert token_bits(strong) >= MIN_TOKEN_BITS, strong
+            assert "too easy to guess" not in (token_problem(strong) or ""), strong
+    assert token_problem("unit-test-token-0123456789abcdef") is None
+    with pytest.raises(ConfigError, match="too easy to guess"):
+        OciConfig(token="a" * 30).resolve_token()
+    with pytest.raises(PcConfigError, match="too easy to guess"):
+        PcConfig(oci_token="a" * 30).resolve_oci_token()
 
 
 def test_schedule_is_derived_from_the_one_default() -> None:

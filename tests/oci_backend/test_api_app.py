@@ -13,8 +13,8 @@ import pytest
 
 from krx_common.auth import bearer_matches
 from krx_common.defaults import KST
+from krx_common.logmask import redact_query
 from oci_backend.app import create_app
-from oci_backend.auth import redact_query
 from oci_backend.config import ConfigError, OciConfig
 from oci_backend.errors import field_path
 from oci_backend.notify import Notifier

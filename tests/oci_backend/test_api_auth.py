@@ -146,7 +146,7 @@ def test_serve_reads_token_file_with_mode_0600(oci_server_factory: ServerFactory
 def test_access_log_modes_filter_successful_reads_only() -> None:
     import logging
 
-    from oci_backend.auth import QuietReads, install_access_log_redaction
+    from krx_common.logmask import QuietReads, install_access_log_redaction
 
     def record(method: str, status: int) -> logging.LogRecord:
         return logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,

@@ -14,6 +14,8 @@ from oci_server import OciServer, error_of
 from oci_backend.app import create_app
 from oci_backend.config import OciConfig
 
+TEST_TOKEN = "api-errors-test-Kq2LmZ8vR4wX7bN1"  # a real-looking token: the token rule applies
+
 
 @pytest.mark.integration
 def test_corrupt_settings_file_is_500_with_its_path_and_never_replaced(
@@ -41,7 +43,7 @@ def test_corrupt_settings_file_is_500_with_its_path_and_never_replaced(
 
 def test_lifespan_warns_loudly_on_a_non_loopback_host(tmp_path: Path,
                                                       caplog: pytest.LogCaptureFixture) -> None:
-    config = OciConfig(host="0.0.0.0", token="x" * 32, data_dir=tmp_path,  # noqa: S104
+    config = OciConfig(host="0.0.0.0", token=TEST_TOKEN, data_dir=tmp_path,  # noqa: S104
                        ticket_processor=False)
     caplog.set_level(logging.WARNING, logger="krx.oci")
     app = create_app(config)
@@ -68,7 +70,7 @@ def test_domain_errors_know_no_http_one_table_maps_them(tmp_path: Path) -> None:
         if not issubclass(error_type, HTTPException):
             assert not hasattr(error_type, "status_code"), error_type
             assert not hasattr(error_type, "code"), error_type
-    app = create_app(OciConfig(token="x" * 32, data_dir=tmp_path))
+    app = create_app(OciConfig(token=TEST_TOKEN, data_dir=tmp_path))
     assert set(ERROR_ANSWERS) <= set(app.exception_handlers)
     assert answer_of(StaleTicket("x")) == (409, "STALE_TICKET")
     assert answer_of(TicketError("x")) == (400, "TICKET_ERROR")

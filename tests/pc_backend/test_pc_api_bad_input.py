@@ -153,7 +153,7 @@ def test_pc_serve_refuses_a_non_loopback_bind_and_missing_config(
         return capsys.readouterr().err
 
     token = tmp_path / "tok"
-    token.write_text("x" * 32, encoding="utf-8")
+    token.write_text("bad-input-test-Kq2LmZ8vR4wX7bN1", encoding="utf-8")
     token.chmod(0o600)
     assert "KRX_PC_OCI_TOKEN_FILE" in serve("--direct", "http://127.0.0.1:9")
     monkeypatch.setenv("KRX_PC_OCI_TOKEN_FILE", str(token))
@@ -170,6 +170,7 @@ def test_pc_serve_refuses_a_non_loopback_bind_and_missing_config(
     # and as a real process: exit code 2, nothing listening
     r = subprocess.run([sys.executable, "-m", "krx_cli.main", "pc", "serve", "--workspace",
                         str(tmp_path / "ws"), "--host", "0.0.0.0", "--direct", "http://x:1"],
-                       cwd=REPO, env=pc_env({"KRX_PC_OCI_TOKEN": "y" * 32}), capture_output=True,
+                       cwd=REPO, env=pc_env({"KRX_PC_OCI_TOKEN": "bad-input-tst-Kq2LmZ8vR4wX7bN2"}),
+                       capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 2 and "--allow-remote" in r.stderr

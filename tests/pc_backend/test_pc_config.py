@@ -8,6 +8,8 @@ import pytest
 
 from pc_backend.config import ConfigError, PcConfig, load_config
 
+_REAL = "pc-config-test-Kq2LmZ8vR4wX7bN1cD6h"  # a real-looking token: the token rule applies
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -58,5 +60,5 @@ def test_config_refuses_unsafe_or_incomplete_setups(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="at least 24"):
         PcConfig(oci_token_file=token).resolve_oci_token()
     with pytest.raises(ConfigError, match="keep only one"):
-        PcConfig(oci_token_file=token, oci_token="x" * 30).resolve_oci_token()
-    assert PcConfig(oci_token=" " + "y" * 30 + "\n").resolve_oci_token() == "y" * 30
+        PcConfig(oci_token_file=token, oci_token=_REAL).resolve_oci_token()
+    assert PcConfig(oci_token=" " + _REAL + "\n").resolve_oci_token() == _REAL

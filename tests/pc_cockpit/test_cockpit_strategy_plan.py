@@ -148,3 +148,33 @@ def test_window_helper_moves_onto_sessions():
 
     assert session_window(date(2025, 9, 6), date(2025, 9, 7)) == \
         (date(2025, 9, 8), date(2025, 9, 5))
+
+
+def test_calendar_overrides_form_parses_lines_and_names_the_bad_one():
+    from pc_cockpit.forms import calendar_values
+
+    values = calendar_values("2025-06-03\n\n 2025-06-04 \n", "2025-11-13 10:00\n")
+    s = build_settings(Settings(), {"calendar": values})
+    assert [d.isoformat() for d in s.calendar.closed_dates] == ["2025-06-03", "2025-06-04"]
+    assert {d.isoformat(): v for d, v in s.calendar.late_opens.items()} == {
+        "2025-11-13": "10:00"}
+    with pytest.raises(ValueError, match="late_opens line 1"):
+        calendar_values("", "2025-11-13")
+    with pytest.raises(ValueError, match="calendar"):
+        build_settings(Settings(), {"calendar": calendar_values("2025-06-31", "")})
+
+
+def test_strategy_page_edits_the_calendar_overrides(fresh_stack, cockpit):
+    pull(fresh_stack)
+    at = cockpit(fresh_stack, page="strategy", lang="en")
+    area = at.text_area(key="st_closed")
+    assert area.value == "" and "calendar.closed_dates" in area.help
+    area.set_value("2025-12-29")
+    at.text_area(key="st_late").set_value("2025-11-13 10:00")
+    submit(at, "Save to the local workspace")
+    assert not at.exception, texts(at)
+    with fresh_stack.pc_client() as c:
+        cal = c.get("/api/v1/workspace/settings").json()["calendar"]
+        assert cal == {"closed_dates": ["2025-12-29"], "late_opens": {"2025-11-13": "10:00"}}
+        paths = {d["path"] for d in c.get("/api/v1/diff").json()["changes"]}
+    assert {"calendar.closed_dates", "calendar.late_opens.2025-11-13"} <= paths

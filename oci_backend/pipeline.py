@@ -229,7 +229,7 @@ def _cycle(
     marker: ReplayMarker | None, render: Renderer | None = None,
 ) -> CycleResult:
     portfolio, settings = store.portfolio(), store.settings()
-    stop = store.emergency_stop()
+    stop = store.stop_in_force()
     today = now.astimezone(KST).date()
     is_session_today = calendar.is_session(today)
     base = {

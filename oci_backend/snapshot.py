@@ -63,7 +63,7 @@ def build_snapshot(store: Store, *, tickets: int = TICKETS_IN_SNAPSHOT,
     return SyncSnapshot(
         revision=max(portfolio.revision, settings.revision),
         portfolio=portfolio, settings=settings, summary=summary, plan=plan,
-        tickets=list_tickets(store, limit=tickets), emergency_stop=store.emergency_stop(),
+        tickets=list_tickets(store, limit=tickets), emergency_stop=store.stop_in_force(),
         audit_tail=store.audit_tail(audit),
     )
 
@@ -194,7 +194,7 @@ class SnapshotReader:
         path = self.store.paths.emergency_stop
 
         def load() -> str:
-            return self.store.emergency_stop().model_dump_json()
+            return self.store.stop_in_force().model_dump_json()
 
         return self._cache.get("stop", (path,), load)
 

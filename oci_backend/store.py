@@ -52,6 +52,12 @@ M = TypeVar("M", bound=BaseModel)
 
 log = logging.getLogger("krx.oci.store")
 
+# The `.initialized` marker's line saying the stop file was created: from then on a missing
+# stop file is refused (fail closed), never read as "off".
+STOP_MARKER = "emergency_stop created"
+# The code in a fail-closed stop's reason (and in /health) when the stop file is unreadable.
+STOP_UNREADABLE = "EMERGENCY_STOP_UNREADABLE"
+
 # A temp file of an atomic write older than this was left by a crash (writes take ms).
 ORPHAN_TMP_AGE_S = 300.0
 
@@ -150,7 +156,36 @@ class Store:
         return max(self.portfolio().revision, self.settings().revision)
 
     def emergency_stop(self) -> EmergencyStop:
-        return read_model(self.paths.emergency_stop, EmergencyStop) or EmergencyStop(on=False)
+        """The stop file, validated. Missing once `initialize` created it → `MissingStateFile`
+        (deleting it must not turn the stop off); damaged → `CorruptFile`. Readers that
+        decide whether to act use `stop_in_force`, which fails closed."""
+        stop = read_model(self.paths.emergency_stop, EmergencyStop)
+        if stop is None:
+            if self._stop_file_created():
+                raise MissingStateFile(self.paths.emergency_stop)
+            return EmergencyStop(on=False)
+        return stop
+
+    def stop_in_force(self) -> EmergencyStop:
+        """The stop as every decision must see it: a missing or damaged stop file counts as
+        ON (fail closed), with a reason saying so, until the operator engages the stop (which
+        rewrites the file) and releases it."""
+        try:
+            return self.emergency_stop()
+        except CorruptFile as exc:
+            log.error("emergency stop file unreadable, treated as ON: %s", exc.error)
+            return EmergencyStop(
+                on=True, by="system",
+                reason=f"{STOP_UNREADABLE}: the emergency stop file is {exc.error}; treated as "
+                       "ON until the operator engages the stop (rewriting the file) and "
+                       "releases it")
+
+    def _stop_file_created(self) -> bool:
+        try:
+            marker = self.paths.initialized.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return False
+        return STOP_MARKER in marker
 
     def summary(self) -> OpsSummary | None:
         return read_model(self.paths.summary_latest, OpsSummary)
@@ -181,9 +216,14 @@ class Store:
                     actor=actor, action=AuditAction.INIT, target="portfolio,settings",
                     reason="first run: defaults created", revision_after=1,
                 ))
-            if not self.paths.initialized.exists():
+            if not self._stop_file_created():
+                # Created once (also on a root made before the stop file was), so that a
+                # deleted stop file is refused instead of read as "off".
+                if not self.paths.emergency_stop.exists():
+                    atomic_write_model(self.paths.emergency_stop, EmergencyStop(on=False))
                 atomic_write_text(self.paths.initialized,
-                                  f"initialised; revision {max(p.revision, s.revision)}\n")
+                                  f"initialised; revision {max(p.revision, s.revision)}\n"
+                                  f"{STOP_MARKER}\n")
             return p, s
 
     def commit(self, writes: list[tuple[StateName, BaseModel]], entry: AuditEntry) -> None:
@@ -297,13 +337,23 @@ class Store:
             return new
 
     def set_emergency_stop(self, on: bool, reason: str, by: str) -> EmergencyStop:
+        """Engage or release the stop. Engaging always works: a missing or damaged stop file
+        is rewritten (the audit line says so). Releasing needs a valid file (`CorruptFile`
+        otherwise): an unreadable stop stays in force."""
         with self.lock():
-            before = self.emergency_stop()
+            details: dict[str, Any] = {}
+            try:
+                before_on: bool | None = self.emergency_stop().on
+            except CorruptFile as exc:
+                if not on:
+                    raise
+                before_on = None
+                details = {"rewrote_damaged_stop_file": exc.error}
             stop = EmergencyStop(on=on, reason=reason, by=by, at=now_kst())
             self.commit([("emergency_stop", stop)], AuditEntry(
                 actor=by, action=AuditAction.EMERGENCY_STOP, target="emergency_stop",
-                reason=reason, changes=[FieldChange(path="emergency_stop.on", before=before.on,
-                                                    after=on)],
+                reason=reason, changes=[FieldChange(path="emergency_stop.on", before=before_on,
+                                                    after=on)], details=details,
             ))
             return stop
 

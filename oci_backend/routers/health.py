@@ -10,6 +10,7 @@ from krx_common.atomic import StoreError
 from oci_backend.daily_ops import last_status
 from oci_backend.deps import ConfigDep, SnapshotDep
 from oci_backend.morning import missed_morning
+from oci_backend.store import STOP_UNREADABLE
 
 router = APIRouter(tags=["health"])
 
@@ -32,5 +33,8 @@ def health(snapshots: SnapshotDep, config: ConfigDep) -> Health:
                          stage=summary.stage, message=summary.message)
     watch = config.morning_watch and not snapshots.store.paths.is_replay
     missed = missed_morning(summary, config.now or now_kst()) if watch else None
-    return Health(status="ok", revision=revision, last_cycle=last, emergency_stop=stop.on,
-                  daily_ops=daily_ops, missed_morning=missed)
+    # An unreadable stop file counts as ON (fail closed) and makes the backend degraded.
+    unreadable = stop.reason.startswith(STOP_UNREADABLE)
+    return Health(status="degraded" if unreadable else "ok", revision=revision,
+                  last_cycle=last, emergency_stop=stop.on, daily_ops=daily_ops,
+                  missed_morning=missed, error=stop.reason if unreadable else None)

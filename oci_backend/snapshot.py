@@ -160,7 +160,9 @@ class SnapshotReader:
                 p, s = self.store.portfolio(), self.store.settings()
             return _State(max(p.revision, s.revision), p.model_dump_json(), s.model_dump_json())
 
-        return self._cache.get("state", (paths.portfolio, paths.settings), load)
+        # The journal too: a pending change must be replayed (or its failure answered), never
+        # hidden behind the cached old revision.
+        return self._cache.get("state", (paths.portfolio, paths.settings, paths.journal), load)
 
     def revision(self) -> int:
         return self._state().revision

@@ -15,17 +15,18 @@ instead of being recreated with defaults (which would restart the revision at 1)
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from filelock import FileLock
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from contracts.audit import AuditAction, AuditEntry, FieldChange
 from contracts.common import now_kst
@@ -37,6 +38,7 @@ from contracts.sync import EmergencyStop
 from krx_common.atomic import (
     CorruptFile,
     StoreError,
+    atomic_move,
     atomic_write_model,
     atomic_write_text,
     dump_model,
@@ -98,13 +100,29 @@ StateName = Literal["portfolio", "settings", "emergency_stop"]
 class _JournalWrite(BaseModel):
     name: StateName
     text: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 class _Journal(BaseModel):
-    """One change: the full new text of each state file, and its audit line."""
+    """One change: the revision it commits, the revision it replaces, the full new text of
+    each state file with its checksum, and its audit line. Verified before it is replayed."""
 
-    writes: list[_JournalWrite]
+    revision: int = Field(ge=0)
+    base_revision: int = Field(ge=0)
+    writes: list[_JournalWrite] = Field(min_length=1)
     audit: str
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_MODELS: dict[str, type[BaseModel]] = {
+    "portfolio": Portfolio, "settings": Settings, "emergency_stop": EmergencyStop}
+
+# A journal holds one portfolio + settings + stop: anything bigger is not one of ours, and is
+# refused without being parsed (a 40 MB file cost every request 0.5 s).
+JOURNAL_MAX_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -228,29 +246,95 @@ class Store:
 
     def commit(self, writes: list[tuple[StateName, BaseModel]], entry: AuditEntry) -> None:
         """Write state files and their audit line, all or nothing: journal first, then apply
-        (a crash in between is finished by `recover`)."""
+        (a crash in between is finished by `recover`). A pending journal is replayed first."""
         with self.lock():
+            self.recover()
+            base = self._files_revision()
+            texts = [(n, dump_model(m)) for n, m in writes]
+            revision = max([base] + [int(getattr(m, "revision", 0)) for _, m in writes])
             journal = _Journal(
-                writes=[_JournalWrite(name=n, text=dump_model(m)) for n, m in writes],
+                revision=revision, base_revision=base,
+                writes=[_JournalWrite(name=n, text=t, sha256=_sha256(t)) for n, t in texts],
                 audit=entry.model_dump_json())
             atomic_write_text(self.paths.journal, journal.model_dump_json())
             self._apply(journal)
 
+    def _files_revision(self) -> int:
+        """The global revision of the files as they are (0 before the first run)."""
+        p = read_model(self.paths.portfolio, Portfolio)
+        st = read_model(self.paths.settings, Settings)
+        return max(p.revision if p else 0, st.revision if st else 0)
+
+    def refused_journals(self) -> list[Path]:
+        """Journals refused by `recover`, kept aside for a person (the backend is degraded
+        while any is there)."""
+        return sorted(self.paths.state_dir.glob("journal.refused-*.json"))
+
     def recover(self) -> bool:
-        """Replay a change a crash left in the journal; True when there was one."""
+        """Replay a change a crash left in the journal, after verifying it; True when there
+        was one. A journal that fails verification is moved aside (`refused_journals`, the
+        backend is degraded while one is there) and nothing is overwritten."""
         with self.lock():
             try:
-                text = self.paths.journal.read_text(encoding="utf-8")
+                size = self.paths.journal.stat().st_size
             except FileNotFoundError:
                 return False
-            try:
-                journal = _Journal.model_validate_json(text)
-            except ValidationError as exc:
-                raise CorruptFile(self.paths.journal, first_error(exc)) from None
-            log.warning("replaying an interrupted change of %s from %s",
-                        ",".join(w.name for w in journal.writes), self.paths.journal)
+            problem = (f"{size} bytes, more than any change writes" if size > JOURNAL_MAX_BYTES
+                       else None)
+            journal = None
+            if problem is None:
+                journal, problem = self._verified(self.paths.journal.read_text(
+                    encoding="utf-8", errors="replace"))
+            if journal is None:
+                self._refuse(problem or "unverifiable")
+                return False
+            log.warning("replaying an interrupted change of %s (revision %d -> %d)",
+                        ",".join(w.name for w in journal.writes), journal.base_revision,
+                        journal.revision)
             self._apply(journal)
             return True
+
+    def _verified(self, text: str) -> tuple[_Journal | None, str | None]:
+        """(journal, None) when it may be replayed, else (None, why not)."""
+        try:
+            journal = _Journal.model_validate_json(text)
+        except ValidationError as exc:
+            return None, f"not a journal ({first_error(exc)})"
+        try:
+            entry = AuditEntry.model_validate_json(journal.audit)
+        except ValidationError as exc:
+            return None, f"its audit line is invalid ({first_error(exc)})"
+        revisions = []
+        for w in journal.writes:
+            if _sha256(w.text) != w.sha256:
+                return None, f"the checksum of its {w.name} text does not match"
+            try:
+                model = _MODELS[w.name].model_validate_json(w.text)
+            except ValidationError as exc:
+                return None, f"its {w.name} text is invalid ({first_error(exc)})"
+            if w.name == "emergency_stop":
+                if entry.action is not AuditAction.EMERGENCY_STOP:
+                    return None, "a stop write without its EMERGENCY_STOP audit line"
+            else:
+                revisions.append(int(getattr(model, "revision", 0)))
+        want = journal.base_revision + 1 if revisions else journal.base_revision
+        if journal.revision != want or (revisions and max(revisions) != journal.revision):
+            return None, (f"revision {journal.revision} does not follow its base revision "
+                          f"{journal.base_revision}")
+        # The base must be the files' revision. A crash between the writes of one change
+        # leaves some files already at the new revision: that is the journal's own work.
+        current = self._files_revision()
+        if current not in (journal.base_revision, journal.revision):
+            return None, (f"it replaces revision {journal.base_revision}, but the files are "
+                          f"at revision {current} (a stale or foreign journal)")
+        return journal, None
+
+    def _refuse(self, problem: str) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        aside = self.paths.state_dir / f"journal.refused-{stamp}.json"
+        atomic_move(self.paths.journal, aside)
+        log.error("refused the pending journal (%s): kept as %s, nothing overwritten; a "
+                  "person must look at it and remove it", problem, aside)
 
     def _state_path(self, name: StateName) -> Path:
         return {"portfolio": self.paths.portfolio, "settings": self.paths.settings,

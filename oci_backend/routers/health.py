@@ -6,11 +6,12 @@ from fastapi import APIRouter
 
 from contracts.common import now_kst
 from contracts.ops import Health, LastCycle
+from contracts.sync import EmergencyStop
 from krx_common.atomic import StoreError
 from oci_backend.daily_ops import last_status
 from oci_backend.deps import ConfigDep, SnapshotDep
 from oci_backend.morning import missed_morning
-from oci_backend.store import STOP_UNREADABLE
+from oci_backend.store import STOP_UNREADABLE, Store
 
 router = APIRouter(tags=["health"])
 
@@ -33,8 +34,22 @@ def health(snapshots: SnapshotDep, config: ConfigDep) -> Health:
                          stage=summary.stage, message=summary.message)
     watch = config.morning_watch and not snapshots.store.paths.is_replay
     missed = missed_morning(summary, config.now or now_kst()) if watch else None
-    # An unreadable stop file counts as ON (fail closed) and makes the backend degraded.
-    unreadable = stop.reason.startswith(STOP_UNREADABLE)
-    return Health(status="degraded" if unreadable else "ok", revision=revision,
+    problem = state_problem(snapshots.store, stop)
+    return Health(status="degraded" if problem else "ok", revision=revision,
                   last_cycle=last, emergency_stop=stop.on, daily_ops=daily_ops,
-                  missed_morning=missed, error=stop.reason if unreadable else None)
+                  missed_morning=missed, error=problem)
+
+
+def state_problem(store: Store, stop: EmergencyStop) -> str | None:
+    """What makes readable state degraded (a code and what to do; never a path)."""
+    if stop.reason.startswith(STOP_UNREADABLE):  # counted as ON: fail closed
+        return stop.reason
+    if store.paths.journal.exists():
+        return ("JOURNAL_PENDING: a change was accepted but is not applied yet (its journal "
+                "is durable); it completes at the next write or read once the disk allows")
+    refused = store.refused_journals()
+    if refused:
+        return (f"JOURNAL_REFUSED: {len(refused)} journal(s) failed verification and were kept "
+                "aside in state/ (journal.refused-*.json); nothing was overwritten; look at "
+                "them and remove them")
+    return None

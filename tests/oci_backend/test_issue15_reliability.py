@@ -103,3 +103,23 @@ def test_defect1_corrupt_stop_file_can_always_be_engaged(
         assert _stop(c, False).status_code == 200
         snap = _snapshot(c)
         assert snap.emergency_stop.on is False
+
+
+# -- defect 2: the journal is verified before it is replayed ----------------------------------
+def test_defect2_garbage_journal_over_http_is_refused_and_reported(
+        oci_server_factory: ServerFactory) -> None:
+    server: OciServer = oci_server_factory(env=NOW)
+    with server.client() as c:
+        before = server.paths.portfolio.read_bytes()
+        etag = c.get("/api/v1/sync/snapshot").headers["etag"]
+        server.paths.journal.write_text(
+            '{"writes": [{"name": "portfolio", "text": "garbage"}], "audit": "{}"}',
+            encoding="utf-8")
+        snap = c.get("/api/v1/sync/snapshot")
+        assert snap.status_code == 200 and snap.headers["etag"] == etag
+        health = _health(c)
+        assert health.status == "degraded" and health.error
+        assert health.error.startswith("JOURNAL_REFUSED") and str(server.data_dir) not in \
+            health.error
+        assert server.paths.portfolio.read_bytes() == before
+        assert list(server.paths.state_dir.glob("journal.refused-*.json"))

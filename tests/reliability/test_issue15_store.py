@@ -1,0 +1,124 @@
+"""Issue 15 regression tests at the store: the journal is verified before it is replayed
+(defect 2), every writer replays a pending journal first and a failure after the journal is
+durable is never "nothing was changed" (defect 3)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from contracts import AuditAction, AuditEntry, EmergencyStop, Portfolio
+from oci_backend.paths import data_paths
+from oci_backend.store import Store
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    s = Store(data_paths(tmp_path))
+    s.initialize()
+    return s
+
+
+def _push_cash(store: Store, cash: float) -> None:
+    p = store.portfolio().model_copy(update={"cash": cash})
+    store.push(store.revision(), portfolio=p, settings=None, reason="cash", actor="op")
+
+
+def _journal(writes: list[tuple[str, str]], audit: AuditEntry, *, revision: int,
+             base: int) -> str:
+    return json.dumps({
+        "revision": revision, "base_revision": base, "audit": audit.model_dump_json(),
+        "writes": [{"name": n, "text": t, "sha256": hashlib.sha256(t.encode()).hexdigest()}
+                   for n, t in writes]})
+
+
+def _portfolio_text(store: Store, revision: int, cash: float) -> str:
+    p = store.portfolio().model_copy(update={"revision": revision, "cash": cash})
+    return p.model_dump_json(indent=2) + "\n"
+
+
+def _push_entry(before: int, after: int) -> AuditEntry:
+    return AuditEntry(actor="x", action=AuditAction.PUSH, target="portfolio", reason="forged",
+                      revision_before=before, revision_after=after)
+
+
+def _state_bytes(store: Store) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (store.paths.portfolio, store.paths.settings,
+                                             store.paths.emergency_stop, store.paths.audit)}
+
+
+def _assert_refused(store: Store, before: dict[str, bytes]) -> None:
+    fresh = Store(store.paths)  # a restarted process
+    assert fresh.revision() == Portfolio.model_validate_json(
+        before["portfolio.json"]).revision
+    assert _state_bytes(fresh) == before, "nothing overwritten"
+    assert not fresh.paths.journal.exists()
+    assert len(fresh.refused_journals()) == 1, "kept aside for a person"
+
+
+# -- defect 2: the journal is verified before it is replayed ----------------------------------
+def test_defect2_journal_with_garbage_text_is_refused(store):
+    _push_cash(store, 5_000_000.0)
+    before = _state_bytes(store)
+    store.paths.journal.write_text(json.dumps({
+        "writes": [{"name": "portfolio", "text": "garbage"}],
+        "audit": _push_entry(2, 3).model_dump_json()}), encoding="utf-8")
+    _assert_refused(store, before)
+
+
+def test_defect2_journal_with_garbage_text_and_a_right_checksum_is_refused(store):
+    before = _state_bytes(store)
+    store.paths.journal.write_text(
+        _journal([("portfolio", "garbage")], _push_entry(1, 2), revision=2, base=1),
+        encoding="utf-8")
+    _assert_refused(store, before)
+
+
+def test_defect2_stale_journal_does_not_take_the_revision_back(store):
+    stale = _journal([("portfolio", _portfolio_text(store, 2, 1.0))], _push_entry(1, 2),
+                     revision=2, base=1)
+    _push_cash(store, 5_000_000.0)
+    _push_cash(store, 6_000_000.0)
+    assert store.revision() == 3
+    before = _state_bytes(store)
+    store.paths.journal.write_text(stale, encoding="utf-8")
+    _assert_refused(store, before)
+
+
+def test_defect2_journal_jumping_the_revision_is_refused(store):
+    before = _state_bytes(store)
+    store.paths.journal.write_text(
+        _journal([("portfolio", _portfolio_text(store, 50, 1.0))], _push_entry(49, 50),
+                 revision=50, base=49), encoding="utf-8")
+    _assert_refused(store, before)
+
+
+def test_defect2_journal_with_a_stop_off_write_and_no_stop_audit_is_refused(store):
+    store.set_emergency_stop(True, "drill", "op")
+    before = _state_bytes(store)
+    off = EmergencyStop(on=False).model_dump_json()
+    store.paths.journal.write_text(json.dumps({
+        "writes": [{"name": "emergency_stop", "text": off}],
+        "audit": _push_entry(1, 1).model_dump_json()}), encoding="utf-8")
+    _assert_refused(store, before)
+    assert Store(store.paths).stop_in_force().on is True
+
+
+def test_defect2_huge_invalid_journal_is_refused_once_not_parsed_per_request(store):
+    before = _state_bytes(store)
+    store.paths.journal.write_bytes(b"{" + b" " * (40 * 1024 * 1024) + b"}")
+    _assert_refused(store, before)
+
+
+def test_defect2_a_journal_interrupted_midway_is_still_replayed(store):
+    # The base check allows the journal's own partial work (portfolio already written).
+    text = _portfolio_text(store, 2, 4_000_000.0)
+    journal = _journal([("portfolio", text)], _push_entry(1, 2), revision=2, base=1)
+    store.paths.journal.write_text(journal, encoding="utf-8")
+    store.paths.portfolio.write_text(text, encoding="utf-8")
+    fresh = Store(store.paths)
+    assert fresh.portfolio().cash == 4_000_000.0 and fresh.revision() == 2
+    assert not fresh.paths.journal.exists() and not fresh.refused_journals()
+    assert [e.revision_after for e in fresh.audit(action=AuditAction.PUSH)] == [2]

@@ -33,15 +33,30 @@ class CorruptFile(StoreError):
 
 
 class WriteFailed(StoreError):
-    """A write failed (disk full, file size limit, read-only filesystem): the previous file
-    is left as it was and the request fails."""
+    """A write failed (disk full, file size limit, read-only filesystem, permissions): the
+    file written is left as it was. Whether anything *else* changed is for the caller to say
+    (the OCI store answers 503 "accepted, will complete" once its journal is durable)."""
 
     def __init__(self, path: Path, exc: OSError) -> None:
         name = errno.errorcode.get(exc.errno or 0, "error")
-        super().__init__(f"could not write {path}: {exc.strerror or exc} ({name}); the previous "
-                         "version is intact and nothing was changed; free disk space or raise "
-                         "the file size limit, then retry")
+        super().__init__(f"could not write {path.name} ({name}: {exc.strerror or 'error'}); "
+                         f"its previous version is intact; {remedy(exc.errno)}")
         self.path = path
+        self.errno = exc.errno
+
+
+def remedy(code: int | None) -> str:
+    """What the operator does about a failed write, by its errno."""
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return "free disk space, then retry"
+    if code == errno.EFBIG:
+        return "raise the file size limit (ulimit -f / LimitFSIZE), then retry"
+    if code == errno.EROFS:
+        return "the filesystem is read-only: remount it read-write, then retry"
+    if code in (errno.EACCES, errno.EPERM):
+        return ("permission denied: give the service user write access to the data root, "
+                "then retry")
+    return "check the disk and the data root, then retry"
 
 
 def fsync_dir(directory: Path) -> None:

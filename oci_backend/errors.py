@@ -27,7 +27,7 @@ from krx_common.http_errors import (
 from krx_common.http_errors import json_answer as _json
 from oci_backend.paths import InvalidId
 from oci_backend.pipeline import AsofRefused, CycleBusy, NotAReplayRoot
-from oci_backend.store import StaleRevision
+from oci_backend.store import ChangePending, JournalPending, StaleRevision
 from oci_backend.tickets import (
     EmergencyStopped,
     IdempotencyConflict,
@@ -76,8 +76,12 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: documented("invalid input: not UTF-8, duplicate keys, NaN/Infinity, nesting deeper "
                     "than 32, or a value the contract refuses; `field` names it"),
     431: documented("request headers larger than KRX_OCI_MAX_HEADER_BYTES"),
-    500: documented("a stored file is corrupt or missing (CORRUPT_FILE, with its path), or "
-                    "a write failed (STORE_ERROR, e.g. disk full); nothing was changed"),
+    500: documented("a stored file is corrupt or missing (CORRUPT_FILE, naming the file), or "
+                    "a write failed before anything was changed (STORE_ERROR, naming the "
+                    "cause: disk full, file size limit, read-only, permissions)"),
+    503: documented("ACCEPTED_PENDING: the change is journaled but could not be applied yet "
+                    "(disk); it completes by itself, do not resend it; JOURNAL_PENDING: an earlier "
+                    "accepted change is not applied yet, nothing of this request was changed"),
 }
 
 
@@ -103,6 +107,8 @@ ERROR_ANSWERS: dict[type[Exception], tuple[int, str]] = {
     # own clock's range error into a FAILED summary.
     CalendarRangeError: (422, "DATE_OUT_OF_RANGE"),
     StoreError: (500, "STORE_ERROR"),
+    ChangePending: (503, "ACCEPTED_PENDING"),
+    JournalPending: (503, "JOURNAL_PENDING"),
     CorruptFile: (500, "CORRUPT_FILE"),
     BodyTooLarge: (413, "BODY_TOO_LARGE"),
 }

@@ -57,6 +57,8 @@ log = logging.getLogger("krx.oci.store")
 # The `.initialized` marker's line saying the stop file was created: from then on a missing
 # stop file is refused (fail closed), never read as "off".
 STOP_MARKER = "emergency_stop created"
+# The code of a change whose journal is durable but not applied yet (/health, 503 answers).
+JOURNAL_PENDING = "JOURNAL_PENDING"
 # The code in a fail-closed stop's reason (and in /health) when the stop file is unreadable.
 STOP_UNREADABLE = "EMERGENCY_STOP_UNREADABLE"
 
@@ -74,6 +76,27 @@ class MissingStateFile(CorruptFile):
                   "a backup (it is never recreated with defaults: the revision would go back)")
         self.path = path
         self.error = "missing after initialisation"
+
+
+class ChangePending(StoreError):
+    """A change failed *after* its journal was durable: it is accepted and completes when the
+    disk allows (the next read or write replays the journal). Never "nothing was changed"."""
+
+    def __init__(self, cause: StoreError) -> None:
+        super().__init__(
+            "accepted, will complete: the change is journaled but could not be applied yet "
+            f"({cause}); it completes by itself once that is fixed, do not resend it; PULL to "
+            "see it land")
+
+
+class JournalPending(StoreError):
+    """An earlier accepted change is journaled but cannot be applied yet (disk): reads and
+    writes wait for it (503); nothing of the request that got this was changed."""
+
+    def __init__(self, cause: StoreError) -> None:
+        super().__init__(
+            f"{JOURNAL_PENDING}: an earlier accepted change is not applied yet ({cause}); "
+            "nothing of this request was changed; retry once that is fixed")
 
 
 class StaleRevision(StoreError):
@@ -257,7 +280,11 @@ class Store:
                 writes=[_JournalWrite(name=n, text=t, sha256=_sha256(t)) for n, t in texts],
                 audit=entry.model_dump_json())
             atomic_write_text(self.paths.journal, journal.model_dump_json())
-            self._apply(journal)
+            try:
+                self._apply(journal)
+            except StoreError as exc:  # the journal is durable: the change will complete
+                log.error("change journaled but not applied yet: %s", exc)
+                raise ChangePending(exc) from exc
 
     def _files_revision(self) -> int:
         """The global revision of the files as they are (0 before the first run)."""
@@ -291,7 +318,10 @@ class Store:
             log.warning("replaying an interrupted change of %s (revision %d -> %d)",
                         ",".join(w.name for w in journal.writes), journal.base_revision,
                         journal.revision)
-            self._apply(journal)
+            try:
+                self._apply(journal)
+            except StoreError as exc:
+                raise JournalPending(exc) from exc
             return True
 
     def _verified(self, text: str) -> tuple[_Journal | None, str | None]:

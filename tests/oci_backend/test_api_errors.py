@@ -33,7 +33,8 @@ def test_corrupt_settings_file_is_500_with_its_path_and_never_replaced(
         assert push.status_code == 500 and error_of(push)["path"] == str(path)
         health = c.get("/health")
         assert health.status_code == 200 and health.json()["status"] == "degraded"
-        assert str(path) in health.json()["error"]
+        # issue 15 defect 4: /health names the file, never its path
+        assert path.name in health.json()["error"] and str(path) not in health.json()["error"]
         missing = c.get("/api/v1/nope")
         assert missing.status_code == 404 and error_of(missing)["error"] == "NOT_FOUND"
     assert path.read_text(encoding="utf-8") == broken

@@ -6,10 +6,11 @@ book (5), unreadable state is a clear degraded answer (4), secrets out of the au
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
-from oci_server import OciServer, ServerFactory, error_of
+from oci_server import OciServer, ServerFactory, error_of, start_limited_server, stop_server
 
 from contracts.common import now_kst
 from contracts.ops import Health
@@ -123,3 +124,59 @@ def test_defect2_garbage_journal_over_http_is_refused_and_reported(
             health.error
         assert server.paths.portfolio.read_bytes() == before
         assert list(server.paths.state_dir.glob("journal.refused-*.json"))
+
+
+# -- defect 3: an error answer never says "nothing was changed" when something was ------------
+def test_defect3_audit_append_efbig_answers_503_accepted_and_completes(tmp_path: Path) -> None:
+    limit = 64 * 1024
+    server = start_limited_server(tmp_path, limit)
+    try:
+        with server.client() as c:
+            etag = c.get("/api/v1/sync/snapshot").headers["etag"]
+            audit = server.paths.audit
+            # Fill the audit log (blank lines: readers skip them) to just under the limit, so
+            # the journal and the state files fit but the audit append does not.
+            pad = limit - audit.stat().st_size - 200
+            with open(audit, "ab") as fh:
+                fh.write(b"\n" * pad)
+            r = c.post("/api/v1/sync/push", headers={"If-Match": etag},
+                       json={"reason": "efbig", "portfolio": {"cash": 1234.0}})
+            assert r.status_code == 503, r.text
+            err = error_of(r)
+            assert err["error"] == "ACCEPTED_PENDING"
+            assert "nothing was changed" not in err["message"]
+            assert str(server.data_dir) not in err["message"]
+            assert server.paths.journal.exists()
+            health = _health(c)
+            assert health.status == "degraded" and health.error
+            assert health.error.startswith("JOURNAL_PENDING")
+
+            # The stop does not overwrite the pending journal: it replays it first.
+            stop = _stop(c, True)
+            assert stop.status_code == 503, stop.text
+            assert server.paths.journal.exists()
+
+            # Space is freed: the accepted change lands, with its audit line.
+            lines = [ln for ln in audit.read_bytes().split(b"\n") if ln.strip()]
+            audit.write_bytes(b"\n".join(lines) + b"\n")
+            snap = _snapshot(c)
+            assert snap.portfolio.cash == 1234.0 and snap.revision == int(etag.strip('"')) + 1
+            pushes = c.get("/api/v1/audit", params={"action": "PUSH"}).json()
+            assert pushes[-1]["revision_after"] == snap.revision
+            assert not server.paths.journal.exists()
+            assert _health(c).status == "ok"
+    finally:
+        stop_server(server)
+
+
+def test_defect3_write_failure_names_its_cause() -> None:
+    import errno
+
+    from krx_common.atomic import WriteFailed
+
+    ro = WriteFailed(Path("/data/state/portfolio.json"), OSError(errno.EROFS, "Read-only"))
+    assert "read-only" in str(ro) and "free disk space" not in str(ro)
+    assert "/data/state" not in str(ro)
+    acc = WriteFailed(Path("/data/state/portfolio.json"), OSError(errno.EACCES, "Permission"))
+    assert "permission" in str(acc) and "free disk space" not in str(acc)
+    assert "free disk space" in str(WriteFailed(Path("x"), OSError(errno.ENOSPC, "full")))

@@ -14,6 +14,7 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -36,6 +37,7 @@ from contracts.summary import (
     Severity,
     Stage,
 )
+from krx_common.atomic import StoreError
 from krx_common.defaults import KST
 from oci_backend.paths import DataPaths
 from oci_backend.replay_root import ReplayMarker, read_marker
@@ -224,10 +226,42 @@ def _rendered(render: Renderer | None, summary: OpsSummary, plan: OrderPlan | No
         raise _RenderFailed() from exc
 
 
+# A cycle re-plans at most this often when the portfolio or settings move under it; the last
+# attempt plans under the write lock, so nothing can move.
+PLAN_ATTEMPTS = 3
+
+
 def _cycle(
     store: Store, *, data_spec: str, asof: date | None, now: datetime,
     marker: ReplayMarker | None, render: Renderer | None = None,
 ) -> CycleResult:
+    """Build the plan and write it only if the portfolio and settings it was built on are
+    still current (checked under the write lock, written under it): a ticket filled by the
+    processor or MANUAL fills recorded meanwhile make the cycle re-plan on the new state."""
+    for attempt in range(1, PLAN_ATTEMPTS + 1):
+        last = attempt == PLAN_ATTEMPTS
+        with store.lock() if last else nullcontext():
+            built = _build(store, data_spec=data_spec, asof=asof, now=now, marker=marker,
+                           render=render)
+            with store.lock():
+                now_at = (store.portfolio().revision, store.settings().revision)
+                built_on = (built.summary.portfolio_revision, built.summary.settings_revision)
+                if now_at == built_on or last:
+                    if built.plan is not None:
+                        store.write_plan(built.plan)
+                    store.write_summary(built.summary, now)
+                    return built
+        log.warning("the portfolio/settings moved from revision %s to %s while the cycle "
+                    "planned: re-planning (attempt %d)", built_on, now_at, attempt + 1)
+    raise AssertionError("unreachable: the last attempt always writes")
+
+
+def _build(
+    store: Store, *, data_spec: str, asof: date | None, now: datetime,
+    marker: ReplayMarker | None, render: Renderer | None = None,
+) -> CycleResult:
+    """The summary (and plan) of one cycle on the current state; writes nothing except what
+    processing pending tickets writes."""
     portfolio, settings = store.portfolio(), store.settings()
     stop = store.stop_in_force()
     today = now.astimezone(KST).date()
@@ -246,7 +280,6 @@ def _cycle(
             message=f"{today} is not a trading session (XKRX holiday or weekend); no plan",
         )
         text = _rendered(render, summary, None)
-        store.write_summary(summary, now)
         return CycleResult(summary, None, EXIT_BLOCKED, text)
     expected = asof or calendar.last_completed_session(now)
 
@@ -294,6 +327,8 @@ def _cycle(
         status, code = OverallStatus.BLOCKED, EXIT_BLOCKED
     else:
         stage = Stage.PLAN_READY if plan.decision is PlanDecision.READY else Stage.NO_ACTION_TODAY
+        if stage is Stage.NO_ACTION_TODAY and _done_today(store, expected):
+            stage = Stage.DONE_TODAY  # a re-plan after the day's fills: nothing left to do
         warn = any(r.severity is not Severity.INFO for r in risks)
         # WARN is not OK: cron and daily_ops.sh must see it (exit 2), like BLOCKED.
         status = OverallStatus.WARN if warn else OverallStatus.OK
@@ -304,9 +339,16 @@ def _cycle(
         message=_message(plan, expected),
     )
     text = _rendered(render, summary, plan)
-    store.write_plan(plan)
-    store.write_summary(summary, now)
     return CycleResult(summary, plan, code, text)
+
+
+def _done_today(store: Store, asof: date) -> bool:
+    """The latest summary says the fills of this session's plan were recorded."""
+    try:
+        prev = store.summary()
+    except StoreError:
+        return False
+    return prev is not None and prev.asof == asof and prev.stage is Stage.DONE_TODAY
 
 
 def _load_market(

@@ -5,12 +5,22 @@ book (5), unreadable state is a clear degraded answer (4), secrets out of the au
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
-from oci_server import OciServer, ServerFactory, error_of, start_limited_server, stop_server
+from oci_server import (
+    REPO,
+    OciServer,
+    ServerFactory,
+    error_of,
+    start_limited_server,
+    stop_server,
+    wait_replanned,
+)
 
 from contracts.common import now_kst
 from contracts.ops import Health
@@ -180,3 +190,33 @@ def test_defect3_write_failure_names_its_cause() -> None:
     acc = WriteFailed(Path("/data/state/portfolio.json"), OSError(errno.EACCES, "Permission"))
     assert "permission" in str(acc) and "free disk space" not in str(acc)
     assert "free disk space" in str(WriteFailed(Path("x"), OSError(errno.ENOSPC, "full")))
+
+
+# -- defect 13: recording MANUAL fills re-plans, as a PUSH does --------------------------------
+def test_defect13_manual_fills_trigger_a_replan(oci_server_factory: ServerFactory) -> None:
+    server: OciServer = oci_server_factory(env=NOW)
+    with server.client() as c:
+        assert c.post("/api/v1/ops/cycle").status_code == 200
+        r = c.get("/api/v1/sync/snapshot")
+        settings = r.json()["settings"]
+        settings["execution_mode"] = "MANUAL"
+        push = c.post("/api/v1/sync/push", json={"settings": settings, "reason": "manual"},
+                      headers={"If-Match": r.headers["etag"]})
+        assert push.status_code == 200, push.text
+        wait_replanned(c, push.json()["revision"])
+        ticket = _ready_ticket(c)
+        assert _submit(c, ticket).status_code == 201
+        out = subprocess.run([sys.executable, "-m", "krx_cli.main", "oci", "process-tickets",
+                              "--data-dir", str(server.data_dir)], cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        fills = [{"ticker": o.ticker, "side": o.side.value, "qty": o.qty,
+                  "price": float(o.limit_price)} for o in ticket.orders]
+        ok = c.post(f"/api/v1/tickets/{ticket.ticket_id}/fills",
+                    json={"final": True, "fills": fills})
+        assert ok.status_code == 200, ok.text
+        revision = _snapshot(c).portfolio.revision
+        snap = wait_replanned(c, revision, timeout=30)
+        assert snap["summary"]["portfolio_revision"] == revision
+        plan = c.get("/api/v1/plans/current").json()
+        assert plan["portfolio_revision"] == revision

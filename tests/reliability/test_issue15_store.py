@@ -122,3 +122,35 @@ def test_defect2_a_journal_interrupted_midway_is_still_replayed(store):
     assert fresh.portfolio().cash == 4_000_000.0 and fresh.revision() == 2
     assert not fresh.paths.journal.exists() and not fresh.refused_journals()
     assert [e.revision_after for e in fresh.audit(action=AuditAction.PUSH)] == [2]
+
+
+# -- defect 13: the cycle plans on a stale portfolio ------------------------------------------
+def test_defect13_fill_between_the_cycles_read_and_its_write_is_replanned(store, krx_data_dir):
+    from datetime import date
+
+    from contracts.plan import OrderPlan
+    from oci_backend.pipeline import run_cycle
+
+    calls = []
+
+    def fill_lands_meanwhile(summary, plan) -> str:
+        # Called after the plan was built and before anything is written: exactly where the
+        # background processor's fill (or the operator's MANUAL fills) landed in the race.
+        calls.append(summary.portfolio_revision)
+        if len(calls) == 1:
+            store.update_portfolio(
+                lambda p: p.model_copy(update={"cash": p.cash - 3_000_000.0}),
+                reason="fill landed meanwhile", actor="processor",
+                action=AuditAction.FILLS_RECORDED)
+        return "report"
+
+    res = run_cycle(store, data_spec=f"csv:{krx_data_dir}", asof=date(2025, 12, 29),
+                    render=fill_lands_meanwhile)
+    current = store.portfolio()
+    assert current.revision == 2 and calls == [1, 2]
+    assert res.summary.portfolio_revision == current.revision
+    assert res.plan is not None and res.plan.portfolio_revision == current.revision
+    written = OrderPlan.model_validate_json(
+        store.paths.plan(res.plan.plan_id).read_text(encoding="utf-8"))
+    assert written.portfolio_revision == current.revision
+    assert store.summary().portfolio_revision == current.revision

@@ -28,6 +28,10 @@ class FieldChange(Contract):
 
 
 class AuditEntry(Contract):
+    seq: int | None = Field(
+        default=None, ge=1,
+        description="monotonic sequence number in the log (order survives clock steps; "
+                    "None on lines written before it existed)")
     at: KstDatetime = Field(default_factory=now_kst)
     actor: str
     action: AuditAction

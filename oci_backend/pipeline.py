@@ -21,6 +21,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
+from pydantic import BaseModel
 
 from contracts.audit import AuditAction, AuditEntry
 from contracts.common import now_kst
@@ -37,7 +38,7 @@ from contracts.summary import (
     Severity,
     Stage,
 )
-from krx_common.atomic import StoreError
+from krx_common.atomic import StoreError, atomic_write_model, read_model
 from krx_common.defaults import KST
 from oci_backend.paths import DataPaths
 from oci_backend.replay_root import ReplayMarker, read_marker
@@ -250,6 +251,7 @@ def _cycle(
                     if built.plan is not None:
                         store.write_plan(built.plan)
                     store.write_summary(built.summary, now)
+                    _record_clock(store, built, live=marker is None and asof is None)
                     return built
         log.warning("the portfolio/settings moved from revision %s to %s while the cycle "
                     "planned: re-planning (attempt %d)", built_on, now_at, attempt + 1)
@@ -282,6 +284,17 @@ def _build(
         text = _rendered(render, summary, None)
         return CycleResult(summary, None, EXIT_BLOCKED, text)
     expected = asof or calendar.last_completed_session(now)
+    last = read_model(store.paths.last_asof, LastAsof) if marker is None and asof is None \
+        else None
+    if last is not None and expected < last.asof:
+        message = (f"CLOCK_SKEW: the clock ({now:%Y-%m-%d %H:%M %Z}) makes {expected} the last "
+                   f"session, older than the last completed cycle's {last.asof}: refused (the "
+                   "book must not go back); check the system clock (timedatectl, NTP)")
+        summary = OpsSummary(
+            **base, asof=None, stage=Stage.BLOCKED, status=OverallStatus.BLOCKED,
+            risks=[Risk(code="CLOCK_SKEW", severity=Severity.CRITICAL, message=message)],
+            message=message)
+        return CycleResult(summary, None, EXIT_BLOCKED, _rendered(render, summary, None))
 
     loaded = _load_market(store, settings, portfolio, data_spec, expected)
     expected = loaded.decide_on or expected
@@ -340,6 +353,27 @@ def _build(
     )
     text = _rendered(render, summary, plan)
     return CycleResult(summary, plan, code, text)
+
+
+class LastAsof(BaseModel):
+    """`state/last_asof.json`: the session of the last completed cycle on a live root."""
+
+    asof: date
+
+
+def _record_clock(store: Store, built: CycleResult, *, live: bool) -> None:
+    """Remember a completed cycle's session (live roots); raise an incident for a refused
+    CLOCK_SKEW cycle."""
+    summary = built.summary
+    if any(r.code == "CLOCK_SKEW" for r in summary.risks):
+        store.append_audit(AuditEntry(
+            actor="system", action=AuditAction.INCIDENT, target="daily_cycle",
+            reason=summary.message, details={"code": "CLOCK_SKEW"}))
+        return
+    plan = built.plan
+    if live and plan is not None and plan.decision is not PlanDecision.BLOCKED \
+            and summary.asof is not None:
+        atomic_write_model(store.paths.last_asof, LastAsof(asof=summary.asof))
 
 
 def _done_today(store: Store, asof: date) -> bool:

@@ -275,6 +275,7 @@ class Store:
             base = self._files_revision()
             texts = [(n, dump_model(m)) for n, m in writes]
             revision = max([base] + [int(getattr(m, "revision", 0)) for _, m in writes])
+            entry = self.audit_log.numbered(entry)
             journal = _Journal(
                 revision=revision, base_revision=base,
                 writes=[_JournalWrite(name=n, text=t, sha256=_sha256(t)) for n, t in texts],

@@ -154,3 +154,43 @@ def test_defect13_fill_between_the_cycles_read_and_its_write_is_replanned(store,
         store.paths.plan(res.plan.plan_id).read_text(encoding="utf-8"))
     assert written.portfolio_revision == current.revision
     assert store.summary().portfolio_revision == current.revision
+
+
+# -- defect 5: the clock cannot rewind the book ---------------------------------------------
+def test_defect5_cycle_older_than_the_last_completed_is_blocked_clock_skew(store, krx_data_dir):
+    from datetime import datetime
+
+    from contracts.common import KST
+    from oci_backend.pipeline import run_cycle
+
+    spec = f"csv:{krx_data_dir}"
+    first = run_cycle(store, data_spec=spec, now=datetime(2025, 12, 30, 10, tzinfo=KST))
+    assert first.summary.asof is not None and first.summary.asof.isoformat() == "2025-12-29"
+    plan_id = first.plan.plan_id if first.plan else None
+    # The wall clock steps back ten days.
+    back = run_cycle(store, data_spec=spec, now=datetime(2025, 12, 22, 10, tzinfo=KST))
+    assert back.summary.status.value == "BLOCKED" and back.exit_code != 0
+    assert [r.code for r in back.summary.risks] == ["CLOCK_SKEW"]
+    assert back.plan is None and back.summary.asof is None, "no older session made current"
+    assert store.current_plan() is None or store.current_plan().plan_id == plan_id
+    incidents = store.audit(action=AuditAction.INCIDENT)
+    assert incidents and "CLOCK_SKEW" in incidents[-1].reason
+    # The clock is right again: the cycle runs.
+    again = run_cycle(store, data_spec=spec, now=datetime(2025, 12, 30, 11, tzinfo=KST))
+    assert again.summary.asof == first.summary.asof and again.summary.status.value != "BLOCKED"
+
+
+def test_defect5_audit_lines_carry_a_monotonic_sequence_number(store):
+    from datetime import datetime, timedelta
+
+    from contracts.common import now_kst
+
+    _push_cash(store, 5_000_000.0)
+    store.append_audit(AuditEntry(at=datetime(2020, 1, 1, tzinfo=now_kst().tzinfo),
+                                  actor="x", action=AuditAction.INCIDENT, target="clock",
+                                  reason="the clock stepped back"))
+    store.set_emergency_stop(True, "drill", "op")
+    store.append_audit(AuditEntry(at=now_kst() - timedelta(days=3), actor="x",
+                                  action=AuditAction.INCIDENT, target="clock", reason="again"))
+    seqs = [e.seq for e in Store(store.paths).audit(limit=0)]
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) == 5

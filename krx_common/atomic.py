@@ -134,12 +134,30 @@ def first_error(exc: ValidationError) -> str:
     return f"{loc}: {err['msg']}"
 
 
+class UnreadableFile(CorruptFile):
+    """A file that exists but cannot be read (permissions, a directory in its place, an I/O
+    error): refused like a corrupt one, never replaced."""
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        name = errno.errorcode.get(exc.errno or 0, "error")
+        if isinstance(exc, IsADirectoryError):
+            what = "is a directory, not a file: move it away"
+        elif exc.errno in (errno.EACCES, errno.EPERM):
+            what = "permission denied: give the service user read access"
+        else:
+            what = "check the disk"
+        super().__init__(path, f"cannot be read ({name}); {what}")
+
+
 def read_model(path: Path, model: type[M]) -> M | None:
-    """The validated artifact at `path`, None when the file does not exist."""
+    """The validated artifact at `path`, None when the file does not exist; `CorruptFile`
+    (`UnreadableFile`) when it does not validate or cannot be read."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise UnreadableFile(path, exc) from None
     try:
         return model.model_validate_json(text)
     except ValidationError as exc:

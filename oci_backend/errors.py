@@ -76,7 +76,8 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: documented("invalid input: not UTF-8, duplicate keys, NaN/Infinity, nesting deeper "
                     "than 32, or a value the contract refuses; `field` names it"),
     431: documented("request headers larger than KRX_OCI_MAX_HEADER_BYTES"),
-    500: documented("a stored file is corrupt or missing (CORRUPT_FILE, naming the file), or "
+    500: documented("a stored file is corrupt, unreadable or missing (CORRUPT_FILE, `file` "
+                    "names it), or "
                     "a write failed before anything was changed (STORE_ERROR, naming the "
                     "cause: disk full, file size limit, read-only, permissions)"),
     503: documented("ACCEPTED_PENDING: the change is journaled but could not be applied yet "
@@ -136,7 +137,10 @@ def _details(exc: Exception) -> tuple[str, str | None, dict[str, Any], dict[str,
     elif isinstance(exc, CalendarRangeError):
         field = "asof"
     elif isinstance(exc, CorruptFile):
-        extra = {"path": str(exc.path)}
+        # The file's name, never its path (the log has the path).
+        message = (f"{exc.path.name}: {exc.error} (the file was left as it is; fix or "
+                   "restore it)")
+        extra = {"file": exc.path.name}
     elif isinstance(exc, BodyTooLarge):
         message, field, extra = str(exc.detail), "body", {"limit": exc.limit}
         headers = {"Connection": "close"}

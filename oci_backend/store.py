@@ -15,6 +15,7 @@ instead of being recreated with defaults (which would restart the revision at 1)
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import time
@@ -38,6 +39,7 @@ from contracts.sync import EmergencyStop
 from krx_common.atomic import (
     CorruptFile,
     StoreError,
+    UnreadableFile,
     atomic_move,
     atomic_write_model,
     atomic_write_text,
@@ -45,6 +47,7 @@ from krx_common.atomic import (
     durable_unlink,
     first_error,
     read_model,
+    remedy,
 )
 from krx_common.docpath import VOLATILE, diff_fields
 from oci_backend.audit_log import AuditLog
@@ -99,6 +102,15 @@ class JournalPending(StoreError):
             "nothing of this request was changed; retry once that is fixed")
 
 
+class LockUnavailable(StoreError):
+    """The write lock file cannot be opened (permissions, disk): nothing was changed."""
+
+    def __init__(self, exc: OSError) -> None:
+        name = errno.errorcode.get(exc.errno or 0, "error")
+        super().__init__(f"the write lock cannot be taken ({name}); nothing was changed; "
+                         f"{remedy(exc.errno)}")
+
+
 class StaleRevision(StoreError):
     field = "If-Match"
 
@@ -131,7 +143,9 @@ class _Journal(BaseModel):
     each state file with its checksum, and its audit line. Verified before it is replayed."""
 
     revision: int = Field(ge=0)
-    base_revision: int = Field(ge=0)
+    # None only for an emergency-stop write while the portfolio/settings cannot be read: the
+    # stop must always be engageable.
+    base_revision: int | None = Field(ge=0)
     writes: list[_JournalWrite] = Field(min_length=1)
     audit: str
 
@@ -160,15 +174,29 @@ class Store:
 
     def __init__(self, paths: DataPaths, *, lock_timeout: float = 30.0) -> None:
         self.paths = paths
-        paths.ensure_dirs()
+        try:
+            paths.ensure_dirs()
+        except OSError as exc:  # served degraded: /health says why, writes fail clearly
+            log.error("data root %s cannot be prepared: %s", paths.root, exc)
         self._lock = FileLock(str(paths.write_lock), timeout=lock_timeout)
         self.audit_log = AuditLog(paths.audit, self._lock)
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """The single writer lock (re-entrant within a thread)."""
-        with self._lock:
+        """The single writer lock (re-entrant within a thread). On a read-only data root no
+        one can write, so readers go on without it; any other failure to take it raises
+        `LockUnavailable`."""
+        try:
+            self._lock.acquire()
+        except OSError as exc:
+            if exc.errno == errno.EROFS:
+                yield
+                return
+            raise LockUnavailable(exc) from exc
+        try:
             yield
+        finally:
+            self._lock.release()
 
     # -- reads -------------------------------------------------------------------------------
     def is_initialized(self) -> bool:
@@ -272,9 +300,15 @@ class Store:
         (a crash in between is finished by `recover`). A pending journal is replayed first."""
         with self.lock():
             self.recover()
-            base = self._files_revision()
+            base: int | None
+            try:
+                base = self._files_revision()
+            except CorruptFile:
+                if any(n != "emergency_stop" for n, _ in writes):
+                    raise
+                base = None
             texts = [(n, dump_model(m)) for n, m in writes]
-            revision = max([base] + [int(getattr(m, "revision", 0)) for _, m in writes])
+            revision = max([base or 0] + [int(getattr(m, "revision", 0)) for _, m in writes])
             entry = self.audit_log.numbered(entry)
             journal = _Journal(
                 revision=revision, base_revision=base,
@@ -311,12 +345,16 @@ class Store:
                        else None)
             journal = None
             if problem is None:
-                journal, problem = self._verified(self.paths.journal.read_text(
-                    encoding="utf-8", errors="replace"))
+                try:
+                    text = self.paths.journal.read_text(encoding="utf-8", errors="replace")
+                except OSError as exc:  # a directory in its place, permissions
+                    problem = f"it cannot be read ({errno.errorcode.get(exc.errno or 0)})"
+                else:
+                    journal, problem = self._verified(text)
             if journal is None:
                 self._refuse(problem or "unverifiable")
                 return False
-            log.warning("replaying an interrupted change of %s (revision %d -> %d)",
+            log.warning("replaying an interrupted change of %s (revision %s -> %s)",
                         ",".join(w.name for w in journal.writes), journal.base_revision,
                         journal.revision)
             try:
@@ -348,6 +386,10 @@ class Store:
                     return None, "a stop write without its EMERGENCY_STOP audit line"
             else:
                 revisions.append(int(getattr(model, "revision", 0)))
+        if journal.base_revision is None:
+            if revisions:
+                return None, "a state write without a base revision"
+            return journal, None  # a stop engaged while the state files were unreadable
         want = journal.base_revision + 1 if revisions else journal.base_revision
         if journal.revision != want or (revisions and max(revisions) != journal.revision):
             return None, (f"revision {journal.revision} does not follow its base revision "
@@ -363,7 +405,10 @@ class Store:
     def _refuse(self, problem: str) -> None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         aside = self.paths.state_dir / f"journal.refused-{stamp}.json"
-        atomic_move(self.paths.journal, aside)
+        try:
+            atomic_move(self.paths.journal, aside)
+        except OSError as exc:
+            raise UnreadableFile(self.paths.journal, exc) from exc
         log.error("refused the pending journal (%s): kept as %s, nothing overwritten; a "
                   "person must look at it and remove it", problem, aside)
 

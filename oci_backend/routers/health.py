@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+
 from fastapi import APIRouter
 
 from contracts.common import now_kst
 from contracts.ops import Health, LastCycle
 from contracts.sync import EmergencyStop
-from krx_common.atomic import CorruptFile, StoreError
+from krx_common.atomic import CorruptFile, StoreError, remedy
 from oci_backend.daily_ops import last_status
 from oci_backend.deps import ConfigDep, SnapshotDep
 from oci_backend.morning import missed_morning
@@ -28,6 +30,10 @@ def health(snapshots: SnapshotDep, config: ConfigDep) -> Health:
         daily_ops = last_status(snapshots.store)
     except StoreError as exc:
         return Health(status="degraded", error=store_error_text(exc))
+    except OSError as exc:  # never a 500 with a path: a code and what to do
+        name = errno.errorcode.get(exc.errno or 0, "error")
+        return Health(status="degraded", error=f"STORE_ERROR: the data root cannot be read "
+                                               f"({name}); {remedy(exc.errno)}")
     last = None
     if summary is not None:
         last = LastCycle(run_at=summary.run_at, asof=summary.asof, status=summary.status,

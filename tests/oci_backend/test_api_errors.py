@@ -26,11 +26,13 @@ def test_corrupt_settings_file_is_500_with_its_path_and_never_replaced(
         r = c.get("/api/v1/sync/snapshot")
         assert r.status_code == 500
         err = error_of(r)
-        assert err["error"] == "CORRUPT_FILE" and err["path"] == str(path)
+        # issue 15 defect 4: the body names the file, never its path
+        assert err["error"] == "CORRUPT_FILE" and err["file"] == path.name
+        assert str(path) not in r.text
         assert "strategy.rsi_period" in err["message"]
         push = c.post("/api/v1/sync/push", headers={"If-Match": '"1"'},
                       json={"portfolio": {"cash": 5}, "reason": "x"})
-        assert push.status_code == 500 and error_of(push)["path"] == str(path)
+        assert push.status_code == 500 and error_of(push)["file"] == path.name
         health = c.get("/health")
         assert health.status_code == 200 and health.json()["status"] == "degraded"
         # issue 15 defect 4: /health names the file, never its path

@@ -220,3 +220,44 @@ def test_defect13_manual_fills_trigger_a_replan(oci_server_factory: ServerFactor
         assert snap["summary"]["portfolio_revision"] == revision
         plan = c.get("/api/v1/plans/current").json()
         assert plan["portfolio_revision"] == revision
+
+
+# -- defect 4: unreadable state gives a clear degraded answer, never a crash loop -------------
+def test_defect4_journal_as_a_directory_starts_degraded(oci_server_factory: ServerFactory,
+                                                        tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    first = oci_server_factory(env=NOW, data_dir=root)
+    stop_server(first)
+    (root / "state" / "journal.json").mkdir()
+    server = oci_server_factory(env=NOW, data_dir=root)  # waits for /health 200
+    with server.client() as c:
+        health = _health(c)
+        assert health.status == "degraded" and health.error
+        assert health.error.startswith("JOURNAL_REFUSED") and str(root) not in health.error
+        assert _snapshot(c).revision == 1
+
+
+def test_defect4_unreadable_state_file_is_degraded_with_a_code_and_no_path(
+        oci_server_factory: ServerFactory) -> None:
+    server: OciServer = oci_server_factory(env=NOW)
+    portfolio = server.paths.portfolio
+    portfolio.unlink()
+    portfolio.mkdir()  # read_text fails with an OSError, as for a file it may not read
+    with server.client() as c:
+        r = c.get("/health")
+        assert r.status_code == 200, r.text
+        health = Health.model_validate_json(r.content)
+        assert health.status == "degraded" and health.error
+        assert health.error.startswith("CORRUPT_FILE: portfolio.json")
+        assert str(server.data_dir) not in r.text
+        snap = c.get("/api/v1/sync/snapshot")
+        assert snap.status_code == 500
+        assert error_of(snap)["error"] == "CORRUPT_FILE"
+        assert error_of(snap)["file"] == "portfolio.json"
+        assert str(server.data_dir) not in snap.text and "/state/" not in snap.text
+        # The stop can still be engaged.
+        assert _stop(c, True).status_code == 200
+    portfolio.rmdir()
+    restarted = oci_server_factory(env=NOW, data_dir=server.data_dir)
+    with restarted.client() as c:
+        assert _health(c).status == "degraded"  # missing after init: refused, not recreated

@@ -27,7 +27,7 @@ from krx_common.http_errors import (
 from krx_common.http_errors import json_answer as _json
 from oci_backend.paths import InvalidId
 from oci_backend.pipeline import AsofRefused, CycleBusy, NotAReplayRoot
-from oci_backend.store import ChangePending, JournalPending, StaleRevision
+from oci_backend.store import ChangePending, JournalPending, MaskedSecretUnknown, StaleRevision
 from oci_backend.tickets import (
     EmergencyStopped,
     IdempotencyConflict,
@@ -110,6 +110,7 @@ ERROR_ANSWERS: dict[type[Exception], tuple[int, str]] = {
     StoreError: (500, "STORE_ERROR"),
     ChangePending: (503, "ACCEPTED_PENDING"),
     JournalPending: (503, "JOURNAL_PENDING"),
+    MaskedSecretUnknown: (422, "VALIDATION_ERROR"),
     CorruptFile: (500, "CORRUPT_FILE"),
     BodyTooLarge: (413, "BODY_TOO_LARGE"),
 }

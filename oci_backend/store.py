@@ -50,6 +50,7 @@ from krx_common.atomic import (
     remedy,
 )
 from krx_common.docpath import VOLATILE, diff_fields
+from krx_common.redact import mask_url, mask_urls, unmask
 from oci_backend.audit_log import AuditLog
 from oci_backend.paths import DataPaths
 
@@ -124,9 +125,45 @@ class StaleRevision(StoreError):
 
 def field_changes(before: BaseModel, after: BaseModel, prefix: str) -> list[FieldChange]:
     """The audit log's field changes between two versions of a state file (stamps ignored)."""
-    return [FieldChange(path=d.path, before=d.before, after=d.after) for d in diff_fields(
-        before.model_dump(mode="json", exclude=set(VOLATILE)),
-        after.model_dump(mode="json", exclude=set(VOLATILE)), prefix)]
+    return [mask_change(FieldChange(path=d.path, before=d.before, after=d.after))
+            for d in diff_fields(before.model_dump(mode="json", exclude=set(VOLATILE)),
+                                 after.model_dump(mode="json", exclude=set(VOLATILE)), prefix)]
+
+
+def mask_change(change: FieldChange) -> FieldChange:
+    """A change of notification URLs with their credentials masked (`krx_common.redact`)."""
+    if "apprise_urls" not in change.path:
+        return change
+    return change.model_copy(update={"before": mask_urls(change.before),
+                                     "after": mask_urls(change.after)})
+
+
+def mask_entry(entry: AuditEntry) -> AuditEntry:
+    """`entry` as people read it: notification URLs masked (also in lines written before
+    they were masked at write)."""
+    if not any("apprise_urls" in c.path for c in entry.changes):
+        return entry
+    return entry.model_copy(update={"changes": [mask_change(c) for c in entry.changes]})
+
+
+def public_settings(settings: Settings) -> Settings:
+    """`settings` as the snapshot shows them: notification URLs masked. A PUSH may send the
+    masked URLs back unchanged (`Store.push` restores them)."""
+    urls = settings.notifications.apprise_urls
+    if not urls:
+        return settings
+    notifications = settings.notifications.model_copy(
+        update={"apprise_urls": [mask_url(u) for u in urls]})
+    return settings.model_copy(update={"notifications": notifications})
+
+
+class MaskedSecretUnknown(StoreError):
+    """A PUSH sent a masked notification URL that masks none of the stored ones."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"settings.notifications.apprise_urls[{index}] is a masked URL that "
+                         "matches no stored one; send the full URL")
+        self.field = f"settings.notifications.apprise_urls[{index}]"
 
 
 StateName = Literal["portfolio", "settings", "emergency_stop"]
@@ -459,6 +496,9 @@ class Store:
             writes: list[tuple[StateName, BaseModel]] = []
             pairs: tuple[tuple[StateName, BaseModel, BaseModel | None], ...] = (
                 ("portfolio", cur_p, portfolio), ("settings", cur_s, settings))
+            if settings is not None:
+                settings = self._unmasked(settings, cur_s)
+                pairs = (pairs[0], ("settings", cur_s, settings))
             for name, cur, new in pairs:
                 if new is None:
                     continue
@@ -478,6 +518,19 @@ class Store:
             )
             self.commit(writes, entry)
             return PushOutcome(revision=new_rev, changed=changed, entry=entry)
+
+    @staticmethod
+    def _unmasked(settings: Settings, current: Settings) -> Settings:
+        """`settings` with masked notification URLs (from a snapshot) restored from
+        `current`; `MaskedSecretUnknown` for one that masks none of them."""
+        urls, unknown = unmask(settings.notifications.apprise_urls,
+                               current.notifications.apprise_urls)
+        if unknown:
+            raise MaskedSecretUnknown(unknown[0])
+        if urls == settings.notifications.apprise_urls:
+            return settings
+        notifications = settings.notifications.model_copy(update={"apprise_urls": urls})
+        return settings.model_copy(update={"notifications": notifications})
 
     def update_portfolio(
         self, change: Callable[[Portfolio], Portfolio], *, reason: str, actor: str,
@@ -553,8 +606,9 @@ class Store:
         since: datetime | None = None,
     ) -> list[AuditEntry]:
         """The newest `limit` audit entries matching the filters, oldest first."""
-        return self.audit_log.read(limit=limit, action=action, target=target, since=since)
+        return [mask_entry(e) for e in self.audit_log.read(
+            limit=limit, action=action, target=target, since=since)]
 
     def audit_tail(self, n: int = 20) -> list[AuditEntry]:
         """The newest `n` audit entries, oldest first (reads only the end of the log)."""
-        return self.audit_log.tail(n)
+        return [mask_entry(e) for e in self.audit_log.tail(n)]

@@ -261,3 +261,41 @@ def test_defect4_unreadable_state_file_is_degraded_with_a_code_and_no_path(
     restarted = oci_server_factory(env=NOW, data_dir=server.data_dir)
     with restarted.client() as c:
         assert _health(c).status == "degraded"  # missing after init: refused, not recreated
+
+
+# -- defect 10 (first half): apprise URL credentials out of the audit log and the snapshot ---
+def test_defect10_apprise_credentials_are_masked_in_audit_and_snapshot(
+        oci_server_factory: ServerFactory) -> None:
+    secret = "123456789:AAHsecretBotTokenXYZ"
+    url = f"tgram://{secret}/987654321"
+    server: OciServer = oci_server_factory(env=NOW)
+    with server.client() as c:
+        r = c.get("/api/v1/sync/snapshot")
+        settings = r.json()["settings"]
+        settings["notifications"]["apprise_urls"] = [url]
+        push = c.post("/api/v1/sync/push", json={"settings": settings, "reason": "notify"},
+                      headers={"If-Match": r.headers["etag"]})
+        assert push.status_code == 200, push.text
+        audit = c.get("/api/v1/audit")
+        snap = c.get("/api/v1/sync/snapshot")
+        for text in (audit.text, snap.text,
+                     server.paths.audit.read_text(encoding="utf-8")):
+            assert secret not in text
+        masked = snap.json()["settings"]["notifications"]["apprise_urls"]
+        assert len(masked) == 1 and masked[0].startswith("tgram://***")
+        # The stored URL is intact (notifications still work).
+        assert url in server.paths.settings.read_text(encoding="utf-8")
+
+        # A PULL pushed back unchanged restores the masked URL: nothing changes.
+        same = c.post("/api/v1/sync/push", json={"settings": snap.json()["settings"],
+                                                 "reason": "round trip"},
+                      headers={"If-Match": snap.headers["etag"]})
+        assert same.status_code == 200 and same.json()["changed"] == [], same.text
+        assert url in server.paths.settings.read_text(encoding="utf-8")
+        # A masked URL that masks nothing stored is refused, naming the field.
+        bogus = snap.json()["settings"]
+        bogus["notifications"]["apprise_urls"] = ["tgram://***00000000"]
+        bad = c.post("/api/v1/sync/push", json={"settings": bogus, "reason": "x"},
+                     headers={"If-Match": snap.headers["etag"]})
+        assert bad.status_code == 422, bad.text
+        assert error_of(bad)["field"] == "settings.notifications.apprise_urls[0]"

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from pydantic import BaseModel, Field, ValidationError
 
 from contracts.audit import AuditAction, AuditEntry, FieldChange
@@ -225,6 +225,8 @@ class Store:
         `LockUnavailable`."""
         try:
             self._lock.acquire()
+        except Timeout:  # a TimeoutError (an OSError): another writer holds it
+            raise
         except OSError as exc:
             if exc.errno == errno.EROFS:
                 yield

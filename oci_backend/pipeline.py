@@ -44,6 +44,7 @@ from oci_backend.paths import DataPaths
 from oci_backend.replay_root import ReplayMarker, read_marker
 from oci_backend.store import Store
 from oci_backend.tickets import opens_from_bars, process_pending
+from oci_backend.tickets.manual import RESERVE_INCIDENT
 from strategy import calendar
 from strategy import signals as sig
 from strategy.marketdata import make_provider
@@ -346,6 +347,7 @@ def _build(
         # WARN is not OK: cron and daily_ops.sh must see it (exit 2), like BLOCKED.
         status = OverallStatus.WARN if warn else OverallStatus.OK
         code = EXIT_BLOCKED if warn else EXIT_OK
+    risks += _incidents_of(store, expected, risks)
     summary = OpsSummary(
         **base, asof=expected, freshness=loaded.freshness, signals=signals,
         plan=plan_summary(plan), stage=stage, risks=risks, status=status,
@@ -374,6 +376,18 @@ def _record_clock(store: Store, built: CycleResult, *, live: bool) -> None:
     if live and plan is not None and plan.decision is not PlanDecision.BLOCKED \
             and summary.asof is not None:
         atomic_write_model(store.paths.last_asof, LastAsof(asof=summary.asof))
+
+
+def _incidents_of(store: Store, asof: date, risks: list[Risk]) -> list[Risk]:
+    """The incidents raised on this session's summary (a reserve-breaking fill): a re-plan
+    of the same session keeps them."""
+    try:
+        prev = store.summary()
+    except StoreError:
+        return []
+    if prev is None or prev.asof != asof:
+        return []
+    return [r for r in prev.risks if r.code == RESERVE_INCIDENT and r not in risks]
 
 
 def _done_today(store: Store, asof: date) -> bool:

@@ -179,7 +179,7 @@ def test_write_failing_with_efbig_is_a_clear_5xx_and_leaves_files_intact(tmp_pat
             before = hash_tree(server.paths.state_dir)
             big = c.post("/api/v1/sync/push", headers={"If-Match": etag}, json={
                 "reason": "r" * 480, "portfolio": {"cash": 1.0, "holdings": holdings},
-                "settings": {"notifications": {"apprise_urls": ["json://x/" + "u" * 1900] * 5}}})
+                "settings": {"notifications": {"apprise_urls": ["json://x/" + "u" * 1900] * 10}}})
             assert big.status_code == 500, big.text
             err = error_of(big)
             assert err["error"] == "STORE_ERROR" and "EFBIG" in err["message"]

@@ -37,3 +37,7 @@ class AuditEntry(Contract):
     revision_before: int | None = None
     revision_after: int | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    seq: int | None = Field(
+        default=None, ge=1,
+        description="monotonic sequence number in the log (order survives clock steps; "
+                    "None on lines written before it existed)")

@@ -33,15 +33,30 @@ class CorruptFile(StoreError):
 
 
 class WriteFailed(StoreError):
-    """A write failed (disk full, file size limit, read-only filesystem): the previous file
-    is left as it was and the request fails."""
+    """A write failed (disk full, file size limit, read-only filesystem, permissions): the
+    file written is left as it was. Whether anything *else* changed is for the caller to say
+    (the OCI store answers 503 "accepted, will complete" once its journal is durable)."""
 
     def __init__(self, path: Path, exc: OSError) -> None:
         name = errno.errorcode.get(exc.errno or 0, "error")
-        super().__init__(f"could not write {path}: {exc.strerror or exc} ({name}); the previous "
-                         "version is intact and nothing was changed; free disk space or raise "
-                         "the file size limit, then retry")
+        super().__init__(f"could not write {path.name} ({name}: {exc.strerror or 'error'}); "
+                         f"its previous version is intact; {remedy(exc.errno)}")
         self.path = path
+        self.errno = exc.errno
+
+
+def remedy(code: int | None) -> str:
+    """What the operator does about a failed write, by its errno."""
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return "free disk space, then retry"
+    if code == errno.EFBIG:
+        return "raise the file size limit (ulimit -f / LimitFSIZE), then retry"
+    if code == errno.EROFS:
+        return "the filesystem is read-only: remount it read-write, then retry"
+    if code in (errno.EACCES, errno.EPERM):
+        return ("permission denied: give the service user write access to the data root, "
+                "then retry")
+    return "check the disk and the data root, then retry"
 
 
 def fsync_dir(directory: Path) -> None:
@@ -119,12 +134,30 @@ def first_error(exc: ValidationError) -> str:
     return f"{loc}: {err['msg']}"
 
 
+class UnreadableFile(CorruptFile):
+    """A file that exists but cannot be read (permissions, a directory in its place, an I/O
+    error): refused like a corrupt one, never replaced."""
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        name = errno.errorcode.get(exc.errno or 0, "error")
+        if isinstance(exc, IsADirectoryError):
+            what = "is a directory, not a file: move it away"
+        elif exc.errno in (errno.EACCES, errno.EPERM):
+            what = "permission denied: give the service user read access"
+        else:
+            what = "check the disk"
+        super().__init__(path, f"cannot be read ({name}); {what}")
+
+
 def read_model(path: Path, model: type[M]) -> M | None:
-    """The validated artifact at `path`, None when the file does not exist."""
+    """The validated artifact at `path`, None when the file does not exist; `CorruptFile`
+    (`UnreadableFile`) when it does not validate or cannot be read."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise UnreadableFile(path, exc) from None
     try:
         return model.model_validate_json(text)
     except ValidationError as exc:

@@ -147,8 +147,9 @@ def install_common_handlers(app: FastAPI, *, log: logging.Logger, backend: str,
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Path only: the query string may hold something the caller should not have sent there.
         log.exception("unhandled error in %s %s", request.method, request.url.path)
+        # The exception's text stays in the log: it may hold file paths.
         return json_answer(500, error_body(
-            "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}; see the {backend} log"))
+            "INTERNAL_ERROR", f"{type(exc).__name__}; see the {backend} log"))
 
     app.add_exception_handler(RequestValidationError, on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(ApiError, on_api_error)  # type: ignore[arg-type]

@@ -48,8 +48,9 @@ def _open_store(paths: DataPaths) -> Store:
         # processing/: settle it now, not at the next processor pass.
         for line in recover(store):
             log.warning("ticket recovery at start-up: %s", line)
-    except StoreError as exc:
-        # Serve anyway: /health reports the problem and nothing overwrites the bad file.
+    except (StoreError, OSError) as exc:
+        # Serve anyway (never a crash loop under Restart=always): /health reports the problem
+        # and nothing overwrites the bad file.
         log.error("state cannot be read: %s", exc)
     return store
 

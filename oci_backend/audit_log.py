@@ -23,6 +23,10 @@ from krx_common.atomic import WriteFailed
 
 log = logging.getLogger("krx.oci.store")
 
+# How many of the newest lines are searched for the last sequence number (torn lines are
+# skipped, so one is not enough).
+SEQ_LOOKBACK = 20
+
 
 class AuditLog:
     """Appends and reads of one audit log file, under the data root's write lock."""
@@ -36,8 +40,18 @@ class AuditLog:
 
     # -- writes ------------------------------------------------------------------------------
     def append(self, entry: AuditEntry) -> None:
-        """Append one line and fsync it: the audit log is append-only."""
-        self.append_line(entry.model_dump_json())
+        """Append one line and fsync it: the audit log is append-only. The entry gets the
+        next sequence number (`numbered`)."""
+        with self._lock:
+            self.append_line(self.numbered(entry).model_dump_json())
+
+    def numbered(self, entry: AuditEntry) -> AuditEntry:
+        """`entry` with the next sequence number: one more than the newest numbered line's
+        (1 on a log without one). Call under the write lock, right before the append."""
+        if entry.seq is not None:
+            return entry
+        last = max((e.seq for e in self.tail(SEQ_LOOKBACK) if e.seq is not None), default=0)
+        return entry.model_copy(update={"seq": last + 1})
 
     def append_line(self, line: str) -> None:
         with self._lock:

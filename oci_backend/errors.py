@@ -27,7 +27,7 @@ from krx_common.http_errors import json_answer as _json
 from krx_common.http_limits import BodyTooLarge
 from oci_backend.paths import InvalidId
 from oci_backend.pipeline import AsofRefused, CycleBusy, NotAReplayRoot
-from oci_backend.store import StaleRevision
+from oci_backend.store import ChangePending, JournalPending, MaskedSecretUnknown, StaleRevision
 from oci_backend.tickets import (
     EmergencyStopped,
     IdempotencyConflict,
@@ -61,8 +61,13 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
                     "more than 4,300 digits, nesting deeper than 32, or a value the contract "
                     "refuses; `field` names it"),
     431: documented("request headers larger than KRX_OCI_MAX_HEADER_BYTES"),
-    500: documented("a stored file is corrupt or missing (CORRUPT_FILE, with its path), or "
-                    "a write failed (STORE_ERROR, e.g. disk full); nothing was changed"),
+    500: documented("a stored file is corrupt, unreadable or missing (CORRUPT_FILE, `file` "
+                    "names it), or "
+                    "a write failed before anything was changed (STORE_ERROR, naming the "
+                    "cause: disk full, file size limit, read-only, permissions)"),
+    503: documented("ACCEPTED_PENDING: the change is journaled but could not be applied yet "
+                    "(disk); it completes by itself, do not resend it; JOURNAL_PENDING: an earlier "
+                    "accepted change is not applied yet, nothing of this request was changed"),
 }
 
 
@@ -88,6 +93,9 @@ ERROR_ANSWERS: dict[type[Exception], tuple[int, str]] = {
     # own clock's range error into a FAILED summary.
     CalendarRangeError: (422, "DATE_OUT_OF_RANGE"),
     StoreError: (500, "STORE_ERROR"),
+    ChangePending: (503, "ACCEPTED_PENDING"),
+    JournalPending: (503, "JOURNAL_PENDING"),
+    MaskedSecretUnknown: (422, "VALIDATION_ERROR"),
     CorruptFile: (500, "CORRUPT_FILE"),
     BodyTooLarge: (413, "BODY_TOO_LARGE"),
 }
@@ -115,7 +123,10 @@ def _details(exc: Exception) -> tuple[str, str | None, dict[str, Any], dict[str,
     elif isinstance(exc, CalendarRangeError):
         field = "asof"
     elif isinstance(exc, CorruptFile):
-        extra = {"path": str(exc.path)}
+        # The file's name, never its path (the log has the path).
+        message = (f"{exc.path.name}: {exc.error} (the file was left as it is; fix or "
+                   "restore it)")
+        extra = {"file": exc.path.name}
     elif isinstance(exc, BodyTooLarge):
         message, field, extra = str(exc.detail), "body", {"limit": exc.limit}
         headers = {"Connection": "close"}

@@ -88,6 +88,12 @@ class DataPaths:
         return self.state_dir / ".initialized"
 
     @cached_property
+    def last_asof(self) -> Path:
+        """The session of the last completed (READY/EMPTY) cycle on a live root: a cycle
+        whose clock says an older one is refused as CLOCK_SKEW."""
+        return self.state_dir / "last_asof.json"
+
+    @cached_property
     def daily_ops(self) -> Path:
         """How the last scripts/daily_ops.sh run ended (`DailyOpsStatus`)."""
         return self.state_dir / "daily_ops.json"

@@ -14,12 +14,14 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
+from pydantic import BaseModel
 
 from contracts.audit import AuditAction, AuditEntry
 from contracts.common import now_kst
@@ -36,11 +38,13 @@ from contracts.summary import (
     Severity,
     Stage,
 )
+from krx_common.atomic import StoreError, atomic_write_model, read_model
 from krx_common.defaults import KST
 from oci_backend.paths import DataPaths
 from oci_backend.replay_root import ReplayMarker, read_marker
 from oci_backend.store import Store
 from oci_backend.tickets import opens_from_bars, process_pending
+from oci_backend.tickets.manual import RESERVE_INCIDENT
 from strategy import calendar
 from strategy import signals as sig
 from strategy.marketdata import make_provider
@@ -224,12 +228,45 @@ def _rendered(render: Renderer | None, summary: OpsSummary, plan: OrderPlan | No
         raise _RenderFailed() from exc
 
 
+# A cycle re-plans at most this often when the portfolio or settings move under it; the last
+# attempt plans under the write lock, so nothing can move.
+PLAN_ATTEMPTS = 3
+
+
 def _cycle(
     store: Store, *, data_spec: str, asof: date | None, now: datetime,
     marker: ReplayMarker | None, render: Renderer | None = None,
 ) -> CycleResult:
+    """Build the plan and write it only if the portfolio and settings it was built on are
+    still current (checked under the write lock, written under it): a ticket filled by the
+    processor or MANUAL fills recorded meanwhile make the cycle re-plan on the new state."""
+    for attempt in range(1, PLAN_ATTEMPTS + 1):
+        last = attempt == PLAN_ATTEMPTS
+        with store.lock() if last else nullcontext():
+            built = _build(store, data_spec=data_spec, asof=asof, now=now, marker=marker,
+                           render=render)
+            with store.lock():
+                now_at = (store.portfolio().revision, store.settings().revision)
+                built_on = (built.summary.portfolio_revision, built.summary.settings_revision)
+                if now_at == built_on or last:
+                    if built.plan is not None:
+                        store.write_plan(built.plan)
+                    store.write_summary(built.summary, now)
+                    _record_clock(store, built, live=marker is None and asof is None)
+                    return built
+        log.warning("the portfolio/settings moved from revision %s to %s while the cycle "
+                    "planned: re-planning (attempt %d)", built_on, now_at, attempt + 1)
+    raise AssertionError("unreachable: the last attempt always writes")
+
+
+def _build(
+    store: Store, *, data_spec: str, asof: date | None, now: datetime,
+    marker: ReplayMarker | None, render: Renderer | None = None,
+) -> CycleResult:
+    """The summary (and plan) of one cycle on the current state; writes nothing except what
+    processing pending tickets writes."""
     portfolio, settings = store.portfolio(), store.settings()
-    stop = store.emergency_stop()
+    stop = store.stop_in_force()
     today = now.astimezone(KST).date()
     cal = calendar.for_settings(settings)  # XKRX + the operator's closures and late opens
     is_session_today = cal.is_session(today)
@@ -250,9 +287,19 @@ def _cycle(
             message=f"{closed_day} is not a trading session ({why}); no plan",
         )
         text = _rendered(render, summary, None)
-        store.write_summary(summary, now)
         return CycleResult(summary, None, EXIT_BLOCKED, text)
     expected = asof or cal.last_completed_session(now)
+    last = read_model(store.paths.last_asof, LastAsof) if marker is None and asof is None \
+        else None
+    if last is not None and expected < last.asof:
+        message = (f"CLOCK_SKEW: the clock ({now:%Y-%m-%d %H:%M %Z}) makes {expected} the last "
+                   f"session, older than the last completed cycle's {last.asof}: refused (the "
+                   "book must not go back); check the system clock (timedatectl, NTP)")
+        summary = OpsSummary(
+            **base, asof=None, stage=Stage.BLOCKED, status=OverallStatus.BLOCKED,
+            risks=[Risk(code="CLOCK_SKEW", severity=Severity.CRITICAL, message=message)],
+            message=message)
+        return CycleResult(summary, None, EXIT_BLOCKED, _rendered(render, summary, None))
 
     loaded = _load_market(store, settings, portfolio, data_spec, expected, cal)
     expected = loaded.decide_on or expected
@@ -298,19 +345,62 @@ def _cycle(
         status, code = OverallStatus.BLOCKED, EXIT_BLOCKED
     else:
         stage = Stage.PLAN_READY if plan.decision is PlanDecision.READY else Stage.NO_ACTION_TODAY
+        if stage is Stage.NO_ACTION_TODAY and _done_today(store, expected):
+            stage = Stage.DONE_TODAY  # a re-plan after the day's fills: nothing left to do
         warn = any(r.severity is not Severity.INFO for r in risks)
         # WARN is not OK: cron and daily_ops.sh must see it (exit 2), like BLOCKED.
         status = OverallStatus.WARN if warn else OverallStatus.OK
         code = EXIT_BLOCKED if warn else EXIT_OK
+    risks += _incidents_of(store, expected, risks)
     summary = OpsSummary(
         **base, asof=expected, freshness=loaded.freshness, signals=signals,
         plan=plan_summary(plan), stage=stage, risks=risks, status=status,
         message=_message(plan, expected),
     )
     text = _rendered(render, summary, plan)
-    store.write_plan(plan)
-    store.write_summary(summary, now)
     return CycleResult(summary, plan, code, text)
+
+
+class LastAsof(BaseModel):
+    """`state/last_asof.json`: the session of the last completed cycle on a live root."""
+
+    asof: date
+
+
+def _record_clock(store: Store, built: CycleResult, *, live: bool) -> None:
+    """Remember a completed cycle's session (live roots); raise an incident for a refused
+    CLOCK_SKEW cycle."""
+    summary = built.summary
+    if any(r.code == "CLOCK_SKEW" for r in summary.risks):
+        store.append_audit(AuditEntry(
+            actor="system", action=AuditAction.INCIDENT, target="daily_cycle",
+            reason=summary.message, details={"code": "CLOCK_SKEW"}))
+        return
+    plan = built.plan
+    if live and plan is not None and plan.decision is not PlanDecision.BLOCKED \
+            and summary.asof is not None:
+        atomic_write_model(store.paths.last_asof, LastAsof(asof=summary.asof))
+
+
+def _incidents_of(store: Store, asof: date, risks: list[Risk]) -> list[Risk]:
+    """The incidents raised on this session's summary (a reserve-breaking fill): a re-plan
+    of the same session keeps them."""
+    try:
+        prev = store.summary()
+    except StoreError:
+        return []
+    if prev is None or prev.asof != asof:
+        return []
+    return [r for r in prev.risks if r.code == RESERVE_INCIDENT and r not in risks]
+
+
+def _done_today(store: Store, asof: date) -> bool:
+    """The latest summary says the fills of this session's plan were recorded."""
+    try:
+        prev = store.summary()
+    except StoreError:
+        return False
+    return prev is not None and prev.asof == asof and prev.stage is Stage.DONE_TODAY
 
 
 def _load_market(

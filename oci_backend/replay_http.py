@@ -6,6 +6,7 @@ step raises `OciHttpError` with the server's error body."""
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 import httpx
@@ -15,7 +16,10 @@ from contracts.portfolio import Portfolio
 from contracts.settings import Settings
 from contracts.sync import SyncSnapshot
 from contracts.ticket import FillsRequest, Ticket, TicketRecord
-from krx_common.oci_http import API, parse_list, parse_model, raise_for_error
+from krx_common.oci_http import API, OciHttpError, parse_list, parse_model, raise_for_error
+
+# How long a cycle request waits out another cycle (a background re-plan) before failing.
+CYCLE_BUSY_WAIT_S = 120.0
 
 
 class HttpBackend:
@@ -25,8 +29,18 @@ class HttpBackend:
         self.client = client
 
     def cycle(self, asof: date) -> OrderPlan | None:
-        r = raise_for_error(self.client.post(f"{API}/ops/cycle",
-                                             json={"asof": asof.isoformat()}))
+        # A background re-plan (after recorded fills, as after a PUSH) may hold the cycle
+        # lock for a moment: 409 CYCLE_BUSY is waited out, as an operator would retry.
+        deadline = time.monotonic() + CYCLE_BUSY_WAIT_S
+        while True:
+            try:
+                r = raise_for_error(self.client.post(f"{API}/ops/cycle",
+                                                     json={"asof": asof.isoformat()}))
+                break
+            except OciHttpError as exc:
+                if exc.code != "CYCLE_BUSY" or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         plan_id = r.json().get("plan_id")
         if plan_id is None:
             return None

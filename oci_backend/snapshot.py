@@ -30,7 +30,7 @@ from contracts.sync import EmergencyStop, SyncSnapshot
 from contracts.ticket import TicketRecord
 from krx_common.atomic import read_model
 from oci_backend.paths import TICKET_BOXES
-from oci_backend.store import Store
+from oci_backend.store import Store, public_settings
 from oci_backend.tickets import list_tickets
 
 TICKETS_IN_SNAPSHOT = 20
@@ -62,8 +62,8 @@ def build_snapshot(store: Store, *, tickets: int = TICKETS_IN_SNAPSHOT,
     plan = store.plan(summary.plan.plan_id) if summary and summary.plan else None
     return SyncSnapshot(
         revision=max(portfolio.revision, settings.revision),
-        portfolio=portfolio, settings=settings, summary=summary, plan=plan,
-        tickets=list_tickets(store, limit=tickets), emergency_stop=store.emergency_stop(),
+        portfolio=portfolio, settings=public_settings(settings), summary=summary, plan=plan,
+        tickets=list_tickets(store, limit=tickets), emergency_stop=store.stop_in_force(),
         audit_tail=store.audit_tail(audit),
     )
 
@@ -158,9 +158,12 @@ class SnapshotReader:
             # Under the write lock: see `build_snapshot` for why the pair must match.
             with self.store.lock():
                 p, s = self.store.portfolio(), self.store.settings()
-            return _State(max(p.revision, s.revision), p.model_dump_json(), s.model_dump_json())
+            return _State(max(p.revision, s.revision), p.model_dump_json(),
+                          public_settings(s).model_dump_json())
 
-        return self._cache.get("state", (paths.portfolio, paths.settings), load)
+        # The journal too: a pending change must be replayed (or its failure answered), never
+        # hidden behind the cached old revision.
+        return self._cache.get("state", (paths.portfolio, paths.settings, paths.journal), load)
 
     def revision(self) -> int:
         return self._state().revision
@@ -194,7 +197,7 @@ class SnapshotReader:
         path = self.store.paths.emergency_stop
 
         def load() -> str:
-            return self.store.emergency_stop().model_dump_json()
+            return self.store.stop_in_force().model_dump_json()
 
         return self._cache.get("stop", (path,), load)
 

@@ -13,7 +13,7 @@ router = APIRouter(prefix="/emergency-stop", tags=["emergency"])
 
 @router.get("", response_model=EmergencyStop)
 def get_stop(store: StoreDep) -> EmergencyStop:
-    return store.emergency_stop()
+    return store.stop_in_force()
 
 
 @router.post("", response_model=EmergencyStop)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import errno
+
 from fastapi import APIRouter
 
 from contracts.common import now_kst
 from contracts.ops import Health, LastCycle
-from krx_common.atomic import StoreError
+from contracts.sync import EmergencyStop
+from krx_common.atomic import CorruptFile, StoreError, remedy
 from oci_backend.daily_ops import last_status
 from oci_backend.deps import ConfigDep, SnapshotDep
 from oci_backend.morning import missed_morning
+from oci_backend.store import JOURNAL_PENDING, STOP_UNREADABLE, JournalPending, Store
 
 router = APIRouter(tags=["health"])
 
@@ -25,7 +29,11 @@ def health(snapshots: SnapshotDep, config: ConfigDep) -> Health:
         stop = snapshots.emergency_stop()
         daily_ops = last_status(snapshots.store)
     except StoreError as exc:
-        return Health(status="degraded", error=str(exc))
+        return Health(status="degraded", error=store_error_text(exc))
+    except OSError as exc:  # never a 500 with a path: a code and what to do
+        name = errno.errorcode.get(exc.errno or 0, "error")
+        return Health(status="degraded", error=f"STORE_ERROR: the data root cannot be read "
+                                               f"({name}); {remedy(exc.errno)}")
     last = None
     if summary is not None:
         last = LastCycle(run_at=summary.run_at, asof=summary.asof, status=summary.status,
@@ -40,5 +48,32 @@ def health(snapshots: SnapshotDep, config: ConfigDep) -> Health:
         except StoreError:
             cal = calendar.XKRX
         missed = missed_morning(summary, config.now or now_kst(), cal)
-    return Health(status="ok", revision=revision, last_cycle=last, emergency_stop=stop.on,
-                  daily_ops=daily_ops, missed_morning=missed)
+    problem = state_problem(snapshots.store, stop)
+    return Health(status="degraded" if problem else "ok", revision=revision,
+                  last_cycle=last, emergency_stop=stop.on, daily_ops=daily_ops,
+                  missed_morning=missed, error=problem)
+
+
+def store_error_text(exc: StoreError) -> str:
+    """The degraded answer for unreadable state: a code, the file's name, what to do."""
+    if isinstance(exc, JournalPending):
+        return str(exc)
+    if isinstance(exc, CorruptFile):
+        return (f"CORRUPT_FILE: {exc.path.name}: {exc.error}; the file was left as it is: fix "
+                "or restore it")
+    return f"STORE_ERROR: {exc}"
+
+
+def state_problem(store: Store, stop: EmergencyStop) -> str | None:
+    """What makes readable state degraded (a code and what to do; never a path)."""
+    if stop.reason.startswith(STOP_UNREADABLE):  # counted as ON: fail closed
+        return stop.reason
+    if store.paths.journal.exists():
+        return (f"{JOURNAL_PENDING}: a change was accepted but is not applied yet (its journal "
+                "is durable); it completes at the next write or read once the disk allows")
+    refused = store.refused_journals()
+    if refused:
+        return (f"JOURNAL_REFUSED: {len(refused)} journal(s) failed verification and were kept "
+                "aside in state/ (journal.refused-*.json); nothing was overwritten; look at "
+                "them and remove them")
+    return None

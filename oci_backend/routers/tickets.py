@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Response
 
 from contracts.ticket import FillsRequest, Ticket, TicketRecord, TicketState
 from oci_backend import tickets as ticket_logic
-from oci_backend.deps import NotifierDep, StoreDep
+from oci_backend.deps import NotifierDep, ReplannerDep, StoreDep
 from oci_backend.errors import ApiError
 from oci_backend.notify import NotificationKind
 
@@ -66,13 +66,19 @@ def get_ticket(ticket_id: str, store: StoreDep) -> TicketRecord:
              responses={404: {"description": "unknown ticket"},
                         422: {"description": "fills that do not match the ticket"}})
 def record_fills(ticket_id: str, body: FillsRequest, store: StoreDep,
-                 notifier: NotifierDep) -> TicketRecord:
-    """Record manual fills (MANUAL mode); the portfolio is reconciled on OCI. A fill that
-    leaves cash below the plan's reserve is accepted and raised as a guardrail incident."""
+                 notifier: NotifierDep, replanner: ReplannerDep) -> TicketRecord:
+    """Record manual fills (MANUAL mode); the portfolio is reconciled on OCI and the current
+    session is re-planned in the background, as after a PUSH. A fill that leaves cash below
+    the plan's reserve is accepted and raised as a guardrail incident."""
 
     def incident(record: TicketRecord, message: str) -> None:
         notifier.send_once(NotificationKind.GUARDRAIL_INCIDENT,
                            f"KRX Alertor: guardrail incident, ticket {record.ticket.ticket_id}",
                            message)
 
-    return ticket_logic.record_fills(store, ticket_id, body, actor=ACTOR, on_incident=incident)
+    before = store.portfolio().revision
+    record = ticket_logic.record_fills(store, ticket_id, body, actor=ACTOR,
+                                       on_incident=incident)
+    if store.portfolio().revision != before:
+        replanner.request(f"fills:{ticket_id}")
+    return record

@@ -46,7 +46,7 @@ def refusal(store: Store, ticket: Ticket, *, confirmed_required: bool = True,
     emergency stop; LIVE; no current plan; another plan or as-of (stale); portfolio or
     settings changed since the plan (stale); drafted for another mode; not confirmed; any other
     `ticket_problems`; another open ticket for the plan (other than `ignore_open`)."""
-    stop = store.emergency_stop()
+    stop = store.stop_in_force()
     if stop.on:
         return Refusal(EmergencyStopped, Stage.STOPPED,
                        f"emergency stop is on (since {stop.at:%Y-%m-%d %H:%M} by {stop.by}: "

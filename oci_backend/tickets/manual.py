@@ -111,7 +111,7 @@ def _awaiting_fills(store: Store, tid: str) -> TicketRecord:
         if found is None:
             raise TicketNotFound(f"no ticket {tid!r}")
         if found[1].ticket.mode is ExecutionMode.MANUAL and found[0] == "submitted" and (
-                not store.emergency_stop().on):
+                not store.stop_in_force().on):
             # The trade happened before the processor's next pass: admit it now.
             process_one(store, tid, now_kst())
             rec = files.read("results", tid)

@@ -48,7 +48,7 @@ def process_pending(store: Store, *, now: datetime | None = None,
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     recover(store)
-    if store.emergency_stop().on:
+    if store.stop_in_force().on:
         log.warning("emergency stop is on: submitted tickets are not processed")
         return []
     files = TicketFiles(store)
@@ -64,7 +64,7 @@ def process_pending(store: Store, *, now: datetime | None = None,
     out: list[TicketRecord] = []
     for _, tid in sorted(pending):
         with store.lock():
-            if store.emergency_stop().on:  # turned on while this pass was running
+            if store.stop_in_force().on:  # turned on while this pass was running
                 return out
             try:
                 done = process_one(store, tid, now, opens)
@@ -89,7 +89,7 @@ def fill_waiting(store: Store, opens: OpenSource, *, now: datetime | None = None
         if not files.may_be_waiting(tid):
             continue
         with store.lock():
-            if store.emergency_stop().on:
+            if store.stop_in_force().on:
                 break
             try:
                 rec = files.read("results", tid)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -155,3 +157,30 @@ def wait_replanned(client: httpx.Client, revision: int, timeout: float = 60.0) -
         if time.monotonic() > deadline:
             pytest.fail(f"no re-plan for revision {revision} within {timeout} s: {summary}")
         time.sleep(0.05)
+
+
+def start_limited_server(tmp_path: Path, limit: int) -> OciServer:
+    """`krx oci serve` in a child with RLIMIT_FSIZE = `limit` and SIGXFSZ ignored, so a write
+    past the limit fails with EFBIG instead of killing the process."""
+    def cap() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    port, token = free_port(), new_token()
+    log_path = tmp_path / "limited.log"
+    data = tmp_path / "data"
+    data.mkdir()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(serve_command(port, data, f"csv:{REPO_DAILY}"), cwd=REPO,
+                                env=server_env(token), stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=cap)  # noqa: PLW1509 (needed for the rlimit)
+    server = OciServer(f"http://127.0.0.1:{port}", token, data, log_path, proc)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(server.base_url + "/health", timeout=1, trust_env=False).is_success:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    stop_server(server)
+    raise RuntimeError(server.output())

@@ -28,14 +28,17 @@ def test_corrupt_settings_file_is_500_with_its_path_and_never_replaced(
         r = c.get("/api/v1/sync/snapshot")
         assert r.status_code == 500
         err = error_of(r)
-        assert err["error"] == "CORRUPT_FILE" and err["path"] == str(path)
+        # issue 15 defect 4: the body names the file, never its path
+        assert err["error"] == "CORRUPT_FILE" and err["file"] == path.name
+        assert str(path) not in r.text
         assert "strategy.rsi_period" in err["message"]
         push = c.post("/api/v1/sync/push", headers={"If-Match": '"1"'},
                       json={"portfolio": {"cash": 5}, "reason": "x"})
-        assert push.status_code == 500 and error_of(push)["path"] == str(path)
+        assert push.status_code == 500 and error_of(push)["file"] == path.name
         health = c.get("/health")
         assert health.status_code == 200 and health.json()["status"] == "degraded"
-        assert str(path) in health.json()["error"]
+        # issue 15 defect 4: /health names the file, never its path
+        assert path.name in health.json()["error"] and str(path) not in health.json()["error"]
         missing = c.get("/api/v1/nope")
         assert missing.status_code == 404 and error_of(missing)["error"] == "NOT_FOUND"
     assert path.read_text(encoding="utf-8") == broken
@@ -61,9 +64,10 @@ def test_domain_errors_know_no_http_one_table_maps_them(tmp_path: Path) -> None:
     `ERROR_ANSWERS` is the one table, and the app registers a handler for each row."""
     from starlette.exceptions import HTTPException
 
+    from krx_common.atomic import WriteFailed
     from oci_backend.errors import ERROR_ANSWERS, BodyTooLarge, answer_of
     from oci_backend.pipeline import AsofNotClosed, NotAReplayRoot, NotASession
-    from oci_backend.store import MissingStateFile, WriteFailed
+    from oci_backend.store import MissingStateFile
     from oci_backend.tickets import StaleTicket, TicketError
 
     for error_type in ERROR_ANSWERS:

@@ -7,26 +7,23 @@ from __future__ import annotations
 
 import os
 import re
-import resource
-import signal
 import stat
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 from oci_server import (
     REPO,
     REPO_DAILY,
-    OciServer,
     error_of,
     free_port,
     hash_tree,
     new_token,
     serve_command,
     server_env,
+    start_limited_server,
     stop_server,
 )
 
@@ -170,35 +167,8 @@ def test_security_tree_holds_no_key_or_token():
     assert found == []
 
 
-def _limited_server(tmp_path: Path, limit: int) -> OciServer:
-    """`krx oci serve` in a child with RLIMIT_FSIZE = `limit` and SIGXFSZ ignored, so a write
-    past the limit fails with EFBIG instead of killing the process."""
-    def cap() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    port, token = free_port(), new_token()
-    log_path = tmp_path / "limited.log"
-    data = tmp_path / "data"
-    data.mkdir()
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(serve_command(port, data, f"csv:{REPO_DAILY}"), cwd=REPO,
-                                env=server_env(token), stdout=log, stderr=subprocess.STDOUT,
-                                preexec_fn=cap)  # noqa: PLW1509 (needed for the rlimit)
-    server = OciServer(f"http://127.0.0.1:{port}", token, data, log_path, proc)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(server.base_url + "/health", timeout=1, trust_env=False).is_success:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.1)
-    stop_server(server)
-    raise RuntimeError(server.output())
-
-
 def test_write_failing_with_efbig_is_a_clear_5xx_and_leaves_files_intact(tmp_path):
-    server = _limited_server(tmp_path, 16 * 1024)
+    server = start_limited_server(tmp_path, 16 * 1024)
     try:
         holdings = [{"ticker": code, "qty": 1, "avg_price": 1000.0 + i}
                     for i, code in enumerate(["005930", "035420", "035720", "051910", "069500",
@@ -209,7 +179,7 @@ def test_write_failing_with_efbig_is_a_clear_5xx_and_leaves_files_intact(tmp_pat
             before = hash_tree(server.paths.state_dir)
             big = c.post("/api/v1/sync/push", headers={"If-Match": etag}, json={
                 "reason": "r" * 480, "portfolio": {"cash": 1.0, "holdings": holdings},
-                "settings": {"notifications": {"apprise_urls": ["json://x/" + "u" * 1900] * 5}}})
+                "settings": {"notifications": {"apprise_urls": ["json://x/" + "u" * 1900] * 10}}})
             assert big.status_code == 500, big.text
             err = error_of(big)
             assert err["error"] == "STORE_ERROR" and "EFBIG" in err["message"]

@@ -28,17 +28,7 @@ from krx_common.http_limits import BodyTooLarge
 from oci_backend.paths import InvalidId
 from oci_backend.pipeline import AsofRefused, CycleBusy, NotAReplayRoot
 from oci_backend.store import ChangePending, JournalPending, MaskedSecretUnknown, StaleRevision
-from oci_backend.tickets import (
-    EmergencyStopped,
-    IdempotencyConflict,
-    ModeRefused,
-    StaleTicket,
-    TicketConflict,
-    TicketError,
-    TicketNotFound,
-    TicketRejected,
-    TicketStateError,
-)
+from oci_backend.tickets import errors as ticket_errors
 from strategy.calendar import CalendarRangeError
 
 log = logging.getLogger("krx.oci")
@@ -77,15 +67,15 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 ERROR_ANSWERS: dict[type[Exception], tuple[int, str]] = {
     StaleRevision: (409, "STALE_REVISION"),
     CycleBusy: (409, "CYCLE_BUSY"),
-    TicketError: (400, "TICKET_ERROR"),
-    StaleTicket: (409, "STALE_TICKET"),
-    EmergencyStopped: (423, "EMERGENCY_STOP"),
-    TicketRejected: (422, "TICKET_REJECTED"),
-    TicketNotFound: (404, "TICKET_NOT_FOUND"),
-    IdempotencyConflict: (422, "IDEMPOTENCY_CONFLICT"),
-    ModeRefused: (409, "MODE_REFUSED"),
-    TicketConflict: (409, "TICKET_OPEN"),
-    TicketStateError: (409, "TICKET_STATE"),
+    ticket_errors.TicketError: (400, "TICKET_ERROR"),
+    ticket_errors.StaleTicket: (409, "STALE_TICKET"),
+    ticket_errors.EmergencyStopped: (423, "EMERGENCY_STOP"),
+    ticket_errors.TicketRejected: (422, "TICKET_REJECTED"),
+    ticket_errors.TicketNotFound: (404, "TICKET_NOT_FOUND"),
+    ticket_errors.IdempotencyConflict: (422, "IDEMPOTENCY_CONFLICT"),
+    ticket_errors.ModeRefused: (409, "MODE_REFUSED"),
+    ticket_errors.TicketConflict: (409, "TICKET_OPEN"),
+    ticket_errors.TicketStateError: (409, "TICKET_STATE"),
     AsofRefused: (422, "VALIDATION_ERROR"),
     NotAReplayRoot: (409, "ASOF_REPLAY_REFUSED"),
     InvalidId: (422, "VALIDATION_ERROR"),
@@ -118,7 +108,7 @@ def _details(exc: Exception) -> tuple[str, str | None, dict[str, Any], dict[str,
     if isinstance(exc, StaleRevision):
         extra = {"revision": exc.actual, "expected": exc.expected}
         headers = {"ETag": f'"{exc.actual}"'}
-    elif isinstance(exc, TicketError) and exc.problems:
+    elif isinstance(exc, ticket_errors.TicketError) and exc.problems:
         extra = {"problems": exc.problems}
     elif isinstance(exc, CalendarRangeError):
         field = "asof"

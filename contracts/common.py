@@ -117,6 +117,22 @@ def _iso_only(value: object) -> object:
 
 # Aware datetime, normalised to KST so every artifact reads the same way.
 KstDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(_to_kst)]
+def _date_not_number(value: Any) -> Any:
+    """pydantic reads a number as a Unix timestamp for a `date` (0 → 1970-01-01): refuse it."""
+    if isinstance(value, bool | int | float):
+        raise ValueError("expected a date YYYY-MM-DD, not a number")
+    return value
+
+
+def _date_in_range(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"{value} must be between {EARLIEST_DATE} and {LATEST_DATE}")
+    return value
+
+
+# A calendar date given as YYYY-MM-DD (never a number), within the calendar's years.
+SessionDay = Annotated[date, BeforeValidator(_date_not_number), AfterValidator(_date_in_range)]
+
 # A session date as text (YYYY-MM-DD), checked to be a real date in range.
 IsoDate = Annotated[str, Field(min_length=10, max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$"),
                     AfterValidator(_check_iso_date)]

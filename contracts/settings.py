@@ -6,9 +6,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool, model_validator
+from pydantic import Field, StrictBool, StrictInt, model_validator
 
-from contracts.common import MAX_KRW, Contract, KstDatetime, Ticker, now_kst
+from contracts.common import MAX_KRW, Contract, KstDatetime, SessionDay, Ticker, now_kst
 
 DEFAULT_UNIVERSE = ["069500", "229200", "091160", "305720", "005930"]
 
@@ -77,9 +77,9 @@ class TelegramPrefs(Contract):
     """Who may command the OCI Telegram bot (`krx telegram serve`): an update is answered only
     when its chat AND its sender are listed; empty = nobody."""
 
-    allowed_chat_ids: list[int] = Field(default_factory=list, max_length=50,
+    allowed_chat_ids: list[StrictInt] = Field(default_factory=list, max_length=50,
                                         description="Telegram chat ids the bot answers in")
-    allowed_user_ids: list[int] = Field(default_factory=list, max_length=50,
+    allowed_user_ids: list[StrictInt] = Field(default_factory=list, max_length=50,
                                         description="Telegram user ids the bot obeys")
     notify: dict[Annotated[str, Field(pattern=r"^[A-Z_]{1,40}$")], NotifyLevel] = Field(
         default_factory=dict, max_length=20,
@@ -99,10 +99,10 @@ class CalendarOverrides(Contract):
     calendar applies them everywhere (`strategy.calendar.SessionCalendar`): a closed date is
     never a session; a late open moves the session's open (the CSAT day opens at 10:00)."""
 
-    closed_dates: list[date] = Field(
+    closed_dates: list[SessionDay] = Field(
         default_factory=list, max_length=MAX_CALENDAR_OVERRIDES,
         description="dates the exchange is closed although XKRX lists them as sessions")
-    late_opens: dict[date, Annotated[str, Field(pattern=_HHMM)]] = Field(
+    late_opens: dict[SessionDay, Annotated[str, Field(pattern=_HHMM)]] = Field(
         default_factory=dict, max_length=MAX_CALENDAR_OVERRIDES,
         description="session date -> opening time 'HH:MM' KST (after 09:00, before 15:30)")
 

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import fastapi.routing
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -107,19 +108,30 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the app accepts on this request's path. Each method is tried
-    through the routes' own matching (`BaseRoute.matches`), which also sees into included
-    routers (FastAPI keeps them as one route each, not as the routes they hold)."""
+    """The methods the app accepts on this request's path, as its OpenAPI document describes
+    the resource: a literal path (`/tickets/submit`) names its own methods, even where a
+    template (`/tickets/{ticket_id}`) would also match it. FastAPI keeps an included router as
+    one route; `fastapi.routing.iter_route_contexts` (where it exists) lists the routes it holds,
+    else each method is tried through the routes' own matching."""
     from starlette.routing import Match
 
+    flatten = getattr(fastapi.routing, "iter_route_contexts", None)
+    path = request.scope["path"]
+    if flatten is not None:
+        by_literal: dict[bool, list[str]] = {True: [], False: []}
+        for route in flatten(request.app.routes):
+            regex = getattr(route, "path_regex", None)
+            if regex is None or not regex.match(path):
+                continue
+            literal = "{" not in getattr(route, "path", "{")
+            by_literal[literal] += sorted(getattr(route, "methods", None) or ())
+        found = by_literal[True] or by_literal[False]
+        return [m for m in _METHODS if m in found]
     methods: list[str] = []
     for method in _METHODS:
         scope = {**request.scope, "method": method}
-        for route in request.app.routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                methods.append(method)
-                break
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.routes):
+            methods.append(method)
     return methods
 
 

@@ -32,6 +32,8 @@ from krx_common.atomic import read_model
 from oci_backend.paths import TICKET_BOXES
 from oci_backend.store import Store, public_settings
 from oci_backend.tickets import list_tickets
+from strategy import calendar
+from strategy.calendar import SessionCalendar
 
 TICKETS_IN_SNAPSHOT = 20
 AUDIT_IN_SNAPSHOT = 20
@@ -167,6 +169,12 @@ class SnapshotReader:
 
     def revision(self) -> int:
         return self._state().revision
+
+    def calendar(self) -> SessionCalendar:
+        """The session calendar of the current settings (XKRX plus the operator's overrides),
+        cached by the settings file's signature: `/health` asks on every call."""
+        return self._cache.get("calendar", (self.store.paths.settings,),
+                               lambda: calendar.for_settings(self.store.settings()))
 
     def _summary(self) -> _SummaryPart:
         def load() -> _SummaryPart:

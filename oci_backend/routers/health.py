@@ -14,6 +14,7 @@ from oci_backend.daily_ops import last_status
 from oci_backend.deps import ConfigDep, SnapshotDep
 from oci_backend.morning import missed_morning
 from oci_backend.store import JOURNAL_PENDING, STOP_UNREADABLE, JournalPending, Store
+from strategy.calendar import XKRX
 
 router = APIRouter(tags=["health"])
 
@@ -41,12 +42,10 @@ def health(snapshots: SnapshotDep, config: ConfigDep) -> Health:
     watch = config.morning_watch and not snapshots.store.paths.is_replay
     missed = None
     if watch:
-        from strategy import calendar
-
         try:  # the operator's closed dates are no session to miss
-            cal = calendar.for_settings(snapshots.store.settings())
+            cal = snapshots.calendar()
         except StoreError:
-            cal = calendar.XKRX
+            cal = XKRX
         missed = missed_morning(summary, config.now or now_kst(), cal)
     problem = state_problem(snapshots.store, stop)
     return Health(status="degraded" if problem else "ok", revision=revision,

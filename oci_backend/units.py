@@ -80,6 +80,15 @@ SystemCallArchitectures=native
 CapabilityBoundingSet=
 AmbientCapabilities="""
 
+# Who a long-running service runs as, where, and with which data root (backend and bot).
+_SERVICE_USER = """\
+User=${user}
+Group=${group}
+WorkingDirectory=${prefix}
+EnvironmentFile=-${env_file}
+Environment=KRX_DATA_DIR=${data_dir}
+Environment=XDG_CACHE_HOME=${data_dir}/cache"""
+
 _BACKEND = """\
 # Rendered by `krx oci install-units` (oci_backend/units.py); edit the template, not this file.
 [Unit]
@@ -96,12 +105,7 @@ StartLimitIntervalSec=0
 Type=notify
 NotifyAccess=main
 WatchdogSec=30
-User=${user}
-Group=${group}
-WorkingDirectory=${prefix}
-EnvironmentFile=-${env_file}
-Environment=KRX_DATA_DIR=${data_dir}
-Environment=XDG_CACHE_HOME=${data_dir}/cache
+${service_user}
 Environment=PYTHONUNBUFFERED=1
 ExecStart=${venv}/bin/krx oci serve --host ${host} --port ${port} --data-dir ${data_dir}
 Restart=always
@@ -129,12 +133,7 @@ StartLimitIntervalSec=0
 
 [Service]
 Type=simple
-User=${user}
-Group=${group}
-WorkingDirectory=${prefix}
-EnvironmentFile=-${env_file}
-Environment=KRX_DATA_DIR=${data_dir}
-Environment=XDG_CACHE_HOME=${data_dir}/cache
+${service_user}
 Environment=KRX_TELEGRAM_TOKEN_FILE=${telegram_token_file}
 Environment=PYTHONUNBUFFERED=1
 ExecStart=${venv}/bin/krx telegram serve --data-dir ${data_dir}
@@ -264,6 +263,7 @@ def render_units(params: UnitParams | None = None) -> dict[str, str]:
     Telegram bot service, and the crontab example."""
     v = (params or UnitParams()).values()
     v["hardening"] = Template(_HARDENING).substitute(v)
+    v["service_user"] = Template(_SERVICE_USER).substitute(v)
     return {
         BACKEND_UNIT: Template(_BACKEND).substitute(v),
         DAILY_SERVICE: Template(_DAILY_SERVICE).substitute(v),

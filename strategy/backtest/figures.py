@@ -132,6 +132,11 @@ def regime_shapes(regime: pd.Series, chop: pd.Series | None = None) -> list[dict
     return shapes
 
 
+def _line(series: pd.Series, name: str, **line: Any) -> go.Scatter:
+    """A line trace of `series` over its date index."""
+    return go.Scatter(x=series.index, y=series.to_numpy(), name=name, line=line)
+
+
 def _band(x0: Any, x1: Any, y0: float, y1: float, color: str) -> dict[str, Any]:
     """A filled rectangle from x0 to x1 (dates) and y0 to y1 (fractions of the plot height),
     drawn below the traces."""
@@ -165,23 +170,10 @@ def equity_figure(result: BacktestResult, *, title: str = TITLE_EQUITY) -> go.Fi
     """Strategy equity and buy-and-hold benchmark equity (same initial capital) over the
     window, on regime bands (BULL/BEAR/UNKNOWN) with CHOP periods as a strip on top."""
     fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=result.equity.index,
-            y=result.equity.to_numpy(),
-            name="strategy",
-            line={"color": "#1f4e9c", "width": 2},
-        )
-    )
+    fig.add_trace(_line(result.equity, "strategy", color="#1f4e9c", width=2))
     if result.benchmark is not None and len(result.benchmark):
-        fig.add_trace(
-            go.Scatter(
-                x=result.benchmark.index,
-                y=result.benchmark.to_numpy(),
-                name="benchmark (buy & hold)",
-                line={"color": "#777777", "width": 1.5},
-            )
-        )
+        fig.add_trace(_line(result.benchmark, "benchmark (buy & hold)", color="#777777",
+                            width=1.5))
     chop = getattr(result, "chop", None)
     regime = getattr(result, "regime", None)
     if regime is not None and len(regime):
@@ -208,15 +200,8 @@ def drawdown_figure(result: BacktestResult, *, title: str = TITLE_DRAWDOWN) -> g
         )
     )
     if result.benchmark is not None and len(result.benchmark):
-        bdd = drawdown_series(result.benchmark)
-        fig.add_trace(
-            go.Scatter(
-                x=bdd.index,
-                y=bdd.to_numpy(),
-                name="benchmark",
-                line={"color": "#777777", "width": 1, "dash": "dot"},
-            )
-        )
+        fig.add_trace(_line(drawdown_series(result.benchmark), "benchmark", color="#777777",
+                            width=1, dash="dot"))
     return _laid_out(fig, title, 300, yaxis_tickformat=".0%", hovermode="x unified")
 
 

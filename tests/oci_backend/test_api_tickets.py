@@ -12,14 +12,10 @@ import uuid
 import httpx
 import pytest
 from oci_server import REPO, OciServer, ServerFactory, error_of, hash_tree, wait_replanned
+from ticket_fixtures import ready_ticket, snapshot_of
 
-from contracts.common import now_kst
-from contracts.plan import OrderPlan
-from contracts.settings import Settings
 from contracts.summary import Stage
-from contracts.sync import SyncSnapshot
 from contracts.ticket import Ticket, TicketRecord, TicketState
-from strategy.ticketing import draft_ticket
 
 pytestmark = pytest.mark.integration
 
@@ -27,20 +23,6 @@ pytestmark = pytest.mark.integration
 NOW = {"KRX_OCI_NOW": "2025-12-30T10:00:00+09:00"}
 
 
-def _snapshot(c: httpx.Client) -> SyncSnapshot:
-    return SyncSnapshot.model_validate_json(c.get("/api/v1/sync/snapshot").content)
-
-
-def _ready_ticket(c: httpx.Client) -> Ticket:
-    """Run the cycle and draft a confirmed ticket from its READY plan, as the cockpit does."""
-    r = c.post("/api/v1/ops/cycle")
-    assert r.status_code == 200, r.text
-    plan = OrderPlan.model_validate_json(c.get("/api/v1/plans/current").content)
-    assert plan.decision.value == "READY", plan.reasons
-    snap = _snapshot(c)
-    ticket = draft_ticket(plan, Settings.model_validate(snap.settings.model_dump()),
-                          cash=snap.portfolio.cash, created_at=now_kst())
-    return ticket.model_copy(update={"confirmed": True})
 
 
 def _submit(c: httpx.Client, ticket: Ticket | dict, key: str | None) -> httpx.Response:
@@ -66,7 +48,7 @@ def _process(server: OciServer) -> str:
 def test_submit_replay_errors_and_dry_run_processing(oci_server_factory: ServerFactory) -> None:
     server = oci_server_factory(env=NOW)
     with server.client() as c:
-        ticket = _ready_ticket(c)
+        ticket = ready_ticket(c)
         key = str(uuid.uuid4())
 
         missing = _submit(c, ticket, None)
@@ -78,7 +60,7 @@ def test_submit_replay_errors_and_dry_run_processing(oci_server_factory: ServerF
         rec = TicketRecord.model_validate_json(first.content)
         assert rec.state is TicketState.SUBMITTED and rec.ticket.ticket_id == ticket.ticket_id
         assert first.headers["location"] == f"/api/v1/tickets/{ticket.ticket_id}"
-        snap = _snapshot(c)
+        snap = snapshot_of(c)
         assert snap.summary.stage is Stage.SUBMITTED  # type: ignore[union-attr]
         assert [t.ticket.ticket_id for t in snap.tickets] == [ticket.ticket_id]
 
@@ -108,7 +90,7 @@ def test_submit_replay_errors_and_dry_run_processing(oci_server_factory: ServerF
         listed = c.get("/api/v1/tickets", params={"state": "SUBMITTED"}).json()
         assert [t["ticket"]["ticket_id"] for t in listed] == [ticket.ticket_id]
 
-        revision = _snapshot(c).revision
+        revision = snapshot_of(c).revision
         assert "processed 1 ticket(s)" in _process(server)
         # DRY_RUN fills at the open of the session after the plan (2025-12-30), which the
         # data does not have yet: the ticket waits, visibly, and nothing is applied.
@@ -116,7 +98,7 @@ def test_submit_replay_errors_and_dry_run_processing(oci_server_factory: ServerF
         done = TicketRecord.model_validate_json(got.content)
         assert done.state is TicketState.AWAITING_NEXT_OPEN and not done.fills
         assert "2025-12-30" in done.message
-        snap = _snapshot(c)
+        snap = snapshot_of(c)
         assert snap.revision == revision and not snap.portfolio.holdings
         assert [t.state for t in snap.tickets] == [TicketState.AWAITING_NEXT_OPEN]
 
@@ -130,7 +112,7 @@ def test_submit_after_the_inputs_changed_is_409_stale_ticket(
 ) -> None:
     server = oci_server_factory(env=NOW)
     with server.client() as c:
-        ticket = _ready_ticket(c)
+        ticket = ready_ticket(c)
         r = c.get("/api/v1/sync/snapshot")
         portfolio = r.json()["portfolio"]
         portfolio["cash"] = 12_345_678
@@ -148,7 +130,7 @@ def test_submit_after_the_inputs_changed_is_409_stale_ticket(
 def test_submit_during_emergency_stop_is_423(oci_server_factory: ServerFactory) -> None:
     server = oci_server_factory(env=NOW)
     with server.client() as c:
-        ticket = _ready_ticket(c)
+        ticket = ready_ticket(c)
         stop = c.post("/api/v1/emergency-stop", json={"on": True, "reason": "broker outage"})
         assert stop.status_code == 200
         before = hash_tree(server.data_dir)
@@ -165,7 +147,7 @@ def test_50_concurrent_submits_with_one_key_make_one_ticket(
 ) -> None:
     server = oci_server_factory(env=NOW)
     with server.client() as c:
-        ticket = _ready_ticket(c)
+        ticket = ready_ticket(c)
     key = str(uuid.uuid4())
     n = 50
     barrier = threading.Barrier(n)
@@ -206,13 +188,13 @@ def test_manual_ticket_waits_for_fills_then_records_them(
                       headers={"If-Match": r.headers["etag"]})
         assert push.status_code == 200 and push.json()["replan"] == "scheduled"
         wait_replanned(c, push.json()["revision"])
-        ticket = _ready_ticket(c)
+        ticket = ready_ticket(c)
         assert ticket.mode.value == "MANUAL"
         assert _submit(c, ticket, str(uuid.uuid4())).status_code == 201
         _process(server)
         waiting = c.get(f"/api/v1/tickets/{ticket.ticket_id}").json()
         assert waiting["state"] == "AWAITING_MANUAL_EXECUTION"
-        assert _snapshot(c).summary.stage is Stage.AWAITING_MANUAL_EXECUTION  # type: ignore
+        assert snapshot_of(c).summary.stage is Stage.AWAITING_MANUAL_EXECUTION  # type: ignore
 
         order = ticket.orders[0]
         bad = c.post(f"/api/v1/tickets/{ticket.ticket_id}/fills", json={"fills": [{
@@ -224,7 +206,7 @@ def test_manual_ticket_waits_for_fills_then_records_them(
             "price": float(order.limit_price)}]})
         assert ok.status_code == 200, ok.text
         assert ok.json()["state"] == "FILLS_RECORDED"
-        snap = _snapshot(c)
+        snap = snapshot_of(c)
         assert snap.summary.stage is Stage.DONE_TODAY  # type: ignore[union-attr]
         assert snap.portfolio.holding(order.ticker) is not None
 
@@ -235,7 +217,7 @@ def test_in_process_ticket_processor_job_fills_a_submitted_ticket(
     server = oci_server_factory(env={**NOW, "KRX_OCI_TICKET_PROCESSOR": "true",
                                      "KRX_OCI_TICKET_INTERVAL_S": "0.5"})
     with server.client() as c:
-        ticket = _ready_ticket(c)
+        ticket = ready_ticket(c)
         assert _submit(c, ticket, str(uuid.uuid4())).status_code == 201
         deadline = time.monotonic() + 60
         state = None

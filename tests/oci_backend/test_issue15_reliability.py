@@ -21,14 +21,10 @@ from oci_server import (
     stop_server,
     wait_replanned,
 )
+from ticket_fixtures import ready_ticket, snapshot_of
 
-from contracts.common import now_kst
 from contracts.ops import Health
-from contracts.plan import OrderPlan
-from contracts.settings import Settings
-from contracts.sync import SyncSnapshot
 from contracts.ticket import Ticket
-from strategy.ticketing import draft_ticket
 
 pytestmark = pytest.mark.integration
 
@@ -36,27 +32,12 @@ pytestmark = pytest.mark.integration
 NOW = {"KRX_OCI_NOW": "2025-12-30T10:00:00+09:00"}
 
 
-def _snapshot(c: httpx.Client) -> SyncSnapshot:
-    r = c.get("/api/v1/sync/snapshot")
-    assert r.status_code == 200, r.text
-    return SyncSnapshot.model_validate_json(r.content)
-
 
 def _health(c: httpx.Client) -> Health:
     r = c.get("/health")
     assert r.status_code == 200, r.text
     return Health.model_validate_json(r.content)
 
-
-def _ready_ticket(c: httpx.Client) -> Ticket:
-    r = c.post("/api/v1/ops/cycle")
-    assert r.status_code == 200, r.text
-    plan = OrderPlan.model_validate_json(c.get("/api/v1/plans/current").content)
-    assert plan.decision.value == "READY", plan.reasons
-    snap = _snapshot(c)
-    ticket = draft_ticket(plan, Settings.model_validate(snap.settings.model_dump()),
-                          cash=snap.portfolio.cash, created_at=now_kst())
-    return ticket.model_copy(update={"confirmed": True})
 
 
 def _submit(c: httpx.Client, ticket: Ticket) -> httpx.Response:
@@ -74,7 +55,7 @@ def test_defect1_deleted_stop_file_fails_closed(oci_server_factory: ServerFactor
     server: OciServer = oci_server_factory(env=NOW)
     assert server.paths.emergency_stop.exists(), "the stop file is created at initialisation"
     with server.client() as c:
-        ticket = _ready_ticket(c)
+        ticket = ready_ticket(c)
         assert _stop(c, True).status_code == 200
         server.paths.emergency_stop.unlink()
 
@@ -87,7 +68,7 @@ def test_defect1_deleted_stop_file_fails_closed(oci_server_factory: ServerFactor
         health = _health(c)
         assert health.status == "degraded" and health.emergency_stop is True
         assert health.error and str(server.data_dir) not in health.error
-        assert _snapshot(c).emergency_stop.on is True
+        assert snapshot_of(c).emergency_stop.on is True
         got = c.get("/api/v1/emergency-stop")
         assert got.status_code == 200 and got.json()["on"] is True
 
@@ -97,7 +78,7 @@ def test_defect1_corrupt_stop_file_can_always_be_engaged(
     server: OciServer = oci_server_factory(env=NOW)
     with server.client() as c:
         server.paths.emergency_stop.write_text("{not json", encoding="utf-8")
-        assert _snapshot(c).emergency_stop.on is True, "a damaged stop counts as ON"
+        assert snapshot_of(c).emergency_stop.on is True, "a damaged stop counts as ON"
         assert _health(c).status == "degraded"
 
         released = _stop(c, False)  # releasing needs a valid file
@@ -112,7 +93,7 @@ def test_defect1_corrupt_stop_file_can_always_be_engaged(
         assert _health(c).status == "ok"
 
         assert _stop(c, False).status_code == 200
-        snap = _snapshot(c)
+        snap = snapshot_of(c)
         assert snap.emergency_stop.on is False
 
 
@@ -169,7 +150,7 @@ def test_defect3_audit_append_efbig_answers_503_accepted_and_completes(tmp_path:
             # Space is freed: the accepted change lands, with its audit line.
             lines = [ln for ln in audit.read_bytes().split(b"\n") if ln.strip()]
             audit.write_bytes(b"\n".join(lines) + b"\n")
-            snap = _snapshot(c)
+            snap = snapshot_of(c)
             assert snap.portfolio.cash == 1234.0 and snap.revision == int(etag.strip('"')) + 1
             pushes = c.get("/api/v1/audit", params={"action": "PUSH"}).json()
             assert pushes[-1]["revision_after"] == snap.revision
@@ -204,7 +185,7 @@ def test_defect13_manual_fills_trigger_a_replan(oci_server_factory: ServerFactor
                       headers={"If-Match": r.headers["etag"]})
         assert push.status_code == 200, push.text
         wait_replanned(c, push.json()["revision"])
-        ticket = _ready_ticket(c)
+        ticket = ready_ticket(c)
         assert _submit(c, ticket).status_code == 201
         out = subprocess.run([sys.executable, "-m", "krx_cli.main", "oci", "process-tickets",
                               "--data-dir", str(server.data_dir)], cwd=REPO,
@@ -215,7 +196,7 @@ def test_defect13_manual_fills_trigger_a_replan(oci_server_factory: ServerFactor
         ok = c.post(f"/api/v1/tickets/{ticket.ticket_id}/fills",
                     json={"final": True, "fills": fills})
         assert ok.status_code == 200, ok.text
-        revision = _snapshot(c).portfolio.revision
+        revision = snapshot_of(c).portfolio.revision
         snap = wait_replanned(c, revision, timeout=30)
         assert snap["summary"]["portfolio_revision"] == revision
         plan = c.get("/api/v1/plans/current").json()
@@ -234,7 +215,7 @@ def test_defect4_journal_as_a_directory_starts_degraded(oci_server_factory: Serv
         health = _health(c)
         assert health.status == "degraded" and health.error
         assert health.error.startswith("JOURNAL_REFUSED") and str(root) not in health.error
-        assert _snapshot(c).revision == 1
+        assert snapshot_of(c).revision == 1
 
 
 def test_defect4_unreadable_state_file_is_degraded_with_a_code_and_no_path(

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
+import httpx
+
+from contracts.common import now_kst
 from contracts.plan import OrderPlan, PlanDecision, PlannedOrder, Side
 from contracts.portfolio import Holding, Portfolio
 from contracts.settings import ExecutionMode, Settings
 from contracts.signals import ReasonCode
 from contracts.summary import OpsSummary, OverallStatus, Stage
+from contracts.sync import SyncSnapshot
 from contracts.ticket import Ticket
 from krx_common.defaults import KST
 from oci_backend.paths import data_paths
@@ -93,3 +97,22 @@ def fixed_opens(prices: dict[str, float] | None = None, session: date = date(202
 
 
 OPENS = fixed_opens()
+
+
+def snapshot_of(c: httpx.Client) -> SyncSnapshot:
+    """OCI's PULL snapshot through a real server's client."""
+    r = c.get("/api/v1/sync/snapshot")
+    assert r.status_code == 200, r.text
+    return SyncSnapshot.model_validate_json(r.content)
+
+
+def ready_ticket(c: httpx.Client) -> Ticket:
+    """Run the cycle and draft a confirmed ticket from its READY plan, as the cockpit does."""
+    r = c.post("/api/v1/ops/cycle")
+    assert r.status_code == 200, r.text
+    plan = OrderPlan.model_validate_json(c.get("/api/v1/plans/current").content)
+    assert plan.decision.value == "READY", plan.reasons
+    snap = snapshot_of(c)
+    ticket = draft_ticket(plan, Settings.model_validate(snap.settings.model_dump()),
+                          cash=snap.portfolio.cash, created_at=now_kst())
+    return ticket.model_copy(update={"confirmed": True})

@@ -221,10 +221,7 @@ class Workspace:
                                    f"{fix}", path=str(path)) from None
         try:
             return json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise WorkspaceCorrupt(f"{path}: not valid JSON ({exc}); {fix}",
-                                   path=str(path)) from None
-        except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        except (ValueError, RecursionError) as exc:  # incl. an integer beyond the digit limit
             raise WorkspaceCorrupt(f"{path}: not valid JSON ({exc}); {fix}",
                                    path=str(path)) from None
 

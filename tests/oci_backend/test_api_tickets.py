@@ -12,7 +12,7 @@ import uuid
 import httpx
 import pytest
 from oci_server import REPO, OciServer, ServerFactory, error_of, hash_tree, wait_replanned
-from ticket_fixtures import ready_ticket, snapshot_of
+from ticket_fixtures import ready_ticket, snapshot_of, switch_to_manual
 
 from contracts.summary import Stage
 from contracts.ticket import Ticket, TicketRecord, TicketState
@@ -181,11 +181,7 @@ def test_manual_ticket_waits_for_fills_then_records_them(
     server = oci_server_factory(env=NOW)
     with server.client() as c:
         assert c.post("/api/v1/ops/cycle").status_code == 200
-        r = c.get("/api/v1/sync/snapshot")
-        settings = r.json()["settings"]
-        settings["execution_mode"] = "MANUAL"
-        push = c.post("/api/v1/sync/push", json={"settings": settings, "reason": "manual"},
-                      headers={"If-Match": r.headers["etag"]})
+        push = switch_to_manual(c)
         assert push.status_code == 200 and push.json()["replan"] == "scheduled"
         wait_replanned(c, push.json()["revision"])
         ticket = ready_ticket(c)

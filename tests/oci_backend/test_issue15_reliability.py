@@ -21,7 +21,7 @@ from oci_server import (
     stop_server,
     wait_replanned,
 )
-from ticket_fixtures import ready_ticket, snapshot_of
+from ticket_fixtures import ready_ticket, snapshot_of, switch_to_manual
 
 from contracts.ops import Health
 from contracts.ticket import Ticket
@@ -178,11 +178,7 @@ def test_defect13_manual_fills_trigger_a_replan(oci_server_factory: ServerFactor
     server: OciServer = oci_server_factory(env=NOW)
     with server.client() as c:
         assert c.post("/api/v1/ops/cycle").status_code == 200
-        r = c.get("/api/v1/sync/snapshot")
-        settings = r.json()["settings"]
-        settings["execution_mode"] = "MANUAL"
-        push = c.post("/api/v1/sync/push", json={"settings": settings, "reason": "manual"},
-                      headers={"If-Match": r.headers["etag"]})
+        push = switch_to_manual(c)
         assert push.status_code == 200, push.text
         wait_replanned(c, push.json()["revision"])
         ticket = ready_ticket(c)

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from oci_server import ServerFactory, wait_replanned
+from ticket_fixtures import switch_to_manual
 
 from contracts.common import now_kst
 from contracts.plan import OrderPlan
@@ -24,11 +25,7 @@ def test_reserve_breaking_fill_is_accepted_and_notified(oci_server_factory: Serv
                                      "KRX_OCI_NOTIFY_URLS": receiver.url})
     with server.client() as c:
         assert c.post("/api/v1/ops/cycle").status_code == 200
-        r = c.get("/api/v1/sync/snapshot")
-        settings = r.json()["settings"]
-        settings["execution_mode"] = "MANUAL"
-        push = c.post("/api/v1/sync/push", json={"settings": settings, "reason": "manual"},
-                      headers={"If-Match": r.headers["etag"]})
+        push = switch_to_manual(c)
         wait_replanned(c, push.json()["revision"])
         plan = OrderPlan.model_validate_json(c.get("/api/v1/plans/current").content)
         snap = SyncSnapshot.model_validate_json(c.get("/api/v1/sync/snapshot").content)

@@ -116,3 +116,13 @@ def ready_ticket(c: httpx.Client) -> Ticket:
     ticket = draft_ticket(plan, Settings.model_validate(snap.settings.model_dump()),
                           cash=snap.portfolio.cash, created_at=now_kst())
     return ticket.model_copy(update={"confirmed": True})
+
+
+def switch_to_manual(c: httpx.Client) -> httpx.Response:
+    """PUSH `execution_mode: MANUAL` on the pulled settings (If-Match on their ETag); the
+    PUSH's answer, for the caller to check."""
+    r = c.get("/api/v1/sync/snapshot")
+    settings = r.json()["settings"]
+    settings["execution_mode"] = "MANUAL"
+    return c.post("/api/v1/sync/push", json={"settings": settings, "reason": "manual"},
+                  headers={"If-Match": r.headers["etag"]})

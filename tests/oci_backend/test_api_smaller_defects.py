@@ -9,7 +9,8 @@ from datetime import timedelta
 
 import pytest
 from oci_server import OciServer, ServerFactory, error_of, hash_tree
-from test_api_tickets import NOW, _ready_ticket, _submit
+from test_api_tickets import NOW, _submit
+from ticket_fixtures import ready_ticket
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +20,7 @@ def test_ticket_body_differing_from_its_stored_id_is_422(
 ) -> None:
     server = oci_server_factory(env=NOW)
     with server.client() as c:
-        ticket = _ready_ticket(c)
+        ticket = ready_ticket(c)
         first = _submit(c, ticket, str(uuid.uuid4()))
         assert first.status_code == 201, first.text
         before = hash_tree(server.data_dir)

@@ -66,7 +66,7 @@ fi
 .venv/bin/python -m pip install -q -e ".[dev]"
 
 .venv/bin/ruff check .
-.venv/bin/mypy krx_common strategy contracts oci_backend krx_cli pc_backend pc_cockpit
+.venv/bin/mypy krx_common strategy contracts broker fake_kis oci_backend krx_cli pc_backend pc_cockpit
 # The shape of the code: layers, independent planes, no cycles ([tool.importlinter]).
 .venv/bin/lint-imports
 .venv/bin/krx schema --check

@@ -3,6 +3,12 @@
 from pydantic import BaseModel
 
 from contracts.audit import AuditAction, AuditEntry, FieldChange
+from contracts.broker import (
+    BrokerBalance,
+    BrokerStatus,
+    ReconcileResolveRequest,
+    Reconciliation,
+)
 from contracts.common import now_kst
 from contracts.instruments import Instrument, all_instruments, instrument, is_known
 from contracts.ops import CycleRequest, CycleResponse, Health
@@ -83,6 +89,11 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "backtest_response": BacktestResponse,
     "sweep_response": SweepResponse,
     "walkforward_response": WalkForwardResponse,
+    # broker modes (OCI's /broker/* answers)
+    "reconciliation": Reconciliation,
+    "broker_status": BrokerStatus,
+    "broker_balance": BrokerBalance,
+    "reconcile_resolve_request": ReconcileResolveRequest,
 }
 
 __all__ = [

@@ -14,9 +14,23 @@ DEFAULT_UNIVERSE = ["069500", "229200", "091160", "305720", "005930"]
 
 
 class ExecutionMode(StrEnum):
+    """DRY_RUN: paper fills at the next open. MANUAL: the operator trades at the HTS and
+    records the fills. BROKER_PAPER / BROKER_LIVE: OCI sends the approved ticket to the broker
+    (KIS 모의투자 / a real account); both need broker credentials on OCI, BROKER_LIVE also
+    `live_trading_acknowledged`."""
+
     DRY_RUN = "DRY_RUN"
     MANUAL = "MANUAL"
-    LIVE = "LIVE"
+    BROKER_PAPER = "BROKER_PAPER"
+    BROKER_LIVE = "BROKER_LIVE"
+
+    @property
+    def is_broker(self) -> bool:
+        """Does OCI place this mode's orders at the broker itself?"""
+        return self in BROKER_MODES
+
+
+BROKER_MODES = frozenset({ExecutionMode.BROKER_PAPER, ExecutionMode.BROKER_LIVE})
 
 
 class StrategyParams(Contract):
@@ -126,6 +140,14 @@ class Settings(Contract):
                                    max_length=200)
     strategy: StrategyParams = Field(default_factory=StrategyParams)
     execution_mode: ExecutionMode = ExecutionMode.DRY_RUN
+    live_trading_acknowledged: StrictBool = Field(
+        default=False,
+        description="the operator's acknowledgement that BROKER_LIVE sends real orders with "
+                    "real money; BROKER_LIVE is refused without it (PUSHed with a reason)")
+    keep_unfilled_at_close: StrictBool = Field(
+        default=False,
+        description="broker modes: leave an order's unfilled remainder open at the close "
+                    "(15:30 KST) instead of cancelling it (the default)")
     guardrails: Guardrails = Field(default_factory=Guardrails)
     notifications: NotificationPrefs = Field(default_factory=NotificationPrefs)
     telegram: TelegramPrefs = Field(default_factory=TelegramPrefs)

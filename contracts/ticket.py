@@ -41,11 +41,19 @@ class TicketState(StrEnum):
     FILLS_RECORDED = "FILLS_RECORDED"
     REJECTED = "REJECTED"
     FAILED = "FAILED"
+    # Broker modes (BROKER_PAPER / BROKER_LIVE): OCI places the orders itself.
+    SENDING = "SENDING"
+    SENT = "SENT"
+    BROKER_PARTIALLY_FILLED = "BROKER_PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELLED = "CANCELLED"
+    BROKER_REJECTED = "BROKER_REJECTED"
 
 
 TERMINAL_STATES = frozenset(
     {TicketState.DRY_RUN_FILLED, TicketState.FILLS_RECORDED, TicketState.REJECTED,
-     TicketState.FAILED}
+     TicketState.FAILED, TicketState.FILLED, TicketState.CANCELLED,
+     TicketState.BROKER_REJECTED}
 )
 
 _S = TicketState
@@ -53,12 +61,24 @@ _S = TicketState
 # SUBMITTED → PROCESSING: the processor claims it. PROCESSING → AWAITING_NEXT_OPEN: a DRY_RUN
 # ticket waits for the bar of the session after its plan; → DRY_RUN_FILLED once it is there.
 # PROCESSING/AWAITING_NEXT_OPEN → SUBMITTED: `recover` returns a claim nothing was applied for.
+# Broker modes: PROCESSING → SENDING (the lines are being placed, one durable intent each;
+# never returned to SUBMITTED: a crash is resolved by asking the broker) → SENT once every line
+# is placed (or refused) → BROKER_PARTIALLY_FILLED as fills arrive → FILLED; an unfilled
+# remainder cancelled at the close or by the emergency stop → CANCELLED; every line refused by
+# the broker → BROKER_REJECTED.
+_BROKER_DONE = frozenset({_S.FILLED, _S.CANCELLED})
 ALLOWED_TRANSITIONS: dict[TicketState, frozenset[TicketState]] = {
     _S.DRAFT: frozenset({_S.SUBMITTED}),
     _S.SUBMITTED: frozenset({_S.PROCESSING}),
     _S.PROCESSING: frozenset({_S.AWAITING_NEXT_OPEN, _S.DRY_RUN_FILLED,
                               _S.AWAITING_MANUAL_EXECUTION, _S.REJECTED, _S.FAILED,
-                              _S.SUBMITTED}),
+                              _S.SUBMITTED, _S.SENDING}),
+    _S.SENDING: frozenset({_S.SENT, _S.BROKER_REJECTED, _S.CANCELLED}),
+    _S.SENT: frozenset({_S.BROKER_PARTIALLY_FILLED, *_BROKER_DONE}),
+    _S.BROKER_PARTIALLY_FILLED: frozenset({_S.BROKER_PARTIALLY_FILLED, *_BROKER_DONE}),
+    _S.FILLED: frozenset(),
+    _S.CANCELLED: frozenset(),
+    _S.BROKER_REJECTED: frozenset(),
     _S.AWAITING_NEXT_OPEN: frozenset({_S.DRY_RUN_FILLED, _S.REJECTED, _S.FAILED}),
     _S.AWAITING_MANUAL_EXECUTION: frozenset({_S.PARTIALLY_FILLED, _S.FILLS_RECORDED}),
     _S.PARTIALLY_FILLED: frozenset({_S.PARTIALLY_FILLED, _S.FILLS_RECORDED}),
@@ -91,6 +111,12 @@ STATE_BOX: dict[TicketState, TicketBox | None] = {
     _S.FILLS_RECORDED: _B.RESULTS,
     _S.REJECTED: _B.RESULTS,
     _S.FAILED: _B.RESULTS,
+    _S.SENDING: _B.PROCESSING,
+    _S.SENT: _B.RESULTS,
+    _S.BROKER_PARTIALLY_FILLED: _B.RESULTS,
+    _S.FILLED: _B.RESULTS,
+    _S.CANCELLED: _B.RESULTS,
+    _S.BROKER_REJECTED: _B.RESULTS,
 }
 
 
@@ -195,6 +221,48 @@ class TicketEvent(Contract):
     message: str = ""
 
 
+class LineState(StrEnum):
+    """One ticket line at the broker. PENDING: not sent yet. SENDING: the intent is durable,
+    the HTTP call may or may not have reached the broker (recovery asks the broker). SENT:
+    the broker's order number is stored. NOT_SENT: nothing was placed (quantity re-checked to
+    0, a halted ticker, or an unmatched intent resolved as not sent)."""
+
+    PENDING = "PENDING"
+    SENDING = "SENDING"
+    SENT = "SENT"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELLED = "CANCELLED"
+    REJECTED = "REJECTED"
+    NOT_SENT = "NOT_SENT"
+
+
+LINE_OPEN = frozenset({LineState.SENT, LineState.PARTIALLY_FILLED})
+
+
+class BrokerLine(Contract):
+    """What OCI did with one ticket line in a broker mode."""
+
+    side: Side
+    ticker: Ticker
+    qty: Annotated[int, Field(ge=0, description="the quantity sent (a buy re-checked at send "
+                                               "time, never above the ticket's)")]
+    limit_price: Annotated[int, Field(gt=0)]
+    state: LineState = LineState.PENDING
+    client_tag: str = Field(default="", description="our tag of the send intent")
+    intent_at: KstDatetime | None = None
+    order_no: str | None = Field(default=None, description="the broker's ODNO")
+    org_no: str | None = None
+    placed_at: KstDatetime | None = None
+    filled_qty: Annotated[int, Field(ge=0)] = 0
+    filled_value: float = Field(default=0.0, ge=0, description="sum of qty × price recorded")
+    message: str = ""
+
+    @property
+    def remaining_qty(self) -> int:
+        return max(0, self.qty - self.filled_qty) if self.state in LINE_OPEN else 0
+
+
 class TicketRecord(Contract):
     """The stored ticket: the submitted draft plus everything OCI did with it."""
 
@@ -211,6 +279,9 @@ class TicketRecord(Contract):
         default_factory=list,
         description="guardrail incidents raised by this ticket's fills (e.g. cash below the "
                     "reserve after a MANUAL fill: accepted, it happened at the broker)")
+    broker_lines: list[BrokerLine] = Field(
+        default_factory=list,
+        description="broker modes: each line's state at the broker, sells first then buys")
 
 
 class IdempotencyRecord(Contract):

@@ -21,13 +21,14 @@ from krx_common.atomic import StoreError
 from krx_common.http_limits import add_body_limits, add_header_checks
 from krx_common.logmask import install_access_log_redaction, mask_secret_in_logs
 from oci_backend.auth import DOCS_STATIC, BearerAuth
+from oci_backend.broker_link import BrokerFactory, open_broker
 from oci_backend.config import OciConfig
 from oci_backend.deps import bearer_scheme
 from oci_backend.errors import COMMON_RESPONSES, install_error_handlers
 from oci_backend.notify import Notifier
 from oci_backend.paths import DataPaths, data_paths
 from oci_backend.replan import Replanner
-from oci_backend.routers import audit, emergency, health, ops, plans, sync, tickets
+from oci_backend.routers import audit, broker, emergency, health, ops, plans, sync, tickets
 from oci_backend.scheduler import build_scheduler, build_ticket_loop
 from oci_backend.snapshot import SnapshotReader
 from oci_backend.store import Store
@@ -63,12 +64,15 @@ def _warm_up() -> None:
         log.exception("could not pre-load the XKRX calendar")
 
 
-def create_app(config: OciConfig | None = None) -> FastAPI:
+def create_app(config: OciConfig | None = None,
+               broker_factory: BrokerFactory | None = None) -> FastAPI:
     """Build the app. Raises `config.ConfigError` when the API token is missing or unsafe,
-    so a server can never run unauthenticated."""
+    so a server can never run unauthenticated, and when the broker credentials file is open
+    to others or the broker refuses the configuration (`broker_link.open_broker`)."""
     cfg = config if config is not None else OciConfig()
     token = cfg.resolve_token()
     paths = data_paths(cfg.data_dir)
+    link = open_broker(cfg, paths, broker_factory)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,7 +94,7 @@ def create_app(config: OciConfig | None = None) -> FastAPI:
         app.state.replanner = replanner
         scheduler = build_scheduler(cfg, store, notifier)
         scheduler.start()
-        ticket_loop = build_ticket_loop(cfg, store)
+        ticket_loop = build_ticket_loop(cfg, store, link)
         if ticket_loop is not None:
             ticket_loop.start()
         watchdog = SystemdNotifier.from_env()
@@ -124,6 +128,7 @@ def create_app(config: OciConfig | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.config = cfg
+    app.state.broker_link = link
     install_error_handlers(app)
     # Added last = runs first: authenticate before reading (or limiting) any body, then
     # limit its size, then refuse lenient JSON before FastAPI parses it.
@@ -134,7 +139,7 @@ def create_app(config: OciConfig | None = None) -> FastAPI:
     app.include_router(health.router, responses={431: COMMON_RESPONSES[431]})
     # Included one level deep (not through an intermediate /api/v1 router): every request
     # walks the router tree, and the snapshot is the hot path.
-    for module in (sync, ops, plans, tickets, emergency, audit):
+    for module in (sync, ops, plans, tickets, emergency, audit, broker):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(bearer_scheme)],
                            responses=COMMON_RESPONSES)
     return app

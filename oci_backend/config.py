@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, SecretStr, field_validator
+from pydantic import AliasChoices, AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from krx_common.defaults import DAILY_RUN_AT, OCI_PORT
@@ -61,6 +61,19 @@ class OciConfig(HttpLimitSettings, BaseSettings):
         description="apprise URLs (comma or space separated in the environment), added to "
                     "settings.notifications.apprise_urls",
     )
+    kis_credentials_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("KRX_KIS_CREDENTIALS_FILE",
+                                                    "kis_credentials_file"),
+        description="KRX_KIS_CREDENTIALS_FILE: the broker credentials (app key, app secret, "
+                    "account, paper or real), mode 0600; unset = no broker (DRY_RUN/MANUAL "
+                    "only). The server refuses to start on a wider mode")
+    kis_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("KRX_KIS_BASE_URL", "kis_base_url"),
+        description="KRX_KIS_BASE_URL: the KIS REST root; default the real domain of the "
+                    "credentials' kind (paper or real), from the broker package")
+    broker_poll_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=5.0, description="seconds between two polls of the broker's orders while "
+                                 "broker orders are open")
     now: AwareDatetime | None = Field(
         default=None,
         description="freeze the daily cycle's clock at this instant (tests and drills only)",

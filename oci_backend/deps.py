@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
+from oci_backend.broker_link import BrokerLink
 from oci_backend.config import OciConfig
 from oci_backend.notify import Notifier
 from oci_backend.replan import Replanner
@@ -39,8 +40,13 @@ async def get_replanner(request: Request) -> Replanner:
     return request.app.state.replanner
 
 
+async def get_broker_link(request: Request) -> BrokerLink:
+    return request.app.state.broker_link
+
+
 ConfigDep = Annotated[OciConfig, Depends(get_config)]
 StoreDep = Annotated[Store, Depends(get_store)]
 NotifierDep = Annotated[Notifier, Depends(get_notifier)]
 SnapshotDep = Annotated[SnapshotReader, Depends(get_snapshot_reader)]
 ReplannerDep = Annotated[Replanner, Depends(get_replanner)]
+BrokerLinkDep = Annotated[BrokerLink, Depends(get_broker_link)]

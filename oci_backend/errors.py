@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from broker.protocol import BrokerError, BrokerUnavailable
 from krx_common.atomic import CorruptFile, StoreError
 from krx_common.http_errors import (
     ApiError,
@@ -25,8 +26,10 @@ from krx_common.http_errors import (
 )
 from krx_common.http_errors import json_answer as _json
 from krx_common.http_limits import BodyTooLarge
+from oci_backend.broker_link import ModeNotAllowed
 from oci_backend.paths import InvalidId
 from oci_backend.pipeline import AsofRefused, CycleBusy, NotAReplayRoot
+from oci_backend.reconcile import BrokerNotConfigured, NothingToResolve
 from oci_backend.store import ChangePending, JournalPending, MaskedSecretUnknown, StaleRevision
 from oci_backend.tickets import errors as ticket_errors
 from strategy.calendar import CalendarRangeError
@@ -88,6 +91,11 @@ ERROR_ANSWERS: dict[type[Exception], tuple[int, str]] = {
     MaskedSecretUnknown: (422, "VALIDATION_ERROR"),
     CorruptFile: (500, "CORRUPT_FILE"),
     BodyTooLarge: (413, "BODY_TOO_LARGE"),
+    ModeNotAllowed: (422, "VALIDATION_ERROR"),
+    BrokerNotConfigured: (409, "BROKER_NOT_CONFIGURED"),
+    NothingToResolve: (409, "NOTHING_TO_RESOLVE"),
+    BrokerError: (502, "BROKER_ERROR"),
+    BrokerUnavailable: (503, "BROKER_UNAVAILABLE"),
 }
 
 
@@ -117,6 +125,9 @@ def _details(exc: Exception) -> tuple[str, str | None, dict[str, Any], dict[str,
         message = (f"{exc.path.name}: {exc.error} (the file was left as it is; fix or "
                    "restore it)")
         extra = {"file": exc.path.name}
+    elif isinstance(exc, BrokerError):
+        # The broker's own code and message (never a credential: KIS does not echo them).
+        message, extra = f"broker: {exc.code}: {exc.message}", {"broker_code": exc.code}
     elif isinstance(exc, BodyTooLarge):
         message, field, extra = str(exc.detail), "body", {"limit": exc.limit}
         headers = {"Connection": "close"}

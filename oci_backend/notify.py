@@ -40,11 +40,14 @@ class NotificationKind(StrEnum):
     DAILY_OPS_SKIPPED = "DAILY_OPS_SKIPPED"
     GUARDRAIL_INCIDENT = "GUARDRAIL_INCIDENT"
     MISSED_MORNING = "MISSED_MORNING"
+    BROKER_DRIFT = "BROKER_DRIFT"
+    BROKER_CLOSE = "BROKER_CLOSE"
 
 
 INCIDENTS = frozenset({NotificationKind.CYCLE_FAILED, NotificationKind.PLAN_BLOCKED,
                        NotificationKind.EMERGENCY_STOP, NotificationKind.DAILY_OPS_SKIPPED,
-                       NotificationKind.GUARDRAIL_INCIDENT, NotificationKind.MISSED_MORNING})
+                       NotificationKind.GUARDRAIL_INCIDENT, NotificationKind.MISSED_MORNING,
+                       NotificationKind.BROKER_DRIFT, NotificationKind.BROKER_CLOSE})
 
 
 class NotifyState(Contract):

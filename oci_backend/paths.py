@@ -116,6 +116,24 @@ class DataPaths:
         return self.state_dir / ".notify.lock"
 
     @cached_property
+    def kis_token_cache(self) -> Path:
+        """The broker's access token (mode 0600, like the credentials file)."""
+        return self.state_dir / "kis_token.json"
+
+    @cached_property
+    def broker_dir(self) -> Path:
+        """Per-line send intents and order numbers of broker-mode tickets
+        (`broker/<ticket_id>.json`), and the last reconciliation (`broker/reconcile.json`)."""
+        return self.reports_dir / "broker"
+
+    def broker_lines(self, ticket_id: str) -> Path:
+        return self.broker_dir / f"{check_id(ticket_id, 'ticket_id')}.json"
+
+    @cached_property
+    def reconciliation(self) -> Path:
+        return self.broker_dir / "reconcile.json"
+
+    @cached_property
     def summary_dir(self) -> Path:
         return self.reports_dir / "ops" / "summary"
 

@@ -321,9 +321,10 @@ def _build(
         risks.append(Risk(code="EMERGENCY_STOP", severity=Severity.CRITICAL,
                           message=f"emergency stop on since {stop.at:%Y-%m-%d %H:%M} "
                                   f"by {stop.by}: {stop.reason}"))
-    if settings.execution_mode is ExecutionMode.LIVE:
-        risks.append(Risk(code="LIVE_MODE_REFUSED", severity=Severity.WARN,
-                          message="execution mode LIVE has no broker: tickets will be refused"))
+    if settings.execution_mode is ExecutionMode.BROKER_LIVE:
+        risks.append(Risk(code="BROKER_LIVE", severity=Severity.WARN,
+                          message="execution mode BROKER_LIVE: submitted tickets are sent to "
+                                  "the broker as real orders"))
 
     signals = None
     if loaded.block:

@@ -32,6 +32,7 @@ from krx_common.defaults import (
     MORNING_DEADLINE,
     TZ_NAME,
 )
+from oci_backend.broker_link import BrokerLink
 from oci_backend.config import OciConfig
 from oci_backend.morning import morning_watch_job
 from oci_backend.notify import Notifier
@@ -84,10 +85,11 @@ def daily_cycle_trigger() -> CronTrigger:
                        minute=DAILY_RUN_AT.minute, timezone=TZ_NAME)
 
 
-def process_tickets_job(store: Store, data_spec: str | None = None) -> None:
+def process_tickets_job(store: Store, data_spec: str | None = None,
+                        link: BrokerLink | None = None) -> None:
     opens = opens_from_spec(data_spec, store.paths.cache_dir) if data_spec else None
     try:
-        done = process_pending(store, opens=opens)
+        done = process_pending(store, opens=opens, link=link or BrokerLink())
     except Exception:  # the job must keep running on the next tick
         log.exception("ticket processor pass failed")
         return
@@ -121,12 +123,17 @@ def morning_job(store: Store, config: OciConfig, notifier: Notifier) -> None:
         log.exception("morning watch failed")
 
 
-def build_ticket_loop(config: OciConfig, store: Store) -> MonotonicLoop | None:
-    """The ticket processor's loop (not started), or None when it is disabled."""
+def build_ticket_loop(config: OciConfig, store: Store,
+                      link: BrokerLink | None = None) -> MonotonicLoop | None:
+    """The ticket processor's loop (not started), or None when it is disabled. With a broker
+    (`link`) it also sends broker-mode tickets and follows their orders, every
+    `broker_poll_s` at most `ticket_interval_s` apart."""
     if not config.ticket_processor:
         return None
-    return MonotonicLoop(TICKET_JOB_ID, config.ticket_interval_s,
-                         lambda: process_tickets_job(store, config.data_spec))
+    interval = min(config.ticket_interval_s, config.broker_poll_s) if (
+        link is not None and link.configured) else config.ticket_interval_s
+    return MonotonicLoop(TICKET_JOB_ID, interval,
+                         lambda: process_tickets_job(store, config.data_spec, link))
 
 
 def build_scheduler(config: OciConfig, store: Store, notifier: Notifier) -> BackgroundScheduler:

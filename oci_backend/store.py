@@ -482,10 +482,14 @@ class Store:
 
     def push(
         self, expected_revision: int, *, portfolio: Portfolio | None, settings: Settings | None,
-        reason: str, actor: str,
+        reason: str, actor: str, check_settings: Callable[[Settings, Settings], None] | None = None,
     ) -> PushOutcome:
         """Replace portfolio and/or settings if `expected_revision` is current (else
-        `StaleRevision`); unchanged content is not rewritten and does not bump the revision."""
+        `StaleRevision`); unchanged content is not rewritten and does not bump the revision.
+        `check_settings(current, new)` runs under the lock before anything is written and may
+        refuse the new settings by raising (the OCI API's execution-mode guard). A change of
+        `execution_mode` is audited twice: in the PUSH line's details and as a MODE_CHANGE
+        line."""
         with self.lock():
             cur_p, cur_s = self.portfolio(), self.settings()
             current = max(cur_p.revision, cur_s.revision)
@@ -500,6 +504,8 @@ class Store:
                 ("portfolio", cur_p, portfolio), ("settings", cur_s, settings))
             if settings is not None:
                 settings = self._unmasked(settings, cur_s)
+                if check_settings is not None:
+                    check_settings(cur_s, settings)
                 pairs = (pairs[0], ("settings", cur_s, settings))
             for name, cur, new in pairs:
                 if new is None:
@@ -514,11 +520,24 @@ class Store:
                 changed.append(name)
             if not writes:
                 return PushOutcome(revision=current, changed=[])
+            mode_change: dict[str, Any] = {}
+            if settings is not None and settings.execution_mode != cur_s.execution_mode:
+                mode_change = {"from": cur_s.execution_mode.value,
+                               "to": settings.execution_mode.value}
             entry = AuditEntry(
                 actor=actor, action=AuditAction.PUSH, target=",".join(changed), reason=reason,
                 changes=changes, revision_before=current, revision_after=new_rev,
+                details={"mode_change": mode_change} if mode_change else {},
             )
             self.commit(writes, entry)
+            if mode_change:
+                self.append_audit(AuditEntry(
+                    actor=actor, action=AuditAction.MODE_CHANGE, target="execution_mode",
+                    reason=reason, revision_before=current, revision_after=new_rev,
+                    changes=[FieldChange(path="settings.execution_mode",
+                                         before=mode_change["from"],
+                                         after=mode_change["to"])],
+                    details=mode_change))
             return PushOutcome(revision=new_rev, changed=changed, entry=entry)
 
     @staticmethod

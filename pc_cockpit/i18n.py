@@ -406,6 +406,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "st.benchmark": ("벤치마크", "Benchmark"),
     "st.guardrails": ("가드레일", "Guardrails"),
     "st.mode": ("실행 모드", "Execution mode"),
+    "st.mode_help": ("BROKER_PAPER/BROKER_LIVE는 OCI에 증권사 자격증명이 있어야 하며, "
+                     "BROKER_LIVE는 실거래 확인이 필요합니다",
+                     "BROKER_PAPER/BROKER_LIVE need broker credentials on OCI; BROKER_LIVE "
+                     "also the live-trading acknowledgement"),
+    "st.live_ack": ("실거래 확인 (실제 돈으로 주문)", "Live trading acknowledged (real money)"),
+    "st.keep_unfilled": ("장 마감 후 미체결 유지", "Keep unfilled orders at the close"),
+    "mode.badge": ("실행 모드: {mode}", "Execution mode: {mode}"),
     "st.notify": ("알림 URL (한 줄에 하나)", "Notification URLs (one per line)"),
     "st.save": ("로컬 작업본에 저장", "Save to the local workspace"),
     "st.calendar": ("임시 휴장·개장 지연 (exchange_calendars보다 먼저)",

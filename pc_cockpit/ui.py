@@ -134,6 +134,7 @@ def page_header(page: str, title_key: str) -> PcClient | None:
     """Title, emergency-stop banner and the page's last action result; the client or None
     (the reason already shown) when the PC backend cannot be used."""
     st.title(t(title_key))
+    mode_badge(st.session_state.get("_mode"))
     stop: EmergencyStop | None = st.session_state.get("_stop_state")
     if stop is not None and stop.on:
         st.error(t("stop.banner", by=stop.by, at=fmt.kst(stop.at), reason=stop.reason),
@@ -150,6 +151,20 @@ def page_header(page: str, title_key: str) -> PcClient | None:
     if status is not None and not status.oci.reachable:
         st.warning(_oci_down_text(status))
     return c
+
+
+def mode_badge(mode: str | None) -> None:
+    """The execution mode on every page: a live broker mode in red (real money), a paper
+    broker mode in amber, the others as a caption."""
+    if not mode:
+        return
+    text = t("mode.badge", mode=mode)
+    if mode == "BROKER_LIVE":
+        st.error(text, icon="💸")
+    elif mode == "BROKER_PAPER":
+        st.warning(text, icon="🧪")
+    else:
+        st.caption(text)
 
 
 def _oci_down_text(status: PcStatus) -> str:
@@ -267,6 +282,13 @@ def sidebar() -> None:
                 stop = c.snapshot().emergency_stop
             except PcError:
                 stop = None
+        mode = None
+        if c is not None:
+            try:
+                mode = c.snapshot().settings.execution_mode.value
+            except PcError:
+                mode = None
+        st.session_state["_mode"] = mode
         st.session_state["_client_ok"] = c
         st.session_state["_conn_error"] = error
         st.session_state["_stop_state"] = stop

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from contracts.sync import EmergencyStop, EmergencyStopRequest
-from oci_backend.deps import NotifierDep, ReplannerDep, StoreDep
+from oci_backend.deps import BrokerLinkDep, NotifierDep, ReplannerDep, StoreDep
 from oci_backend.emergency import switch_emergency_stop
 
 router = APIRouter(prefix="/emergency-stop", tags=["emergency"])
@@ -18,7 +18,9 @@ def get_stop(store: StoreDep) -> EmergencyStop:
 
 @router.post("", response_model=EmergencyStop)
 def set_stop(body: EmergencyStopRequest, store: StoreDep, notifier: NotifierDep,
-             replanner: ReplannerDep) -> EmergencyStop:
-    """Switch on or off: `oci_backend.emergency.switch_emergency_stop`."""
+             replanner: ReplannerDep, link: BrokerLinkDep) -> EmergencyStop:
+    """Switch on or off: `oci_backend.emergency.switch_emergency_stop`. Switching on with a
+    broker cancels every open broker order before it answers (what filled before the cancel
+    is recorded; nothing after)."""
     return switch_emergency_stop(store, body.on, body.reason, body.by, notifier=notifier,
-                                 request_replan=replanner.request)
+                                 request_replan=replanner.request, link=link)

@@ -9,7 +9,7 @@ import anyio
 from fastapi import APIRouter, Header, Response
 
 from contracts.sync import PushRequest, PushResponse, SyncSnapshot
-from oci_backend.deps import ReplannerDep, SnapshotDep, StoreDep
+from oci_backend.deps import BrokerLinkDep, ReplannerDep, SnapshotDep, StoreDep
 from oci_backend.errors import ApiError
 
 router = APIRouter(prefix="/sync", tags=["sync"])
@@ -53,14 +53,17 @@ async def snapshot(snapshots: SnapshotDep) -> Response:
                         428: {"description": "If-Match missing"}})
 def push(
     body: PushRequest, response: Response, store: StoreDep, replanner: ReplannerDep,
-    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    link: BrokerLinkDep, if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> PushResponse:
     """Replace portfolio and/or settings if `If-Match` is the current revision. A change is
     re-planned in the background (`replan: "scheduled"`): the plan for the new inputs is
-    current once the snapshot's summary carries the returned revision."""
+    current once the snapshot's summary carries the returned revision. A broker execution
+    mode needs broker credentials on OCI, BROKER_LIVE also `live_trading_acknowledged`
+    (422 naming the field otherwise, nothing changed)."""
     expected = parse_if_match(if_match)
     outcome = store.push(expected, portfolio=body.portfolio, settings=body.settings,
-                         reason=body.reason, actor=body.actor)
+                         reason=body.reason, actor=body.actor,
+                         check_settings=link.check_settings)
     if outcome.changed:
         replanner.request(f"push:{body.actor}")
     else:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Response
 
 from contracts.ticket import FillsRequest, Ticket, TicketRecord, TicketState
 from oci_backend import tickets as ticket_logic
-from oci_backend.deps import NotifierDep, ReplannerDep, StoreDep
+from oci_backend.deps import BrokerLinkDep, NotifierDep, ReplannerDep, StoreDep
 from oci_backend.errors import ApiError
 from oci_backend.notify import NotificationKind
 
@@ -34,12 +34,13 @@ def _require_key(key: str | None) -> str:
                         409: {"description": "STALE_TICKET: the plan changed; re-draft"},
                         423: {"description": "emergency stop is on"}})
 def submit(
-    ticket: Ticket, response: Response, store: StoreDep,
+    ticket: Ticket, response: Response, store: StoreDep, link: BrokerLinkDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> TicketRecord:
     """201 with the new record; 200 with the original record when the key was seen before."""
     key = _require_key(idempotency_key)
-    record, created = ticket_logic.submit_ticket(store, ticket, key, actor=ACTOR)
+    record, created = ticket_logic.submit_ticket(store, ticket, key, actor=ACTOR,
+                                                 link=link)
     if not created:
         response.status_code = 200
     response.headers["Location"] = f"/api/v1/tickets/{record.ticket.ticket_id}"

@@ -10,6 +10,7 @@ from dataclasses import field as dc_field
 from contracts.settings import ExecutionMode
 from contracts.summary import Stage
 from contracts.ticket import TERMINAL_STATES, ProblemCode, Ticket, TicketState
+from oci_backend.broker_link import BrokerLink
 from oci_backend.store import Store
 from oci_backend.tickets.boxes import TicketFiles
 from oci_backend.tickets.errors import (
@@ -41,9 +42,10 @@ class Refusal:
 
 
 def refusal(store: Store, ticket: Ticket, *, confirmed_required: bool = True,
-            ignore_open: str | None = None) -> Refusal | None:
+            ignore_open: str | None = None, link: BrokerLink | None = None) -> Refusal | None:
     """None when `ticket` may go ahead, else the first rule it breaks, in this order:
-    emergency stop; LIVE; no current plan; another plan or as-of (stale); portfolio or
+    emergency stop; a broker mode `link` cannot run (no credentials, the wrong kind,
+    BROKER_LIVE not acknowledged); no current plan; another plan or as-of (stale); portfolio or
     settings changed since the plan (stale); drafted for another mode; not confirmed; any other
     `ticket_problems`; another open ticket for the plan (other than `ignore_open`)."""
     stop = store.stop_in_force()
@@ -52,11 +54,16 @@ def refusal(store: Store, ticket: Ticket, *, confirmed_required: bool = True,
                        f"emergency stop is on (since {stop.at:%Y-%m-%d %H:%M} by {stop.by}: "
                        f"{stop.reason}); no ticket is accepted until it is turned off")
     settings = store.settings()
-    if ExecutionMode.LIVE in (settings.execution_mode, ticket.mode):
-        return Refusal(ModeRefused, Stage.BLOCKED,
-                       "LIVE execution has no broker yet and is refused: switch execution_mode "
-                       "to DRY_RUN or MANUAL (PUSH settings), then re-draft the ticket",
-                       field="mode")
+    link = link or BrokerLink()
+    for wanted in dict.fromkeys((settings.execution_mode, ticket.mode)):
+        problem = link.mode_problem(wanted)
+        if problem is None and wanted is ExecutionMode.BROKER_LIVE and (
+                not settings.live_trading_acknowledged):
+            problem = ("BROKER_LIVE is not acknowledged (settings.live_trading_acknowledged "
+                       "is false)")
+        if problem is not None:
+            return Refusal(ModeRefused, Stage.BLOCKED, f"{problem}; the ticket is not sent",
+                           field="mode")
     plan = store.current_plan()
     if plan is None:
         return Refusal(StaleTicket, Stage.STALE_TICKET,

@@ -14,9 +14,10 @@ from krx_common.atomic import atomic_write_model
 from krx_common.defaults import KST
 from oci_backend.store import Store
 from oci_backend.tickets import boxes
+from oci_backend.tickets.apply import apply_with_intent, fills_details
 from oci_backend.tickets.boxes import TicketFiles
 from oci_backend.tickets.errors import TicketNotFound, TicketRejected, TicketStateError
-from oci_backend.tickets.processing import apply_with_intent, fills_details, process_one
+from oci_backend.tickets.processing import process_one
 from oci_backend.tickets.recovery import recover_locked
 from oci_backend.tickets.submit import check_ticket_id
 from strategy import calendar

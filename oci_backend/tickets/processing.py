@@ -13,26 +13,28 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from contracts.audit import AuditAction
 from contracts.common import now_kst
 from contracts.settings import ExecutionMode
 from contracts.summary import Stage
-from contracts.ticket import Fill, TicketRecord, TicketState
+from contracts.ticket import TicketRecord, TicketState
 from krx_common.atomic import CorruptFile
+from oci_backend.broker_link import BrokerLink
 from oci_backend.store import Store
-from oci_backend.tickets import boxes
+from oci_backend.tickets import boxes, broker_exec
 from oci_backend.tickets.admission import refusal
+from oci_backend.tickets.apply import apply_with_intent
 from oci_backend.tickets.boxes import TicketFiles
 from oci_backend.tickets.market import OpenSource
 from oci_backend.tickets.recovery import applied, recover
 from strategy import calendar
-from strategy.fills import apply_fills, fills_at_open
+from strategy.fills import fills_at_open
 
 log = logging.getLogger(__name__)
 
 
 def process_pending(store: Store, *, now: datetime | None = None,
-                    opens: OpenSource | None = None) -> list[TicketRecord]:
+                    opens: OpenSource | None = None,
+                    link: BrokerLink | None = None) -> list[TicketRecord]:
     """Process every submitted ticket once (oldest first), then try every DRY_RUN ticket
     waiting for its open; returns the records touched.
 
@@ -42,7 +44,10 @@ def process_pending(store: Store, *, now: datetime | None = None,
     MANUAL → AWAITING_MANUAL_EXECUTION until `record_fills`. DRY_RUN → filled at the open of
     the session after its plan's as-of ± slippage, exactly as the backtest fills
     (`strategy.fills.fills_at_open`), once `opens` has that session; until then it waits in
-    AWAITING_NEXT_OPEN (also when `opens` is None).
+    AWAITING_NEXT_OPEN (also when `opens` is None). A broker-mode ticket is sent by
+    `broker_exec` with `link`'s broker; a caller without a link (the daily cycle) leaves
+    broker-mode tickets to the processor that has it. With a link, SENDING tickets a crash or
+    an unknown outcome left are resolved first, and open broker orders are followed.
     """
     now = now or now_kst()
     if now.tzinfo is None:
@@ -52,6 +57,10 @@ def process_pending(store: Store, *, now: datetime | None = None,
         log.warning("emergency stop is on: submitted tickets are not processed")
         return []
     files = TicketFiles(store)
+    out: list[TicketRecord] = []
+    if link is not None and link.configured:
+        with store.lock():
+            out += broker_exec.resume_sending(store, link, now)
     pending: list[tuple[datetime, str]] = []
     for tid in files.ids_in("submitted"):
         try:
@@ -59,15 +68,14 @@ def process_pending(store: Store, *, now: datetime | None = None,
         except CorruptFile:
             log.exception("ticket %s is unreadable; left in submitted/", tid)
             continue
-        if rec is not None:
+        if rec is not None and (link is not None or not rec.ticket.mode.is_broker):
             pending.append((rec.submitted_at, tid))
-    out: list[TicketRecord] = []
     for _, tid in sorted(pending):
         with store.lock():
             if store.stop_in_force().on:  # turned on while this pass was running
                 return out
             try:
-                done = process_one(store, tid, now, opens)
+                done = process_one(store, tid, now, opens, link)
             except Exception as exc:  # one broken ticket must not stall the others forever
                 log.exception("ticket %s: processing failed", tid)
                 done = _fail_held(store, tid, f"{type(exc).__name__}: {exc}", now)
@@ -75,6 +83,8 @@ def process_pending(store: Store, *, now: datetime | None = None,
             out.append(done)
     if opens is not None:
         out += fill_waiting(store, opens, now=now)
+    if link is not None and link.configured:
+        out += broker_exec.follow_open(store, link, now)
     return out
 
 
@@ -119,6 +129,8 @@ def _fail_held(store: Store, tid: str, error: str, now: datetime,
         return None
     if rec is None:
         return None
+    if rec.state is TicketState.SENDING:
+        return None  # orders may be placed: never FAILED; the broker pass resolves it
     target = rec.portfolio_revision_after if rec.fills else None
     if target is not None and applied(store, tid, target):
         return None
@@ -126,12 +138,14 @@ def _fail_held(store: Store, tid: str, error: str, now: datetime,
                       fills=[], portfolio_revision_after=None)
 
 
-def process_one(store: Store, tid: str, now: datetime, opens: OpenSource | None = None
-                ) -> TicketRecord | None:
+def process_one(store: Store, tid: str, now: datetime, opens: OpenSource | None = None,
+                link: BrokerLink | None = None) -> TicketRecord | None:
     """Claim and process one submitted ticket (lock held); None when it is gone."""
     rec = TicketFiles(store).claim(tid, now)
     if rec is None:
         return None
+    if rec.ticket.mode.is_broker:
+        return broker_exec.start_sending(store, rec, link or BrokerLink(), now)
     if rec.ticket.mode is ExecutionMode.MANUAL:
         rejected = _reject_if_refused(store, rec, now)
         if rejected is not None:
@@ -196,30 +210,3 @@ def _admit_and_fill(store: Store, rec: TicketRecord, now: datetime,
                 (Stage.DONE_TODAY, f"ticket {tid} paper-filled; portfolio at revision "
                                    f"{revision}"))
     return done
-
-
-def fills_details(fills: list[Fill]) -> list[dict[str, object]]:
-    return [f.model_dump(mode="json") for f in fills]
-
-
-def apply_with_intent(
-    store: Store, rec: TicketRecord, fills: list[Fill], *, reason: str, actor: str,
-    crash_prefix: str, details: dict[str, object] | None = None,
-) -> tuple[TicketRecord, int]:
-    """Write-ahead `rec` (with `fills`) to processing/, then change the portfolio; lock held.
-    Returns the intent record (portfolio_revision_after set) and the new revision."""
-    target = store.revision() + 1
-    intent = rec.model_copy(update={"portfolio_revision_after": target})
-    TicketFiles(store).hold(intent)
-    boxes.crash_point(f"{crash_prefix}after_intent")
-    new = store.update_portfolio(
-        lambda p: apply_fills(p, fills), reason=reason, actor=actor,
-        action=AuditAction.FILLS_RECORDED,
-        details={"ticket_id": rec.ticket.ticket_id, "plan_id": rec.ticket.plan_id,
-                 "mode": rec.ticket.mode.value, "fills": fills_details(fills),
-                 **({"replay": True} if rec.replay else {}), **(details or {})},
-    )
-    if new.revision != target:  # the lock makes this impossible; refuse to guess if it happens
-        raise RuntimeError(f"portfolio revision {new.revision}, expected {target}")
-    boxes.crash_point(f"{crash_prefix}after_portfolio_write")
-    return intent, target

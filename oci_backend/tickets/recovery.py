@@ -46,6 +46,11 @@ def recover_locked(store: Store) -> list[str]:
             continue
         if rec is None:
             continue
+        if rec.state is TicketState.SENDING:
+            # Lines may be placed at the broker: only the broker's day orders can tell
+            # (`broker_exec.resume_sending`); never returned to submitted/.
+            out.append(f"{tid}: SENDING — left for the broker pass to match its intents")
+            continue
         result = files.read("results", tid)
         now = now_kst()
         target = rec.portfolio_revision_after if rec.fills else None

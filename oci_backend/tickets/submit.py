@@ -5,6 +5,7 @@ from __future__ import annotations
 from contracts.common import now_kst
 from contracts.summary import Stage
 from contracts.ticket import IdempotencyRecord, Ticket, TicketEvent, TicketRecord, TicketState
+from oci_backend.broker_link import BrokerLink
 from oci_backend.paths import InvalidId, check_id
 from oci_backend.store import Store
 from oci_backend.tickets import boxes
@@ -24,7 +25,8 @@ RESUBMITTABLE = frozenset({TicketState.REJECTED, TicketState.FAILED})
 
 
 def submit_ticket(
-    store: Store, ticket: Ticket, idempotency_key: str, *, actor: str
+    store: Store, ticket: Ticket, idempotency_key: str, *, actor: str,
+    link: BrokerLink | None = None,
 ) -> tuple[TicketRecord, bool]:
     """Accept `ticket` for processing; returns (record, created).
 
@@ -67,7 +69,7 @@ def submit_ticket(
                     field="ticket_id")
             files.remember_key(key_record)
             return existing[1], False
-        denied = refusal(store, ticket)
+        denied = refusal(store, ticket, link=link)
         if denied is not None:
             raise denied.exception()  # a refused submit writes nothing
         now = now_kst()

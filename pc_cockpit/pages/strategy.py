@@ -45,6 +45,8 @@ def _load_widgets(working: Settings) -> None:
     ss["st_universe"] = list(working.universe)
     ss["st_benchmark"] = working.benchmark
     ss["st_mode"] = working.execution_mode.value
+    ss["st_live_ack"] = working.live_trading_acknowledged
+    ss["st_keep_unfilled"] = working.keep_unfilled_at_close
     ss["st_urls"] = "\n".join(working.notifications.apprise_urls)
     ss["st_daily"] = working.notifications.daily_summary
     ss["st_incidents"] = working.notifications.incidents
@@ -83,6 +85,8 @@ def edited_settings(working: Settings) -> Settings:
         "universe": list(ss.get("st_universe") or []),
         "benchmark": ss.get("st_benchmark"),
         "execution_mode": ss.get("st_mode"),
+        "live_trading_acknowledged": bool(ss.get("st_live_ack")),
+        "keep_unfilled_at_close": bool(ss.get("st_keep_unfilled")),
         "notifications": {
             "apprise_urls": [u.strip() for u in str(ss.get("st_urls", "")).splitlines()
                              if u.strip()],
@@ -132,10 +136,15 @@ def editor(working: Settings) -> None:
         for i, name in enumerate(Guardrails.model_fields):
             with cols[i % 4]:
                 _number_widget("gr", Guardrails, name)
-        st.selectbox(t("st.mode"), [m.value for m in ExecutionMode if m is not ExecutionMode.LIVE]
-                     + ([ExecutionMode.LIVE.value]
-                        if working.execution_mode is ExecutionMode.LIVE else []),
-                     key="st_mode")
+        st.selectbox(t("st.mode"), [m.value for m in ExecutionMode], key="st_mode",
+                     help=t("st.mode_help"))
+        left, right = st.columns(2)
+        # The guard is OCI's: a broker mode without credentials, or BROKER_LIVE without this
+        # acknowledgement, is refused at PUSH (422 naming the field).
+        left.checkbox(t("st.live_ack"), key="st_live_ack",
+                      help="`live_trading_acknowledged`")
+        right.checkbox(t("st.keep_unfilled"), key="st_keep_unfilled",
+                       help="`keep_unfilled_at_close`")
         st.text_area(t("st.notify"), key="st_urls", height=80)
         left, right = st.columns(2)
         left.checkbox(field_label("notify", "daily_summary"), key="st_daily",

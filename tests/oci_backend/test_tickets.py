@@ -36,6 +36,7 @@ from oci_backend.tickets import (
     record_fills,
     submit_ticket,
 )
+from oci_backend.tickets.boxes import TicketFiles
 from strategy.ticketing import ticket_id_of
 
 C = 0.00015  # commission
@@ -145,13 +146,15 @@ def test_submit_ticket_must_be_confirmed(store):
     assert answer_of(exc.value)[0] == 422 and exc.value.field == "confirmed"
 
 
-def test_submit_ticket_live_mode_is_refused(tmp_path):
-    s = make_store(tmp_path / "d", mode=ExecutionMode.LIVE)
+@pytest.mark.parametrize("mode", [ExecutionMode.BROKER_PAPER, ExecutionMode.BROKER_LIVE])
+def test_submit_ticket_broker_mode_without_credentials_is_refused(tmp_path, mode):
+    s = make_store(tmp_path / "d", mode=mode)
     install_plan(s)
     with pytest.raises(ModeRefused) as exc:
         submit_ticket(s, drafted(s), "k", actor="operator")
-    assert answer_of(exc.value)[0] == 409 and "LIVE" in str(exc.value) and "no broker" in str(
-        exc.value)
+    assert answer_of(exc.value)[0] == 409 and mode.value in str(exc.value)
+    assert "KRX_KIS_CREDENTIALS_FILE" in str(exc.value) and exc.value.field == "mode"
+    assert TicketFiles(s).ids_in("submitted") == []
 
 
 def test_submit_ticket_for_a_plan_no_longer_current_is_stale(store):
@@ -324,15 +327,15 @@ def test_process_pending_rejects_a_ticket_whose_plan_changed(store):
     assert _box(store, "results") == [t.ticket_id]
 
 
-def test_process_pending_live_mode_rejects(store):
+def test_process_pending_broker_mode_without_credentials_rejects(store):
     t = drafted(store)
     submit_ticket(store, t, "k", actor="operator")
     cur = store.settings()
     store.push(store.revision(), portfolio=None,
-               settings=cur.model_copy(update={"execution_mode": ExecutionMode.LIVE}),
-               reason="try live", actor="operator")
+               settings=cur.model_copy(update={"execution_mode": ExecutionMode.BROKER_PAPER}),
+               reason="try the broker", actor="operator")
     [rec] = process_pending(store, now=NOW, opens=OPENS)
-    assert rec.state is TicketState.REJECTED and "LIVE" in rec.message
+    assert rec.state is TicketState.REJECTED and "BROKER_PAPER" in rec.message
 
 
 def test_process_pending_holds_tickets_during_an_emergency_stop(store):

@@ -133,15 +133,16 @@ class Market:
         stamp = pd.Timestamp(day or self.session_date)
         if frame is None or stamp not in frame.index:
             return None
-        row = frame.loc[stamp]
-        return {k: float(row[k]) for k in ("open", "high", "low", "close", "volume")}
+        i = int(frame.index.get_loc(stamp))  # type: ignore[arg-type]
+        return {k: float(frame[k].to_numpy()[i])
+                for k in ("open", "high", "low", "close", "volume")}
 
     def previous_close(self, ticker: str) -> float | None:
         frame = self._frame(ticker)
         if frame is None:
             return None
         before = frame[frame.index < pd.Timestamp(self.session_date)]
-        return float(before["close"].iloc[-1]) if len(before) else None
+        return float(before["close"].to_numpy()[-1]) if len(before) else None
 
     def knows(self, ticker: str) -> bool:
         return self._frame(ticker) is not None

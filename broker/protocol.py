@@ -80,7 +80,8 @@ class Holding:
 
 @dataclass(frozen=True)
 class Balance:
-    """inquire-balance: cash (`dnca_tot_amt`, the deposit) and the holdings with quantity > 0."""
+    """inquire-balance: cash (`prvs_rcdl_excc_amt`, the deposit once today's trades settle; else
+    `dnca_tot_amt`) and the holdings with quantity > 0."""
 
     cash: float
     holdings: tuple[Holding, ...] = field(default_factory=tuple)

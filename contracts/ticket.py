@@ -251,6 +251,9 @@ class BrokerLine(Contract):
     state: LineState = LineState.PENDING
     client_tag: str = Field(default="", description="our tag of the send intent")
     intent_at: KstDatetime | None = None
+    after_order_no: str | None = Field(
+        default=None, description="the highest order number this root knew when the intent "
+                                  "was written: the line's order comes after it")
     order_no: str | None = Field(default=None, description="the broker's ODNO")
     org_no: str | None = None
     placed_at: KstDatetime | None = None

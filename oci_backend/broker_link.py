@@ -21,6 +21,7 @@ from broker.protocol import (
     BrokerUnavailable,
 )
 from contracts.settings import ExecutionMode, Settings
+from krx_common.logmask import mask_secret_in_logs
 from krx_common.tokens import SecretFileError, read_secret_file
 from oci_backend.config import ConfigError, OciConfig
 from oci_backend.paths import DataPaths
@@ -85,9 +86,13 @@ class BrokerLink:
 def kis_factory(credentials: Path, base_url: str | None, token_cache: Path) -> Broker:
     """The KIS client (`broker.kis`), imported lazily: a process without credentials never
     loads it."""
-    from broker import kis  # noqa: PLC0415 - only with credentials configured
+    from broker.credentials import load_credentials
+    from broker.kis import KisBroker, KisConfig
 
-    return kis.client_from_files(credentials, base_url=base_url, token_cache=token_cache)
+    creds = load_credentials(credentials)
+    for secret in creds.secrets:
+        mask_secret_in_logs(secret)
+    return KisBroker(KisConfig(credentials=creds, base_url=base_url, token_cache=token_cache))
 
 
 def open_broker(cfg: OciConfig, paths: DataPaths,

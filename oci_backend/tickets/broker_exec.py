@@ -43,7 +43,6 @@ from contracts.ticket import (
     TicketState,
 )
 from krx_common.atomic import CorruptFile
-from krx_common.defaults import KST
 from oci_backend.broker_link import BrokerLink
 from oci_backend.store import Store
 from oci_backend.tickets import boxes
@@ -58,10 +57,25 @@ log = logging.getLogger(__name__)
 # An accepted order shows in the broker's day orders well within this; an intent older than
 # this that the broker's day orders do not have was never placed.
 SAFETY_WINDOW = timedelta(seconds=30)
-# KIS stamps an order with its second (ORD_TMD HHMMSS): an order placed in the intent's second
-# may show a time up to one second before the intent's microsecond timestamp.
-_STAMP_SLACK = timedelta(seconds=1)
 WAITING_FILLS = frozenset({TicketState.SENT, TicketState.BROKER_PARTIALLY_FILLED})
+
+
+def session_of(store: Store, rec: TicketRecord) -> date:
+    """The session a ticket's orders go to the broker in: the one after its plan's as-of
+    (the operator's closed dates skipped), as DRY_RUN fills it."""
+    return calendar.for_settings(store.settings()).next_session(rec.ticket.asof)
+
+
+def _known_order_nos(store: Store) -> set[str]:
+    """Every broker order number a ticket line of this data root holds: an order matched to
+    one line is never matched to another."""
+    return {ln.order_no for rec in TicketFiles(store).all_records().values()
+            for ln in rec.broker_lines if ln.order_no}
+
+
+def _order_key(order_no: str) -> tuple[int, str]:
+    digits = order_no.lstrip("0")
+    return (len(digits), digits)
 
 
 def _lines_of(rec: TicketRecord) -> list[BrokerLine]:
@@ -110,12 +124,15 @@ def _buy_qty(store: Store, rec: TicketRecord, line: BrokerLine, broker: Broker) 
 
 
 def _match(line: BrokerLine, orders: list[BrokerOrder], taken: set[str]) -> BrokerOrder | None:
-    assert line.intent_at is not None
-    since = line.intent_at - _STAMP_SLACK
-    for o in orders:
+    """The broker's order a SENDING line became: same ticker, side, quantity and limit,
+    placed after the intent (its order number above every one this root knew when the intent
+    was written: KIS numbers a day's orders in sequence; a wall-clock comparison would not
+    hold against a replayed session), and held by no other line."""
+    floor = _order_key(line.after_order_no) if line.after_order_no else (0, "")
+    for o in sorted(orders, key=lambda o: _order_key(o.order_no)):
         if (o.order_no not in taken and o.ticker == line.ticker and o.side is line.side
                 and o.qty == line.qty and o.limit_price == line.limit_price
-                and o.placed_at >= since):
+                and _order_key(o.order_no) > floor):
             return o
     return None
 
@@ -128,14 +145,14 @@ def continue_sending(store: Store, rec: TicketRecord, broker: Broker, now: datet
     unknown, an intent too young to be resolved, the broker unreachable)."""
     files = TicketFiles(store)
     lines = list(rec.broker_lines)
-    taken = {ln.order_no for ln in lines if ln.order_no}
+    taken = _known_order_nos(store) | {ln.order_no for ln in lines if ln.order_no}
+    session = session_of(store, rec)
     day_orders: list[BrokerOrder] | None = None
     for i, line in enumerate(lines):
         if line.state is LineState.SENDING:
             if day_orders is None:
                 try:
-                    day_orders = broker.day_orders(line.intent_at.astimezone(KST).date()
-                                                   if line.intent_at else now.date())
+                    day_orders = broker.day_orders(session)
                 except BrokerError as exc:
                     log.warning("ticket %s: day orders unreadable (%s); the sending line "
                                 "waits", rec.ticket.ticket_id, exc.code)
@@ -180,9 +197,19 @@ def continue_sending(store: Store, rec: TicketRecord, broker: Broker, now: datet
             continue
         boxes.crash_point("broker_before_intent")
         tag = f"{rec.ticket.ticket_id}:{i}:{len(rec.events)}"
+        if day_orders is None:  # the session's last order before our first intent
+            try:
+                day_orders = broker.day_orders(session)
+            except BrokerError as exc:
+                log.warning("ticket %s: day orders unreadable (%s); not sending yet",
+                            rec.ticket.ticket_id, exc.code)
+                files.hold(rec.model_copy(update={"broker_lines": lines}))
+                return None
+        known = max([*(ln.order_no for ln in lines if ln.order_no),
+                     *(o.order_no for o in day_orders)], key=_order_key, default=None)
         line = line.model_copy(update={"state": LineState.SENDING, "qty": qty,
                                        "client_tag": tag, "intent_at": now_kst(),
-                                       "message": note})
+                                       "after_order_no": known, "message": note})
         lines[i] = line
         rec = rec.model_copy(update={"broker_lines": lines})
         files.hold(rec)  # the intent is durable before the HTTP call
@@ -295,11 +322,7 @@ def follow_ticket(store: Store, rec: TicketRecord, broker: Broker, now: datetime
     """Read the broker's day orders for `rec` (SENT / BROKER_PARTIALLY_FILLED, lock held),
     record each new fill once at the broker's price, and move the ticket on. None when
     nothing changed."""
-    sessions = {ln.placed_at.astimezone(KST).date() for ln in rec.broker_lines if ln.placed_at}
-    orders: dict[str, BrokerOrder] = {}
-    for day in sorted(sessions):
-        for o in broker.day_orders(day):
-            orders[o.order_no] = o
+    orders = {o.order_no: o for o in broker.day_orders(session_of(store, rec))}
     kinds = {o.ticker: o.kind for o in rec.ticket.orders}
     commission = store.settings().strategy.commission
     lines: list[BrokerLine] = []
@@ -389,10 +412,7 @@ def _past_close(store: Store, rec: TicketRecord, now: datetime) -> bool:
     settings = store.settings()
     if settings.keep_unfilled_at_close:
         return False
-    placed = [ln.placed_at for ln in rec.broker_lines if ln.placed_at]
-    if not placed:
-        return False
-    day: date = min(placed).astimezone(KST).date()
+    day = session_of(store, rec)
     cal = calendar.for_settings(settings)
     try:
         close = cal.session_close_kst(day)
@@ -405,11 +425,10 @@ def cancel_remaining(store: Store, rec: TicketRecord, broker: Broker, now: datet
                      why: str) -> TicketRecord | None:
     """Cancel every open order of `rec` at the broker, then record what filled before the
     cancel and close the ticket (CANCELLED, or FILLED when nothing remained). Lock held."""
-    sessions = {ln.placed_at.astimezone(KST).date() for ln in rec.broker_lines if ln.placed_at}
-    for day in sorted(sessions):
-        for o in broker.day_orders(day):
-            if o.is_open and o.order_no in {ln.order_no for ln in rec.broker_lines}:
-                broker.cancel(o)
+    mine = {ln.order_no for ln in rec.broker_lines if ln.order_no}
+    for o in broker.day_orders(session_of(store, rec)):
+        if o.is_open and o.order_no in mine:
+            broker.cancel(o)
     done = follow_ticket(store, rec, broker, now,
                          final_note=f"unfilled remainder cancelled at {why}")
     return done

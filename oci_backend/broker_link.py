@@ -46,6 +46,7 @@ class BrokerLink:
     """The broker of this OCI process: None when no credentials are configured."""
 
     broker: Broker | None = None
+    safety_window_s: float = 30.0  # see `tickets.broker_exec`
 
     @property
     def configured(self) -> bool:
@@ -119,7 +120,7 @@ def open_broker(cfg: OciConfig, paths: DataPaths,
         # Serve anyway (no crash loop while the broker is down): every send fails closed and
         # the reconciliation reports the broker unreachable.
         log.error("the broker did not answer the start-up probe: %s", exc.code)
-        return BrokerLink(client)
+        return BrokerLink(client, cfg.broker_safety_window_s)
     except BrokerConfigError as exc:
         raise ConfigError(
             f"the broker refused OCI's configuration at start-up: {exc.code}: {exc.message} "
@@ -129,4 +130,4 @@ def open_broker(cfg: OciConfig, paths: DataPaths,
         raise ConfigError(f"the broker probe failed at start-up: {exc.code}: {exc.message}; "
                           "check KRX_KIS_BASE_URL and the credentials") from None
     log.info("broker configured: KIS %s", client.kind.value)
-    return BrokerLink(client)
+    return BrokerLink(client, cfg.broker_safety_window_s)

@@ -74,6 +74,11 @@ class OciConfig(HttpLimitSettings, BaseSettings):
     broker_poll_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         default=5.0, description="seconds between two polls of the broker's orders while "
                                  "broker orders are open")
+    broker_safety_window_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=30.0,
+        description="an unmatched send intent older than this (and only after the broker's "
+                    "day orders were read) is taken as not placed; an accepted order shows in "
+                    "the day orders well within it")
     now: AwareDatetime | None = Field(
         default=None,
         description="freeze the daily cycle's clock at this instant (tests and drills only)",

@@ -20,6 +20,7 @@ import httpx
 from pydantic import BaseModel
 
 from contracts.audit import AuditEntry
+from contracts.broker import BrokerStatus, Reconciliation
 from contracts.ops import CycleResponse, Health
 from contracts.plan import OrderPlan
 from contracts.sync import EmergencyStop, PushResponse, SyncSnapshot
@@ -157,6 +158,19 @@ class OciClient:
     def set_emergency_stop(self, body: dict[str, Any]) -> EmergencyStop:
         return self._model(EmergencyStop, self.request(
             "POST", "/api/v1/emergency-stop", idempotent=False, json_body=body))
+
+    def broker_status(self) -> BrokerStatus:
+        return self._model(BrokerStatus, self.request("GET", "/api/v1/broker/status",
+                                                      idempotent=True))
+
+    def reconcile(self) -> Reconciliation:
+        # Idempotent in effect (a read of both sides; at most one more audit line).
+        return self._model(Reconciliation, self.request("POST", "/api/v1/broker/reconcile",
+                                                        idempotent=False))
+
+    def resolve_reconciliation(self, body: dict[str, Any]) -> Reconciliation:
+        return self._model(Reconciliation, self.request(
+            "POST", "/api/v1/broker/reconcile/resolve", idempotent=False, json_body=body))
 
     def audit(self, params: Any = None) -> list[AuditEntry]:
         r = self.request("GET", "/api/v1/audit", idempotent=True, params=params)

@@ -17,6 +17,7 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from contracts.audit import AuditEntry
+from contracts.broker import BrokerStatus, ReconcileResolveRequest, Reconciliation
 from contracts.common import now_kst
 from contracts.ops import CycleRequest, CycleResponse, Health
 from contracts.pc import (
@@ -247,6 +248,15 @@ class PcService:
 
     def audit(self, params: dict[str, str | int]) -> list[AuditEntry]:
         return self.client.audit(params)
+
+    def broker_status(self) -> BrokerStatus:
+        return self.client.broker_status()
+
+    def reconcile(self) -> Reconciliation:
+        return self.client.reconcile()
+
+    def resolve_reconciliation(self, body: ReconcileResolveRequest) -> Reconciliation:
+        return self.client.resolve_reconciliation(body.model_dump(mode="json"))
 
     def run_cycle(self, body: CycleRequest | None) -> CycleResponse:
         payload = body.model_dump(mode="json") if body is not None else None

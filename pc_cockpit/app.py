@@ -25,6 +25,7 @@ PAGES = (
     ("pages/tickets.py", "nav.tickets", "🎫", "tickets"),
     ("pages/backtest.py", "nav.backtest", "📈", "backtest"),
     ("pages/audit.py", "nav.audit", "🧾", "audit"),
+    ("pages/broker.py", "nav.broker", "🏦", "broker"),
 )
 
 # The language toggle lives in the sidebar; read it first so the navigation is labelled in it.

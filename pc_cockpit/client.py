@@ -19,6 +19,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from contracts.audit import AuditEntry
+from contracts.broker import BrokerStatus, Reconciliation
 from contracts.ops import CycleResponse
 from contracts.pc import (
     BacktestRequest,
@@ -316,6 +317,19 @@ class PcClient:
         data = self._request("POST", "/api/v1/emergency-stop",
                              json={"on": on, "reason": reason, "by": by})
         return self._model(EmergencyStop, data, "emergency stop")
+
+    def broker_status(self) -> BrokerStatus:
+        return self._model(BrokerStatus, self._request("GET", "/api/v1/broker/status"),
+                           "broker status")
+
+    def reconcile(self) -> Reconciliation:
+        return self._model(Reconciliation, self._request("POST", "/api/v1/broker/reconcile"),
+                           "reconciliation")
+
+    def resolve_reconciliation(self, choice: str, reason: str) -> Reconciliation:
+        data = self._request("POST", "/api/v1/broker/reconcile/resolve",
+                             json={"choice": choice, "reason": reason})
+        return self._model(Reconciliation, data, "reconciliation")
 
     def audit(self, *, limit: int = 200, action: str | None = None, target: str | None = None,
               since: datetime | None = None) -> list[AuditEntry]:

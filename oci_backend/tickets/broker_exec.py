@@ -8,8 +8,9 @@ directory fsync); the broker's order number (ODNO) is written right after the an
 crash between the two leaves a SENDING line: `continue_sending` asks the broker for the day's
 orders and matches (ticker, side, quantity, limit, placed at or after the intent) before
 anything is sent again. An unmatched intent is taken as not sent only when the day's orders
-were read successfully AND the intent is older than `SAFETY_WINDOW` (an order the broker
-accepted shows in its day orders well within that); until then the ticket waits. A send
+were read successfully AND the intent is older than the safety window (an order the broker
+accepted shows in its day orders well within that; `KRX_OCI_BROKER_SAFETY_WINDOW_S`, 30 s);
+until then the ticket waits. A send
 whose outcome is unknown (no answer, a 5xx) is never retried blindly: it stays SENDING.
 
 Fills are recorded through `apply_with_intent` (the one write-ahead path of every portfolio
@@ -54,9 +55,6 @@ from strategy.fills import fees_of
 
 log = logging.getLogger(__name__)
 
-# An accepted order shows in the broker's day orders well within this; an intent older than
-# this that the broker's day orders do not have was never placed.
-SAFETY_WINDOW = timedelta(seconds=30)
 WAITING_FILLS = frozenset({TicketState.SENT, TicketState.BROKER_PARTIALLY_FILLED})
 
 
@@ -101,7 +99,7 @@ def start_sending(store: Store, rec: TicketRecord, link: BrokerLink, now: dateti
                                broker_lines=_lines_of(rec))
     TicketFiles(store).hold(sending)
     boxes.audit(store, sending, rec.state, boxes.PROCESSOR, sending.message)
-    return continue_sending(store, sending, link.broker, now)
+    return continue_sending(store, sending, link, now)
 
 
 def _buy_qty(store: Store, rec: TicketRecord, line: BrokerLine, broker: Broker) -> tuple[int, str]:
@@ -137,12 +135,15 @@ def _match(line: BrokerLine, orders: list[BrokerOrder], taken: set[str]) -> Brok
     return None
 
 
-def continue_sending(store: Store, rec: TicketRecord, broker: Broker, now: datetime
+def continue_sending(store: Store, rec: TicketRecord, link: BrokerLink, now: datetime
                      ) -> TicketRecord | None:
     """Send every PENDING line and resolve every SENDING one (lock held; `rec` is SENDING in
     processing/). Returns the committed record once no line is PENDING or SENDING (SENT, or
     BROKER_REJECTED when nothing was placed), None while the ticket must wait (an outcome
     unknown, an intent too young to be resolved, the broker unreachable)."""
+    broker = link.broker
+    assert broker is not None
+    window = timedelta(seconds=link.safety_window_s)
     files = TicketFiles(store)
     lines = list(rec.broker_lines)
     taken = _known_order_nos(store) | {ln.order_no for ln in lines if ln.order_no}
@@ -164,7 +165,7 @@ def continue_sending(store: Store, rec: TicketRecord, broker: Broker, now: datet
                     "state": LineState.SENT, "order_no": found.order_no,
                     "org_no": found.org_no, "placed_at": found.placed_at,
                     "message": "placed (found in the broker's day orders after a restart)"})
-            elif line.intent_at is not None and now_kst() - line.intent_at > SAFETY_WINDOW:
+            elif line.intent_at is not None and now_kst() - line.intent_at > window:
                 lines[i] = line.model_copy(update={
                     "state": LineState.PENDING, "client_tag": "", "intent_at": None,
                     "message": f"the intent of {line.intent_at:%H:%M:%S} is not in the "
@@ -269,7 +270,7 @@ def resume_sending(store: Store, link: BrokerLink, now: datetime) -> list[Ticket
             continue
         if rec is None or rec.state is not TicketState.SENDING:
             continue
-        done = continue_sending(store, rec, link.broker, now)
+        done = continue_sending(store, rec, link, now)
         if done is not None:
             out.append(done)
     return out

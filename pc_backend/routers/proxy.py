@@ -1,4 +1,5 @@
-"""Proxied OCI routes: plan, emergency stop, audit, cycle (bodies validated here first)."""
+"""Proxied OCI routes: plan, emergency stop, audit, cycle, broker status and reconciliation
+(bodies validated here first). The PC holds no broker credential: OCI does the broker calls."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from contracts.audit import AuditAction, AuditEntry
+from contracts.broker import BrokerStatus, ReconcileResolveRequest, Reconciliation
 from contracts.common import KstDatetime
 from contracts.ops import CycleRequest, CycleResponse
 from contracts.plan import OrderPlan
@@ -55,3 +57,18 @@ def audit(
 def run_cycle(service: ServiceDep, body: Annotated[CycleRequest | None, Body()] = None
               ) -> CycleResponse:
     return service.run_cycle(body)
+
+
+@router.get("/broker/status", response_model=BrokerStatus)
+def broker_status(service: ServiceDep) -> BrokerStatus:
+    return service.broker_status()
+
+
+@router.post("/broker/reconcile", response_model=Reconciliation)
+def reconcile(service: ServiceDep) -> Reconciliation:
+    return service.reconcile()
+
+
+@router.post("/broker/reconcile/resolve", response_model=Reconciliation)
+def resolve(body: ReconcileResolveRequest, service: ServiceDep) -> Reconciliation:
+    return service.resolve_reconciliation(body)

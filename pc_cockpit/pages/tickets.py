@@ -140,6 +140,17 @@ def fills_form(record: TicketRecord) -> None:
         st.form_submit_button(t("tk.record_btn"), on_click=_record_fills, args=(tid, orders))
 
 
+def broker_lines_frame(record: TicketRecord) -> pd.DataFrame:
+    """Per line in a broker mode: its state at the broker, the order number, filled and
+    remaining quantities."""
+    return pd.DataFrame([{
+        t("col.side"): t("action." + ln.side.value), t("col.ticker"): ln.ticker,
+        t("col.broker_state"): ln.state.value, t("col.order_no"): ln.order_no or "",
+        t("col.qty"): fmt.num(ln.qty), t("col.filled"): fmt.num(ln.filled_qty),
+        t("col.remaining"): fmt.num(ln.remaining_qty), t("col.message"): ln.message,
+    } for ln in record.broker_lines])
+
+
 def ticket_list(c: PcClient) -> None:
     st.subheader(t("tk.list"))
     st.button(t("tk.refresh"), key="tk_refresh")
@@ -164,6 +175,9 @@ def ticket_list(c: PcClient) -> None:
             TicketState.REJECTED, TicketState.FAILED) else (
             "❌" if e.state in (TicketState.REJECTED, TicketState.FAILED) else "•")
         st.markdown(f"{icon} `{fmt.kst(e.at, seconds=True)}` **{e.state.value}** {e.message}")
+    if record.broker_lines:
+        st.markdown(f"**{t('tk.broker_lines')}**")
+        st.dataframe(broker_lines_frame(record), hide_index=True, width="stretch")
     if record.fills:
         st.markdown(f"**{t('tk.fills')}**")
         st.dataframe(pd.DataFrame([{

@@ -20,6 +20,7 @@ kernel also sends the child SIGTERM at once (`prctl(PR_SET_PDEATHSIG)`).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import signal
@@ -68,6 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-serve", dest="serve", action="store_false",
                    help="run the cycle and exit instead of starting the stack")
     p.add_argument("--json", action="store_true", help="print the summary JSON instead")
+    p.add_argument("--broker", choices=["fake-kis"], default=None,
+                   help="run in BROKER_PAPER against the local KIS fake it starts (a demo "
+                        "key in a 0600 file under the data root; nothing leaves the machine)")
     p.set_defaults(handler=run)
 
 
@@ -125,28 +129,31 @@ def _env(drop: tuple[str, ...], extra: dict[str, str]) -> dict[str, str]:
 
 
 def start_stack(root: Path, *, oci_port: int, pc_port: int, cockpit_port: int,
-                pc_env_file: Path | None = None) -> tuple[Stack, str]:
+                pc_env_file: Path | None = None, stack: Stack | None = None,
+                oci_env: dict[str, str] | None = None) -> tuple[Stack, str]:
     """Start OCI, the PC backend and the cockpit (not yet healthy); the stack and its URL."""
 
     token_file = demo_token(root / "state" / "demo_token")
     workspace = root / "pc_workspace"
-    stack = Stack(log_dir=root / "logs")
+    stack = stack or Stack(log_dir=root / "logs")
     try:
         return _start_all(stack, root, token_file, workspace, oci_port=oci_port,
-                          pc_port=pc_port, cockpit_port=cockpit_port, pc_env_file=pc_env_file)
+                          pc_port=pc_port, cockpit_port=cockpit_port, pc_env_file=pc_env_file,
+                          oci_env=oci_env or {})
     except BaseException:
         stack.stop()  # nothing left behind when a later start fails
         raise
 
 
 def _start_all(stack: Stack, root: Path, token_file: Path, workspace: Path, *, oci_port: int,
-               pc_port: int, cockpit_port: int, pc_env_file: Path | None) -> tuple[Stack, str]:
+               pc_port: int, cockpit_port: int, pc_env_file: Path | None,
+               oci_env: dict[str, str]) -> tuple[Stack, str]:
     py = [sys.executable, "-m", "krx_cli.main"]
     oci_url = f"http://127.0.0.1:{oci_port}"
     stack.start("oci", [*py, "oci", "serve", "--host", "127.0.0.1", "--port", str(oci_port),
                         "--data-dir", str(root), "--data", "demo"],
-                _env(("KRX_OCI_",), {"KRX_OCI_TOKEN_FILE": str(token_file),
-                                     "KRX_OCI_ACCESS_LOG": "changes"}),
+                _env(("KRX_OCI_", "KRX_KIS_"), {"KRX_OCI_TOKEN_FILE": str(token_file),
+                                                "KRX_OCI_ACCESS_LOG": "changes", **oci_env}),
                 f"{oci_url}/health")
     pc_cmd = [*py, "pc", "serve", "--port", str(pc_port), "--workspace", str(workspace)]
     pc_extra = {"KRX_PC_OCI_TOKEN_FILE": str(token_file), "KRX_PC_DATA": "demo"}
@@ -174,7 +181,50 @@ def _make_replay_root(root: Path) -> None:
                            settings=Settings())
 
 
-def _run_cycle(root: Path, as_json: bool) -> int:
+def start_fake_broker(root: Path, stack: Stack) -> dict[str, str]:
+    """`--broker fake-kis`: the KIS fake on a free loopback port (paper domain, the demo
+    market, its session the last completed one), a demo key registered there and written to
+    a 0600 credentials file, and the data root switched to BROKER_PAPER; the OCI environment
+    that points at them."""
+    import httpx
+
+    from contracts.common import now_kst
+    from contracts.settings import ExecutionMode
+    from oci_backend.paths import data_paths
+    from oci_backend.store import Store
+    from strategy.calendar import last_completed_session
+
+    session = last_completed_session(now_kst())
+    store = Store(data_paths(root))
+    store.initialize(actor="demo")
+    port = free_port(0)
+    url = f"http://127.0.0.1:{port}"
+    stack.start("fake-kis", [sys.executable, "-m", "krx_cli.main", "fake-kis", "--port",
+                             str(port), "--data", "demo", "--domain", "paper",
+                             "--session-date", session.isoformat(),
+                             "--cash", str(store.portfolio().cash)],
+                _env(("KRX_KIS_",), {}), f"{url}/__fake__/health")
+    if stack.wait_healthy(timeout=60.0) is not None:
+        raise RuntimeError("the KIS fake did not come up; see " + str(root / "logs"))
+    creds = root / "state" / "kis_demo_credentials.json"
+    key = {"app_key": "PSDEMO" + secrets.token_hex(12), "app_secret": secrets.token_urlsafe(40),
+           "cano": "50000000", "acnt_prdt_cd": "01", "kind": "paper"}
+    fd = os.open(creds, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(key, f)
+    os.chmod(creds, 0o600)
+    httpx.post(f"{url}/__fake__/apps", json={"app_key": key["app_key"],
+                                             "app_secret": key["app_secret"],
+                                             "kind": "paper"}, timeout=10).raise_for_status()
+    settings = store.settings()
+    if settings.execution_mode is not ExecutionMode.BROKER_PAPER:
+        paper = settings.model_copy(update={"execution_mode": ExecutionMode.BROKER_PAPER})
+        store.push(store.revision(), portfolio=None, settings=paper,
+                   reason="krx demo --broker fake-kis", actor="demo")
+    return {"KRX_KIS_CREDENTIALS_FILE": str(creds), "KRX_KIS_BASE_URL": url}
+
+
+def _run_cycle(root: Path, as_json: bool, *, broker: bool = False) -> int:
     # Imported here: `krx` imports every verb to build its parser, and these load pandas.
     from contracts.common import now_kst
     from oci_backend.paths import data_paths
@@ -184,8 +234,13 @@ def _run_cycle(root: Path, as_json: bool) -> int:
     from strategy.calendar import last_completed_session
 
     store = Store(data_paths(root))
-    # The demo always shows the last completed session, weekends and holidays included.
+    # The demo always shows the last completed session, weekends and holidays included; with
+    # the fake broker the session before it, so its orders go out in a session with bars.
     asof = last_completed_session(now_kst())
+    if broker:
+        from strategy.calendar import previous_session
+
+        asof = previous_session(asof)
     result = run_cycle(store, data_spec="demo", asof=asof, actor="demo", wait_lock=True)
     if as_json:
         print(result.summary.model_dump_json(indent=2))
@@ -216,13 +271,23 @@ def run(args: argparse.Namespace) -> int:
     if not args.serve:
         return _run_cycle(root, args.json)
 
+    stack, oci_env = Stack(log_dir=root / "logs"), {}
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    if args.broker == "fake-kis":
+        try:
+            oci_env = start_fake_broker(root, stack)
+        except Exception as exc:
+            stack.stop()
+            print(f"krx demo: --broker fake-kis: {exc}", file=sys.stderr)
+            return 1
     # The cycle runs before the servers start (it holds the cycle lock, not the servers).
-    _run_cycle(root, args.json)
+    _run_cycle(root, args.json, broker=bool(args.broker))
     oci_port = free_port(args.oci_port)
     pc_port = free_port(args.pc_port if args.pc_port != oci_port else 0)
     cockpit_port = free_port(args.cockpit_port)
     stack, url = start_stack(root, oci_port=oci_port, pc_port=pc_port,
-                             cockpit_port=cockpit_port, pc_env_file=args.pc_env_file)
+                             cockpit_port=cockpit_port, pc_env_file=args.pc_env_file,
+                             stack=stack, oci_env=oci_env)
 
     def interrupt() -> None:
         raise KeyboardInterrupt
@@ -234,7 +299,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"krx demo: the {failed.name} process did not come up; see "
                   f"{root / 'logs' / (failed.name + '.log')}", file=sys.stderr)
             return 1
-        print(f"\nKRX Alertor demo (SYNTHETIC market, DRY_RUN) — cockpit: {url}\n"
+        mode = "BROKER_PAPER against the local KIS fake" if args.broker else "DRY_RUN"
+        print(f"\nKRX Alertor demo (SYNTHETIC market, {mode}) — cockpit: {url}\n"
               f"  OCI backend  http://127.0.0.1:{oci_port} (token: {root / 'state/demo_token'})\n"
               f"  PC backend   http://127.0.0.1:{pc_port} (workspace: {root / 'pc_workspace'})\n"
               f"  logs         {root / 'logs'}\n"

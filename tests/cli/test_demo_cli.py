@@ -213,3 +213,36 @@ def test_demo_sh_installs_only_when_the_venv_is_new_or_pyproject_changed(tmp_pat
     (root / "pyproject.toml").write_text("[project]\nname = 'y'\n", encoding="utf-8")
     changed = _run_demo_sh(root)
     assert any("-m pip install -q -e ." in line for line in changed)
+
+
+@pytest.mark.integration
+def test_krx_demo_broker_fake_kis_runs_the_stack_in_broker_paper(tmp_path):
+    proc, log = _start(tmp_path, "--broker", "fake-kis")
+    children: list[psutil.Process] = []
+    try:
+        urls = _urls(proc, log)
+        children = psutil.Process(proc.pid).children()
+        assert len(children) == 4  # the KIS fake, OCI, the PC backend, the cockpit
+        root = tmp_path / "d"
+        creds = root / "state" / "kis_demo_credentials.json"
+        assert oct(creds.stat().st_mode)[-3:] == "600"
+        auth = {"Authorization": "Bearer " + (root / "state" / "demo_token").read_text(
+            encoding="utf-8").strip()}
+        with httpx.Client(trust_env=False, timeout=60, headers=auth) as http:
+            snap = http.get(urls["oci"] + "/api/v1/sync/snapshot").json()
+            assert snap["settings"]["execution_mode"] == "BROKER_PAPER"
+            status = http.get(urls["oci"] + "/api/v1/broker/status").json()
+            assert status["configured"] is True and status["kind"] == "paper"
+            recon = http.post(urls["oci"] + "/api/v1/broker/reconcile").json()
+            assert recon["clean"] is True, recon
+        assert "BROKER_PAPER" in log.read_text(encoding="utf-8")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+        gone, alive = psutil.wait_procs(children, timeout=5)
+        assert not alive, [p.pid for p in alive]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for child in children:
+            if child.is_running():
+                child.kill()

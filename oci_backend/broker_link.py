@@ -28,8 +28,9 @@ from oci_backend.paths import DataPaths
 
 log = logging.getLogger("krx.oci.broker")
 
-# (credentials file, base URL or None = the kind's real domain, token cache file) → a client.
-BrokerFactory = Callable[[Path, str | None, Path], Broker]
+# (credentials file, base URL or None = the kind's real domain, token cache file, requests per
+# second or None = KIS's limit) → a client.
+BrokerFactory = Callable[[Path, str | None, Path, int | None], Broker]
 
 
 class ModeNotAllowed(ValueError):
@@ -84,7 +85,8 @@ class BrokerLink:
                 "settings.live_trading_acknowledged")
 
 
-def kis_factory(credentials: Path, base_url: str | None, token_cache: Path) -> Broker:
+def kis_factory(credentials: Path, base_url: str | None, token_cache: Path,
+                rate_limit: int | None = None) -> Broker:
     """The KIS client (`broker.kis`), imported lazily: a process without credentials never
     loads it."""
     from broker.credentials import load_credentials
@@ -93,7 +95,8 @@ def kis_factory(credentials: Path, base_url: str | None, token_cache: Path) -> B
     creds = load_credentials(credentials)
     for secret in creds.secrets:
         mask_secret_in_logs(secret)
-    return KisBroker(KisConfig(credentials=creds, base_url=base_url, token_cache=token_cache))
+    return KisBroker(KisConfig(credentials=creds, base_url=base_url, token_cache=token_cache,
+                               rate_limit=rate_limit))
 
 
 def open_broker(cfg: OciConfig, paths: DataPaths,
@@ -110,7 +113,8 @@ def open_broker(cfg: OciConfig, paths: DataPaths,
         raise ConfigError(str(exc)) from None
     paths.state_dir.mkdir(parents=True, exist_ok=True)
     try:
-        client = (factory or kis_factory)(path, cfg.kis_base_url, paths.kis_token_cache)
+        client = (factory or kis_factory)(path, cfg.kis_base_url, paths.kis_token_cache,
+                                          cfg.kis_rate_limit)
         probe = getattr(client, "check", None)
         if callable(probe):
             probe()

@@ -71,6 +71,10 @@ class OciConfig(HttpLimitSettings, BaseSettings):
         default=None, validation_alias=AliasChoices("KRX_KIS_BASE_URL", "kis_base_url"),
         description="KRX_KIS_BASE_URL: the KIS REST root; default the real domain of the "
                     "credentials' kind (paper or real), from the broker package")
+    kis_rate_limit: Annotated[int, Field(ge=1, le=100)] | None = Field(
+        default=None, validation_alias=AliasChoices("KRX_KIS_RATE_LIMIT", "kis_rate_limit"),
+        description="KRX_KIS_RATE_LIMIT: client-side requests per second; default KIS's own "
+                    "(15 real, 2 paper). Only raise it against the local fake (a replay)")
     broker_poll_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         default=5.0, description="seconds between two polls of the broker's orders while "
                                  "broker orders are open")

@@ -62,6 +62,16 @@ class InProcessBackend:
         return list_tickets(self.store, limit=0)
 
 
+class BrokerSession(Protocol):
+    """A broker-mode replay: the broker opens `session` before the ticket is submitted (the
+    fake steps to it), and `settle` waits until OCI is done with the ticket at the broker and
+    reconciles; the reconciliation is counted (`ReplayResult.unclean`)."""
+
+    def open_session(self, session: date) -> None: ...
+
+    def settle(self, record: TicketRecord) -> tuple[TicketRecord, bool]: ...
+
+
 @dataclass(frozen=True)
 class ReplayDay:
     """The portfolio at the close of `session` (after that session's open fills), as the
@@ -79,17 +89,21 @@ class ReplayResult:
     fills: list[tuple[date, Fill]] = dc_field(default_factory=list)
     tickets: int = 0
     seconds: float = 0.0
+    reconciliations: int = 0
+    unclean: list[date] = dc_field(default_factory=list)
 
 
 def run_replay(backend: ReplayBackend, start: date, end: date, *,
-               opens: OpenSource | None = None) -> ReplayResult:
+               opens: OpenSource | None = None,
+               broker: BrokerSession | None = None) -> ReplayResult:
     """Replay the XKRX sessions [start, end] through `backend`: the cycle of each session
     (which first applies the previous ticket's DRY_RUN fills at this session's open), a ticket
     drafted from a READY plan (`strategy.ticketing.draft_ticket`, as the PC does) and
     submitted; in MANUAL the operator's fills at the next open ± slippage, cut to the cash
     above the plan's reserve (`opens` gives the opens; the broker is the only thing
     simulated), posted with historical `filled_at`. The decision at `end` is not executed (as
-    in the backtest)."""
+    in the backtest). In a broker mode `broker` opens the next session at the broker before
+    the submit and settles the ticket there (sent, filled, reconciled) after it."""
     t0 = time.perf_counter()
     out = ReplayResult()
     # the sessions of the replayed root's calendar: XKRX + its settings' closed dates
@@ -106,8 +120,17 @@ def run_replay(backend: ReplayBackend, start: date, end: date, *,
         nxt = sessions[k + 1]
         ticket = draft_ticket(plan, settings, cash=portfolio.cash,
                               created_at=opened_at(nxt)).model_copy(update={"confirmed": True})
+        if settings.execution_mode.is_broker:
+            if broker is None:
+                raise ValueError("a broker-mode replay needs `broker` (the broker's session)")
+            broker.open_session(nxt)
         rec = backend.submit(ticket, f"replay-{uuid.uuid4()}")
         out.tickets += 1
+        if broker is not None and settings.execution_mode.is_broker:
+            rec, clean = broker.settle(rec)
+            out.reconciliations += 1
+            if not clean:
+                out.unclean.append(nxt)
         if settings.execution_mode is ExecutionMode.MANUAL:
             if opens is None:
                 raise ValueError("a MANUAL replay needs `opens` (the operator's fills)")
@@ -117,10 +140,10 @@ def run_replay(backend: ReplayBackend, start: date, end: date, *,
             done = fills_at_open(ticket.orders, prices, portfolio, plan.reserve,
                                  settings.strategy, nxt)
             if done.fills:
-                broker = [f.model_copy(update={"commission": None, "tax": None})
-                          for f in done.fills]
+                typed = [f.model_copy(update={"commission": None, "tax": None})
+                         for f in done.fills]
                 rec = backend.record_fills(rec.ticket.ticket_id,
-                                           FillsRequest(fills=broker, final=True))
+                                           FillsRequest(fills=typed, final=True))
     for rec in sorted(backend.tickets(), key=lambda r: r.ticket.asof):
         out.fills += [(f.filled_at.astimezone(KST).date(), f) for f in rec.fills]
     out.seconds = time.perf_counter() - t0

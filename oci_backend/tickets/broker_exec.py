@@ -282,9 +282,10 @@ class LineProgress:
     fill: Fill | None
 
 
-def _progress(line: BrokerLine, order: BrokerOrder | None, kind: str, commission: float,
-              at: datetime) -> LineProgress:
-    """`line` updated from the broker's `order`, with the fill of what filled since."""
+def _progress(line: BrokerLine, order: BrokerOrder | None, kind: str, commission: float
+              ) -> LineProgress:
+    """`line` updated from the broker's `order`, with the fill of what filled since, dated
+    by the broker's order time (its session: the tax year and the fill's date)."""
     if order is None or line.state not in LINE_OPEN:
         return LineProgress(line, None)
     fill = None
@@ -293,6 +294,7 @@ def _progress(line: BrokerLine, order: BrokerOrder | None, kind: str, commission
     if delta > 0:
         total_value = order.avg_fill_price * order.filled_qty
         price = (total_value - line.filled_value) / delta
+        at = order.placed_at
         comm, tax = fees_of(line.side, kind, delta * price, commission, at.year)
         fill = Fill(ticker=line.ticker, side=line.side, qty=delta, price=price, filled_at=at,
                     commission=comm, tax=tax)
@@ -329,7 +331,7 @@ def follow_ticket(store: Store, rec: TicketRecord, broker: Broker, now: datetime
     lines: list[BrokerLine] = []
     fills: list[Fill] = []
     for ln in rec.broker_lines:
-        got = _progress(ln, orders.get(ln.order_no or ""), kinds[ln.ticker], commission, now)
+        got = _progress(ln, orders.get(ln.order_no or ""), kinds[ln.ticker], commission)
         lines.append(got.line)
         if got.fill is not None:
             fills.append(got.fill)

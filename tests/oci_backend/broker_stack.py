@@ -120,3 +120,65 @@ def broker_ticket(c: httpx.Client, asof: str = ASOF) -> dict:
 def submit(c: httpx.Client, ticket: dict, key: str | None = None) -> httpx.Response:
     return c.post("/api/v1/tickets", json=ticket,
                   headers={"Idempotency-Key": key or secrets.token_hex(8)})
+
+
+class FakeBrokerSession:
+    """`replay.BrokerSession` on the KIS fake: steps the fake to a session at its open,
+    waits until OCI is done with the ticket at the broker, then reconciles through the API.
+    `acks` collects submit → order placed (ms) of every ticket, by the record's events."""
+
+    def __init__(self, kis: FakeKisHandle, client: httpx.Client) -> None:
+        self.kis, self.client = kis, client
+        self.acks_ms: list[float] = []
+
+    def open_session(self, session: date) -> None:
+        self.kis.control("session", date=session.isoformat(), phase="open")
+
+    def settle(self, record):  # type: ignore[no-untyped-def]
+        from contracts.ticket import TicketRecord
+
+        tid = record.ticket.ticket_id
+        t0 = time.perf_counter()
+        done = wait_state(self.client, tid, {"FILLED", "CANCELLED", "BROKER_REJECTED",
+                                             "REJECTED", "FAILED"}, timeout=120)
+        rec = TicketRecord.model_validate(done)
+        sent = next((e.at for e in rec.events if e.state.value == "SENT"), None)
+        if sent is not None:
+            self.acks_ms.append((sent - rec.submitted_at).total_seconds() * 1000)
+        del t0
+        r = self.client.post("/api/v1/broker/reconcile")
+        assert r.status_code == 200, r.text
+        return rec, bool(r.json()["clean"])
+
+
+def explain_differences(records, bars, slippage: float) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
+    """Why a broker-mode replay can differ from `run_backtest`, line by line: the backtest
+    fills every order at the open ± slippage; a limit order at the broker does not fill when
+    the open is beyond its limit (a buy's open above it, a sell's below), and fills at its
+    limit when the slipped open is beyond it. (explained, unexplained) lines."""
+    from strategy import calendar
+
+    explained: list[str] = []
+    unexplained: list[str] = []
+    for rec in records:
+        session = calendar.next_session(rec.ticket.asof)
+        for ln in rec.broker_lines:
+            bar = bars[ln.ticker].loc[str(session)]
+            open_ = float(bar["open"])
+            buy = ln.side.value == "BUY"
+            what = f"{session} {ln.side.value} {ln.qty} {ln.ticker} limit {ln.limit_price}"
+            if ln.state.value == "FILLED":
+                price = ln.filled_value / ln.filled_qty
+                slipped = open_ * (1 + slippage) if buy else open_ * (1 - slippage)
+                if abs(price - slipped) < 1e-6:
+                    continue
+                (explained if price == ln.limit_price else unexplained).append(
+                    f"{what}: filled at {price:,.2f}, the backtest at {slipped:,.2f} (the "
+                    f"slipped open is beyond the limit: the broker caps it)")
+            elif ln.state.value == "CANCELLED" and ln.filled_qty == 0 and (
+                    open_ > ln.limit_price if buy else open_ < ln.limit_price):
+                explained.append(f"{what}: open {open_:,.0f} beyond the limit: not filled at "
+                                 "the broker, cancelled at the close; the backtest filled it")
+            else:
+                unexplained.append(f"{what}: {ln.state.value} {ln.message}")
+    return explained, unexplained

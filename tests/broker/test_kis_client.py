@@ -8,7 +8,7 @@ import logging
 import os
 import stat
 import threading
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -176,10 +176,9 @@ def test_token_expiry_is_kst_wall_clock() -> None:
     assert expiry.tzinfo is KST and expiry.utcoffset().total_seconds() == 9 * 3600
     tok = CachedToken("x", expiry, expiry, "fp")
     # 23:50 UTC on the 3rd is 08:50 KST on the 4th: ten minutes left, usable.
-    from datetime import datetime, timezone
-    assert tok.usable(datetime(2025, 3, 3, 23, 50, tzinfo=timezone.utc))
+    assert tok.usable(datetime(2025, 3, 3, 23, 50, tzinfo=UTC))
     # 00:01 UTC on the 4th is 09:01 KST: expired (a naive comparison would say 9 h left).
-    assert not tok.usable(datetime(2025, 3, 4, 0, 1, tzinfo=timezone.utc))
+    assert not tok.usable(datetime(2025, 3, 4, 0, 1, tzinfo=UTC))
 
 
 def test_same_token_within_six_hours_new_after(fake_kis, make_broker, paper_creds):

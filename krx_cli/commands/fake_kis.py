@@ -5,11 +5,10 @@ day's bars, and test-only control routes under /__fake__/."""
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import date
 from pathlib import Path
 
-from krx_cli.commands._common import add_data_source
+from krx_cli.commands._common import CommandError, add_data_source, guarded
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,9 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    return guarded("fake-kis", _serve, args, ValueError)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Serve until interrupted; a bad option or data spec exits 2 naming it."""
     if not args.data:
-        print("krx fake-kis: --data is required (csv:DIR or demo)", file=sys.stderr)
-        return 2
+        raise CommandError("--data is required (csv:DIR or demo)")
     import uvicorn
 
     from fake_kis.app import FakeKisOptions, create_app
@@ -54,13 +57,8 @@ def run(args: argparse.Namespace) -> int:
         market.initial_cash = args.cash
     if args.slippage_bps is not None:
         market.slippage_bps = args.slippage_bps
-    try:
-        app = create_app(FakeKisOptions(
-            data=args.data, domain=args.domain, session_date=args.session_date,
-            phase=args.phase, state_file=args.state, rate_limit=args.rate_limit,
-            market=market))
-    except ValueError as exc:
-        print(f"krx fake-kis: {exc}", file=sys.stderr)
-        return 2
+    app = create_app(FakeKisOptions(
+        data=args.data, domain=args.domain, session_date=args.session_date, phase=args.phase,
+        state_file=args.state, rate_limit=args.rate_limit, market=market))
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level=args.log_level)
     return 0

@@ -445,3 +445,14 @@ def test_no_secret_in_logs_or_exception_text(fake_kis, make_broker, paper_creds,
     for secret in (PAPER_KEY, SECRET, token, CANO):
         assert secret not in logged
     assert REAL_KEY not in logged
+    # On disk the token is only in its 0600 cache; the fakes' logs and argv hold no secret.
+    holders = set()
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if token in text or SECRET in text:
+                holders.add(path.name)
+    assert holders <= {"kis-paper.json", "kis-token.json"}
+    assert "kis-token.json" in holders
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    assert not any(SECRET in arg or PAPER_KEY in arg for arg in kis.cmd + real.cmd)

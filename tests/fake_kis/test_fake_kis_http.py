@@ -103,7 +103,21 @@ def test_state_file_survives_a_sigkill(tmp_path: Path) -> None:
         assert r.json()["output1"][0]["hldg_qty"] == "3"
 
 
+def test_initial_holdings_and_reset(tmp_path: Path) -> None:
+    with running_fake_kis(tmp_dir=tmp_path, session_date="2025-03-04", cash=1_000.0,
+                          holdings={"069500": (12, 33_000.0)}) as kis:
+        assert kis.state()["holdings"] == {"069500": {"qty": 12, "avg_price": 33_000.0}}
+        kis.control("account", cash=5.0, holdings={"069500": {"qty": 0, "avg_price": 0}})
+        assert kis.state()["holdings"] == {} and kis.state()["cash"] == 5.0
+        kis.control("reset")
+        assert kis.state()["holdings"]["069500"]["qty"] == 12 and kis.state()["cash"] == 1_000
+
+
 def test_cli_requires_data() -> None:
     out = subprocess.run([sys.executable, "-m", "krx_cli.main", "fake-kis", "--port", "1"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "--data" in out.stderr
+    bad = subprocess.run([sys.executable, "-m", "krx_cli.main", "fake-kis", "--port", "1",
+                          "--data", "csv:.", "--holding", "069500:x:1"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--holding" in bad.stderr

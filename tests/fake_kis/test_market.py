@@ -107,3 +107,15 @@ def test_state_round_trips_through_json() -> None:
     copy = market()
     copy.load_json(m.to_json())
     assert copy.to_json() == m.to_json()
+
+
+def test_preopen_orders_wait_for_the_open() -> None:
+    m = Market(CsvProvider(DAILY), MarketConfig(slippage_bps=0.0), DAY, "preopen")
+    marketable = m.place(ETF, BUY, 2, tick5(bar(ETF)["open"], 50))
+    resting = m.place(ETF, BUY, 2, tick5(bar(ETF)["low"], -50))
+    assert marketable.filled == 0 and resting.filled == 0
+    m.set_session(None, "open")
+    assert marketable.filled == 2 and marketable.fill_price == bar(ETF)["open"]
+    assert resting.filled == 0
+    m.set_session(None, "intraday")
+    assert resting.filled == 0 and resting.remaining == 2

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -36,6 +36,7 @@ from broker.credentials import KisCredentials
 from broker.kis_token import TokenCache, TokenManager, key_fingerprint
 from broker.protocol import (
     Balance,
+    Broker,
     BrokerConfigError,
     BrokerError,
     BrokerKind,
@@ -357,6 +358,11 @@ class KisBroker:
         out = data.get("output") or {}
         return Quote(ticker=ticker, price=_int(out, "stck_prpr"), open=_int(out, "stck_oprc"),
                      halted=_get(out, "temp_stop_yn") == "Y")
+
+
+if TYPE_CHECKING:  # mypy checks here that KisBroker is a `Broker`
+    def _is_a_broker(b: KisBroker) -> Broker:
+        return b
 
 
 def broker_from_env(token_cache: Path | None = None, *, env: dict[str, str] | None = None,

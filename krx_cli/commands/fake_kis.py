@@ -5,11 +5,10 @@ day's bars, and test-only control routes under /__fake__/."""
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import date
 from pathlib import Path
 
-from krx_cli.commands._common import add_data_source
+from krx_cli.commands._common import CommandError, add_data_source, guarded
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="session date YYYY-MM-DD (default: the last bar in the data)")
     p.add_argument("--phase", choices=["preopen", "open", "intraday", "close"], default="open")
     p.add_argument("--cash", type=float, default=None, help="initial cash in KRW")
+    p.add_argument("--holding", action="append", default=[], metavar="TICKER:QTY:AVG",
+                   help="an initial holding, e.g. 069500:100:33000 (repeatable)")
     p.add_argument("--cano", default="50000000", help="the account's CANO (8 digits)")
     p.add_argument("--acnt-prdt-cd", default="01", help="the account's product code")
     p.add_argument("--slippage-bps", type=float, default=None,
@@ -40,27 +41,33 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    return guarded("fake-kis", _serve, args, ValueError)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Serve until interrupted; a bad option or data spec exits 2 naming it."""
     if not args.data:
-        print("krx fake-kis: --data is required (csv:DIR or demo)", file=sys.stderr)
-        return 2
+        raise CommandError("--data is required (csv:DIR or demo)")
     import uvicorn
 
     from fake_kis.app import FakeKisOptions, create_app
-    from fake_kis.market import MarketConfig
+    from fake_kis.market import Holding, MarketConfig
 
+    holdings = {}
+    for spec in args.holding:
+        parts = spec.split(":")
+        if len(parts) != 3 or not parts[1].isdigit():
+            raise CommandError(f"--holding {spec!r}: expected TICKER:QTY:AVG_PRICE")
+        holdings[parts[0]] = Holding(int(parts[1]), float(parts[2]))
     market = MarketConfig(cano=args.cano, acnt_prdt_cd=args.acnt_prdt_cd,
-                          partial_fraction=args.partial_fraction, page_size=args.page_size)
+                          partial_fraction=args.partial_fraction, page_size=args.page_size,
+                          initial_holdings=holdings)
     if args.cash is not None:
         market.initial_cash = args.cash
     if args.slippage_bps is not None:
         market.slippage_bps = args.slippage_bps
-    try:
-        app = create_app(FakeKisOptions(
-            data=args.data, domain=args.domain, session_date=args.session_date,
-            phase=args.phase, state_file=args.state, rate_limit=args.rate_limit,
-            market=market))
-    except ValueError as exc:
-        print(f"krx fake-kis: {exc}", file=sys.stderr)
-        return 2
+    app = create_app(FakeKisOptions(
+        data=args.data, domain=args.domain, session_date=args.session_date, phase=args.phase,
+        state_file=args.state, rate_limit=args.rate_limit, market=market))
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level=args.log_level)
     return 0

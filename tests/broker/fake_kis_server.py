@@ -72,6 +72,7 @@ def running_fake_kis(data_dir: Path | str = KRX_DAILY, *, tmp_dir: Path, domain:
                      acnt_prdt_cd: str = "01", slippage_bps: float | None = None,
                      partial_fraction: float | None = None, page_size: int = 15,
                      rate_limit: int | None = None, state_file: Path | None = None,
+                     holdings: dict[str, tuple[int, float]] | None = None,
                      ) -> Iterator[FakeKisHandle]:
     """A started fake; stopped by PID when the block ends (also on error)."""
     port = free_port()
@@ -84,6 +85,8 @@ def running_fake_kis(data_dir: Path | str = KRX_DAILY, *, tmp_dir: Path, domain:
                         ("--rate-limit", rate_limit), ("--state", state_file)):
         if value is not None:
             cmd += [flag, str(value)]
+    for ticker, (qty, avg) in (holdings or {}).items():
+        cmd += ["--holding", f"{ticker}:{qty}:{avg}"]
     handle = FakeKisHandle(cmd, port, tmp_dir / f"fake-kis-{port}.log")
     handle.start()
     try:

@@ -94,7 +94,7 @@ def create_app(config: OciConfig | None = None,
         app.state.replanner = replanner
         scheduler = build_scheduler(cfg, store, notifier)
         scheduler.start()
-        ticket_loop = build_ticket_loop(cfg, store, link)
+        ticket_loop = build_ticket_loop(cfg, store, link, notifier)
         if ticket_loop is not None:
             ticket_loop.start()
         watchdog = SystemdNotifier.from_env()

@@ -78,6 +78,9 @@ class OciConfig(HttpLimitSettings, BaseSettings):
     broker_poll_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         default=5.0, description="seconds between two polls of the broker's orders while "
                                  "broker orders are open")
+    reconcile_every_s: Annotated[float, Field(gt=0, le=86400)] = Field(
+        default=300.0, description="with a broker: reconcile the book with the broker after "
+                                   "every processor pass that changed a ticket, else this often")
     broker_safety_window_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         default=30.0,
         description="an unmatched send intent older than this (and only after the broker's "

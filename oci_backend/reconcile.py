@@ -65,9 +65,9 @@ def compare(book: Portfolio, balance: Balance) -> list[FieldDiff]:
 
 def reconcile(store: Store, link: BrokerLink, *, actor: str,
               on_drift: Callable[[Reconciliation], object] | None = None) -> Reconciliation:
-    """Compare now; the result is stored (`reports/broker/reconcile.json`). A difference is
-    raised (risk, audit, `on_drift`). `BrokerNotConfigured` without credentials; broker
-    errors propagate (nothing is stored)."""
+    """Compare now; the result is stored (`reports/broker/reconcile.json`). A new difference
+    is raised (risk, audit, `on_drift`); the same one found again is not audited twice.
+    `BrokerNotConfigured` without credentials; broker errors propagate (nothing stored)."""
     if link.broker is None or link.kind is None:
         raise BrokerNotConfigured("no broker credentials on OCI (KRX_KIS_CREDENTIALS_FILE): "
                                   "nothing to reconcile with")
@@ -75,6 +75,11 @@ def reconcile(store: Store, link: BrokerLink, *, actor: str,
     with store.lock():
         book = store.portfolio()
         diffs = compare(book, balance)
+        before = last(store)
+        # raised once per difference: a repeated reconciliation of the same drift (the
+        # processor's, every few minutes) neither audits nor notifies it again
+        new_drift = bool(diffs) and (before is None or before.diffs != diffs
+                                     or before.portfolio_revision != book.revision)
         result = Reconciliation(
             clean=not diffs, portfolio_revision=book.revision, broker_kind=link.kind.value,
             book_cash=book.cash, broker_cash=balance.cash,
@@ -91,13 +96,13 @@ def reconcile(store: Store, link: BrokerLink, *, actor: str,
         )
         store.paths.broker_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_model(store.paths.reconciliation, result)
-        if diffs:
+        if new_drift:
             store.append_audit(AuditEntry(
                 actor=actor, action=AuditAction.INCIDENT, target="portfolio", reason=DRIFT,
                 details={"incident": DRIFT, "portfolio_revision": book.revision,
                          "diffs": [d.model_dump(mode="json") for d in diffs]}))
             _raise_risk(store, result.message)
-    if diffs:
+    if new_drift:
         log.error("reconciliation: %s", result.message)
         if on_drift is not None:
             on_drift(result)

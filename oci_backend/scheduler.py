@@ -25,6 +25,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from contracts.common import now_kst
+from contracts.settings import ExecutionMode
+from contracts.ticket import TicketState
 from krx_common.defaults import (
     DAILY_RUN_AT,
     DAILY_RUN_WEEKDAYS,
@@ -32,17 +34,22 @@ from krx_common.defaults import (
     MORNING_DEADLINE,
     TZ_NAME,
 )
+from oci_backend import reconcile as recon
 from oci_backend.broker_link import BrokerLink
 from oci_backend.config import OciConfig
 from oci_backend.morning import morning_watch_job
-from oci_backend.notify import Notifier
+from oci_backend.notify import NotificationKind, Notifier
 from oci_backend.pipeline import CycleBusy, run_cycle
 from oci_backend.store import Store
 from oci_backend.tickets import opens_from_spec, process_pending
+from oci_backend.tickets.boxes import TicketFiles
 
 log = logging.getLogger("krx.oci.scheduler")
 
 TICKET_JOB_ID = "ticket-processor"
+RECONCILE_EVERY_S = 300.0
+OPEN_AT_BROKER = frozenset({TicketState.SENDING, TicketState.SENT,
+                            TicketState.BROKER_PARTIALLY_FILLED})
 DAILY_JOB_ID = "daily-cycle"
 MORNING_JOB_ID = "morning-watch"
 
@@ -86,7 +93,8 @@ def daily_cycle_trigger() -> CronTrigger:
 
 
 def process_tickets_job(store: Store, data_spec: str | None = None,
-                        link: BrokerLink | None = None) -> None:
+                        link: BrokerLink | None = None, notifier: Notifier | None = None,
+                        reconcile_every_s: float = RECONCILE_EVERY_S) -> None:
     opens = opens_from_spec(data_spec, store.paths.cache_dir) if data_spec else None
     try:
         done = process_pending(store, opens=opens, link=link or BrokerLink())
@@ -95,6 +103,40 @@ def process_tickets_job(store: Store, data_spec: str | None = None,
         return
     if done:
         log.info("ticket processor: %d ticket(s) processed", len(done))
+    if link is None or not link.configured:
+        return
+    closed = [r for r in done if r.state is TicketState.CANCELLED and "the close" in r.message]
+    if closed and notifier is not None:
+        notifier.send_once(NotificationKind.BROKER_CLOSE,
+                           "KRX Alertor: unfilled orders cancelled at the close",
+                           "\n".join(f"{r.ticket.ticket_id}: {r.message}" for r in closed))
+    try:
+        reconcile_when_due(store, link, notifier, changed=bool(done),
+                           every_s=reconcile_every_s)
+    except Exception:
+        log.exception("reconciliation failed")
+
+
+def reconcile_when_due(store: Store, link: BrokerLink, notifier: Notifier | None, *,
+                       changed: bool, every_s: float) -> bool:
+    """Reconcile in a broker mode (and MANUAL with credentials) after a pass that changed a
+    ticket, else every `every_s`; never while a broker order may still fill (SENDING, SENT,
+    partially filled: the book lags the broker by one poll). True when it ran."""
+    mode = store.settings().execution_mode
+    if not (mode.is_broker or mode is ExecutionMode.MANUAL):
+        return False
+    if any(state in OPEN_AT_BROKER for _, state in TicketFiles(store).states().values()):
+        return False
+    last = recon.last(store)
+    if not changed and last is not None and (
+            now_kst() - last.at).total_seconds() < every_s:
+        return False
+    recon.reconcile(store, link, actor="processor",
+                    on_drift=None if notifier is None else (
+                        lambda r: notifier.send_once(NotificationKind.BROKER_DRIFT,
+                                                     "KRX Alertor: broker and book differ",
+                                                     r.message)))
+    return True
 
 
 def daily_cycle_job(store: Store, config: OciConfig, notifier: Notifier) -> None:
@@ -123,8 +165,8 @@ def morning_job(store: Store, config: OciConfig, notifier: Notifier) -> None:
         log.exception("morning watch failed")
 
 
-def build_ticket_loop(config: OciConfig, store: Store,
-                      link: BrokerLink | None = None) -> MonotonicLoop | None:
+def build_ticket_loop(config: OciConfig, store: Store, link: BrokerLink | None = None,
+                      notifier: Notifier | None = None) -> MonotonicLoop | None:
     """The ticket processor's loop (not started), or None when it is disabled. With a broker
     (`link`) it also sends broker-mode tickets and follows their orders, every
     `broker_poll_s` at most `ticket_interval_s` apart."""
@@ -133,7 +175,8 @@ def build_ticket_loop(config: OciConfig, store: Store,
     interval = min(config.ticket_interval_s, config.broker_poll_s) if (
         link is not None and link.configured) else config.ticket_interval_s
     return MonotonicLoop(TICKET_JOB_ID, interval,
-                         lambda: process_tickets_job(store, config.data_spec, link))
+                         lambda: process_tickets_job(store, config.data_spec, link, notifier,
+                                                     config.reconcile_every_s))
 
 
 def build_scheduler(config: OciConfig, store: Store, notifier: Notifier) -> BackgroundScheduler:

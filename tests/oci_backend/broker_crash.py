@@ -119,8 +119,12 @@ def _run_once(root: Path, log: Path, env: dict[str, str], token: str, ticket_id:
                 pass
             time.sleep(0.05)
     terminate(proc)
-    raise RuntimeError(f"OCI neither died nor finished the ticket within {timeout}s:\n"
-                       + log.read_text(encoding="utf-8", errors="replace")[-3000:])
+    raise Hung(f"OCI neither died nor finished the ticket within {timeout}s: "
+               + log.read_text(encoding="utf-8", errors="replace")[-1500:])
+
+
+class Hung(RuntimeError):
+    """OCI neither reached the crash point nor finished the ticket in time."""
 
 
 def run_broker_crash_drill(kis: FakeKisHandle, tmp: Path, kills: int, *,
@@ -141,8 +145,14 @@ def run_broker_crash_drill(kis: FakeKisHandle, tmp: Path, kills: int, *,
         shutil.copytree(template, root)
         env = broker_env(kis, keys, KRX_OCI_BROKER_SAFETY_WINDOW_S="1")
         for point in (send_points[n % len(send_points)], *FILL_POINTS):
-            code, up = _run_once(root, tmp / f"round{n}-{point}.log",
-                                 {**env, "KRX_TEST_CRASH_AT": point}, token, tid, timeout)
+            try:
+                code, up = _run_once(root, tmp / f"round{n}-{point}.log",
+                                     {**env, "KRX_TEST_CRASH_AT": point}, token, tid, timeout)
+            except Hung as exc:
+                state = kis.state()
+                report.violations.append(f"round {n} at {point}: {exc}; fake: "
+                                         f"{state['phase']} {state['orders']}")
+                break
             report.restart_s.append(up)
             if code is None:
                 report.not_reached += 1
@@ -182,7 +192,12 @@ def _check_round(kis: FakeKisHandle, root: Path, env: dict[str, str], token: str
                     raise RuntimeError("the final server did not start")
                 time.sleep(0.05)
             report.restart_s.append(time.monotonic() - started)
-            rec = wait_state(c, tid, DONE, timeout=60)
+            try:
+                rec = wait_state(c, tid, DONE, timeout=60)
+            except AssertionError as exc:
+                report.violations.append(f"round {n}: not done: {exc}; fake orders "
+                                         f"{kis.state()['orders']}")
+                return
             recon = c.post("/api/v1/broker/reconcile").json()
     finally:
         terminate(proc)

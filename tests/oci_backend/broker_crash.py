@@ -76,7 +76,7 @@ def prepare_template(kis: FakeKisHandle, keys: KisKeys, tmp: Path) -> tuple[Path
     root = replay_root(tmp / "template")
     env = broker_env(kis, keys, KRX_OCI_TICKET_PROCESSOR="false")
     server = start_server(root, tmp / "template.log", token=new_token(),
-                          data_spec=f"csv:{REPO_DAILY}", env=env)
+                          data_spec=f"csv:{REPO_DAILY}", env=env, timeout=240)
     try:
         with httpx.Client(base_url=server.base_url, headers=server.auth, timeout=60,
                           trust_env=False) as c:
@@ -129,7 +129,7 @@ class Hung(RuntimeError):
 
 def run_broker_crash_drill(kis: FakeKisHandle, tmp: Path, kills: int, *,
                            send_points: tuple[str, ...] = SEND_POINTS,
-                           timeout: float = 90.0) -> BrokerCrashReport:
+                           timeout: float = 240.0) -> BrokerCrashReport:
     keys = write_credentials(tmp)
     kis.control("reset")
     register(kis, keys)
@@ -181,7 +181,7 @@ def _check_round(kis: FakeKisHandle, root: Path, env: dict[str, str], token: str
         with httpx.Client(base_url=f"http://127.0.0.1:{port}",
                           headers={"Authorization": f"Bearer {token}"}, timeout=60,
                           trust_env=False) as c:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 240
             while True:
                 try:
                     if c.get("/health").status_code == 200:
@@ -193,7 +193,7 @@ def _check_round(kis: FakeKisHandle, root: Path, env: dict[str, str], token: str
                 time.sleep(0.05)
             report.restart_s.append(time.monotonic() - started)
             try:
-                rec = wait_state(c, tid, DONE, timeout=60)
+                rec = wait_state(c, tid, DONE, timeout=180)
             except AssertionError as exc:
                 report.violations.append(f"round {n}: not done: {exc}; fake orders "
                                          f"{kis.state()['orders']}")

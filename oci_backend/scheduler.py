@@ -43,6 +43,7 @@ from oci_backend.pipeline import CycleBusy, run_cycle
 from oci_backend.store import Store
 from oci_backend.tickets import opens_from_spec, process_pending
 from oci_backend.tickets.boxes import TicketFiles
+from oci_backend.tickets.hts_import import import_manual_fills
 
 log = logging.getLogger("krx.oci.scheduler")
 
@@ -98,6 +99,8 @@ def process_tickets_job(store: Store, data_spec: str | None = None,
     opens = opens_from_spec(data_spec, store.paths.cache_dir) if data_spec else None
     try:
         done = process_pending(store, opens=opens, link=link or BrokerLink())
+        if link is not None and link.configured:
+            done += import_manual_fills(store, link)
     except Exception:  # the job must keep running on the next tick
         log.exception("ticket processor pass failed")
         return

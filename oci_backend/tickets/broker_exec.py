@@ -454,3 +454,4 @@ def cancel_all(store: Store, link: BrokerLink, now: datetime | None = None) -> l
             state = (done or rec).state.value
             out.append(f"{rec.ticket.ticket_id}: {state}")
     return out
+

@@ -188,3 +188,29 @@ def test_emergency_stop_cancels_every_open_broker_order(oci_server_factory, tmp_
             time.sleep(1.0)  # several processor passes
             after = c.get("/api/v1/sync/snapshot").json()["portfolio"]
             assert after == before and after["holdings"] == []
+
+
+def test_manual_mode_with_credentials_imports_the_hts_fills_of_the_ticket(
+        oci_server_factory, tmp_path):
+    keys = write_credentials(tmp_path)
+    with running_fake_kis(tmp_dir=tmp_path, session_date=SESSION, cash=10_000_000) as kis:
+        register(kis, keys)
+        server = oci_server_factory(env=broker_env(kis, keys),
+                                    data_dir=replay_root(tmp_path / "root"))
+        with server.client() as c:
+            assert push_mode(c, "MANUAL").status_code == 200
+            ticket = broker_ticket(c)
+            assert ticket["mode"] == "MANUAL"
+            assert submit(c, ticket).status_code == 201
+            wait_state(c, ticket["ticket_id"], {"AWAITING_MANUAL_EXECUTION"})
+            # the operator types the orders at the HTS; OCI places nothing itself
+            for o in ticket["orders"]:
+                r = kis.control("hts-order", side=o["side"], ticker=o["ticker"], qty=o["qty"],
+                                limit=o["limit_price"])
+                assert "odno" in r, r
+            rec = wait_state(c, ticket["ticket_id"], {"FILLS_RECORDED"})
+            assert sorted((f["side"], f["ticker"], f["qty"]) for f in rec["fills"]) == sorted(
+                (o["side"], o["ticker"], o["qty"]) for o in ticket["orders"])
+            assert all(o["source"] == "hts" for o in kis.state()["orders"])
+            r = c.post("/api/v1/broker/reconcile")
+            assert r.status_code == 200 and r.json()["clean"] is True, r.text

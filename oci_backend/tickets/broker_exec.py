@@ -95,7 +95,8 @@ def start_sending(store: Store, rec: TicketRecord, link: BrokerLink, now: dateti
                                   f"ticket {rec.ticket.ticket_id} rejected: {message}"))
         return done
     sending = boxes.transition(rec, TicketState.SENDING,
-                               f"sending {len(rec.ticket.orders)} orders to the broker", now,
+                               f"sending {len(rec.ticket.orders)} orders to the broker",
+                               now_kst(),
                                broker_lines=_lines_of(rec))
     TicketFiles(store).hold(sending)
     boxes.audit(store, sending, rec.state, boxes.PROCESSOR, sending.message)
@@ -246,12 +247,13 @@ def continue_sending(store: Store, rec: TicketRecord, link: BrokerLink, now: dat
         message = (f"{len(placed)} of {len(lines)} orders placed at the broker (order no "
                    + ", ".join(str(ln.order_no) for ln in placed) + ")"
                    + (f"; not placed: {'; '.join(refused)}" if refused else ""))
-        done = files.move(rec, TicketState.SENT, message, now,
+        # stamped when the last answer came, not when the pass began (the ack latency)
+        done = files.move(rec, TicketState.SENT, message, now_kst(),
                           details={"order_nos": [ln.order_no for ln in placed]})
         boxes.stage(store, done, (Stage.SUBMITTED, f"ticket {tid}: {message}"))
     else:
         message = "no order placed: " + "; ".join(refused)
-        done = files.move(rec, TicketState.BROKER_REJECTED, message, now)
+        done = files.move(rec, TicketState.BROKER_REJECTED, message, now_kst())
         boxes.stage(store, done, (Stage.STALE_TICKET, f"ticket {tid}: {message}"))
     return done
 
@@ -345,7 +347,7 @@ def follow_ticket(store: Store, rec: TicketRecord, broker: Broker, now: datetime
     ordered = sum(ln.qty for ln in lines)
     message = (f"{len(fills)} fill(s) from the broker; {filled} of {ordered} shares filled"
                + (f" — {final_note}" if final_note else ""))
-    staged = boxes.transition(rec, state, message, now, broker_lines=lines,
+    staged = boxes.transition(rec, state, message, now_kst(), broker_lines=lines,
                               fills=[*rec.fills, *fills])
     if fills:
         intent, revision = apply_with_intent(

@@ -38,7 +38,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--start", type=date.fromisoformat, default=date(2025, 1, 2))
     ap.add_argument("--end", type=date.fromisoformat, default=date(2025, 12, 29))
+    ap.add_argument("--four", action="store_true",
+                    help="the four-parameter set of benchmarks/replay_year.py (more trades)")
     args = ap.parse_args()
+    four = {"rsi_period": 14, "rsi_buy_threshold": 45.0, "rsi_sell_threshold": 60.0,
+            "adx_threshold": 10.0} if args.four else {}
     window = (args.start, args.end)
 
     from contracts.settings import ExecutionMode, Settings
@@ -57,6 +61,8 @@ def main() -> int:
         tmp = Path(tmp_name)
         for mode in (ExecutionMode.DRY_RUN, ExecutionMode.BROKER_PAPER):
             settings = Settings(execution_mode=mode)
+            settings = settings.model_copy(update={
+                "strategy": settings.strategy.model_copy(update=four)})
             bars = make_provider(DATA).load(
                 list(dict.fromkeys([settings.benchmark, *settings.universe])), end=args.end)
             root = tmp / f"root-{mode.value}"
@@ -92,7 +98,8 @@ def main() -> int:
             cmp = compare_with_backtest(result, bars, settings, *window)
             bt = run_backtest(bars, settings, *window)
             final_delta = result.days[-1].equity - float(bt.equity.iloc[-1])
-            rows.append({"name": f"{mode.value} replay over the API", "sessions": cmp.sessions,
+            label = f"{mode.value} replay over the API" + (" (four)" if four else "")
+            rows.append({"name": label, "sessions": cmp.sessions,
                          "tickets": result.tickets, "fills": cmp.fills,
                          "seconds": round(result.seconds, 1),
                          "ms_per_session": round(1000 * result.seconds / cmp.sessions, 1),
@@ -116,8 +123,9 @@ def main() -> int:
         print("  explained:", line)
     for line in unexplained:
         print("  UNEXPLAINED:", line)
-    path = save_json("bench_broker", {"rows": rows, "ack": ack, "explained": explained,
-                                      "unexplained": unexplained})
+    path = save_json("bench_broker_four" if four else "bench_broker",
+                     {"rows": rows, "ack": ack, "explained": explained,
+                      "unexplained": unexplained})
     print(f"\nwrote {path}")
     return 1 if unexplained or broker["unclean"] else 0
 

@@ -69,7 +69,8 @@ def main() -> int:
             create_replay_root(data_paths(root), label=f"bench {mode.value}", data_spec=DATA,
                                settings=settings)
             if mode is ExecutionMode.DRY_RUN:
-                server = start_server(root, tmp / "dry.log", token=new_token(), data_spec=DATA)
+                server = start_server(root, tmp / "dry.log", token=new_token(), data_spec=DATA,
+                                      timeout=240)
                 try:
                     with server.client() as client:
                         result = run_replay(HttpBackend(client), *window)
@@ -83,7 +84,7 @@ def main() -> int:
                                       rate_limit=50) as kis:
                     register(kis, keys)
                     server = start_server(root, tmp / "broker.log", token=new_token(),
-                                          data_spec=DATA,
+                                          data_spec=DATA, timeout=240,
                                           env=broker_env(kis, keys, KRX_KIS_RATE_LIMIT="50"))
                     try:
                         with server.client() as client:

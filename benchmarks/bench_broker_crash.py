@@ -27,11 +27,13 @@ from fake_kis_server import running_fake_kis  # noqa: E402
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kills", type=int, default=100)
+    ap.add_argument("--budget-s", type=float, default=None,
+                    help="stop after the round that passes this many seconds")
     args = ap.parse_args()
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp, running_fake_kis(
             tmp_dir=Path(tmp), session_date=SESSION, cash=10_000_000) as kis:
-        report = run_broker_crash_drill(kis, Path(tmp), args.kills)
+        report = run_broker_crash_drill(kis, Path(tmp), args.kills, budget_s=args.budget_s)
     restart_ms = [s * 1000 for s in report.restart_s]
     row = {"kills": report.kills, "rounds": report.rounds, "lines": report.lines,
            "orders_at_fake": report.orders_at_fake, "placed_twice": report.placed_twice,
@@ -47,7 +49,7 @@ def main() -> int:
         print("VIOLATION:", v)
     save_json("bench_broker_crash", {"rows": [row], "kills_by_point": dict(report.kills_by_point),
                                      "violations": report.violations[:100]})
-    return 1 if report.violations else 0
+    return 1 if report.violations or report.kills < args.kills else 0
 
 
 if __name__ == "__main__":

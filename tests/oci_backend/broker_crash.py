@@ -129,7 +129,8 @@ class Hung(RuntimeError):
 
 def run_broker_crash_drill(kis: FakeKisHandle, tmp: Path, kills: int, *,
                            send_points: tuple[str, ...] = SEND_POINTS,
-                           timeout: float = 240.0) -> BrokerCrashReport:
+                           timeout: float = 240.0,
+                           budget_s: float | None = None) -> BrokerCrashReport:
     keys = write_credentials(tmp)
     kis.control("reset")
     register(kis, keys)
@@ -138,7 +139,9 @@ def run_broker_crash_drill(kis: FakeKisHandle, tmp: Path, kills: int, *,
     report = BrokerCrashReport()
     token = new_token()
     n = 0
-    while report.kills < kills:
+    started = time.monotonic()
+    while report.kills < kills and (budget_s is None
+                                    or time.monotonic() - started < budget_s):
         kis.control("reset")
         register(kis, keys)
         root = tmp / f"round{n}"

@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
 
     verb = args.broker_command
     try:
-        cfg = OciConfig(data_dir=args.data_dir)
+        # the data root: --data-dir, else KRX_OCI_DATA_DIR / KRX_DATA_DIR as the server
+        cfg = OciConfig(**({"data_dir": args.data_dir} if args.data_dir else {}))
         paths = data_paths(cfg.data_dir)
         store = Store(paths)
         link = open_broker(cfg, paths)

@@ -22,7 +22,8 @@ router = APIRouter(tags=["health"])
 @router.get("/health", response_model=Health)
 def health(snapshots: SnapshotDep, config: ConfigDep) -> Health:
     """`ok` with the revision and the latest summary's run time, status and as-of session;
-    `degraded` with the error when the state cannot be read (the process is up regardless).
+    `degraded` with the error when the state cannot be read, or the data root cannot take
+    writes (read-only, not writable, nearly full); the process is up regardless.
     `missed_morning` says when no cycle completed by 09:30 KST on today's session."""
     try:
         revision = snapshots.revision()
@@ -75,4 +76,4 @@ def state_problem(store: Store, stop: EmergencyStop) -> str | None:
         return (f"JOURNAL_REFUSED: {len(refused)} journal(s) failed verification and were kept "
                 "aside in state/ (journal.refused-*.json); nothing was overwritten; look at "
                 "them and remove them")
-    return None
+    return store.storage_problem()

@@ -43,7 +43,7 @@ from oci_server import (
 )
 from ticket_fixtures import ready_ticket
 
-from contracts import AuditAction, AuditEntry, Portfolio
+from contracts import AuditAction, AuditEntry, Portfolio, Settings
 from contracts.ticket import Ticket
 from krx_common.atomic import dump_model
 
@@ -226,7 +226,8 @@ def damaged_journal(server: OciServer, c: httpx.Client) -> FaultRow:
     paths = server.paths
     before = hash_tree(server.data_dir)
     portfolio = Portfolio.model_validate_json(paths.portfolio.read_text(encoding="utf-8"))
-    revision = max(portfolio.revision, json.loads(paths.settings.read_text())["revision"])
+    settings = Settings.model_validate_json(paths.settings.read_text(encoding="utf-8"))
+    revision = max(portfolio.revision, settings.revision)
     text = dump_model(portfolio.model_copy(update={"cash": 1.0, "revision": revision + 1}))
     damaged = dump_model(portfolio.model_copy(update={"cash": 9.0, "revision": revision + 1}))
     entry = AuditEntry(actor="drill", action=AuditAction.PUSH, target="portfolio",

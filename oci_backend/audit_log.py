@@ -1,11 +1,11 @@
 """The audit log of one data root: `state/audit.jsonl`, one `AuditEntry` per line, append-only.
 
-Every append is fsynced. A torn last line (disk full, power loss) is ended by the next append
-so the new entry stands on its own line; readers skip unreadable lines and report them
-(`skipped`). `tail` reads only the end of the file: the log grows forever, the snapshot must
-not get slower with it. Appends take the data root's write lock (the `Store`'s), so an entry
-and the state change it describes are written by one writer at a time; the `Store` journals
-both together (`Store.commit`).
+Every append is fsynced; one that fails (disk full) is truncated away. A torn last line (power
+loss) is ended by the next append so the new entry stands on its own line; readers skip
+unreadable lines and report them (`skipped`). `tail` reads only the end of the file: the log
+grows forever, the snapshot must not get slower with it. Appends take the data root's write
+lock (the `Store`'s), so an entry and the state change it describes are written by one writer
+at a time; the `Store` journals both together (`Store.commit`).
 """
 
 from __future__ import annotations
@@ -64,20 +64,31 @@ class AuditLog:
     def _append_bytes(self, line: str) -> None:
         # 0600 like every state file (mkstemp); the umask cannot widen it.
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "a+b") as fh:
-            end = fh.seek(0, os.SEEK_END)
+        try:
+            end = os.lseek(fd, 0, os.SEEK_END)
             prefix = b""
-            if end:
-                fh.seek(end - 1)
-                # A torn last line (disk full, power loss): end it so this entry stands on
-                # its own line; readers skip the torn one and report it.
-                if fh.read(1) != b"\n":
-                    prefix = b"\n"
-                    log.warning("audit log %s ended in a torn line; closed it before "
-                                "appending", self.path)
-            fh.write(prefix + line.encode("utf-8") + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+            # A torn last line (power loss): end it so this entry stands on its own line;
+            # readers skip the torn one and report it.
+            if end and os.pread(fd, 1, end - 1) != b"\n":
+                prefix = b"\n"
+                log.warning("audit log %s ended in a torn line; closed it before appending",
+                            self.path)
+            data = memoryview(prefix + line.encode("utf-8") + b"\n")
+            try:
+                while data:
+                    data = data[os.write(fd, data):]
+                os.fsync(fd)
+            except OSError:
+                # A full disk took part of the line: take it back, so a failed append leaves
+                # the log as it was (the caller answers "nothing was changed" or replays).
+                try:
+                    os.ftruncate(fd, end)
+                except OSError as exc:
+                    log.error("audit log %s: could not take back a partial line (%s)",
+                              self.path, exc)
+                raise
+        finally:
+            os.close(fd)
 
     def ends_with(self, line: str) -> bool:
         """True when `line` is the last complete line (a replayed change already logged)."""

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,7 @@ from contracts.summary import (
     Severity,
     Stage,
 )
-from krx_common.atomic import StoreError, atomic_write_model, read_model
+from krx_common.atomic import StoreError, WriteFailed, atomic_write_model, read_model
 from krx_common.defaults import KST
 from oci_backend.paths import DataPaths
 from oci_backend.replay_root import ReplayMarker, read_marker
@@ -187,6 +188,8 @@ def run_cycle(
         raise CycleBusy(
             "a daily cycle is already running; try again when it has finished"
         ) from None
+    except OSError as exc:  # a read-only or full data root: named, never a 500 traceback
+        raise WriteFailed(store.paths.cycle_lock, exc) from exc
     try:
         now = now or now_kst()
         try:
@@ -195,7 +198,8 @@ def run_cycle(
         except _RenderFailed as exc:
             raise exc.__cause__ or exc from None
         except Exception as exc:  # the cycle must leave a visible trace, never die silently
-            log.exception("daily cycle failed")
+            # A full or read-only disk is named by its message: no traceback for it.
+            log.error("daily cycle failed: %s", exc, exc_info=not isinstance(exc, StoreError))
             result = _failed(store, now, f"{type(exc).__name__}: {exc}", render)
         store.append_audit(AuditEntry(
             actor=actor, action=AuditAction.DAILY_RUN, target="daily_cycle",
@@ -275,6 +279,13 @@ def _build(
         "execution_mode": settings.execution_mode,
         "portfolio_revision": portfolio.revision, "settings_revision": settings.revision,
     }
+    # A live cycle on a clock behind the last completed session (stepped back onto a holiday
+    # too) is refused before anything else: the book must not go back.
+    last = read_model(store.paths.last_asof, LastAsof) if marker is None and asof is None \
+        else None
+    skewed = _clock_skew(now, today, last, base, render)
+    if skewed is not None:
+        return skewed
     closed_day = today if asof is None else asof
     if cal.is_closed_by_override(closed_day) or (asof is None and not is_session_today):
         why = ("closed by the operator (settings.calendar.closed_dates)"
@@ -289,17 +300,9 @@ def _build(
         text = _rendered(render, summary, None)
         return CycleResult(summary, None, EXIT_BLOCKED, text)
     expected = asof or cal.last_completed_session(now)
-    last = read_model(store.paths.last_asof, LastAsof) if marker is None and asof is None \
-        else None
-    if last is not None and expected < last.asof:
-        message = (f"CLOCK_SKEW: the clock ({now:%Y-%m-%d %H:%M %Z}) makes {expected} the last "
-                   f"session, older than the last completed cycle's {last.asof}: refused (the "
-                   "book must not go back); check the system clock (timedatectl, NTP)")
-        summary = OpsSummary(
-            **base, asof=None, stage=Stage.BLOCKED, status=OverallStatus.BLOCKED,
-            risks=[Risk(code="CLOCK_SKEW", severity=Severity.CRITICAL, message=message)],
-            message=message)
-        return CycleResult(summary, None, EXIT_BLOCKED, _rendered(render, summary, None))
+    skewed = _clock_skew(now, expected, last, base, render)
+    if skewed is not None:
+        return skewed
 
     loaded = _load_market(store, settings, portfolio, data_spec, expected, cal)
     expected = loaded.decide_on or expected
@@ -360,6 +363,22 @@ def _build(
     )
     text = _rendered(render, summary, plan)
     return CycleResult(summary, plan, code, text)
+
+
+def _clock_skew(now: datetime, session: date, last: LastAsof | None, base: dict[str, Any],
+                render: Renderer | None) -> CycleResult | None:
+    """The BLOCKED/CLOCK_SKEW result when the clock makes `session` current while a later one
+    was already completed; None when the clock is not behind."""
+    if last is None or session >= last.asof:
+        return None
+    message = (f"CLOCK_SKEW: the clock ({now:%Y-%m-%d %H:%M %Z}) is behind the last "
+               f"completed cycle's session {last.asof}: refused, no plan for {session} (the "
+               "book must not go back); check the system clock (timedatectl, NTP)")
+    summary = OpsSummary(
+        **base, asof=None, stage=Stage.BLOCKED, status=OverallStatus.BLOCKED,
+        risks=[Risk(code="CLOCK_SKEW", severity=Severity.CRITICAL, message=message)],
+        message=message)
+    return CycleResult(summary, None, EXIT_BLOCKED, _rendered(render, summary, None))
 
 
 class LastAsof(BaseModel):
@@ -570,7 +589,8 @@ def _failed(
         text = summary.message
     try:
         store.write_summary(summary, now)
-    except Exception:
-        log.exception("could not write the FAILED summary")
+    except Exception as exc:
+        log.error("could not write the FAILED summary: %s", exc,
+                  exc_info=not isinstance(exc, StoreError))
     return CycleResult(summary, None, EXIT_FAILURE, text)
 

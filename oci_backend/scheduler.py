@@ -27,6 +27,7 @@ from apscheduler.triggers.cron import CronTrigger
 from contracts.common import now_kst
 from contracts.settings import ExecutionMode
 from contracts.ticket import TicketState
+from krx_common.atomic import StoreError
 from krx_common.defaults import (
     DAILY_RUN_AT,
     DAILY_RUN_WEEKDAYS,
@@ -148,6 +149,9 @@ def daily_cycle_job(store: Store, config: OciConfig, notifier: Notifier) -> None
                            actor="scheduler", notifier=notifier.on_cycle)
     except CycleBusy:
         log.info("daily cycle already running elsewhere (cron or API); skipped this trigger")
+        return
+    except StoreError as exc:  # a read-only or full data root: its message names it
+        log.error("daily cycle could not run: %s", exc)
         return
     except Exception:
         log.exception("daily cycle crashed")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -65,6 +66,10 @@ STOP_MARKER = "emergency_stop created"
 JOURNAL_PENDING = "JOURNAL_PENDING"
 # The code in a fail-closed stop's reason (and in /health) when the stop file is unreadable.
 STOP_UNREADABLE = "EMERGENCY_STOP_UNREADABLE"
+
+# Below this many free bytes on the data root's filesystem /health is degraded (DISK_LOW): a
+# change writes its journal, its files and an audit line, a cycle its plan and summaries.
+DISK_LOW_BYTES = 1024 * 1024
 
 # A temp file of an atomic write older than this was left by a crash (writes take ms).
 ORPHAN_TMP_AGE_S = 300.0
@@ -365,6 +370,26 @@ class Store:
         p = read_model(self.paths.portfolio, Portfolio)
         st = read_model(self.paths.settings, Settings)
         return max(p.revision if p else 0, st.revision if st else 0)
+
+    def storage_problem(self) -> str | None:
+        """What keeps the data root from taking writes (a read-only mount, no permission,
+        nearly no space), as a code and what to do, never a path; None when it can."""
+        where = self.paths.state_dir if self.paths.state_dir.is_dir() else self.paths.root
+        try:
+            fs = os.statvfs(where)
+        except OSError as exc:
+            return f"STORE_ERROR: the data root cannot be read; {remedy(exc.errno)}"
+        if fs.f_flag & os.ST_RDONLY:
+            return (f"READ_ONLY: the data root's filesystem is mounted read-only: PUSH, tickets, "
+                    f"the stop and the cycle are refused (reads go on); {remedy(errno.EROFS)}")
+        if not os.access(where, os.W_OK):
+            return (f"NOT_WRITABLE: the service user may not write the data root: changes are "
+                    f"refused (reads go on); {remedy(errno.EACCES)}")
+        free = fs.f_bavail * fs.f_frsize
+        if free < DISK_LOW_BYTES:
+            return (f"DISK_LOW: {free:,} bytes free on the data root's filesystem: changes and "
+                    f"the cycle fail until there is room; {remedy(errno.ENOSPC)}")
+        return None
 
     def refused_journals(self) -> list[Path]:
         """Journals refused by `recover`, kept aside for a person (the backend is degraded

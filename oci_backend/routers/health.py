@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from contracts.common import now_kst
 from contracts.ops import Health, LastCycle
+from contracts.summary import OpsSummary
 from contracts.sync import EmergencyStop
 from krx_common.atomic import CorruptFile, StoreError, remedy
 from oci_backend.daily_ops import last_status
@@ -22,7 +23,9 @@ router = APIRouter(tags=["health"])
 @router.get("/health", response_model=Health)
 def health(snapshots: SnapshotDep, config: ConfigDep) -> Health:
     """`ok` with the revision and the latest summary's run time, status and as-of session;
-    `degraded` with the error when the state cannot be read (the process is up regardless).
+    `degraded` with the error when the state cannot be read, or the data root cannot take
+    writes (read-only, not writable, nearly full), or the last cycle was refused because the
+    clock is behind the book (CLOCK_SKEW); the process is up regardless.
     `missed_morning` says when no cycle completed by 09:30 KST on today's session."""
     try:
         revision = snapshots.revision()
@@ -47,7 +50,7 @@ def health(snapshots: SnapshotDep, config: ConfigDep) -> Health:
         except StoreError:
             cal = XKRX
         missed = missed_morning(summary, config.now or now_kst(), cal)
-    problem = state_problem(snapshots.store, stop)
+    problem = state_problem(snapshots.store, stop) or clock_problem(summary)
     return Health(status="degraded" if problem else "ok", revision=revision,
                   last_cycle=last, emergency_stop=stop.on, daily_ops=daily_ops,
                   missed_morning=missed, error=problem)
@@ -63,6 +66,13 @@ def store_error_text(exc: StoreError) -> str:
     return f"STORE_ERROR: {exc}"
 
 
+def clock_problem(summary: OpsSummary | None) -> str | None:
+    """The last cycle's CLOCK_SKEW refusal: the clock is behind the book, so nothing can be
+    planned until it is set right and the cycle runs again."""
+    risks = summary.risks if summary is not None else []
+    return next((r.message for r in risks if r.code == "CLOCK_SKEW"), None)
+
+
 def state_problem(store: Store, stop: EmergencyStop) -> str | None:
     """What makes readable state degraded (a code and what to do; never a path)."""
     if stop.reason.startswith(STOP_UNREADABLE):  # counted as ON: fail closed
@@ -75,4 +85,4 @@ def state_problem(store: Store, stop: EmergencyStop) -> str | None:
         return (f"JOURNAL_REFUSED: {len(refused)} journal(s) failed verification and were kept "
                 "aside in state/ (journal.refused-*.json); nothing was overwritten; look at "
                 "them and remove them")
-    return None
+    return store.storage_problem()

@@ -180,6 +180,29 @@ def test_defect5_cycle_older_than_the_last_completed_is_blocked_clock_skew(store
     assert again.summary.asof == first.summary.asof and again.summary.status.value != "BLOCKED"
 
 
+def test_defect5_clock_stepped_back_onto_a_holiday_is_blocked_clock_skew(store, krx_data_dir):
+    """Found by the fault drill: a clock stepped back onto a weekend took the HOLIDAY branch
+    before the CLOCK_SKEW check, so the cycle reported a past Saturday as "no session today"
+    (WARN) and /health said nothing of the clock."""
+    from datetime import datetime
+
+    from contracts.common import KST
+    from oci_backend.pipeline import run_cycle
+
+    spec = f"csv:{krx_data_dir}"
+    first = run_cycle(store, data_spec=spec, now=datetime(2025, 12, 30, 10, tzinfo=KST))
+    assert first.summary.asof is not None and first.summary.asof.isoformat() == "2025-12-29"
+    saturday = run_cycle(store, data_spec=spec, now=datetime(2025, 12, 20, 10, tzinfo=KST))
+    assert saturday.summary.status.value == "BLOCKED" and saturday.exit_code != 0
+    assert [r.code for r in saturday.summary.risks] == ["CLOCK_SKEW"]
+    assert not saturday.summary.holiday and saturday.plan is None
+    incidents = store.audit(action=AuditAction.INCIDENT)
+    assert incidents and "CLOCK_SKEW" in incidents[-1].reason
+    # A real holiday after the last completed session is still a holiday.
+    new_year = run_cycle(store, data_spec=spec, now=datetime(2026, 1, 1, 10, tzinfo=KST))
+    assert new_year.summary.holiday and new_year.summary.status.value != "BLOCKED"
+
+
 def test_defect5_audit_lines_carry_a_monotonic_sequence_number(store):
     from datetime import datetime, timedelta
 

@@ -226,7 +226,9 @@ def _verb_line(verb: str, args: argparse.Namespace) -> str:
     from pc_backend.config import env_file_for
 
     line = f"krx pc {verb}"
-    if args.env_file is not None and env_file_for(None) != args.env_file:
+    default = env_file_for(None)
+    if args.env_file is not None and (default is None
+                                      or default.resolve() != args.env_file.resolve()):
         line += f" --env-file {args.env_file}"
     if args.workspace is not None:
         line += f" --workspace {args.workspace}"

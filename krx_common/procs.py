@@ -193,15 +193,25 @@ def stop_all(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 10.0) ->
             proc.wait(timeout=timeout)
 
 
-def rotate_log(path: Path) -> None:
-    """Keep the previous run's log as `<name>.1`, so a failure shows only this run's lines."""
-    if path.exists():
-        os.replace(path, path.with_name(path.name + ".1"))
-
-
-def log_tail(path: Path, lines: int = 15) -> str:
+def rotate_log(path: Path) -> int:
+    """Keep the previous run's log as `<name>.1`, so a failure shows only this run's lines.
+    Returns where this run's lines start: 0, or the old size when the log could not be moved
+    (Windows: another program has it open), for `log_tail(since=...)`."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        os.replace(path, path.with_name(path.name + ".1"))
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return path.stat().st_size
+    return 0
+
+
+def log_tail(path: Path, lines: int = 15, *, since: int = 0) -> str:
+    """The last `lines` lines of the log, from byte `since` on."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(since)
+            text = fh.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])

@@ -81,12 +81,16 @@ class Launcher:
                 "to a free port.")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.run_dir / f"{name}.log"
-        rotate_log(log_path)
+        since = rotate_log(log_path)
+
+        def tail() -> str:  # this run's lines only
+            return log_tail(log_path, since=since)
+
         popen = spawn(cmd, env, log_path=log_path)
         try:
             create_time = psutil.Process(popen.pid).create_time()
         except psutil.NoSuchProcess:
-            raise LaunchError(f"{name} exited at once:\n{log_tail(log_path)}") from None
+            raise LaunchError(f"{name} exited at once:\n{tail()}") from None
         rec = PidRecord(name=name, pid=popen.pid, create_time=create_time, cmdline=cmd,
                         url=url, log=str(log_path), started_at=now_kst().isoformat())
         rec.write(pid_path(self.run_dir, name))  # before waiting: `stop` can always find it
@@ -98,7 +102,7 @@ class Launcher:
                     else f"did not answer {health} within {timeout:g} s")
             holder = (f"; port {port} is held by {port_holder(port)}" if port_in_use(port)
                       else "")
-            raise LaunchError(f"{name} {what}{holder} (log {log_path}):\n{log_tail(log_path)}")
+            raise LaunchError(f"{name} {what}{holder} (log {log_path}):\n{tail()}")
         proc = process_of(rec)
         if proc is None or not _listens_on(proc, url, children=True):
             # Someone else answered (they took the port after our check): not our process.
@@ -106,7 +110,7 @@ class Launcher:
             raise LaunchError(
                 f"{name}: port {port} answered, but not from the process started here; it is "
                 f"held by {port_holder(port)}. Stop that program, or set {PORT_SETTING[name]} "
-                f"in pc.env to a free port (log {log_path}):\n{log_tail(log_path)}")
+                f"in pc.env to a free port (log {log_path}):\n{tail()}")
         return rec
 
     # -- verbs -----------------------------------------------------------------------------------

@@ -53,6 +53,63 @@ def free_port(preferred: int = 0) -> int:
         return int(s.getsockname()[1])
 
 
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something listens on `host:port` (a server started now could not bind it)."""
+    with socket.socket() as s:
+        if os.name == "posix":  # as uvicorn and streamlit bind: TIME_WAIT is not "in use"
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+            return False
+        except OSError:
+            return True
+
+
+def port_holder(port: int) -> str:
+    """Who listens on TCP `port`: "pid N (cmdline)" when this user may see it. psutil reads
+    /proc/net/tcp + /proc/*/fd on Linux and the TCP table on Windows; `ss -ltnp` (Linux),
+    `netstat -ano` (Windows) or `lsof` (macOS) are asked when psutil cannot tell."""
+    import psutil
+
+    pid: int | None = None
+    try:
+        pid = next((c.pid for c in psutil.net_connections(kind="tcp")
+                    if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+                    and c.pid), None)
+    except (psutil.Error, OSError):
+        pass
+    if pid is None:
+        pid = _listener_pid_from_tools(port)
+    if pid is None:
+        return "another program (its process is not visible to this user)"
+    try:
+        proc = psutil.Process(pid)
+        what = " ".join(proc.cmdline()[:4]) or proc.name()
+    except psutil.Error:
+        what = "?"
+    return f"pid {pid} ({what[:120]})"
+
+
+def _listener_pid_from_tools(port: int) -> int | None:
+    import re
+    import shutil
+
+    if os.name == "nt":
+        cmd, pattern = ["netstat", "-ano", "-p", "TCP"], rf"[:.]{port}\s+\S+\s+LISTENING\s+(\d+)"
+    elif sys.platform.startswith("linux"):
+        cmd, pattern = ["ss", "-ltnpH", f"sport = :{port}"], r"pid=(\d+)"
+    else:
+        cmd, pattern = ["lsof", "-nP", f"-iTCP:{port}", "-sTCP:LISTEN", "-t"], r"^(\d+)"
+    if shutil.which(cmd[0]) is None:
+        return None
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(pattern, out, re.MULTILINE)
+    return int(m.group(1)) if m else None
+
+
 # -- health ----------------------------------------------------------------------------------------
 def is_alive(proc: Proc) -> bool:
     if isinstance(proc, subprocess.Popen):
@@ -136,9 +193,25 @@ def stop_all(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 10.0) ->
             proc.wait(timeout=timeout)
 
 
-def log_tail(path: Path, lines: int = 15) -> str:
+def rotate_log(path: Path) -> int:
+    """Keep the previous run's log as `<name>.1`, so a failure shows only this run's lines.
+    Returns where this run's lines start: 0, or the old size when the log could not be moved
+    (Windows: another program has it open), for `log_tail(since=...)`."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        os.replace(path, path.with_name(path.name + ".1"))
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return path.stat().st_size
+    return 0
+
+
+def log_tail(path: Path, lines: int = 15, *, since: int = 0) -> str:
+    """The last `lines` lines of the log, from byte `since` on."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(since)
+            text = fh.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])

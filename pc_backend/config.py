@@ -3,12 +3,19 @@
 Names are fixed (checks outside the test suite use them): `KRX_PC_SSH_HOST`, `KRX_PC_SSH_PORT`,
 `KRX_PC_SSH_USER`, `KRX_PC_SSH_KEY`, `KRX_PC_SSH_KNOWN_HOSTS`, `KRX_PC_REMOTE_PORT` (8000),
 `KRX_PC_TUNNEL_PORT` (8001), `KRX_PC_PORT` (8000), `KRX_PC_OCI_TOKEN` / `KRX_PC_OCI_TOKEN_FILE`,
-`KRX_PC_WORKSPACE`, `KRX_PC_OCI_URL` (direct mode). See deploy/pc.env.example.
+`KRX_PC_WORKSPACE`, `KRX_PC_OCI_URL` (direct mode), `KRX_PC_COCKPIT_PORT` (8501). See
+deploy/pc.env.example.
+
+Which env file every `krx pc` verb reads (`env_file_for`): `--env-file FILE`, else
+`$KRX_PC_ENV_FILE` (set but empty: none), else `pc.env` in the checkout (the directory holding
+`pc_backend/`, where `scripts/start.*` read it), else none. Paths in settings expand `~`,
+`$HOME`/`${VAR}` and `%USERPROFILE%`/`%VAR%`; a variable that is not set is an error.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +23,13 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from krx_common.defaults import OCI_PORT, PC_PORT, TUNNEL_PORT, default_pc_workspace
+from krx_common.defaults import (
+    COCKPIT_PORT,
+    OCI_PORT,
+    PC_PORT,
+    TUNNEL_PORT,
+    default_pc_workspace,
+)
 from krx_common.http_limits import HttpLimitSettings
 from krx_common.tokens import SecretFileError, read_secret_file, token_problem
 
@@ -33,6 +46,8 @@ class PcConfig(HttpLimitSettings, BaseSettings):
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = PC_PORT
+    cockpit_port: Annotated[int, Field(ge=1, le=65535)] = Field(
+        default=COCKPIT_PORT, description="the cockpit of `krx pc start` (127.0.0.1)")
     allow_remote: bool = Field(default=False, description="allow a non-loopback bind")
     workspace: Path = Field(default_factory=default_pc_workspace)
     run_dir: Path | None = Field(
@@ -68,10 +83,10 @@ class PcConfig(HttpLimitSettings, BaseSettings):
                       description="market data for backtests: csv:DIR | demo | auto")
 
     @field_validator("workspace", "run_dir", "oci_token_file", "ssh_key", "ssh_known_hosts",
-                     mode="after")
+                     mode="before")
     @classmethod
-    def _expand_home(cls, value: Path | None) -> Path | None:
-        return value.expanduser() if value is not None else None
+    def _expand_home(cls, value: Any) -> Any:
+        return expand_path(value) if isinstance(value, str | Path) else value
 
     @field_validator("oci_url", mode="before")
     @classmethod
@@ -134,6 +149,45 @@ class PcConfig(HttpLimitSettings, BaseSettings):
         if problem is not None:
             raise ConfigError(f"the OCI token from {origin} {problem}")
         return token
+
+
+_VARIABLE = re.compile(r"%([A-Za-z_]\w*)%|\$\{([A-Za-z_]\w*)\}|\$([A-Za-z_]\w*)")
+_HOME_NAMES = {"HOME", "USERPROFILE"}  # the home directory on every OS, set or not
+
+
+def expand_path(raw: str | Path) -> Path:
+    """`raw` with `%VAR%`, `${VAR}`, `$VAR` and a leading `~` expanded, on every OS (pc.env is
+    shared between Windows and Linux docs). `ValueError` names a variable that is not set."""
+    def value_of(m: re.Match[str]) -> str:
+        name = next(g for g in m.groups() if g)
+        value = os.environ.get(name)
+        if value is None and name.upper() in _HOME_NAMES:
+            value = str(Path.home())
+        if value is None:
+            raise ValueError(f"{m.group(0)} in {str(raw)!r} is not set in the environment")
+        return value
+
+    return Path(_VARIABLE.sub(value_of, str(raw))).expanduser()
+
+
+ENV_FILE_ENV = "KRX_PC_ENV_FILE"
+ENV_FILE_NAME = "pc.env"
+
+
+def checkout_env_file() -> Path:
+    """`pc.env` in the checkout this code runs from (what `scripts/start.*` pass)."""
+    return Path(__file__).absolute().parents[1] / ENV_FILE_NAME
+
+
+def env_file_for(flag: Path | None) -> Path | None:
+    """The env file a `krx pc` verb reads; the search order is in the module docstring."""
+    if flag is not None:
+        return flag
+    raw = os.environ.get(ENV_FILE_ENV)
+    if raw is not None:
+        return expand_path(raw) if raw.strip() else None
+    default = checkout_env_file()
+    return default if default.is_file() else None
 
 
 def is_loopback_host(host: str) -> bool:

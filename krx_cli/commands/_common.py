@@ -97,16 +97,17 @@ def add_data_source(p: argparse.ArgumentParser, *, default: str | None = "auto",
     )
 
 
-def add_window(p: argparse.ArgumentParser) -> None:
-    """--start/--end: the decision window; earlier bars are warm-up."""
+def add_window(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """--start/--end: the decision window; earlier bars are warm-up. `required=False` for a
+    command with sub-verbs that do not take a window (the handler then checks them)."""
     p.add_argument(
         "--start",
         type=date.fromisoformat,
-        required=True,
+        required=required,
         help="first decision session (YYYY-MM-DD); earlier bars are warm-up",
     )
     p.add_argument(
-        "--end", type=date.fromisoformat, required=True, help="last session (YYYY-MM-DD)"
+        "--end", type=date.fromisoformat, required=required, help="last session (YYYY-MM-DD)"
     )
 
 
@@ -342,3 +343,37 @@ def guarded(
     except caught as exc:
         print(f"krx {verb}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+# -- --json: one convention for daily, backtest and walk-forward --------------------------------
+JSON_STDOUT = "-"
+
+
+def add_json_out(p: argparse.ArgumentParser, what: str, *, dest: str = "json") -> None:
+    """`--json PATH` writes `what` as JSON to PATH (the text report still prints); `--json -`,
+    or `--json` alone, prints the JSON on stdout instead and moves the text to stderr."""
+    p.add_argument("--json", dest=dest, nargs="?", const=JSON_STDOUT, default=None,
+                   metavar="PATH",
+                   help=f"write {what} as JSON to PATH; `-` (or --json alone) prints it on "
+                        "stdout instead of the text")
+
+
+@contextlib.contextmanager
+def text_beside_json(json_out: str | None) -> Iterator[None]:
+    """While JSON goes to stdout, the human text goes to stderr (stdout stays valid JSON)."""
+    if json_out == JSON_STDOUT:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    else:
+        yield
+
+
+def write_json_out(json_out: str, text: str) -> None:
+    """Print `text` (JSON) on stdout for `-`, else write it to the file and say where."""
+    if json_out == JSON_STDOUT:
+        print(text)
+        return
+    path = Path(json_out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n", encoding="utf-8")
+    print(f"json: {path}")

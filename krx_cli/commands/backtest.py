@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from krx_cli.commands._common import (
     CommandError,
     add_data_source,
+    add_json_out,
     add_report_args,
     add_settings_args,
     add_window,
     build_settings,
     guarded,
     research_errors,
+    text_beside_json,
+    write_json_out,
 )
 from strategy.backtest.serialize import result_json
 
@@ -31,8 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_source(p)
     add_window(p)
     add_settings_args(p)
-    p.add_argument("--json", type=Path, default=None, metavar="OUT",
-                   help="write metrics, per-year, trades and run notes as JSON here")
+    add_json_out(p, "metrics, per-year, trades and run notes")
     add_report_args(p)
     p.set_defaults(handler=run)
 
@@ -55,12 +56,15 @@ def _run(args: argparse.Namespace) -> int:
     setup = research_errors(lambda: prepare_backtest(settings, args.data, args.start, args.end))
     bars = setup.bars
     result = run_backtest(bars, settings, args.start, args.end)
-    print(render(result))
+    with text_beside_json(args.json):
+        print(render(result))
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(result_json(result), fh, indent=2, ensure_ascii=False)
-        print(f"json: {args.json}")
+        write_json_out(args.json, json.dumps(result_json(result), indent=2, ensure_ascii=False))
+    with text_beside_json(args.json):
+        return _report(args, result, bars)
+
+
+def _report(args: argparse.Namespace, result: BacktestResult, bars: Any) -> int:
     if args.report is not None:
         try:
             from strategy.backtest.report import write_backtest_report

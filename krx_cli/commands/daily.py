@@ -17,10 +17,13 @@ from krx_cli.commands._common import (
     EXIT_BLOCKED,
     EXIT_FAILURE,
     EXIT_USAGE,
+    JSON_STDOUT,
     add_data_dir,
     add_data_source,
+    add_json_out,
     safe_console,
     use_color,
+    write_json_out,
 )
 
 if TYPE_CHECKING:
@@ -44,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_data_source(p)
     add_data_dir(p)
-    p.add_argument("--json", action="store_true", help="print the summary JSON instead")
+    add_json_out(p, "the ops summary")
     p.set_defaults(handler=run)
 
 
@@ -102,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         store = Store(paths)
 
         def render(summary: OpsSummary, plan: OrderPlan | None) -> str:
-            if args.json:
+            if args.json == JSON_STDOUT:
                 return summary.model_dump_json(indent=2)
             portfolio, settings = _state(store)
             return render_cycle(summary, plan, portfolio=portfolio, settings=settings,
@@ -123,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"krx daily: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     print(result.text)
-    if root is not None and args.data_dir is None and not args.json:
+    if args.json not in (None, JSON_STDOUT):
+        write_json_out(args.json, result.summary.model_dump_json(indent=2))
+    if root is not None and args.data_dir is None and args.json != JSON_STDOUT:
         print(f"(demo data root: {root})")
     return result.exit_code

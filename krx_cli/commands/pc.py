@@ -1,5 +1,8 @@
 """`krx pc ...`: the PC control plane (`serve`, `tunnel`, `start|stop|status`, `pull`, `push`,
-`submit`). Configuration: `KRX_PC_*` variables and an optional `--env-file pc.env`."""
+`submit`). Configuration: `KRX_PC_*` variables and an env file: `--env-file FILE`, else
+`$KRX_PC_ENV_FILE`, else `pc.env` in the checkout (`pc_backend.config.env_file_for`), so
+`stop`, `status` and `pull` find what `scripts/start.*` started without flags. `serve` (what
+`start` and `krx demo` spawn) reads only the `--env-file` it is given."""
 
 from __future__ import annotations
 
@@ -14,9 +17,12 @@ from pc_cockpit.server import cockpit_command
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, *, search: bool = True) -> None:
     p.add_argument("--env-file", type=Path, default=None,
-                   help="pc.env with KRX_PC_* settings (see deploy/pc.env.example)")
+                   help="pc.env with KRX_PC_* settings (see deploy/pc.env.example)"
+                   + ("; default $KRX_PC_ENV_FILE, else pc.env in the checkout" if search
+                      else "; serve reads no other"))
+    p.set_defaults(search_env_file=search)
     p.add_argument("--workspace", type=Path, default=None,
                    help="workspace directory (default $KRX_PC_WORKSPACE or "
                         "~/.krx-alertor/workspace)")
@@ -28,13 +34,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     verbs.required = True
 
     serve = verbs.add_parser("serve", help=f"run the PC backend (FastAPI, 127.0.0.1:{PC_PORT})")
-    _common(serve)
+    _common(serve, search=False)
     serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help=f"port (default {PC_PORT})")
     serve.add_argument("--direct", default=None, metavar="URL",
                        help="reach OCI at URL without SSH (demo, VPN)")
     serve.add_argument("--allow-remote", action="store_true", default=None,
                        help="allow a non-loopback --host (not recommended)")
+    serve.add_argument("--trust-on-first-use", action="store_true", default=None,
+                       help="accept and record OCI's host key if known_hosts has none")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
     serve.set_defaults(handler=run_serve)
@@ -54,7 +62,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="do not open a browser")
     start.add_argument("--no-cockpit", dest="cockpit", action="store_false",
                        help="start the backend only")
-    start.add_argument("--cockpit-port", type=int, default=COCKPIT_PORT)
+    start.add_argument("--cockpit-port", type=int, default=None,
+                       help=f"cockpit port (default $KRX_PC_COCKPIT_PORT or {COCKPIT_PORT})")
+    start.add_argument("--trust-on-first-use", action="store_true",
+                       help="accept and record OCI's host key if known_hosts has none "
+                            "(first start only)")
     start.add_argument("--timeout", type=float, default=90.0,
                        help="seconds to wait for each health check (default 90)")
     start.set_defaults(handler=run_start)
@@ -92,16 +104,18 @@ def load(args: argparse.Namespace, **extra: Any) -> Any:
     """PcConfig from env, --env-file and flags; prints the problem and returns None if unusable."""
     from pydantic import ValidationError
 
-    from pc_backend.config import ConfigError, load_config
+    from pc_backend.config import ConfigError, env_file_for, load_config
 
     try:
+        if getattr(args, "search_env_file", False):
+            args.env_file = env_file_for(args.env_file)
         return load_config(getattr(args, "env_file", None),
                            workspace=getattr(args, "workspace", None), **extra)
-    except ConfigError as exc:
-        print(f"krx pc: {exc}", file=sys.stderr)
-    except ValidationError as exc:
+    except ValidationError as exc:  # before ValueError, which it is
         err = exc.errors()[0]
         print(f"krx pc: KRX_PC_{str(err['loc'][0]).upper()}: {err['msg']}", file=sys.stderr)
+    except (ConfigError, ValueError) as exc:  # ValueError: a variable in KRX_PC_ENV_FILE
+        print(f"krx pc: {exc}", file=sys.stderr)
     return None
 
 
@@ -116,7 +130,8 @@ def run_serve(args: argparse.Namespace) -> int:
     from pc_backend.workspace import WorkspaceError
 
     config = load(args, host=args.host, port=args.port, oci_url=args.direct,
-                  allow_remote=args.allow_remote)
+                  allow_remote=args.allow_remote,
+                  ssh_trust_on_first_use=args.trust_on_first_use)
     if config is None:
         return EXIT_USAGE
     logging.basicConfig(level=args.log_level.upper(),
@@ -186,44 +201,38 @@ def run_tunnel(args: argparse.Namespace) -> int:
 def _launcher(args: argparse.Namespace, config: Any) -> Any:
     from pc_backend.launcher import Launcher
 
-    return Launcher(config, env_file=args.env_file,
-                    cockpit_port=getattr(args, "cockpit_port", COCKPIT_PORT),
-                    cockpit_command=cockpit_command)
+    return Launcher(config, env_file=args.env_file, cockpit_command=cockpit_command)
 
 
 def run_start(args: argparse.Namespace) -> int:
     from pc_backend.launcher import LaunchError
 
-    config = load(args, oci_url=args.direct)
+    config = load(args, oci_url=args.direct, cockpit_port=args.cockpit_port)
     if config is None:
         return EXIT_USAGE
     try:
-        running = _launcher(args, config).start(direct=args.direct, cockpit=args.cockpit,
-                                                browser=args.browser, timeout=args.timeout)
+        running = _launcher(args, config).start(
+            direct=args.direct, cockpit=args.cockpit, browser=args.browser,
+            timeout=args.timeout, trust_on_first_use=args.trust_on_first_use)
     except LaunchError as exc:
         print(f"krx pc start: {exc}", file=sys.stderr)
         return EXIT_FAIL
-    print(f"running: {', '.join(sorted(running))}; stop with: krx pc stop")
-    print(f"tunnel: {_tunnel_state(_launcher(args, config))}")
+    print(f"running: {', '.join(sorted(running))}; stop with: {_verb_line('stop', args)}")
     return EXIT_OK
 
 
-def _tunnel_state(launcher: Any, wait_s: float = 15.0) -> str:
-    """The tunnel state once it is UP/DIRECT, or what it is after `wait_s` (with the reason)."""
-    import time
+def _verb_line(verb: str, args: argparse.Namespace) -> str:
+    """`krx pc VERB` with the flags it needs to find what this run used (none by default)."""
+    from pc_backend.config import env_file_for
 
-    deadline = time.monotonic() + wait_s
-    text = "unknown"
-    while True:
-        pc = launcher.status().get("backend", {}).get("pc")
-        if isinstance(pc, dict):
-            t = pc["tunnel"]
-            text = t["state"] + (f" — {t['last_error']}" if t.get("last_error") else "")
-            if t["state"] in ("UP", "DIRECT", "DOWN"):
-                return text
-        if time.monotonic() > deadline:
-            return f"{text} (still trying; see krx pc status)"
-        time.sleep(0.25)
+    line = f"krx pc {verb}"
+    default = env_file_for(None)
+    if args.env_file is not None and (default is None
+                                      or default.resolve() != args.env_file.resolve()):
+        line += f" --env-file {args.env_file}"
+    if args.workspace is not None:
+        line += f" --workspace {args.workspace}"
+    return line
 
 
 def run_stop(args: argparse.Namespace) -> int:

@@ -1,5 +1,10 @@
 """`krx replay`: run a session range end to end through OCI's own code on a replay data root
-(cycle → ticket → fill → next cycle) and compare the result with `run_backtest`."""
+(cycle → ticket → fill → next cycle) and compare the result with `run_backtest`.
+
+`krx replay init --data-dir DIR [--set K=V ...]` only creates an empty replay root (settings,
+portfolio with the initial cash, the replay marker; no cycle run), ready for
+`krx oci serve --data-dir DIR`, whose `POST /api/v1/ops/cycle {"asof": ...}` then replays the
+sessions one at a time."""
 
 from __future__ import annotations
 
@@ -25,17 +30,58 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="replay sessions through the cycle, tickets and fills on a replay data root, "
              "then compare with the backtest")
     add_data_source(p, default=None)
-    add_window(p)
+    add_window(p, required=False)
+    _root_args(p, data_dir_help="the replay data root to create (a new or empty directory; "
+                                "default a temporary one)")
+    p.set_defaults(handler=run)
+    verbs = p.add_subparsers(dest="replay_command", metavar="VERB")
+    init = verbs.add_parser(
+        "init", help="create an empty replay root ready to serve (krx oci serve --data-dir "
+                     "DIR); no cycle is run")
+    _root_args(init, data_dir_help="the replay root to create (a new or empty directory)",
+               data_dir_required=True)
+    add_data_source(init, default="demo")
+    init.set_defaults(handler=run_init)
+
+
+def _root_args(p: argparse.ArgumentParser, *, data_dir_help: str,
+               data_dir_required: bool = False) -> None:
+    """What a replay root is made of: settings, --set, the execution mode, the directory."""
     add_settings_args(p)
     p.add_argument("--set", action="append", default=[], metavar="K=V",
                    help="a StrategyParams field, e.g. --set rsi_period=14 (repeatable)")
     p.add_argument("--mode", choices=["DRY_RUN", "MANUAL"], default="DRY_RUN",
                    help="execution mode: DRY_RUN paper fills, or MANUAL with the operator's "
                         "fills at the next open recorded as fills (default DRY_RUN)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="the replay data root to create (a new or empty directory; default "
-                        "a temporary one)")
-    p.set_defaults(handler=run)
+    p.add_argument("--data-dir", type=Path, default=None, required=data_dir_required,
+                   help=data_dir_help)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    return guarded("replay init", _run_init, args, ValueError)
+
+
+def _run_init(args: argparse.Namespace) -> int:
+    from oci_backend.paths import data_paths
+    from oci_backend.replay_root import create_replay_root
+
+    root: Path = args.data_dir
+    _require_empty(root)
+    settings = _settings(args)
+    label = f"krx replay init {args.mode} " + " ".join(args.set)
+    store = create_replay_root(data_paths(root), label=label.strip(), data_spec=args.data,
+                               settings=settings)
+    print(f"replay root: {root} (revision {store.revision()}, {args.mode}, cash "
+          f"{settings.strategy.initial_capital:,.0f} KRW)")
+    print(f"serve it:    krx oci serve --data-dir {root} --data {args.data}")
+    print('replay a day: POST /api/v1/ops/cycle {"asof": "YYYY-MM-DD"}')
+    return 0
+
+
+def _require_empty(root: Path) -> None:
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise CommandError(f"--data-dir {root} is not empty: a replay root needs a new or "
+                           "empty directory")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,13 +122,18 @@ def _run(args: argparse.Namespace) -> int:
 
     if not args.data:
         raise CommandError("--data is required (e.g. csv:data/krx/daily)")
+    missing = [flag for flag, value in (("--start", args.start), ("--end", args.end))
+               if value is None]
+    if missing:
+        raise CommandError(f"{' and '.join(missing)} required (YYYY-MM-DD), or `krx replay "
+                           "init --data-dir DIR` for an empty replay root")
     if args.end < args.start:
         raise CommandError(f"--end {args.end} is before --start {args.start}")
     settings = _settings(args)
     bars = load_bars(args.data, settings, args.end)
+    if args.data_dir is not None:
+        _require_empty(args.data_dir)
     root = args.data_dir or Path(tempfile.mkdtemp(prefix="krx-replay-"))
-    if args.data_dir is not None and root.exists() and any(root.iterdir()):
-        raise CommandError(f"--data-dir {root} is not empty: a replay needs a new data root")
     label = f"{args.mode} {args.start}..{args.end} " + " ".join(args.set)
     store = create_replay_root(data_paths(root), label=label.strip(), data_spec=args.data,
                                settings=settings, start=args.start, end=args.end)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+from typing import Any
 
 from krx_cli.commands._common import (
     add_data_source,
     add_grid_args,
+    add_json_out,
     add_report_args,
     add_settings_args,
     add_window,
@@ -19,6 +20,8 @@ from krx_cli.commands._common import (
     print_table,
     research_errors,
     show_progress,
+    text_beside_json,
+    write_json_out,
 )
 
 
@@ -40,13 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="drop a last test window shorter than this (default 20)",
     )
     add_report_args(p)
-    p.add_argument(
-        "--json",
-        type=Path,
-        default=None,
-        dest="json_out",
-        help="write the result (windows, gap, stitched OOS equity) as JSON here",
-    )
+    add_json_out(p, "the result (windows, gap, stitched OOS equity)", dest="json_out")
     p.set_defaults(handler=run)
 
 
@@ -61,13 +58,26 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from strategy.backtest.report import write_walkforward_report
     from strategy.backtest.serialize import walkforward_model
-    from strategy.backtest.walkforward import run_walkforward, window_notes
     from strategy.research import prepare_grid_run
 
     grid = load_grid(args)
     setup = research_errors(lambda: prepare_grid_run(
         load_settings(args), args.data, args.start, args.end, grid=grid,
         objective=args.objective))
+    with text_beside_json(args.json_out):
+        wf = _run_and_print(args, grid, setup)
+    if args.json_out is not None:
+        write_json_out(args.json_out, json.dumps(
+            walkforward_model(wf).model_dump(mode="json"), indent=2, ensure_ascii=False))
+    if args.report is not None:
+        with text_beside_json(args.json_out):
+            print(f"report: {write_walkforward_report(wf, args.report, plotly=args.report_plotly)}")
+    return 0
+
+
+def _run_and_print(args: argparse.Namespace, grid: Any, setup: Any) -> Any:
+    from strategy.backtest.walkforward import run_walkforward, window_notes
+
     with parallel_context(args):
         wf = run_walkforward(
             setup.bars,
@@ -110,12 +120,4 @@ def _run(args: argparse.Namespace) -> int:
         f"stitched OOS: total return {m['total_return']:.2%}  CAGR {m['cagr']:.2%}  "
         f"MDD {m['mdd']:.2%}  Sharpe {m['sharpe']:.3f}"
     )
-    if args.json_out is not None:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.json_out, "w", encoding="utf-8") as fh:
-            json.dump(walkforward_model(wf).model_dump(mode="json"), fh, indent=2,
-                      ensure_ascii=False)
-        print(f"json: {args.json_out}")
-    if args.report is not None:
-        print(f"report: {write_walkforward_report(wf, args.report, plotly=args.report_plotly)}")
-    return 0
+    return wf

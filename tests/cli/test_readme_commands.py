@@ -9,6 +9,7 @@ stopped by its PID.
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -40,6 +41,7 @@ def _port_free(port: int) -> bool:
 
 
 @pytest.mark.integration
+@pytest.mark.timeout(900)  # every research command of the README, on a shared box
 def test_readme_everyday_commands_run_as_written_from_a_fresh_root(tmp_path):
     commands = everyday_commands()
     assert any(c.startswith(".venv/bin/krx daily") for c in commands)
@@ -64,7 +66,7 @@ def test_readme_everyday_commands_run_as_written_from_a_fresh_root(tmp_path):
         else:
             lines.append(f'{{ {cmd}\n}} >out{n}.txt 2>&1; echo "::rc {n} $?"')
     proc = subprocess.run(["bash", "-c", "\n".join(lines)], cwd=work, capture_output=True,
-                          text=True, timeout=240)
+                          text=True, timeout=900)  # ~2 min alone; a shared box is slower
     rcs = {int(n): int(rc) for n, rc in re.findall(r"::rc (\d+) (\d+)", proc.stdout)}
     expected = {}
     for n, full in enumerate(commands):
@@ -73,7 +75,7 @@ def test_readme_everyday_commands_run_as_written_from_a_fresh_root(tmp_path):
             continue
         # the demo is a WARN (synthetic data); --json on a fresh clone is BLOCKED (no live
         # provider) or a holiday: both 2 by the exit-code table; everything else is 0
-        expected[n] = 2 if ("--data demo" in cmd or cmd.endswith("daily --json")) else 0
+        expected[n] = 2 if ("--data demo" in cmd or cmd.endswith("daily --json -")) else 0
     def out(n: int) -> str:
         f = work / f"out{n}.txt"
         return f.read_text(encoding="utf-8") if f.exists() else ""
@@ -83,12 +85,27 @@ def test_readme_everyday_commands_run_as_written_from_a_fresh_root(tmp_path):
     # what each produced, from the fresh root
     replay = next(n for n, c in enumerate(commands) if "--asof 2025-12-29" in c)
     assert "지정가" in out(replay) and "2025-12-30" in out(replay)
-    dated = root / "reports" / "ops" / "summary" / "ops_summary_20251229.json"
+    # the replay has its own root: the live root never becomes a replay root (issue 16)
+    assert not (root / "state" / "replay.json").exists()
+    assert (work / "replay-root" / "state" / "replay.json").exists()  # krx replay init
+    dated = (work / "replay-1229" / "reports" / "ops" / "summary" /
+             "ops_summary_20251229.json")
     assert OpsSummary.model_validate_json(dated.read_bytes()).asof.isoformat() == "2025-12-29"
     assert (root / "state" / "demo" / "reports" / "ops" / "summary" /
             "ops_summary_latest.json").exists()
     json_n = next(n for n, c in enumerate(commands)
-                  if c.split(" #")[0].strip().endswith("daily --json"))
+                  if c.split(" #")[0].strip().endswith("daily --json -"))
     OpsSummary.model_validate_json(out(json_n))
+    assert "metrics" in json.loads((work / "bt.json").read_text(encoding="utf-8"))
     for name in ("bt.html", "sweep.html"):
         assert (work / name).stat().st_size > 100_000
+
+
+def test_readme_replays_have_their_own_data_dir_and_json_is_one_convention() -> None:
+    """Issue 16: no README command turns the checkout into a replay root; `--json` takes a
+    PATH or `-` everywhere."""
+    for cmd in everyday_commands():
+        if "--replay" in cmd or " replay init" in cmd:
+            assert "--data-dir" in cmd, cmd
+        if "--json" in cmd:
+            assert re.search(r"--json (-|\S+\.json)(\s|$)", cmd.split(" #")[0] + " "), cmd

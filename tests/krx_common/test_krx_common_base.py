@@ -200,3 +200,27 @@ def test_oci_http_passes_error_bodies_through_and_parses_answers(server: str) ->
         assert parse_model(EmergencyStop, raise_for_error(client.get("/stop"))).on is False
         with pytest.raises(OciProtocolError, match="not a EmergencyStop"):
             parse_model(EmergencyStop, client.get("/not-a-stop"))
+
+
+def test_procs_rotate_log_keeps_the_previous_run_and_tail_shows_only_this_run(
+    tmp_path, monkeypatch,
+) -> None:
+    from krx_common import procs
+
+    log = tmp_path / "backend.log"
+    log.write_text("old 1\nold 2\n", encoding="utf-8")
+    assert procs.rotate_log(log) == 0
+    assert (tmp_path / "backend.log.1").read_text(encoding="utf-8") == "old 1\nold 2\n"
+    assert not log.exists()
+    # a log that cannot be moved (Windows: held open): this run starts at its old end
+    log.write_text("old 3\n", encoding="utf-8")
+
+    def held(*_: object) -> None:
+        raise PermissionError("in use")
+
+    monkeypatch.setattr(procs.os, "replace", held)
+    since = procs.rotate_log(log)
+    assert since == len(b"old 3\n")
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write("new 1\nnew 2\n")
+    assert procs.log_tail(log, since=since) == "new 1\nnew 2"

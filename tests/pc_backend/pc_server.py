@@ -53,8 +53,9 @@ PcFactory = Callable[..., PcServer]
 
 
 def pc_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a test PC backend: no inherited KRX_PC_* settings."""
+    """The environment of a test PC backend: no inherited KRX_PC_* settings, no env file."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KRX_PC_", "KRX_OCI_"))}
+    env["KRX_PC_ENV_FILE"] = ""  # never the pc.env of this checkout (a developer's own)
     env.update(extra or {})
     return env
 

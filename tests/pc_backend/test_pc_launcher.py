@@ -142,18 +142,53 @@ _LABEL_USE = re.compile(r"(?i)\b(?:goto|call)\s+:?([A-Za-z_][\w.-]*)")
 _LABEL_DEF = re.compile(r"(?m)^:([A-Za-z_][\w.-]*)\s*$")
 
 
-@pytest.mark.parametrize("name", ["start", "stop", "connect_oci"])
+@pytest.mark.parametrize("name", ["start", "stop", "connect_oci", "_pc_common"])
 def test_scripts_bat_crlf_chcp_venv_and_labels(name: str) -> None:
     raw = (SCRIPTS / f"{name}.bat").read_bytes()
-    assert raw.count(b"\n") == raw.count(b"\r\n") > 10, "every line ends with CRLF"
+    assert raw.count(b"\n") == raw.count(b"\r\n") > 5, "every line ends with CRLF"
     text = raw.decode("utf-8")
-    assert "chcp 65001" in text and ".venv\\Scripts\\python.exe" in text
-    assert "python.org" in text and "docs\\pc-install.md" in text
     used = {m.lower() for m in _LABEL_USE.findall(text)} - {"eof"}
     defined = {m.lower() for m in _LABEL_DEF.findall(text.replace("\r\n", "\n"))}
-    assert used and used <= defined, used - defined
-    verb = {"start": "pc start", "stop": "pc stop", "connect_oci": "pc tunnel"}[name]
-    assert f"krx_cli.main {verb}" in text
+    assert used <= defined, used - defined
+    if name == "_pc_common":
+        assert "chcp 65001" in text and ".venv\\Scripts\\python.exe" in text
+        assert "python.org" in text and "docs\\pc-install.md" in text
+        assert "krx_cli.main pc %KRXA_VERB%" in text and used
+        return
+    verb = {"start": "start", "stop": "stop", "connect_oci": "tunnel"}[name]
+    assert f'set "KRXA_VERB={verb}"' in text
+    assert 'call "%~dp0_pc_common.bat" %*' in text
+    assert "endlocal & exit /b %errorlevel%" in text  # the launcher's exit code, unchanged
+
+
+def _bat_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.replace("\r\n", "\n").splitlines()
+            if line.strip() and not line.strip().lower().startswith("rem ")]
+
+
+def test_scripts_bat_exit_code_is_the_launchers_and_nothing_says_running() -> None:
+    """Static (no cmd.exe here): start.bat reports success only through the launcher's exit
+    code (0 only after every health check), never by an `echo` of its own."""
+    lines = _bat_lines((SCRIPTS / "_pc_common.bat").read_text(encoding="utf-8"))
+    run = next(i for i, line in enumerate(lines) if "-m krx_cli.main pc" in line)
+    assert lines[run + 1] == 'set "RC=%errorlevel%"'
+    assert lines[run + 2] == 'if "%RC%"=="0" exit /b 0'
+    assert "exit /b %RC%" in lines[run + 3:lines.index(":novenv")]
+    assert not any("running" in line.lower() for line in lines if line.startswith("echo"))
+
+
+def test_scripts_bat_python_check_runs_python_not_just_where() -> None:
+    """`where python` also finds the Microsoft Store alias: python is run first (version
+    check), and the WindowsApps alias gets its own advice."""
+    lines = _bat_lines((SCRIPTS / "_pc_common.bat").read_text(encoding="utf-8"))
+    novenv = lines[lines.index(":novenv"):]
+    check = next(i for i, line in enumerate(novenv) if line.startswith("python -c"))
+    assert "sys.version_info >= (3, 11)" in novenv[check]
+    where = next(i for i, line in enumerate(novenv) if line.startswith("where python"))
+    assert check < where and 'findstr /i /l /c:"WindowsApps"' in novenv[where]
+    assert novenv[where + 1] == "if not errorlevel 1 goto :storealias"
+    alias = "\n".join(novenv[novenv.index(":storealias"):novenv.index(":nopython")])
+    assert "Microsoft Store alias" in alias and "App execution aliases" in alias
 
 
 @pytest.mark.parametrize("name", ["start", "stop", "connect_oci"])

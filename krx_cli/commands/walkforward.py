@@ -7,17 +7,13 @@ import json
 from pathlib import Path
 
 from krx_cli.commands._common import (
-    add_data_source,
-    add_grid_args,
+    add_grid_run_args,
     add_report_args,
-    add_settings_args,
-    add_window,
     guarded,
     load_grid,
-    load_settings,
     parallel_context,
+    prepare_grid_setup,
     print_table,
-    research_errors,
     show_progress,
 )
 
@@ -26,10 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "walkforward", help="walk-forward validation: sweep each train window, test the best"
     )
-    add_data_source(p)
-    add_settings_args(p)
-    add_window(p)
-    add_grid_args(p)
+    add_grid_run_args(p)
     p.add_argument("--train-months", type=int, default=24, help="train window (default 24)")
     p.add_argument("--test-months", type=int, default=6, help="test window (default 6)")
     p.add_argument("--step-months", type=int, default=6, help="window step (default 6)")
@@ -62,12 +55,9 @@ def _run(args: argparse.Namespace) -> int:
     from strategy.backtest.report import write_walkforward_report
     from strategy.backtest.serialize import walkforward_model
     from strategy.backtest.walkforward import run_walkforward, window_notes
-    from strategy.research import prepare_grid_run
 
     grid = load_grid(args)
-    setup = research_errors(lambda: prepare_grid_run(
-        load_settings(args), args.data, args.start, args.end, grid=grid,
-        objective=args.objective))
+    setup = prepare_grid_setup(args, grid)
     with parallel_context(args):
         wf = run_walkforward(
             setup.bars,

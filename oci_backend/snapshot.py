@@ -24,11 +24,13 @@ from pydantic import TypeAdapter
 
 from contracts.audit import AuditEntry
 from contracts.common import KstDatetime, now_kst
+from contracts.ops import DailyOpsStatus
 from contracts.plan import OrderPlan
 from contracts.summary import OpsSummary
 from contracts.sync import EmergencyStop, SyncSnapshot
 from contracts.ticket import TicketRecord
 from krx_common.atomic import read_model
+from oci_backend.daily_ops import last_status
 from oci_backend.paths import TICKET_BOXES
 from oci_backend.store import Store, public_settings
 from oci_backend.tickets import list_tickets
@@ -138,6 +140,16 @@ class _State:
 
 
 @dataclass(frozen=True)
+class StateDirFlags:
+    """What the names in `state/` say: a replay root, a journal not applied yet, and how
+    many journals `Store.recover` refused and kept aside."""
+
+    replay: bool
+    journal_pending: bool
+    refused_journals: int
+
+
+@dataclass(frozen=True)
 class _SummaryPart:
     summary: OpsSummary | None
     json: str
@@ -201,16 +213,45 @@ class SnapshotReader:
         self._cache.may_load("plan")
         return load()[1]
 
+    def _stop(self) -> tuple[EmergencyStop, str]:
+        def load() -> tuple[EmergencyStop, str]:
+            stop = self.store.stop_in_force()
+            return stop, stop.model_dump_json()
+
+        return self._cache.get("stop", (self.store.paths.emergency_stop,), load)
+
     def _stop_json(self) -> str:
-        path = self.store.paths.emergency_stop
-
-        def load() -> str:
-            return self.store.stop_in_force().model_dump_json()
-
-        return self._cache.get("stop", (path,), load)
+        return self._stop()[1]
 
     def emergency_stop(self) -> EmergencyStop:
-        return EmergencyStop.model_validate_json(self._stop_json())
+        """The stop in force (`Store.stop_in_force`; shared: callers must not modify it)."""
+        return self._stop()[0]
+
+    def daily_ops(self) -> DailyOpsStatus | None:
+        """How the last daily_ops run ended (`daily_ops.last_status`; shared)."""
+        return self._cache.get("daily_ops", (self.store.paths.daily_ops,),
+                               lambda: last_status(self.store))
+
+    def state_dir_flags(self) -> StateDirFlags:
+        """The replay marker, a pending journal and refused journals in `state/`. Each is
+        created, renamed or removed there, which changes the directory's signature, so one
+        stat of the directory answers all three while nothing changed."""
+        paths = self.store.paths
+
+        def load() -> StateDirFlags:
+            return StateDirFlags(replay=paths.is_replay, journal_pending=paths.journal.exists(),
+                                 refused_journals=len(self.store.refused_journals()))
+
+        return self._cache.get("state_dir", (paths.state_dir,), load)
+
+    def if_cached(self, answer: Callable[[], T]) -> T | None:
+        """`answer()` when everything it asks of this reader is cached and unchanged (stat
+        calls only, cheap enough for the event loop), else None: then call it in a thread."""
+        with self._cache.hits_only():
+            try:
+                return answer()
+            except CacheMiss:
+                return None
 
     def _tickets_json(self) -> str:
         # Every ticket write is a rename into (or out of) one of these directories.
@@ -229,13 +270,8 @@ class SnapshotReader:
         return self._cache.get("audit", (self.store.paths.audit,), load)
 
     def cached_snapshot_json(self) -> tuple[int, bytes] | None:
-        """`snapshot_json()` when every part is cached and its files are unchanged (stat calls
-        only, cheap enough for the event loop), else None: then read it in a thread."""
-        with self._cache.hits_only():
-            try:
-                return self.snapshot_json()
-            except CacheMiss:
-                return None
+        """`snapshot_json()` when every part is cached (`if_cached`), else None."""
+        return self.if_cached(self.snapshot_json)
 
     def snapshot_json(self) -> tuple[int, bytes]:
         """(revision, the JSON of a `SyncSnapshot`), field for field what

@@ -25,10 +25,10 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -56,6 +56,7 @@ _MODELS: dict[str, type[BaseModel]] = {"portfolio": Portfolio, "settings": Setti
 _CONFLICTS = TypeAdapter(list[Conflict])
 
 log = logging.getLogger("krx.pc")
+T = TypeVar("T")
 
 # The way out of a damaged file, by owner: PULL replaces what OCI gives back; the edits and the
 # draft are the operator's, so only the operator discards them.
@@ -80,6 +81,26 @@ def _missing_fields(model_doc: Any, raw: Any, prefix: str = "") -> list[str]:
             out += _missing_fields(value, item, f"{prefix}[{i}]")
     return out
 
+
+
+def _unless_missing(path: Path, fix: str, read: Callable[[Path], T]) -> T | None:
+    """`read(path)`; None when the file does not exist; any other OS error makes the file
+    `WorkspaceCorrupt`, naming it and the way out (`fix`)."""
+    try:
+        return read(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise WorkspaceCorrupt(f"{path}: cannot be read ({exc.strerror}); {fix}",
+                               path=str(path)) from None
+
+
+def _validated(path: Path, model: type[Any], raw: Any, fix: str) -> Any:
+    """`raw` (the JSON of `path`) as `model`; invalid is `WorkspaceCorrupt` naming the field."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise WorkspaceCorrupt(f"{path}: {first_error(exc)}; {fix}", path=str(path)) from None
 
 class WorkspaceError(Exception):
     """A workspace problem (`field` names the input at fault, `extra` adds details); its HTTP
@@ -207,13 +228,9 @@ class Workspace:
     # the files PULL owns: snapshot.json and workspace.json, which OCI gives back).
     def _read_json(self, path: Path, fix: str) -> Any:
         """The parsed JSON at `path`, None when the file does not exist."""
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
+        data = _unless_missing(path, fix, Path.read_bytes)
+        if data is None:
             return None
-        except OSError as exc:
-            raise WorkspaceCorrupt(f"{path}: cannot be read ({exc.strerror}); {fix}",
-                                   path=str(path)) from None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -227,25 +244,15 @@ class Workspace:
 
     def _read_model(self, path: Path, model: type[Any], fix: str) -> Any:
         raw = self._read_json(path, fix)
-        if raw is None:
-            return None
-        try:
-            return model.model_validate(raw)
-        except ValidationError as exc:
-            raise WorkspaceCorrupt(f"{path}: {first_error(exc)}; {fix}",
-                                   path=str(path)) from None
+        return None if raw is None else _validated(path, model, raw, fix)
 
     def _snapshot_doc(self) -> dict[str, Any] | None:
         """snapshot.json as JSON, validated as a `SyncSnapshot` (None when nothing was pulled);
         the validation is cached by the file's identity, size and mtime."""
         path = self.snapshot_path
-        try:
-            st = path.stat()
-        except FileNotFoundError:
+        st = _unless_missing(path, _FIX_SNAPSHOT, Path.stat)
+        if st is None:
             return None
-        except OSError as exc:
-            raise WorkspaceCorrupt(f"{path}: cannot be read ({exc.strerror}); {_FIX_SNAPSHOT}",
-                                   path=str(path)) from None
         key = (st.st_ino, st.st_size, st.st_mtime_ns)
         cached = self._snapshot_cache
         if cached is not None and cached[0] == key:
@@ -253,11 +260,7 @@ class Workspace:
         raw = self._read_json(path, _FIX_SNAPSHOT)
         if raw is None:
             return None
-        try:
-            SyncSnapshot.model_validate(raw)
-        except ValidationError as exc:
-            raise WorkspaceCorrupt(f"{path}: {first_error(exc)}; {_FIX_SNAPSHOT}",
-                                   path=str(path)) from None
+        _validated(path, SyncSnapshot, raw, _FIX_SNAPSHOT)
         self._snapshot_cache = (key, raw)
         return raw
 

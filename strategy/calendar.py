@@ -17,7 +17,7 @@ import importlib.metadata
 import os
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +43,7 @@ CALENDAR_END = date(2035, 12, 31)
 DEFAULT_SETTLE = timedelta(minutes=10)
 
 _DAY = np.timedelta64(1, "D")
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 class CalendarRangeError(ValueError):
@@ -57,6 +58,12 @@ class NotASession(ValueError):
 class _Xkrx:
     sessions: np.ndarray  # datetime64[D], sorted
     closes_utc: np.ndarray  # datetime64[ns], UTC, aligned with sessions
+    # The sessions as date ordinals: `is_session` is a set lookup (asked on every /health).
+    ordinals: frozenset[int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        days = self.sessions.astype("datetime64[D]").astype(np.int64)
+        object.__setattr__(self, "ordinals", frozenset((days + _EPOCH_ORDINAL).tolist()))
 
 
 def calendar_cache_path() -> Path:
@@ -130,6 +137,11 @@ def load_calendar() -> None:
 
 
 def _d64(d: date) -> np.datetime64:
+    _check_range(d)
+    return np.datetime64(d, "D")
+
+
+def _check_range(d: date) -> None:
     if isinstance(d, datetime):
         raise TypeError(f"expected a date, got a datetime {d!r}; pass d.date() or use KST")
     if not CALENDAR_START <= d <= CALENDAR_END:
@@ -138,7 +150,6 @@ def _d64(d: date) -> np.datetime64:
             "sessions cannot be checked, so nothing is planned; extend CALENDAR_END in "
             "strategy/calendar.py (and upgrade exchange_calendars for new holidays)"
         )
-    return np.datetime64(d, "D")
 
 
 def _to_date(d64: np.datetime64) -> date:
@@ -149,10 +160,8 @@ def _to_date(d64: np.datetime64) -> date:
 
 def is_session(d: date) -> bool:
     """True when `d` is an XKRX trading session."""
-    cal = _xkrx()
-    x = _d64(d)
-    i = int(np.searchsorted(cal.sessions, x))
-    return i < len(cal.sessions) and cal.sessions[i] == x
+    _check_range(d)
+    return d.toordinal() in _xkrx().ordinals
 
 
 def next_session(d: date) -> date:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from contracts.settings import Settings
+    from strategy.research import ResearchSetup
 
 T = TypeVar("T")
 
@@ -126,6 +127,14 @@ def add_settings_args(p: argparse.ArgumentParser) -> None:
         help=f"comma-separated tickers (default: {DEFAULT_UNIVERSE_HELP})",
     )
     p.add_argument("--benchmark", default=None, help="regime benchmark (default 069500)")
+
+
+def add_grid_run_args(p: argparse.ArgumentParser) -> None:
+    """What `krx sweep` and `krx walkforward` share: data source, settings, window, grid."""
+    add_data_source(p)
+    add_settings_args(p)
+    add_window(p)
+    add_grid_args(p)
 
 
 def add_grid_args(p: argparse.ArgumentParser) -> None:
@@ -265,6 +274,16 @@ def research_errors(call: Callable[[], T]) -> T:
         raise CommandError(str(exc)) from None
     except DataSpecError as exc:
         raise CommandError(f"--data {exc}") from None
+
+
+def prepare_grid_setup(args: argparse.Namespace, grid: dict[str, list[Any]]) -> ResearchSetup:
+    """`strategy.research.prepare_grid_run` on the grid commands' options (its errors as
+    `CommandError`): settings, window, objective and grid checked, the bars loaded."""
+    from strategy.research import prepare_grid_run
+
+    return research_errors(lambda: prepare_grid_run(
+        load_settings(args), args.data, args.start, args.end, grid=grid,
+        objective=args.objective))
 
 
 def load_grid(args: argparse.Namespace) -> dict[str, list[Any]]:

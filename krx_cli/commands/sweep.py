@@ -7,27 +7,20 @@ from pathlib import Path
 
 from krx_cli.commands._common import (
     CommandError,
-    add_data_source,
-    add_grid_args,
+    add_grid_run_args,
     add_report_args,
-    add_settings_args,
-    add_window,
     guarded,
     load_grid,
-    load_settings,
     parallel_context,
+    prepare_grid_setup,
     print_table,
-    research_errors,
     show_progress,
 )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="backtest a parameter grid and rank the combinations")
-    add_data_source(p)
-    add_settings_args(p)
-    add_window(p)
-    add_grid_args(p)
+    add_grid_run_args(p)
     p.add_argument(
         "--out",
         type=Path,
@@ -52,7 +45,6 @@ def _run(args: argparse.Namespace) -> int:
     from strategy.backtest.frames import sweep_top_frame
     from strategy.backtest.report import write_sweep_report, write_sweep_results
     from strategy.backtest.sweep import grid_edge_warnings, run_sweep
-    from strategy.research import prepare_grid_run
 
     grid = load_grid(args)
     names = list(grid)
@@ -62,9 +54,7 @@ def _run(args: argparse.Namespace) -> int:
         for flag, name in (("--heatmap-x", hx), ("--heatmap-y", hy)):
             if name not in grid:
                 raise CommandError(f"{flag} {name!r} is not a swept parameter ({', '.join(names)})")
-    setup = research_errors(lambda: prepare_grid_run(
-        load_settings(args), args.data, args.start, args.end, grid=grid,
-        objective=args.objective))
+    setup = prepare_grid_setup(args, grid)
     with parallel_context(args):
         df = run_sweep(
             setup.bars,

@@ -7,18 +7,14 @@ import json
 from typing import Any
 
 from krx_cli.commands._common import (
-    add_data_source,
-    add_grid_args,
+    add_grid_run_args,
     add_json_out,
     add_report_args,
-    add_settings_args,
-    add_window,
     guarded,
     load_grid,
-    load_settings,
     parallel_context,
+    prepare_grid_setup,
     print_table,
-    research_errors,
     show_progress,
     text_beside_json,
     write_json_out,
@@ -29,10 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "walkforward", help="walk-forward validation: sweep each train window, test the best"
     )
-    add_data_source(p)
-    add_settings_args(p)
-    add_window(p)
-    add_grid_args(p)
+    add_grid_run_args(p)
     p.add_argument("--train-months", type=int, default=24, help="train window (default 24)")
     p.add_argument("--test-months", type=int, default=6, help="test window (default 6)")
     p.add_argument("--step-months", type=int, default=6, help="window step (default 6)")
@@ -58,12 +51,9 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from strategy.backtest.report import write_walkforward_report
     from strategy.backtest.serialize import walkforward_model
-    from strategy.research import prepare_grid_run
 
     grid = load_grid(args)
-    setup = research_errors(lambda: prepare_grid_run(
-        load_settings(args), args.data, args.start, args.end, grid=grid,
-        objective=args.objective))
+    setup = prepare_grid_setup(args, grid)
     with text_beside_json(args.json_out):
         wf = _run_and_print(args, grid, setup)
     if args.json_out is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 
+import anyio
 from fastapi import APIRouter
 
 from contracts.common import now_kst
@@ -11,27 +12,39 @@ from contracts.ops import Health, LastCycle
 from contracts.summary import OpsSummary
 from contracts.sync import EmergencyStop
 from krx_common.atomic import CorruptFile, StoreError, remedy
-from oci_backend.daily_ops import last_status
+from oci_backend.config import OciConfig
 from oci_backend.deps import ConfigDep, SnapshotDep
 from oci_backend.morning import missed_morning
-from oci_backend.store import JOURNAL_PENDING, STOP_UNREADABLE, JournalPending, Store
+from oci_backend.snapshot import SnapshotReader, StateDirFlags
+from oci_backend.store import JOURNAL_PENDING, STOP_UNREADABLE, JournalPending
 from strategy.calendar import XKRX
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=Health)
-def health(snapshots: SnapshotDep, config: ConfigDep) -> Health:
+async def health(snapshots: SnapshotDep, config: ConfigDep) -> Health:
     """`ok` with the revision and the latest summary's run time, status and as-of session;
     `degraded` with the error when the state cannot be read, or the data root cannot take
     writes (read-only, not writable, nearly full), or the last cycle was refused because the
     clock is behind the book (CLOCK_SKEW); the process is up regardless.
     `missed_morning` says when no cycle completed by 09:30 KST on today's session."""
+    # Answered on the event loop when every file it reads is cached and unchanged (stat calls
+    # only): a threadpool hop cost more than the answer (the snapshot does the same).
+    answer = snapshots.if_cached(lambda: health_answer(snapshots, config))
+    if answer is None:
+        answer = await anyio.to_thread.run_sync(health_answer, snapshots, config)
+    return answer
+
+
+def health_answer(snapshots: SnapshotReader, config: OciConfig) -> Health:
+    """The `/health` answer from the snapshot reader's cached views of the files."""
     try:
         revision = snapshots.revision()
         summary = snapshots.summary()
         stop = snapshots.emergency_stop()
-        daily_ops = last_status(snapshots.store)
+        daily_ops = snapshots.daily_ops()
+        flags = snapshots.state_dir_flags()
     except StoreError as exc:
         return Health(status="degraded", error=store_error_text(exc))
     except OSError as exc:  # never a 500 with a path: a code and what to do
@@ -42,15 +55,15 @@ def health(snapshots: SnapshotDep, config: ConfigDep) -> Health:
     if summary is not None:
         last = LastCycle(run_at=summary.run_at, asof=summary.asof, status=summary.status,
                          stage=summary.stage, message=summary.message)
-    watch = config.morning_watch and not snapshots.store.paths.is_replay
     missed = None
-    if watch:
+    if config.morning_watch and not flags.replay:
         try:  # the operator's closed dates are no session to miss
             cal = snapshots.calendar()
         except StoreError:
             cal = XKRX
         missed = missed_morning(summary, config.now or now_kst(), cal)
-    problem = state_problem(snapshots.store, stop) or clock_problem(summary)
+    problem = (state_problem(stop, flags) or snapshots.store.storage_problem()
+               or clock_problem(summary))
     return Health(status="degraded" if problem else "ok", revision=revision,
                   last_cycle=last, emergency_stop=stop.on, daily_ops=daily_ops,
                   missed_morning=missed, error=problem)
@@ -73,16 +86,15 @@ def clock_problem(summary: OpsSummary | None) -> str | None:
     return next((r.message for r in risks if r.code == "CLOCK_SKEW"), None)
 
 
-def state_problem(store: Store, stop: EmergencyStop) -> str | None:
+def state_problem(stop: EmergencyStop, flags: StateDirFlags) -> str | None:
     """What makes readable state degraded (a code and what to do; never a path)."""
     if stop.reason.startswith(STOP_UNREADABLE):  # counted as ON: fail closed
         return stop.reason
-    if store.paths.journal.exists():
+    if flags.journal_pending:
         return (f"{JOURNAL_PENDING}: a change was accepted but is not applied yet (its journal "
                 "is durable); it completes at the next write or read once the disk allows")
-    refused = store.refused_journals()
-    if refused:
-        return (f"JOURNAL_REFUSED: {len(refused)} journal(s) failed verification and were kept "
-                "aside in state/ (journal.refused-*.json); nothing was overwritten; look at "
-                "them and remove them")
-    return store.storage_problem()
+    if flags.refused_journals:
+        return (f"JOURNAL_REFUSED: {flags.refused_journals} journal(s) failed verification and "
+                "were kept aside in state/ (journal.refused-*.json); nothing was overwritten; "
+                "look at them and remove them")
+    return None

@@ -8,6 +8,7 @@ import re
 import tempfile
 import threading
 import warnings
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import date
@@ -212,7 +213,37 @@ def write_bars_csv(path: Path, df: pd.DataFrame) -> None:
         _FRAME_CACHE.pop(str(path.resolve()), None)
 
 
-class CsvProvider:
+class PerTickerProvider(ABC):
+    """A provider that reads each ticker's history and keeps the window asked for: the one
+    `load` of the CSV and the live providers."""
+
+    name: str
+
+    @abstractmethod
+    def history(self, ticker: str, end: date, start: date | None) -> pd.DataFrame:
+        """The validated bars of `ticker` (at least [start, end] when it has them)."""
+
+    @abstractmethod
+    def no_bars(self, ticker: str, frame: pd.DataFrame, end: date, start: date | None) -> str:
+        """Why `frame` has no bars in [start, end] (the `MarketDataUnavailable` message)."""
+
+    def load(
+        self, tickers: Sequence[str], end: date, start: date | None = None
+    ) -> dict[str, pd.DataFrame]:
+        """Validated bars per ticker within [start, end]; see `MarketDataProvider.load`."""
+        out: dict[str, pd.DataFrame] = {}
+        for ticker in tickers:
+            check_ticker_code(ticker, self.name)
+            frame = self.history(ticker, end, start)
+            bars = window(frame, end, start)
+            if len(bars) == 0:
+                raise MarketDataUnavailable(ticker, self.name,
+                                            self.no_bars(ticker, frame, end, start))
+            out[ticker] = bars
+        return out
+
+
+class CsvProvider(PerTickerProvider):
     """Bars from a directory of `<code>.csv` files (the format of the shared KRX data)."""
 
     synthetic = False
@@ -225,29 +256,18 @@ class CsvProvider:
         """Where the bars of `ticker` are expected."""
         return self.directory / f"{ticker}.csv"
 
-    def load(
-        self, tickers: Sequence[str], end: date, start: date | None = None
-    ) -> dict[str, pd.DataFrame]:
-        """Validated bars per ticker within [start, end]; see `MarketDataProvider.load`."""
-        out: dict[str, pd.DataFrame] = {}
-        for ticker in tickers:
-            check_ticker_code(ticker, self.name)
-            path = self.path_for(ticker)
-            try:
-                frame = read_bars_csv(path, ticker)
-            except FileNotFoundError:
-                raise MarketDataUnavailable(
-                    ticker,
-                    self.name,
-                    f"file {path} not found (one <code>.csv per ticker, header {CSV_HEADER})",
-                ) from None
-            bars = window(frame, end, start)
-            if len(bars) == 0:
-                first, last = frame.index[0].date(), frame.index[-1].date()
-                raise MarketDataUnavailable(
-                    ticker,
-                    self.name,
-                    f"{path} has no bars in [{start or '…'}, {end}] (file covers {first}..{last})",
-                )
-            out[ticker] = bars
-        return out
+    def history(self, ticker: str, end: date, start: date | None) -> pd.DataFrame:
+        path = self.path_for(ticker)
+        try:
+            return read_bars_csv(path, ticker)
+        except FileNotFoundError:
+            raise MarketDataUnavailable(
+                ticker,
+                self.name,
+                f"file {path} not found (one <code>.csv per ticker, header {CSV_HEADER})",
+            ) from None
+
+    def no_bars(self, ticker: str, frame: pd.DataFrame, end: date, start: date | None) -> str:
+        first, last = frame.index[0].date(), frame.index[-1].date()
+        return (f"{self.path_for(ticker)} has no bars in [{start or '…'}, {end}] (file covers "
+                f"{first}..{last})")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import date
 from types import ModuleType
 from typing import Any
@@ -20,8 +20,8 @@ import pandas as pd
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from krx_common.defaults import KST
-from strategy.marketdata.base import BAR_COLUMNS, make_bar_frame, window
-from strategy.marketdata.csv_provider import check_ticker_code
+from strategy.marketdata.base import BAR_COLUMNS, make_bar_frame
+from strategy.marketdata.csv_provider import PerTickerProvider
 from strategy.marketdata.errors import BadMarketData, MarketDataError, MarketDataUnavailable
 from strategy.marketdata.master import BUILTIN_TICKERS, TickerInfo
 from strategy.marketdata.validation import BarIssue, ensure_valid
@@ -34,7 +34,7 @@ class _TransientFetchError(Exception):
     """A request that raised; worth a short retry."""
 
 
-class _LiveProvider:
+class _LiveProvider(PerTickerProvider):
     """Shared plumbing: lazy import, rate limit, retries, column mapping, validation."""
 
     name = "live"
@@ -132,24 +132,15 @@ class _LiveProvider:
         # Row order is the library's business, not a property of the data; duplicates remain.
         return frame.sort_index(kind="stable")
 
-    def load(
-        self, tickers: Sequence[str], end: date, start: date | None = None
-    ) -> dict[str, pd.DataFrame]:
-        """Validated bars per ticker within [start, end]; see `MarketDataProvider.load`."""
-        out: dict[str, pd.DataFrame] = {}
-        for ticker in tickers:
-            check_ticker_code(ticker, self.name)
-            module = self._import(ticker)
-            raw = self._fetch(module, ticker, start or self.default_start, end)
-            frame = self._normalize(ticker, raw)
-            ensure_valid(ticker, frame, source=self.name)
-            bars = window(frame, end, start)
-            if len(bars) == 0:
-                raise MarketDataUnavailable(
-                    ticker, self.name, f"no bars in [{start or self.default_start}, {end}]"
-                )
-            out[ticker] = bars
-        return out
+    def history(self, ticker: str, end: date, start: date | None) -> pd.DataFrame:
+        module = self._import(ticker)
+        raw = self._fetch(module, ticker, start or self.default_start, end)
+        frame = self._normalize(ticker, raw)
+        ensure_valid(ticker, frame, source=self.name)
+        return frame
+
+    def no_bars(self, ticker: str, frame: pd.DataFrame, end: date, start: date | None) -> str:
+        return f"no bars in [{start or self.default_start}, {end}]"
 
 
 def _empty(frame: Any) -> bool:

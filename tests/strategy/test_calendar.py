@@ -131,3 +131,16 @@ def test_calendar_cache_roundtrip_and_corrupt_file_ignored(tmp_path, monkeypatch
     assert (again.closes_utc == built.closes_utc).all()
     path.write_bytes(b"not a numpy archive")
     assert cal_mod._read_cache(path) is None
+
+
+def test_is_session_agrees_with_the_session_table_on_every_day_of_the_range() -> None:
+    # is_session asks a set of ordinals; the table of sessions is what it must agree with.
+    from strategy import calendar as cal_mod
+
+    sessions = set(cal_mod._xkrx().sessions.astype("datetime64[D]").tolist())
+    day, n = cal_mod.CALENDAR_START, 0
+    while day <= cal_mod.CALENDAR_END:
+        assert is_session(day) == (day in sessions), day
+        n += is_session(day)
+        day += timedelta(days=1)
+    assert n == len(sessions) > 8000

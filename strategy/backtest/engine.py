@@ -337,10 +337,29 @@ def _contiguous(a: np.ndarray, dtype: Any) -> np.ndarray:
 
 
 def _ohlc(df: pd.DataFrame, cols: tuple[str, ...]) -> np.ndarray:
-    """The float64 values of `cols` of a bar frame, [rows, len(cols)] (KeyError for a missing
-    column)."""
-    where = [cast(int, df.columns.get_loc(c)) for c in cols]
-    return df.to_numpy(dtype=np.float64)[:, where]
+    """The float64 values of `cols` of a bar frame, one row per column: [len(cols), rows]
+    (KeyError for a missing column)."""
+    # A float frame's values are column-major: the transpose is a view with contiguous rows.
+    values = df.to_numpy(dtype=np.float64).T
+    return values[[cast(int, df.columns.get_loc(c)) for c in cols]]
+
+
+def _aligned_on(
+    raws: list[np.ndarray], bench_raw: np.ndarray, end_day: np.datetime64
+) -> np.ndarray:
+    """Which tickers' timestamps (`raws`) are the benchmark's own up to `end` (`bench_raw`,
+    n rows), row for row, with nothing else up to `end`: one comparison for all of them."""
+    n = bench_raw.shape[0]
+    same = [
+        i for i, raw in enumerate(raws)
+        if raw.dtype == bench_raw.dtype and raw.shape[0] >= n
+        and (raw.shape[0] == n or raw[n:n + 1].astype("datetime64[D]")[0] > end_day)
+    ]
+    aligned = np.zeros(len(raws), dtype=np.bool_)
+    if same:
+        equal = (np.stack([raws[i][:n] for i in same]) == bench_raw).all(axis=1)
+        aligned[np.asarray(same)[equal]] = True
+    return aligned
 
 
 def prepare_market(
@@ -384,59 +403,55 @@ def prepare_market(
     end_idx = _session_index(all_dates, end, benchmark, "end")
     n = end_idx + 1
     dates = all_dates[:n]
-    b_values = _ohlc(bench, ("close", "high", "low"))[:n]
-    b_close = _contiguous(b_values[:, 0], np.float64)
-    b_high = _contiguous(b_values[:, 1], np.float64)
-    b_low = _contiguous(b_values[:, 2], np.float64)
+    b_values = _ohlc(bench, ("close", "high", "low"))[:, :n]
+    b_close = _contiguous(b_values[0], np.float64)
+    b_high = _contiguous(b_values[1], np.float64)
+    b_low = _contiguous(b_values[2], np.float64)
     if not np.all(np.isfinite(b_close[start_idx : end_idx + 1])):
         bad = dates[start_idx + int(np.argmin(np.isfinite(b_close[start_idx : end_idx + 1])))]
         raise BacktestInputError(f"{benchmark}: close missing on {bad} inside the window")
 
     cols = ("open", "high", "low", "close")
-    stacked = np.full((len(cols), n, len(tickers)), np.nan)
+    # [ticker, column, session]: each ticker's rows are copied whole; one transposing copy at
+    # the end gives the kernel's [session, ticker] arrays.
+    per = np.full((len(tickers), len(cols), n), np.nan)
     notes: list[str] = []
-    bench_raw = np.asarray(bench.index.values)[:n]
+    frames = [bars[code] for code in tickers]
+    raws = [np.asarray(df.index.values) for df in frames]
     end_day = np.datetime64(end, "D")
+    aligned = _aligned_on(raws, np.asarray(bench.index.values)[:n], end_day)
     for i, code in enumerate(tickers):
-        df = bars[code]
-        block = stacked[:, :, i].T  # [session, column] view of ticker i
-        raw = np.asarray(df.index.values)
-        if (raw.dtype == bench_raw.dtype and raw.shape[0] >= n
-                and np.array_equal(raw[:n], bench_raw)
-                and (raw.shape[0] == n or raw[n:n + 1].astype("datetime64[D]")[0] > end_day)):
-            # The benchmark's own timestamps up to `end`: aligned row for row.
-            block[:] = _ohlc(df, cols)[:n]
-            t_n = n
-            t_dates = dates
-            values = block
-        else:
-            t_dates = raw.astype("datetime64[D]")
-            t_n = int(np.searchsorted(t_dates, end_day, side="right"))
-            t_dates = t_dates[:t_n]
-            values = _ohlc(df, cols)[:t_n]
-        if values is block:
-            pass
-        elif t_n == n and np.array_equal(t_dates, dates):
-            block[:] = values
+        values = _ohlc(frames[i], cols)
+        if aligned[i]:
+            per[i] = values[:, :n]
+            continue
+        t_dates = raws[i].astype("datetime64[D]")
+        t_n = int(np.searchsorted(t_dates, end_day, side="right"))
+        t_dates = t_dates[:t_n]
+        if t_n == n and np.array_equal(t_dates, dates):
+            per[i] = values[:, :n]
         elif t_n:
             pos = np.searchsorted(t_dates, dates)
             safe = np.minimum(pos, t_n - 1)
             matched = (pos < t_n) & (t_dates[safe] == dates)
-            block[matched] = values[safe[matched]]
+            per[i][:, matched] = values[:, safe[matched]]
             if int(matched.sum()) < t_n:
                 notes.append(
                     f"{code}: {t_n - int(matched.sum())} bar(s) on days that are not "
                     f"{benchmark} sessions were ignored"
                 )
-        window = slice(start_idx, end_idx + 1)
-        o, c = block[window, 0], block[window, 3]
-        usable = np.isfinite(o) & (o >= 0.0) & np.isfinite(c) & (c > 0.0)
-        if not usable.all():
-            bad = dates[start_idx + int(np.argmin(usable))]
-            raise BacktestInputError(
-                f"{code}: no usable bar for session {bad} inside the window "
-                f"[{start}, {end}]; start later or drop {code} from the universe"
-            )
+    window = slice(start_idx, end_idx + 1)
+    o, c = per[:, 0, window], per[:, 3, window]
+    usable = np.isfinite(o) & (o >= 0.0) & np.isfinite(c) & (c > 0.0)
+    unusable = ~usable.all(axis=1)
+    if unusable.any():
+        i = int(np.argmax(unusable))
+        bad = dates[start_idx + int(np.argmin(usable[i]))]
+        raise BacktestInputError(
+            f"{tickers[i]}: no usable bar for session {bad} inside the window "
+            f"[{start}, {end}]; start later or drop {tickers[i]} from the universe"
+        )
+    stacked = np.ascontiguousarray(per.transpose(1, 2, 0))  # [column, session, ticker]
 
     years = dates.astype("datetime64[Y]").astype(np.int64) + 1970
     return PreparedMarket(

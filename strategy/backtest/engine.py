@@ -4,12 +4,14 @@
 `run_batch` are the pieces a parameter sweep reuses (indicators once per indicator-period
 group, then many parameter vectors per compiled call). The decisions come from
 `strategy.rules` compiled by `strategy.backtest.jit`; numba is imported only when a kernel
-runs.
+runs, and not for a small first backtest of a process (plain Python, the same values: see
+`_compiled_for`).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -277,9 +279,8 @@ class BacktestResult:
 
     @cached_property
     def per_year(self) -> pd.DataFrame:
-        from strategy.backtest import jit
-
-        return _per_year(self._run.equity, self._index, self._capital, jit.max_drawdown)
+        return _per_year(self._run.equity, self._index, self._capital,
+                         _metric_functions().max_drawdown)
 
     @cached_property
     def benchmark(self) -> pd.Series:
@@ -626,23 +627,50 @@ def _kernels(compiled: bool) -> dict[str, Any]:
     return jit.KERNELS
 
 
+# A first backtest no bigger than this (sessions x tickers) runs as plain Python when numba is
+# not loaded yet: about 5 us a cell (14 tickers x 6 years: ~0.1 s), against ~0.75 s to import
+# numba and load the cached kernels (LLVM's start). Past ~150,000 cells the load is cheaper.
+PLAIN_FIRST_RUN_CELLS = 100_000
+
+_first_backtest_done = False
+
+
+def _jit_loaded() -> bool:
+    return "strategy.backtest.jit" in sys.modules
+
+
+def _compiled_for(m: PreparedMarket) -> bool:
+    """The first backtest of a process, if small, runs the kernel and the indicators as plain
+    Python (the same functions, bit for bit the compiled values) instead of loading numba; every
+    later one, and any once numba is loaded (a sweep, `compile_kernels`), runs compiled. A
+    process that backtests once (`krx backtest`) never loads numba."""
+    global _first_backtest_done
+    first = not _first_backtest_done
+    _first_backtest_done = True
+    return not (first and not _jit_loaded()
+                and m.dates.shape[0] * len(m.tickers) <= PLAIN_FIRST_RUN_CELLS)
+
+
 def run_backtest(
-    bars: dict[str, pd.DataFrame], settings: Settings, start: date, end: date
+    bars: dict[str, pd.DataFrame], settings: Settings, start: date, end: date,
+    *, compiled: bool | None = None,
 ) -> BacktestResult:
     """Backtest `settings` on the decision window [start, end] (both benchmark sessions).
 
     History before `start` in `bars` is warm-up for the indicators and the regime machine; too
     little of it is allowed (no entries until the rules have values) and reported in
-    `meta["warmup_notes"]`.
+    `meta["warmup_notes"]`. `compiled` None: compiled except a small first backtest of the
+    process while numba is not loaded (`_compiled_for`); the result is the same either way.
     """
     sp = settings.strategy
     m = prepare_market(bars, settings.universe, settings.benchmark, start, end)
+    use_jit = _compiled_for(m) if compiled is None else compiled
     ind = compute_indicators(
         m, rsi_period=sp.rsi_period, regime_ma_long=sp.regime_ma_long,
-        ma_short_period=sp.ma_short_period, adx_period=sp.adx_period,
+        ma_short_period=sp.ma_short_period, adx_period=sp.adx_period, compiled=use_jit,
     )
     p = param_vector(sp, settings.guardrails)
-    run = run_detailed(m, ind, p, sp.initial_capital)
+    run = run_detailed(m, ind, p, sp.initial_capital, compiled=use_jit)
     return build_result(m, ind, run, settings)
 
 
@@ -656,16 +684,26 @@ def build_result(
     return BacktestResult(m, ind, run, settings)
 
 
+def _metric_functions() -> Any:
+    """The metrics module compiled once numba is loaded, else the plain one (same values)."""
+    if not _jit_loaded():
+        from strategy.backtest import metrics
+
+        return metrics
+    from strategy.backtest import jit
+
+    return jit
+
+
 def _meta(
     m: PreparedMarket, ind: IndicatorSet, run: DetailedRun, dates: list[date], capital: float
 ) -> dict[str, Any]:
-    from strategy.backtest import jit
-
+    fns = _metric_functions()
     s, e = m.start_idx, m.end_idx
-    mdd, peak_k, trough_k = jit.max_drawdown(run.equity)
+    mdd, peak_k, trough_k = fns.max_drawdown(run.equity)
     bench = capital * m.bench_close[s : e + 1] / m.bench_close[s]
     bench_metrics = np.full(N_METRICS, np.nan)
-    jit.summary_metrics(bench, capital, m.calendar_days, np.zeros(kernel.N_ACC), bench_metrics)
+    fns.summary_metrics(bench, capital, m.calendar_days, np.zeros(kernel.N_ACC), bench_metrics)
     keep = ("final_equity", "total_return", "cagr", "mdd", "sharpe", "sortino", "calmar",
             "volatility")
     meta: dict[str, Any] = {

@@ -6,7 +6,10 @@ Baselines measured in the same run, interleaved with the server starts: a bare `
 and `python -c "import pandas"` (what a lazy pandas import saves per server). The test suite
 starts hundreds of these servers, so each second here is minutes of `scripts/test.sh`.
 
-    .venv/bin/python benchmarks/bench_server_start.py [--repeat 7]
+    .venv/bin/python benchmarks/bench_server_start.py [--repeat 7] [--baseline-repo DIR]
+
+`--baseline-repo DIR` (another checkout, e.g. `git archive <commit> | tar -x -C DIR`) starts its
+servers too, interleaved with this checkout's, and quotes this checkout's start as a ratio of it.
 """
 
 from __future__ import annotations
@@ -40,11 +43,11 @@ _IMPORT_APP = (
 )
 
 
-def _env(token: str) -> dict[str, str]:
+def _env(token: str, repo: Path = REPO) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("KRX_OCI_") and k not in ("KRX_DATA_DIR", "KRX_ID", "KRX_PW")}
     env.update(KRX_OCI_TOKEN=token, KRX_OCI_TICKET_PROCESSOR="false",
-               KRX_OCI_MORNING_WATCH="false", PYTHONPATH=str(REPO))
+               KRX_OCI_MORNING_WATCH="false", PYTHONPATH=str(repo))
     return env
 
 
@@ -57,13 +60,13 @@ def _loaded(pid: int, lib: str) -> bool:
     return f"/{lib}/" in maps
 
 
-def server_start(root: Path) -> dict[str, Any]:
+def server_start(root: Path, repo: Path = REPO) -> dict[str, Any]:
     """One `krx oci serve` from spawn to the first 200 on /health, stopped by PID after."""
     port = free_port()
     cmd = [sys.executable, "-m", "krx_cli.main", "oci", "serve", "--host", "127.0.0.1",
            "--port", str(port), "--data-dir", str(root), "--data", f"csv:{REPO_DAILY}"]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, env=_env(secrets.token_hex(32)),
+    proc = subprocess.Popen(cmd, cwd=repo, env=_env(secrets.token_hex(32), repo),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:
@@ -95,8 +98,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--name", default="bench_server_start")
+    ap.add_argument("--baseline-repo", type=Path, default=None,
+                    help="another checkout whose server starts are measured alongside")
     args = ap.parse_args()
     starts: list[dict[str, Any]] = []
+    base_starts: list[dict[str, Any]] = []
     bare: list[float] = []
     pandas_only: list[float] = []
     imports: list[dict[str, Any]] = []
@@ -105,6 +111,10 @@ def main() -> int:
             root = Path(tmp) / f"data{i}"
             root.mkdir()
             starts.append(server_start(root))
+            if args.baseline_repo is not None:
+                (Path(tmp) / f"base{i}").mkdir()
+                base_starts.append(server_start(Path(tmp) / f"base{i}",
+                                                args.baseline_repo.resolve()))
             bare.append(child_wall("pass"))
             pandas_only.append(child_wall("import pandas"))
             done = subprocess.run([sys.executable, "-c", _IMPORT_APP], cwd=REPO, check=True,
@@ -129,9 +139,19 @@ def main() -> int:
         {"name": "python -c pass (baseline)", "n": len(bare), "median_s": base,
          "min_s": min(bare), "cpu_s": None, "note": ""},
     ]
+    if base_starts:
+        b_wall = [s["wall_s"] for s in base_starts]
+        b_cpu = statistics.median(s["cpu_s"] for s in base_starts)
+        rows.insert(1, {
+            "name": f"baseline {args.baseline_repo.name}: serve -> /health", "n": len(b_wall),
+            "median_s": statistics.median(b_wall), "min_s": min(b_wall), "cpu_s": b_cpu,
+            "note": f"this checkout: {statistics.median(wall) / statistics.median(b_wall):.2f}x "
+                    f"the wall, {rows[0]['cpu_s'] / b_cpu:.2f}x the CPU; pandas loaded: "
+                    f"{any(s['pandas'] for s in base_starts)}"})
     print_table(rows, COLUMNS)
     load = os.getloadavg()
-    path = save_json(args.name, {"load_avg": load, "rows": rows, "starts": starts})
+    path = save_json(args.name, {"load_avg": load, "rows": rows, "starts": starts,
+                                 "baseline_starts": base_starts})
     print(f"\nload average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     print(f"saved {path}")
     return 0

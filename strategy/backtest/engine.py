@@ -337,12 +337,28 @@ def _contiguous(a: np.ndarray, dtype: Any) -> np.ndarray:
     return out if out.flags.writeable else out.copy()
 
 
+# Column positions per columns Index (immutable; the entry holds it, so its id is not reused):
+# pandas' `get_loc` on string columns costs ~2 us a column, per ticker per backtest.
+_POSITIONS: dict[tuple[int, tuple[str, ...]], tuple[pd.Index, list[int]]] = {}
+
+
+def _positions(columns: pd.Index, cols: tuple[str, ...]) -> list[int]:
+    key = (id(columns), cols)
+    hit = _POSITIONS.get(key)
+    if hit is not None and hit[0] is columns:
+        return hit[1]
+    where = [cast(int, columns.get_loc(c)) for c in cols]  # KeyError for a missing column
+    if len(_POSITIONS) >= 1024:
+        _POSITIONS.clear()
+    _POSITIONS[key] = (columns, where)
+    return where
+
+
 def _ohlc(df: pd.DataFrame, cols: tuple[str, ...]) -> np.ndarray:
     """The float64 values of `cols` of a bar frame, one row per column: [len(cols), rows]
     (KeyError for a missing column)."""
     # A float frame's values are column-major: the transpose is a view with contiguous rows.
-    values = df.to_numpy(dtype=np.float64).T
-    return values[[cast(int, df.columns.get_loc(c)) for c in cols]]
+    return df.to_numpy(dtype=np.float64).T[_positions(df.columns, cols)]
 
 
 def _aligned_on(

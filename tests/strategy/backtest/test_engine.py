@@ -282,6 +282,28 @@ def test_prepare_market_ticker_outside_master_is_named(synth: SimpleNamespace) -
         prepare_market(bars, ["ABC123"], "069500", _day(idx, 3), _day(idx, 6))
 
 
+def test_prepare_market_reads_columns_by_name_whatever_their_order(
+    synth: SimpleNamespace,
+) -> None:
+    bars, idx = synth.stop_bars("2023-03-01", "005930")
+    start, end = _day(idx, 3), _day(idx, 6)
+    ref = prepare_market(bars, ["005930"], "069500", start, end)
+    shuffled = dict(bars)
+    shuffled["005930"] = bars["005930"][["volume", "close", "low", "open", "high"]]
+    m = prepare_market(shuffled, ["005930"], "069500", start, end)
+    for name in ("open", "high", "low", "close"):
+        np.testing.assert_array_equal(getattr(m, name), getattr(ref, name))
+    # Columns renamed on the same frame (a new columns index): open and close swap places.
+    renamed = bars["005930"].copy()
+    renamed.columns = ["close", "high", "low", "open", "volume"]
+    m2 = prepare_market({**bars, "005930": renamed}, ["005930"], "069500", start, end)
+    np.testing.assert_array_equal(m2.open, ref.close)
+    np.testing.assert_array_equal(m2.close, ref.open)
+    with pytest.raises(KeyError, match="open"):
+        prepare_market({**bars, "005930": renamed.drop(columns="open")}, ["005930"],
+                       "069500", start, end)
+
+
 def test_run_backtest_start_not_a_session_names_date_and_next_session(
     synth: SimpleNamespace,
 ) -> None:

@@ -110,10 +110,13 @@ def _universe_rows(label: str, universe: list[str]) -> list[dict[str, Any]]:
                           note="the daily cycle's strategy.indicators, same values bit for bit"))
     full = time_calls(lambda: run_backtest(s["bars"], s["settings"], START, END), 100, 3)
     ratio_full = float(np.median(full)) / k_med
+    # On a shared machine the medians carry the other processes' load; the minima do not.
+    ratio_min = min(full) / min(kernel)
     rows.append(summarize("run_backtest (full)", full, universe=label,
                           note=f"prepare + indicators + kernel, tables on access; "
-                               f"{ratio_full:.1f}x the kernel (target <= 10x)",
-                          ratio_to_kernel=ratio_full))
+                               f"{ratio_full:.1f}x the kernel (medians), {ratio_min:.1f}x "
+                               f"(minima) (target <= 10x)",
+                          ratio_to_kernel=ratio_full, ratio_to_kernel_min=ratio_min))
 
     def with_tables() -> None:
         r = run_backtest(s["bars"], s["settings"], START, END)

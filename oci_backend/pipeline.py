@@ -17,10 +17,9 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from filelock import FileLock, Timeout
 from pydantic import BaseModel
 
@@ -52,6 +51,10 @@ from strategy.marketdata import make_provider
 from strategy.marketdata.errors import BadMarketData, MarketDataUnavailable
 from strategy.marketdata.validation import BarIssue, ensure_valid
 from strategy.planner import blocked_plan, plan_orders
+
+# pandas loads with the first cycle (strategy.marketdata), not with the server's start.
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 

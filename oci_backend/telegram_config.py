@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
-
 from krx_common.tokens import SecretFileError, read_secret_file
 
 TOKEN_FILE_ENV = "KRX_TELEGRAM_TOKEN_FILE"
@@ -120,6 +118,8 @@ def send_message(config: TelegramConfig, chat_id: int, text: str, *, silent: boo
                  timeout: float = 15.0) -> bool:
     """One `sendMessage` (the notifier's channel; the bot itself uses python-telegram-bot).
     True when the Bot API answered ok; never raises, never logs the URL."""
+    import httpx  # here: the server starts without it (it sends only when something happens)
+
     url = f"{config.api_root}/bot{config.token}/sendMessage"
     try:
         resp = httpx.post(url, json={"chat_id": chat_id, "text": text[:4000],

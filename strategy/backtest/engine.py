@@ -4,12 +4,14 @@
 `run_batch` are the pieces a parameter sweep reuses (indicators once per indicator-period
 group, then many parameter vectors per compiled call). The decisions come from
 `strategy.rules` compiled by `strategy.backtest.jit`; numba is imported only when a kernel
-runs.
+runs, and not for a small first backtest of a process (plain Python, the same values: see
+`_compiled_for`).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -277,9 +279,8 @@ class BacktestResult:
 
     @cached_property
     def per_year(self) -> pd.DataFrame:
-        from strategy.backtest import jit
-
-        return _per_year(self._run.equity, self._index, self._capital, jit.max_drawdown)
+        return _per_year(self._run.equity, self._index, self._capital,
+                         _metric_functions().max_drawdown)
 
     @cached_property
     def benchmark(self) -> pd.Series:
@@ -336,11 +337,46 @@ def _contiguous(a: np.ndarray, dtype: Any) -> np.ndarray:
     return out if out.flags.writeable else out.copy()
 
 
+# Column positions per columns Index (immutable; the entry holds it, so its id is not reused):
+# pandas' `get_loc` on string columns costs ~2 us a column, per ticker per backtest.
+_POSITIONS: dict[tuple[int, tuple[str, ...]], tuple[pd.Index, list[int]]] = {}
+
+
+def _positions(columns: pd.Index, cols: tuple[str, ...]) -> list[int]:
+    key = (id(columns), cols)
+    hit = _POSITIONS.get(key)
+    if hit is not None and hit[0] is columns:
+        return hit[1]
+    where = [cast(int, columns.get_loc(c)) for c in cols]  # KeyError for a missing column
+    if len(_POSITIONS) >= 1024:
+        _POSITIONS.clear()
+    _POSITIONS[key] = (columns, where)
+    return where
+
+
 def _ohlc(df: pd.DataFrame, cols: tuple[str, ...]) -> np.ndarray:
-    """The float64 values of `cols` of a bar frame, [rows, len(cols)] (KeyError for a missing
-    column)."""
-    where = [cast(int, df.columns.get_loc(c)) for c in cols]
-    return df.to_numpy(dtype=np.float64)[:, where]
+    """The float64 values of `cols` of a bar frame, one row per column: [len(cols), rows]
+    (KeyError for a missing column)."""
+    # A float frame's values are column-major: the transpose is a view with contiguous rows.
+    return df.to_numpy(dtype=np.float64).T[_positions(df.columns, cols)]
+
+
+def _aligned_on(
+    raws: list[np.ndarray], bench_raw: np.ndarray, end_day: np.datetime64
+) -> np.ndarray:
+    """Which tickers' timestamps (`raws`) are the benchmark's own up to `end` (`bench_raw`,
+    n rows), row for row, with nothing else up to `end`: one comparison for all of them."""
+    n = bench_raw.shape[0]
+    same = [
+        i for i, raw in enumerate(raws)
+        if raw.dtype == bench_raw.dtype and raw.shape[0] >= n
+        and (raw.shape[0] == n or raw[n:n + 1].astype("datetime64[D]")[0] > end_day)
+    ]
+    aligned = np.zeros(len(raws), dtype=np.bool_)
+    if same:
+        equal = (np.stack([raws[i][:n] for i in same]) == bench_raw).all(axis=1)
+        aligned[np.asarray(same)[equal]] = True
+    return aligned
 
 
 def prepare_market(
@@ -384,59 +420,55 @@ def prepare_market(
     end_idx = _session_index(all_dates, end, benchmark, "end")
     n = end_idx + 1
     dates = all_dates[:n]
-    b_values = _ohlc(bench, ("close", "high", "low"))[:n]
-    b_close = _contiguous(b_values[:, 0], np.float64)
-    b_high = _contiguous(b_values[:, 1], np.float64)
-    b_low = _contiguous(b_values[:, 2], np.float64)
+    b_values = _ohlc(bench, ("close", "high", "low"))[:, :n]
+    b_close = _contiguous(b_values[0], np.float64)
+    b_high = _contiguous(b_values[1], np.float64)
+    b_low = _contiguous(b_values[2], np.float64)
     if not np.all(np.isfinite(b_close[start_idx : end_idx + 1])):
         bad = dates[start_idx + int(np.argmin(np.isfinite(b_close[start_idx : end_idx + 1])))]
         raise BacktestInputError(f"{benchmark}: close missing on {bad} inside the window")
 
     cols = ("open", "high", "low", "close")
-    stacked = np.full((len(cols), n, len(tickers)), np.nan)
+    # [ticker, column, session]: each ticker's rows are copied whole; one transposing copy at
+    # the end gives the kernel's [session, ticker] arrays.
+    per = np.full((len(tickers), len(cols), n), np.nan)
     notes: list[str] = []
-    bench_raw = np.asarray(bench.index.values)[:n]
+    frames = [bars[code] for code in tickers]
+    raws = [np.asarray(df.index.values) for df in frames]
     end_day = np.datetime64(end, "D")
+    aligned = _aligned_on(raws, np.asarray(bench.index.values)[:n], end_day)
     for i, code in enumerate(tickers):
-        df = bars[code]
-        block = stacked[:, :, i].T  # [session, column] view of ticker i
-        raw = np.asarray(df.index.values)
-        if (raw.dtype == bench_raw.dtype and raw.shape[0] >= n
-                and np.array_equal(raw[:n], bench_raw)
-                and (raw.shape[0] == n or raw[n:n + 1].astype("datetime64[D]")[0] > end_day)):
-            # The benchmark's own timestamps up to `end`: aligned row for row.
-            block[:] = _ohlc(df, cols)[:n]
-            t_n = n
-            t_dates = dates
-            values = block
-        else:
-            t_dates = raw.astype("datetime64[D]")
-            t_n = int(np.searchsorted(t_dates, end_day, side="right"))
-            t_dates = t_dates[:t_n]
-            values = _ohlc(df, cols)[:t_n]
-        if values is block:
-            pass
-        elif t_n == n and np.array_equal(t_dates, dates):
-            block[:] = values
+        values = _ohlc(frames[i], cols)
+        if aligned[i]:
+            per[i] = values[:, :n]
+            continue
+        t_dates = raws[i].astype("datetime64[D]")
+        t_n = int(np.searchsorted(t_dates, end_day, side="right"))
+        t_dates = t_dates[:t_n]
+        if t_n == n and np.array_equal(t_dates, dates):
+            per[i] = values[:, :n]
         elif t_n:
             pos = np.searchsorted(t_dates, dates)
             safe = np.minimum(pos, t_n - 1)
             matched = (pos < t_n) & (t_dates[safe] == dates)
-            block[matched] = values[safe[matched]]
+            per[i][:, matched] = values[:, safe[matched]]
             if int(matched.sum()) < t_n:
                 notes.append(
                     f"{code}: {t_n - int(matched.sum())} bar(s) on days that are not "
                     f"{benchmark} sessions were ignored"
                 )
-        window = slice(start_idx, end_idx + 1)
-        o, c = block[window, 0], block[window, 3]
-        usable = np.isfinite(o) & (o >= 0.0) & np.isfinite(c) & (c > 0.0)
-        if not usable.all():
-            bad = dates[start_idx + int(np.argmin(usable))]
-            raise BacktestInputError(
-                f"{code}: no usable bar for session {bad} inside the window "
-                f"[{start}, {end}]; start later or drop {code} from the universe"
-            )
+    window = slice(start_idx, end_idx + 1)
+    o, c = per[:, 0, window], per[:, 3, window]
+    usable = np.isfinite(o) & (o >= 0.0) & np.isfinite(c) & (c > 0.0)
+    unusable = ~usable.all(axis=1)
+    if unusable.any():
+        i = int(np.argmax(unusable))
+        bad = dates[start_idx + int(np.argmin(usable[i]))]
+        raise BacktestInputError(
+            f"{tickers[i]}: no usable bar for session {bad} inside the window "
+            f"[{start}, {end}]; start later or drop {tickers[i]} from the universe"
+        )
+    stacked = np.ascontiguousarray(per.transpose(1, 2, 0))  # [column, session, ticker]
 
     years = dates.astype("datetime64[Y]").astype(np.int64) + 1970
     return PreparedMarket(
@@ -611,23 +643,50 @@ def _kernels(compiled: bool) -> dict[str, Any]:
     return jit.KERNELS
 
 
+# A first backtest no bigger than this (sessions x tickers) runs as plain Python when numba is
+# not loaded yet: about 5 us a cell (14 tickers x 6 years: ~0.1 s), against ~0.75 s to import
+# numba and load the cached kernels (LLVM's start). Past ~150,000 cells the load is cheaper.
+PLAIN_FIRST_RUN_CELLS = 100_000
+
+_first_backtest_done = False
+
+
+def _jit_loaded() -> bool:
+    return "strategy.backtest.jit" in sys.modules
+
+
+def _compiled_for(m: PreparedMarket) -> bool:
+    """The first backtest of a process, if small, runs the kernel and the indicators as plain
+    Python (the same functions, bit for bit the compiled values) instead of loading numba; every
+    later one, and any once numba is loaded (a sweep, `compile_kernels`), runs compiled. A
+    process that backtests once (`krx backtest`) never loads numba."""
+    global _first_backtest_done
+    first = not _first_backtest_done
+    _first_backtest_done = True
+    return not (first and not _jit_loaded()
+                and m.dates.shape[0] * len(m.tickers) <= PLAIN_FIRST_RUN_CELLS)
+
+
 def run_backtest(
-    bars: dict[str, pd.DataFrame], settings: Settings, start: date, end: date
+    bars: dict[str, pd.DataFrame], settings: Settings, start: date, end: date,
+    *, compiled: bool | None = None,
 ) -> BacktestResult:
     """Backtest `settings` on the decision window [start, end] (both benchmark sessions).
 
     History before `start` in `bars` is warm-up for the indicators and the regime machine; too
     little of it is allowed (no entries until the rules have values) and reported in
-    `meta["warmup_notes"]`.
+    `meta["warmup_notes"]`. `compiled` None: compiled except a small first backtest of the
+    process while numba is not loaded (`_compiled_for`); the result is the same either way.
     """
     sp = settings.strategy
     m = prepare_market(bars, settings.universe, settings.benchmark, start, end)
+    use_jit = _compiled_for(m) if compiled is None else compiled
     ind = compute_indicators(
         m, rsi_period=sp.rsi_period, regime_ma_long=sp.regime_ma_long,
-        ma_short_period=sp.ma_short_period, adx_period=sp.adx_period,
+        ma_short_period=sp.ma_short_period, adx_period=sp.adx_period, compiled=use_jit,
     )
     p = param_vector(sp, settings.guardrails)
-    run = run_detailed(m, ind, p, sp.initial_capital)
+    run = run_detailed(m, ind, p, sp.initial_capital, compiled=use_jit)
     return build_result(m, ind, run, settings)
 
 
@@ -641,16 +700,26 @@ def build_result(
     return BacktestResult(m, ind, run, settings)
 
 
+def _metric_functions() -> Any:
+    """The metrics module compiled once numba is loaded, else the plain one (same values)."""
+    if not _jit_loaded():
+        from strategy.backtest import metrics
+
+        return metrics
+    from strategy.backtest import jit
+
+    return jit
+
+
 def _meta(
     m: PreparedMarket, ind: IndicatorSet, run: DetailedRun, dates: list[date], capital: float
 ) -> dict[str, Any]:
-    from strategy.backtest import jit
-
+    fns = _metric_functions()
     s, e = m.start_idx, m.end_idx
-    mdd, peak_k, trough_k = jit.max_drawdown(run.equity)
+    mdd, peak_k, trough_k = fns.max_drawdown(run.equity)
     bench = capital * m.bench_close[s : e + 1] / m.bench_close[s]
     bench_metrics = np.full(N_METRICS, np.nan)
-    jit.summary_metrics(bench, capital, m.calendar_days, np.zeros(kernel.N_ACC), bench_metrics)
+    fns.summary_metrics(bench, capital, m.calendar_days, np.zeros(kernel.N_ACC), bench_metrics)
     keep = ("final_equity", "total_return", "cagr", "mdd", "sharpe", "sortino", "calmar",
             "volatility")
     meta: dict[str, Any] = {

@@ -6,13 +6,17 @@ import logging
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from strategy import calendar
 from strategy.marketdata.base import MarketDataProvider, last_bar_date, window
 from strategy.marketdata.csv_provider import check_ticker_code, read_bars_csv, write_bars_csv
 from strategy.marketdata.errors import MarketDataError, MarketDataUnavailable
+
+# pandas loads on first use, in the functions that need it: the OCI server imports this module
+# at start and does not need pandas until a cycle runs (~0.6 s of CPU per server start).
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from strategy.marketdata.base import MarketDataProvider
 from strategy.marketdata.errors import MarketDataError, MarketDataUnavailable
+
+# pandas loads on first use, in the functions that need it: the OCI server imports this module
+# at start and does not need pandas until a cycle runs (~0.6 s of CPU per server start).
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class ChainProvider:

@@ -171,3 +171,23 @@ def test_error_field_paths() -> None:
     assert field_path(("body", 17)) == "body"
     assert field_path(("query", "limit")) == "limit"
     assert field_path(("header", "If-Match")) == "If-Match"
+
+
+def test_app_import_leaves_pandas_and_numba_for_the_first_cycle() -> None:
+    """A server start (the test suite starts hundreds) imports neither pandas nor numba (nor
+    httpx, which only the Telegram sender needs): the cycle loads pandas when it first runs,
+    and the same module then works."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, oci_backend.app, oci_backend.pipeline, oci_backend.replan; "
+        "before = [m in sys.modules for m in ('pandas', 'numba', 'httpx')]; "
+        "from strategy.marketdata import make_provider; "
+        "from datetime import date; "
+        "bars = make_provider('csv:data/krx/daily').load(['069500'], end=date(2025, 12, 29)); "
+        "print(before, type(bars['069500']).__name__, 'pandas' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2], timeout=300)
+    assert out.stdout.strip() == "[False, False, False] DataFrame True"

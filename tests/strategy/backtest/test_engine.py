@@ -282,6 +282,28 @@ def test_prepare_market_ticker_outside_master_is_named(synth: SimpleNamespace) -
         prepare_market(bars, ["ABC123"], "069500", _day(idx, 3), _day(idx, 6))
 
 
+def test_prepare_market_reads_columns_by_name_whatever_their_order(
+    synth: SimpleNamespace,
+) -> None:
+    bars, idx = synth.stop_bars("2023-03-01", "005930")
+    start, end = _day(idx, 3), _day(idx, 6)
+    ref = prepare_market(bars, ["005930"], "069500", start, end)
+    shuffled = dict(bars)
+    shuffled["005930"] = bars["005930"][["volume", "close", "low", "open", "high"]]
+    m = prepare_market(shuffled, ["005930"], "069500", start, end)
+    for name in ("open", "high", "low", "close"):
+        np.testing.assert_array_equal(getattr(m, name), getattr(ref, name))
+    # Columns renamed on the same frame (a new columns index): open and close swap places.
+    renamed = bars["005930"].copy()
+    renamed.columns = ["close", "high", "low", "open", "volume"]
+    m2 = prepare_market({**bars, "005930": renamed}, ["005930"], "069500", start, end)
+    np.testing.assert_array_equal(m2.open, ref.close)
+    np.testing.assert_array_equal(m2.close, ref.open)
+    with pytest.raises(KeyError, match="open"):
+        prepare_market({**bars, "005930": renamed.drop(columns="open")}, ["005930"],
+                       "069500", start, end)
+
+
 def test_run_backtest_start_not_a_session_names_date_and_next_session(
     synth: SimpleNamespace,
 ) -> None:
@@ -307,22 +329,39 @@ def test_run_backtest_missing_bar_inside_window_is_named(synth: SimpleNamespace)
         run_backtest(bars, synth.small_settings(["005930"]), _day(idx, 3), _day(idx, 6))
 
 
+def _assert_same_result(r: Any, ref: Any) -> None:
+    """Every table of `r` equals `ref`'s (read in another order than the fixture read them:
+    meta and order events first, fills after trades)."""
+    np.testing.assert_equal(r.meta, ref.meta)  # NaN-aware
+    pd.testing.assert_frame_equal(r.order_events, ref.order_events)
+    pd.testing.assert_frame_equal(r.trades, ref.trades)
+    pd.testing.assert_frame_equal(r.fills, ref.fills)
+    pd.testing.assert_frame_equal(r.open_positions, ref.open_positions)
+    assert list(r.decisions) == list(ref.decisions)
+    for name in ("equity", "cash", "exposure", "regime", "chop", "benchmark"):
+        pd.testing.assert_series_equal(getattr(r, name), getattr(ref, name))
+    pd.testing.assert_frame_equal(r.positions, ref.positions)
+    pd.testing.assert_frame_equal(r.per_year, ref.per_year)
+    np.testing.assert_equal(r.metrics, ref.metrics)
+    assert r.params == ref.params
+
+
 def test_run_backtest_tables_are_the_same_whatever_is_read_first(
     real_bars: dict[str, pd.DataFrame], default_settings: Any, default_result: Any
 ) -> None:
-    """The result builds each table on first access: reading them in another order (the meta
-    and order events before anything else, fills after trades) gives the same tables."""
+    """The result builds each table on first access: reading them in another order gives the
+    same tables."""
     r = run_backtest(real_bars, default_settings, default_result.meta["start"],
                      default_result.meta["end"])
-    np.testing.assert_equal(r.meta, default_result.meta)  # NaN-aware
-    pd.testing.assert_frame_equal(r.order_events, default_result.order_events)
-    pd.testing.assert_frame_equal(r.trades, default_result.trades)
-    pd.testing.assert_frame_equal(r.fills, default_result.fills)
-    pd.testing.assert_frame_equal(r.open_positions, default_result.open_positions)
-    assert list(r.decisions) == list(default_result.decisions)
-    for name in ("equity", "cash", "exposure", "regime", "chop", "benchmark"):
-        pd.testing.assert_series_equal(getattr(r, name), getattr(default_result, name))
-    pd.testing.assert_frame_equal(r.positions, default_result.positions)
-    pd.testing.assert_frame_equal(r.per_year, default_result.per_year)
-    np.testing.assert_equal(r.metrics, default_result.metrics)
-    assert r.params == default_result.params
+    _assert_same_result(r, default_result)
+
+
+def test_run_backtest_plain_python_equals_compiled_bit_for_bit(
+    real_bars: dict[str, pd.DataFrame], all_settings: Any, all_result: Any
+) -> None:
+    """The plain-Python path (a small first backtest of a process runs it instead of loading
+    numba) gives every table of the compiled run exactly, on all tickers."""
+    start, end = all_result.meta["start"], all_result.meta["end"]
+    r = run_backtest(real_bars, all_settings, start, end, compiled=False)
+    _assert_same_result(r, all_result)
+    assert len(all_result.fills) > 0

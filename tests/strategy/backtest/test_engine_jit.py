@@ -106,6 +106,25 @@ def test_daily_cycle_imports_do_not_load_numba() -> None:
     assert out == "False"
 
 
+def test_first_small_backtest_of_a_process_runs_without_numba_then_compiled() -> None:
+    jit.compile_kernels()  # the cache is filled: the second backtest only loads the kernels
+    out = _run(
+        "import json, sys; from datetime import date; from pathlib import Path; "
+        "from contracts.settings import Settings; "
+        "from strategy.backtest.engine import run_backtest; "
+        "from strategy.marketdata import make_provider; "
+        "d = Path('data/krx/daily'); t = sorted(p.stem for p in d.glob('*.csv')); "
+        "s = Settings(universe=t); "
+        "bars = dict(make_provider(f'csv:{d}').load(t, end=date(2025, 12, 29))); "
+        "a = run_backtest(bars, s, date(2021, 1, 4), date(2025, 12, 29)); "
+        "_ = (a.meta, a.per_year); first = 'numba' in sys.modules; "
+        "b = run_backtest(bars, s, date(2021, 1, 4), date(2025, 12, 29)); "
+        "print(json.dumps([first, 'numba' in sys.modules, a.metrics == b.metrics, "
+        "bool((a.equity == b.equity).all()), a.per_year.equals(b.per_year)]))"
+    )
+    assert json.loads(out) == [False, True, True, True, True]
+
+
 def test_jit_cache_key_carries_fingerprint_of_rules_source() -> None:
     import hashlib
 

@@ -1,0 +1,585 @@
+"""The one catalogue of operator-facing words, Korean and English: the cockpit's labels, the
+`krx daily` morning text, risk and guardrail messages, ticket events, validation errors and
+metric names. Pure data and a lookup (no Streamlit, no project imports), so every layer may
+use it: the cockpit wraps `text` as `pc_cockpit.i18n.t` (language from the session), the CLI
+and OCI pass the language explicitly.
+
+Keys missing a translation fall back to the key itself (a visible hint, never an exception).
+Codes (risk codes, reason codes, ticket states) stay as codes next to the words: the catalogue
+gives the words, the caller shows the code beside them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGS = ("ko", "en")
+DEFAULT_LANG = "ko"
+
+# key → (Korean, English). Placeholders use str.format names.
+TEXT: dict[str, tuple[str, str]] = {
+    # app & navigation
+    "app.title": ("KRX Alertor 콕핏", "KRX Alertor cockpit"),
+    "nav.overview": ("개요", "Overview"),
+    "nav.plan": ("주문 계획", "Order plan"),
+    "nav.portfolio": ("포트폴리오", "Portfolio"),
+    "nav.strategy": ("전략 및 설정", "Strategy & settings"),
+    "nav.tickets": ("티켓", "Tickets"),
+    "nav.backtest": ("백테스트 및 스윕", "Backtest & sweep"),
+    "nav.audit": ("감사 기록", "Audit trail"),
+    "lang.toggle": ("English", "English"),
+    # connection
+    "conn.title": ("연결 상태", "Connection"),
+    "conn.tunnel": ("터널", "Tunnel"),
+    "conn.latency": ("OCI 지연", "OCI latency"),
+    "conn.last_pull": ("마지막 PULL", "Last PULL"),
+    "conn.revision": ("리비전", "Revision"),
+    "conn.unpushed": ("미전송 수정", "Unpushed edits"),
+    "conn.conflicts": ("충돌", "Conflicts"),
+    "conn.oci_down": ("OCI 응답 없음", "OCI not answering"),
+    "conn.never": ("없음", "never"),
+    "tunnel.UP": ("연결됨", "up"),
+    "tunnel.DEGRADED": ("불안정", "degraded"),
+    "tunnel.RECONNECTING": ("재연결 중", "reconnecting"),
+    "tunnel.DOWN": ("끊김", "down"),
+    "tunnel.DIRECT": ("직접 연결", "direct"),
+    "tunnel.OCI_DOWN": ("터널 정상 · OCI 백엔드 응답 없음",
+                        "tunnel up · OCI backend not answering"),
+    # errors
+    "err.pc_down": (
+        "PC 백엔드({url})에 연결할 수 없습니다. `krx pc serve`(또는 `krx demo`)로 시작한 뒤 "
+        "이 페이지를 새로 고치세요.",
+        "Cannot reach the PC backend at {url}. Start it with `krx pc serve` (or `krx demo`), "
+        "then reload this page.",
+    ),
+    "err.no_token": (
+        "PC 백엔드 토큰 파일 {path}이(가) 없습니다. PC 백엔드를 한 번 시작하면 생성됩니다 "
+        "(`krx pc serve`).",
+        "The PC backend token file {path} does not exist. Starting the PC backend once creates "
+        "it (`krx pc serve`).",
+    ),
+    "err.unauthorized": (
+        "PC 백엔드가 콕핏의 토큰을 거부했습니다. 토큰 파일 {path}을(를) 확인하고 콕핏을 다시 "
+        "시작하세요.",
+        "The PC backend refused the cockpit's token. Check the token file {path} and restart "
+        "the cockpit.",
+    ),
+    "err.oci_down": (
+        "OCI에 연결할 수 없습니다: {message} 터널(또는 --direct 주소)과 OCI 서버를 확인하세요. "
+        "마지막으로 PULL한 내용은 계속 볼 수 있습니다.",
+        "OCI is unreachable: {message} Check the tunnel (or the --direct URL) and the OCI "
+        "server. What you last pulled stays visible.",
+    ),
+    "err.oci_down_tunnel_ok": (
+        "OCI 백엔드가 응답하지 않습니다. SSH 터널은 정상입니다(인터넷, VM, SSH 문제가 아닙니다). "
+        "VM에서 `systemctl status krx-oci-backend`로 백엔드를 확인하세요(로그: "
+        "`journalctl -u krx-oci-backend`). 마지막으로 PULL한 내용은 계속 볼 수 있습니다.",
+        "The OCI backend is not answering behind a healthy SSH tunnel (not the internet, the VM "
+        "or SSH). On the VM, check the backend: `systemctl status krx-oci-backend` (its log: "
+        "`journalctl -u krx-oci-backend`). What you last pulled stays visible.",
+    ),
+    "err.timeout": (
+        "PC 백엔드가 {seconds:.0f}초 안에 응답하지 않았습니다. 잠시 후 다시 시도하세요.",
+        "The PC backend did not answer within {seconds:.0f} s. Try again in a moment.",
+    ),
+    "err.conflict": (
+        "충돌: OCI에서 같은 필드가 바뀌었습니다. 아래에서 필드별로 선택한 뒤 다시 PUSH하세요.",
+        "Conflict: OCI changed the same fields. Choose per field below, then PUSH again.",
+    ),
+    "err.stale_revision": (
+        "OCI의 리비전이 바뀌었습니다. PULL한 뒤 다시 시도하세요.",
+        "OCI's revision changed. PULL, then try again.",
+    ),
+    "err.stale_ticket": (
+        "계획이 바뀌어 이 티켓은 오래되었습니다. 다시 초안을 작성하세요.",
+        "The plan changed, so this ticket is stale. Re-draft it.",
+    ),
+    "err.emergency_stop": (
+        "긴급 정지가 켜져 있어 OCI가 거부했습니다: {message}",
+        "OCI refused because the emergency stop is on: {message}",
+    ),
+    "err.not_pulled": (
+        "아직 PULL하지 않았습니다. 개요 페이지에서 PULL을 누르세요.",
+        "Nothing pulled yet. Press PULL on the Overview page.",
+    ),
+    "err.no_plan": (
+        "현재 계획이 없습니다: {message}",
+        "No current plan: {message}",
+    ),
+    "err.no_draft": ("저장된 초안이 없습니다.", "No stored draft."),
+    "err.cycle_busy": (
+        "일일 사이클이 이미 실행 중입니다. 끝난 뒤 다시 시도하세요.",
+        "A daily cycle is already running. Try again when it has finished.",
+    ),
+    "err.invalid": ("입력 오류 — {field}: {message}", "Invalid input — {field}: {message}"),
+    "err.generic": ("{code} ({status}): {message}", "{code} ({status}): {message}"),
+    "err.bad_answer": (
+        "PC 백엔드의 응답을 이해할 수 없습니다 ({what}). 버전을 확인하세요.",
+        "Could not read the PC backend's answer ({what}). Check the versions match.",
+    ),
+    # emergency stop
+    "stop.title": ("긴급 정지", "Emergency stop"),
+    "stop.on": ("🛑 긴급 정지 켜짐", "🛑 Emergency stop ON"),
+    "stop.off": ("긴급 정지 꺼짐", "Emergency stop off"),
+    "stop.unknown": ("긴급 정지 상태를 알 수 없음", "Emergency stop state unknown"),
+    "stop.banner": (
+        "🛑 긴급 정지 중 ({by}, {at}): {reason} — 티켓 제출이 거부됩니다.",
+        "🛑 Emergency stop is ON ({by}, {at}): {reason} — ticket submits are refused.",
+    ),
+    "stop.turn_on": ("긴급 정지 켜기", "Turn emergency stop ON"),
+    "stop.turn_off": ("긴급 정지 끄기", "Turn emergency stop OFF"),
+    "stop.confirm_on": ("정말 긴급 정지를 켤까요?", "Really turn the emergency stop ON?"),
+    "stop.confirm_off": ("정말 긴급 정지를 끌까요?", "Really turn the emergency stop OFF?"),
+    "stop.reason": ("사유 (필수)", "Reason (required)"),
+    "stop.confirm": ("확인", "Confirm"),
+    "stop.cancel": ("취소", "Cancel"),
+    "stop.done": (
+        "OCI 응답: 긴급 정지 {state} ({by}, {at})",
+        "OCI answered: emergency stop {state} ({by}, {at})",
+    ),
+    "stop.need_reason": ("사유를 입력하세요.", "Enter a reason."),
+    "on": ("켜짐", "ON"),
+    "off": ("꺼짐", "OFF"),
+    # overview
+    "ov.pull": ("PULL (OCI에서 가져오기)", "PULL (fetch from OCI)"),
+    "ov.pulled": (
+        "OCI 응답: 리비전 {revision} ({at}){rebased}",
+        "OCI answered: revision {revision} ({at}){rebased}",
+    ),
+    "ov.rebased": (" — 로컬 수정을 새 기준에 다시 적용함", " — local edits re-applied on it"),
+    "ov.pull_conflicts": (
+        "PULL 후 충돌 {n}건: 포트폴리오 또는 설정 페이지에서 해결하세요.",
+        "{n} conflict(s) after PULL: resolve them on the Portfolio or Strategy page.",
+    ),
+    "ov.not_pulled": (
+        "아직 PULL하지 않았습니다. PULL을 눌러 OCI의 현재 상태를 가져오세요.",
+        "Nothing pulled yet. Press PULL to fetch OCI's current state.",
+    ),
+    "ov.stage": ("오늘의 단계", "Stage of the day"),
+    "ov.asof": ("기준 거래일", "As-of session"),
+    "ov.mode": ("실행 모드", "Execution mode"),
+    "ov.synthetic": (
+        "⚠️ 합성(데모) 시장 데이터입니다 — 실제 가격이 아닙니다.",
+        "⚠️ SYNTHETIC (demo) market data — not real prices.",
+    ),
+    "ov.regime": ("시장 국면", "Regime"),
+    "ov.chop": ("횡보(Chop)", "Chop"),
+    "ov.adx": ("ADX", "ADX"),
+    "ov.sma_gap": ("장기 이평 대비", "Gap to long SMA"),
+    "ov.bear_days": ("약세 일수", "Bear days"),
+    "ov.yes": ("예", "yes"),
+    "ov.no": ("아니오", "no"),
+    "ov.signals": ("종목 신호", "Signals"),
+    "ov.risks": ("위험", "Risks"),
+    "ov.no_risks": ("알려진 위험이 없습니다.", "No known risks."),
+    "ov.chart": ("벤치마크와 국면", "Benchmark and regime"),
+    "ov.chart_unavailable": ("차트를 그릴 수 없습니다: {message}", "No chart: {message}"),
+    "ov.ops": ("운영: 지금 사이클 실행", "Ops: run the cycle now"),
+    "ov.replay": (
+        "재실행할 거래일 (DRY_RUN 전용, 비우면 마지막 거래일)",
+        "Replay session (DRY_RUN only; empty = last completed session)",
+    ),
+    "ov.run_cycle": ("사이클 실행", "Run cycle"),
+    "ov.cycle_done": (
+        "OCI 응답: 사이클 종료 코드 {code}, 단계 {stage}, 계획 {plan}",
+        "OCI answered: cycle exit {code}, stage {stage}, plan {plan}",
+    ),
+    "ov.no_summary": (
+        "OCI에 아직 일일 요약이 없습니다. 사이클을 실행하세요.",
+        "OCI has no daily summary yet. Run the cycle.",
+    ),
+    # stages
+    "stage.NO_ACTION_TODAY": ("오늘은 할 일 없음", "No action today"),
+    "stage.PLAN_READY": ("주문 계획 준비됨", "Plan ready"),
+    "stage.TICKET_DRAFTED": ("티켓 초안 작성됨", "Ticket drafted"),
+    "stage.SUBMITTED": ("티켓 제출됨", "Ticket submitted"),
+    "stage.DRY_RUN_FILLED": ("모의 체결 완료", "Dry-run filled"),
+    "stage.AWAITING_MANUAL_EXECUTION": ("수동 주문 대기", "Awaiting manual execution"),
+    "stage.FILLS_RECORDED": ("체결 기록됨", "Fills recorded"),
+    "stage.DONE_TODAY": ("오늘 완료", "Done today"),
+    "stage.BLOCKED": ("차단됨", "Blocked"),
+    "stage.STOPPED": ("긴급 정지", "Stopped"),
+    "stage.STALE_TICKET": ("오래된 티켓", "Stale ticket"),
+    "stage.FAILED": ("실패", "Failed"),
+    "next.NO_ACTION_TODAY": (
+        "다음 할 일: 없음. 내일 09:05 KST 사이클을 기다리세요.",
+        "Next: nothing to do. Wait for tomorrow's 09:05 KST cycle.",
+    ),
+    "next.PLAN_READY": (
+        "다음 할 일: 주문 계획을 검토하고 티켓 페이지에서 초안을 작성하세요.",
+        "Next: review the order plan, then draft a ticket on the Tickets page.",
+    ),
+    "next.TICKET_DRAFTED": (
+        "다음 할 일: 티켓을 확인하고 제출하세요.",
+        "Next: check the ticket and submit it.",
+    ),
+    "next.SUBMITTED": (
+        "다음 할 일: OCI가 티켓을 처리할 때까지 기다리세요 (티켓 페이지).",
+        "Next: wait for OCI to process the ticket (Tickets page).",
+    ),
+    "next.DRY_RUN_FILLED": (
+        "다음 할 일: 없음. 모의 체결이 포트폴리오에 반영되었습니다.",
+        "Next: nothing. The paper fills updated the portfolio.",
+    ),
+    "next.AWAITING_MANUAL_EXECUTION": (
+        "다음 할 일: HTS/MTS에서 주문한 뒤 티켓 페이지에서 체결을 기록하세요.",
+        "Next: place the orders in HTS/MTS, then record the fills on the Tickets page.",
+    ),
+    "next.FILLS_RECORDED": (
+        "다음 할 일: 없음. 체결이 기록되었습니다.",
+        "Next: nothing. The fills are recorded.",
+    ),
+    "next.DONE_TODAY": ("다음 할 일: 없음. 오늘 일은 끝났습니다.", "Next: nothing. Done today."),
+    "next.BLOCKED": (
+        "다음 할 일: 주문 계획 페이지에서 차단 사유를 확인하세요.",
+        "Next: see why the plan is blocked on the Order plan page.",
+    ),
+    "next.STOPPED": (
+        "다음 할 일: 원인을 해결한 뒤 사이드바에서 긴급 정지를 끄세요.",
+        "Next: fix the cause, then turn the emergency stop off in the sidebar.",
+    ),
+    "next.STALE_TICKET": (
+        "다음 할 일: 티켓 페이지에서 다시 초안을 작성하세요.",
+        "Next: re-draft the ticket on the Tickets page.",
+    ),
+    "next.FAILED": (
+        "다음 할 일: 위험 목록과 OCI 로그를 확인한 뒤 사이클을 다시 실행하세요.",
+        "Next: check the risks and the OCI log, then run the cycle again.",
+    ),
+    # regime / actions / reasons
+    "regime.BULL": ("강세", "BULL"),
+    "regime.BEAR": ("약세", "BEAR"),
+    "regime.UNKNOWN": ("알 수 없음", "UNKNOWN"),
+    "action.BUY": ("매수", "BUY"),
+    "action.SELL": ("매도", "SELL"),
+    "action.HOLD": ("보유", "HOLD"),
+    "action.NONE": ("없음", "none"),
+    "reason.BEAR_EXIT": ("약세 전환으로 청산", "exit: the regime turned BEAR"),
+    "reason.STOP_LOSS": ("손절 가격 도달", "stop loss hit"),
+    "reason.RSI_TAKE_PROFIT": ("RSI 과열로 이익 실현", "take profit: RSI above the sell level"),
+    "reason.CHOP_EXIT": ("횡보장 청산", "exit: choppy market"),
+    "reason.RSI_DIP_ENTRY": ("RSI 눌림 매수", "entry: RSI dip"),
+    "reason.BEAR_BLOCK": ("약세장이라 신규 매수 없음", "no entries: BEAR regime"),
+    "reason.CHOP_BLOCK": ("횡보장(ADX 낮음)이라 신규 매수 없음",
+                          "no entries: choppy market (low ADX)"),
+    "reason.REGIME_UNKNOWN": ("국면을 아직 알 수 없음", "regime not known yet"),
+    "reason.NO_SLOT": ("보유 종목 수 한도", "no free position slot"),
+    "reason.RSI_NOT_LOW": ("RSI가 매수 기준보다 높음", "RSI not low enough"),
+    "reason.RSI_UNKNOWN": ("RSI 계산 불가 (데이터 부족)", "RSI not defined (too little data)"),
+    "reason.HOLDING": ("보유 유지", "holding"),
+    "reason.QTY_ZERO": ("살 수 있는 수량이 0", "quantity rounds to zero"),
+    # table columns
+    "col.ticker": ("종목코드", "Ticker"),
+    "col.name": ("종목명", "Name"),
+    "col.close": ("종가", "Close"),
+    "col.rsi": ("RSI", "RSI"),
+    "col.held": ("보유 수량", "Held"),
+    "col.action": ("액션", "Action"),
+    "col.reason": ("사유", "Reason"),
+    "col.side": ("구분", "Side"),
+    "col.qty": ("수량", "Qty"),
+    "col.limit": ("지정가", "Limit price"),
+    "col.notional": ("금액", "Notional"),
+    "col.commission": ("수수료", "Commission"),
+    "col.tax": ("세금", "Tax"),
+    "col.fees": ("비용", "Fees"),
+    "col.avg_price": ("평균 단가", "Avg price"),
+    "col.entry_date": ("매수일", "Entry date"),
+    "col.field": ("필드", "Field"),
+    "col.base": ("기준 (PULL)", "Base (pulled)"),
+    "col.mine": ("내 값", "Mine"),
+    "col.theirs": ("OCI 값", "OCI's"),
+    "col.artifact": ("대상", "Artifact"),
+    "col.at": ("시각 (KST)", "At (KST)"),
+    "col.actor": ("누가", "Who"),
+    "col.what": ("무엇", "What"),
+    "col.target": ("대상", "Target"),
+    "col.why": ("사유", "Why"),
+    "col.before": ("이전", "Before"),
+    "col.after": ("이후", "After"),
+    "col.revision": ("리비전", "Revision"),
+    "col.state": ("상태", "State"),
+    "col.message": ("메시지", "Message"),
+    "col.ticket": ("티켓", "Ticket"),
+    "col.orders": ("주문 수", "Orders"),
+    "col.submitted": ("제출 시각", "Submitted"),
+    "col.price": ("가격", "Price"),
+    "col.check": ("검사", "Check"),
+    "col.value": ("값", "Value"),
+    "col.limit_value": ("한도", "Limit"),
+    "col.ok": ("통과", "OK"),
+    "col.metric": ("지표", "Metric"),
+    "col.current": ("현재 설정", "Current"),
+    "col.edited": ("수정안", "Edited"),
+    # order plan
+    "plan.title": ("주문 계획", "Order plan"),
+    "plan.decision.READY": ("준비됨: 아래 주문을 실행할 수 있습니다.",
+                            "READY: the orders below can be executed."),
+    "plan.decision.EMPTY": ("오늘은 주문이 없습니다.", "No orders today."),
+    "plan.decision.BLOCKED": ("계획이 차단되었습니다.", "The plan is BLOCKED."),
+    "plan.why": ("이유", "Why"),
+    "plan.would_change": ("무엇이 바뀌면 달라지나", "What would change it"),
+    "plan.cash_before": ("현재 현금", "Cash now"),
+    "plan.cash_after": ("주문 후 예상 현금", "Est. cash after"),
+    "plan.equity": ("평가 총액", "Equity"),
+    "plan.reserve": ("현금 보유 하한", "Cash reserve"),
+    "plan.guardrails": ("가드레일", "Guardrails"),
+    "plan.no_checks": ("가드레일 검사 결과가 없습니다.", "No guardrail checks recorded."),
+    "plan.id": ("계획 {plan_id} · 기준일 {asof} · 리비전 P{p}/S{s}",
+                "Plan {plan_id} · as of {asof} · revisions P{p}/S{s}"),
+    "plan.synthetic": ("합성 데이터로 만든 계획입니다.", "Planned on synthetic data."),
+    # what would change a blocked / empty plan
+    "change.CHOP_BLOCK": (
+        "ADX가 임계값({threshold}) 이상으로 오르면(추세 형성) 신규 매수가 허용됩니다.",
+        "Entries resume when ADX rises above the threshold ({threshold}) — a trend forms.",
+    ),
+    "change.BEAR_BLOCK": (
+        "벤치마크가 장기 이동평균 위로 올라가 강세로 전환되면 매수가 허용됩니다.",
+        "Entries resume when the benchmark climbs back above its long SMA (BULL regime).",
+    ),
+    "change.REGIME_UNKNOWN": (
+        "국면 판단에 필요한 과거 데이터가 쌓이면 계획이 생깁니다.",
+        "A plan appears once enough history exists to judge the regime.",
+    ),
+    "change.RSI_NOT_LOW": (
+        "유니버스 종목의 RSI가 매수 기준({buy}) 아래로 내려오면 매수 신호가 납니다.",
+        "A universe ticker's RSI dropping below the buy level ({buy}) gives an entry.",
+    ),
+    "change.NO_SLOT": (
+        "보유 종목이 매도되어 자리가 나면 신규 매수가 가능합니다.",
+        "A sale freeing a position slot allows new entries.",
+    ),
+    "change.DATA_STALE": (
+        "최신 시장 데이터가 들어오면 다시 계획됩니다 (사이클 재실행).",
+        "Fresh market data re-plans it (run the cycle again).",
+    ),
+    "change.EMERGENCY_STOP": (
+        "긴급 정지를 끄면 다시 계획됩니다.",
+        "Turning the emergency stop off re-plans it.",
+    ),
+    "plan.buys_held_back": (
+        "가드레일 위반으로 매수를 보류했습니다. 매도는 그대로 실행됩니다: {reasons}.",
+        "A guardrail held the buys back; the sells still go: {reasons}.",
+    ),
+    "change.GUARDRAIL": (
+        "가드레일 한도(설정 페이지)를 조정하거나 포트폴리오를 바꾸면 달라집니다.",
+        "Adjusting the guardrail limits (Strategy page) or the portfolio changes it.",
+    ),
+    "change.HOLIDAY": (
+        "다음 거래일에 사이클이 계획을 만듭니다.",
+        "The next trading session's cycle makes a plan.",
+    ),
+    "change.default": (
+        "입력(포트폴리오, 설정, 시장 데이터)이 바뀌면 OCI가 다시 계획합니다.",
+        "OCI re-plans when its inputs (portfolio, settings, market data) change.",
+    ),
+    # portfolio
+    "pf.title": ("포트폴리오", "Portfolio"),
+    "pf.cash": ("현금 (원)", "Cash (KRW)"),
+    "pf.holdings": ("보유 종목", "Holdings"),
+    "pf.save": ("로컬 작업본에 저장", "Save to the local workspace"),
+    "pf.saved": ("작업본에 저장됨: 변경 {n}건 (아직 OCI에 전송 안 됨)",
+                 "Saved to the workspace: {n} change(s) (not yet on OCI)"),
+    "pf.discard": ("로컬 수정 버리기", "Discard local edits"),
+    "pf.discarded": ("로컬 수정을 버렸습니다.", "Local edits discarded."),
+    "pf.invalid_row": ("보유 종목 {row}행: {message}", "Holdings row {row}: {message}"),
+    "diff.title": ("PULL한 리비전 {rev} 대비 변경", "Changes against pulled revision {rev}"),
+    "diff.none": ("변경 없음 (작업본 = PULL한 내용)", "No changes (workspace = pulled)"),
+    "push.title": ("PUSH (OCI로 보내기)", "PUSH (send to OCI)"),
+    "push.reason": ("사유 (필수, 감사 기록에 남음)", "Reason (required, kept in the audit trail)"),
+    "push.button": ("PUSH", "PUSH"),
+    "push.need_reason": ("PUSH하려면 사유를 입력하세요.", "Enter a reason to PUSH."),
+    "push.nothing": ("보낼 변경이 없습니다.", "Nothing to push."),
+    "push.done": (
+        "OCI 응답: 새 리비전 {revision} (변경: {changed}){visible}",
+        "OCI answered: new revision {revision} (changed: {changed}){visible}",
+    ),
+    "push.visible": (" — 스냅샷에서 확인됨", " — visible in the snapshot"),
+    "push.replan": (" · OCI가 재계획 중", " · OCI is re-planning"),
+    "conflict.title": ("충돌 해결 (기준 / 내 값 / OCI 값)",
+                       "Resolve conflicts (base / mine / OCI's)"),
+    "conflict.pick": ("선택", "Keep"),
+    "conflict.mine": ("내 값", "mine"),
+    "conflict.theirs": ("OCI 값", "OCI's"),
+    "conflict.apply": ("선택 적용", "Apply choices"),
+    "conflict.resolved": ("충돌 해결됨: 남은 충돌 {n}건", "Resolved: {n} conflict(s) left"),
+    # strategy
+    "st.title": ("전략 및 설정", "Strategy & settings"),
+    "st.params": ("전략 파라미터", "Strategy parameters"),
+    "st.universe": ("유니버스", "Universe"),
+    "st.benchmark": ("벤치마크", "Benchmark"),
+    "st.guardrails": ("가드레일", "Guardrails"),
+    "st.mode": ("실행 모드", "Execution mode"),
+    "st.notify": ("알림 URL (한 줄에 하나)", "Notification URLs (one per line)"),
+    "st.save": ("로컬 작업본에 저장", "Save to the local workspace"),
+    "st.calendar": ("임시 휴장·개장 지연 (exchange_calendars보다 먼저)",
+                    "Ad-hoc closures and late opens (ahead of exchange_calendars)"),
+    "st.closed_dates": ("휴장일 (한 줄에 하나, YYYY-MM-DD)",
+                        "Closed dates (one per line, YYYY-MM-DD)"),
+    "st.late_opens": ("개장 지연 (한 줄에 하나, YYYY-MM-DD HH:MM, 예: 수능일 10:00)",
+                      "Late opens (one per line, YYYY-MM-DD HH:MM, e.g. the CSAT day 10:00)"),
+    "st.whatif": ("What-if 백테스트 (수정안 vs 현재)", "What-if backtest (edited vs current)"),
+    "st.whatif_run": ("What-if 실행", "Run what-if"),
+    "st.whatif_window": ("기간", "Window"),
+    "st.whatif_same": (
+        "수정안이 현재 설정과 같습니다: 파라미터를 바꾸고 저장한 뒤 실행하세요.",
+        "The edited parameters equal the current ones: change and save some first.",
+    ),
+    "st.whatif_done": ("같은 기간 {start} → {end}, {sessions}거래일",
+                       "Same window {start} → {end}, {sessions} sessions"),
+    "st.whatif_stale": (
+        "What-if 결과가 지금 작업본과 다릅니다: 다시 실행하세요.",
+        "The what-if result is for other parameters than the workspace: run it again.",
+    ),
+    # tickets
+    "tk.title": ("티켓", "Tickets"),
+    "tk.draft": ("현재 계획으로 초안 작성", "Draft from the current plan"),
+    "tk.redraft": ("다시 초안 작성", "Re-draft"),
+    "tk.discard": ("초안 삭제", "Discard the draft"),
+    "tk.preview": ("미리보기: {ticket_id} ({mode}, 기준일 {asof})",
+                   "Preview: {ticket_id} ({mode}, as of {asof})"),
+    "tk.copy": ("HTS/MTS 복사용 텍스트", "Copy-paste text for HTS/MTS"),
+    "tk.confirm": ("위 주문을 확인했고 OCI로 보내는 데 동의합니다.",
+                   "I checked these orders and want them sent to OCI."),
+    "tk.submit": ("OCI로 제출", "Submit to OCI"),
+    "tk.need_confirm": ("제출하려면 먼저 확인란을 체크하세요.", "Tick the confirmation first."),
+    "tk.submitted": ("OCI 응답: 티켓 {ticket_id} → {state}",
+                     "OCI answered: ticket {ticket_id} → {state}"),
+    "tk.stale": (
+        "⚠️ 이 초안은 현재 계획({current})이 아닌 {plan_id}로 작성되었습니다. 다시 작성하세요.",
+        "⚠️ This draft was made from plan {plan_id}, not the current plan {current}. Re-draft it.",
+    ),
+    "tk.no_plan_ready": (
+        "초안을 작성할 READY 계획이 없습니다 (계획: {decision}).",
+        "No READY plan to draft from (plan: {decision}).",
+    ),
+    "tk.list": ("티켓 목록", "Ticket list"),
+    "tk.none": ("아직 티켓이 없습니다.", "No tickets yet."),
+    "tk.timeline": ("상태 기록", "State timeline"),
+    "tk.fills": ("체결", "Fills"),
+    "tk.pick": ("티켓 선택", "Pick a ticket"),
+    "tk.record": ("체결 기록 (MANUAL 모드)", "Record fills (MANUAL mode)"),
+    "tk.final": ("마지막 체결 (더 이상 없음)", "Final (no more fills will follow)"),
+    "tk.record_btn": ("체결 기록", "Record fills"),
+    "tk.recorded": ("OCI 응답: {ticket_id} → {state}", "OCI answered: {ticket_id} → {state}"),
+    "tk.no_fills": ("수량이 0보다 큰 행을 하나 이상 입력하세요.",
+                    "Enter at least one row with a quantity above 0."),
+    "tk.refresh": ("새로 고침", "Refresh"),
+    "tk.draft_made": ("초안 작성됨: {ticket_id}", "Drafted: {ticket_id}"),
+    # backtest
+    "bt.title": ("백테스트 및 스윕", "Backtest & sweep"),
+    "bt.start": ("시작일", "Start"),
+    "bt.end": ("종료일", "End"),
+    "bt.run": ("백테스트 실행", "Run backtest"),
+    "bt.running": ("백테스트 실행 중…", "Running the backtest…"),
+    "bt.metrics": ("지표", "Metrics"),
+    "bt.trades": ("거래", "Trades"),
+    "bt.per_year": ("연도별", "Per year"),
+    "bt.csv": ("거래 CSV 내려받기", "Download trades CSV"),
+    "bt.equity_csv": ("자산곡선 CSV 내려받기", "Download equity CSV"),
+    "bt.html": ("HTML 보고서 내려받기", "Download the HTML report"),
+    "bt.sweep": ("파라미터 스윕", "Parameter sweep"),
+    "bt.sweep_x": ("파라미터 X", "Parameter X"),
+    "bt.sweep_y": ("파라미터 Y", "Parameter Y"),
+    "bt.sweep_values": ("값 (쉼표로 구분)", "Values (comma separated)"),
+    "bt.objective": ("목표 지표", "Objective"),
+    "bt.sweep_run": ("스윕 실행", "Run sweep"),
+    "bt.sweep_running": ("스윕 실행 중…", "Running the sweep…"),
+    "bt.sweep_csv": ("스윕 CSV 내려받기", "Download sweep CSV"),
+    "bt.wf": ("워크포워드 요약", "Walk-forward summary"),
+    "bt.wf_run": ("워크포워드 실행", "Run walk-forward"),
+    "bt.wf_running": ("워크포워드 실행 중…", "Running the walk-forward…"),
+    "bt.wf_train": ("학습 기간 (개월)", "Train months"),
+    "bt.wf_test": ("검증 기간 (개월)", "Test months"),
+    "bt.wf_step": ("이동 간격 (개월)", "Step months"),
+    "bt.wf_gap": ("IS − OOS 차이", "Gap (IS − OOS)"),
+    "bt.wf_windows": ("비교된 구간", "Windows compared"),
+    "bt.wf_grid": ("그리드: 스윕의 {name} = {values}", "Grid: the sweep's {name} = {values}"),
+    "bt.wf_unavailable": (
+        "PC 백엔드에 워크포워드 경로가 없습니다: `krx walkforward`를 사용하세요.",
+        "The PC backend has no walk-forward route: use `krx walkforward`.",
+    ),
+    "bt.bad_values": ("{name}: 숫자 목록이 아닙니다 ({value})",
+                      "{name}: not a list of numbers ({value})"),
+    "bt.bad_window": ("시작일이 종료일보다 앞서야 합니다.", "Start must be before end."),
+    "bt.progress": ("{step}/{total}: {what}", "{step}/{total}: {what}"),
+    # audit
+    "au.title": ("감사 기록", "Audit trail"),
+    "au.action": ("종류", "Action"),
+    "au.target": ("대상 포함 문자열", "Target contains"),
+    "au.since": ("이후 날짜", "Since"),
+    "au.limit": ("최대 건수", "Limit"),
+    "au.path": ("필드 이력", "Field history"),
+    "au.all": ("전체", "all"),
+    "au.none": ("조건에 맞는 기록이 없습니다.", "No entries match."),
+    "au.changes": ("필드별 변경 (이전 → 이후)", "Field-level changes (before → after)"),
+    "au.history": ("{path}의 전체 이력", "Whole history of {path}"),
+    # misc
+    "misc.loading": ("불러오는 중…", "Loading…"),
+    "misc.working": ("PC 백엔드와 OCI에 요청하는 중…", "Asking the PC backend and OCI…"),
+    "st.whatif_running": ("What-if 백테스트 실행 중 (현재 설정, 수정안)…",
+                          "Running the what-if backtests (current, edited)…"),
+    "unit.won": ("{value}원", "₩{value}"),
+    "unit.shares": ("{value}주", "{value} sh"),
+    "misc.refresh": ("새로 고침", "Refresh"),
+    "ov.stage_live": ("OCI 현재 단계 ({at} 확인)", "OCI's current stage (checked {at})"),
+    "ov.stage_pulled": ("OCI에 연결되지 않아 PULL 시점({at}) 기준 단계입니다",
+                        "OCI not reachable: stage as of the PULL at {at}"),
+    "ov.stage_newer": ("OCI에 더 새로운 사이클 결과가 있습니다 ({at}): PULL로 나머지도 갱신하세요",
+                       "OCI has a newer cycle ({at}): PULL to refresh the rest of the page"),
+    # settings fields (`param.<StrategyParams field>`, `guard.<Guardrails field>`,
+    # `notify.<NotificationPrefs flag>`); the page shows the field name small beside them
+    "param.regime_ma_long": ("국면 판단 장기 이동평균 (거래일)",
+                             "Regime long moving average (sessions)"),
+    "param.ma_short_period": ("단기 이동평균 (거래일)", "Short moving average (sessions)"),
+    "param.golden_cross_override": ("골든크로스 시 강세 전환",
+                                    "Golden cross turns the regime bull"),
+    "param.adx_period": ("ADX 기간 (거래일)", "ADX period (sessions)"),
+    "param.adx_threshold": ("ADX 횡보 기준 (미만이면 횡보)", "ADX chop threshold (below = chop)"),
+    "param.chop_action": ("횡보장 대응", "Action in chop"),
+    "param.min_regime_hold_days": ("약세 최소 유지 거래일 (강세 복귀 전)",
+                                   "Minimum bear sessions before bull"),
+    "param.rsi_period": ("RSI 기간 (거래일)", "RSI period (sessions)"),
+    "param.rsi_buy_threshold": ("RSI 매수 기준 (이하 매수)", "RSI buy threshold (buy at or below)"),
+    "param.rsi_sell_threshold": ("RSI 매도 기준 (이상 매도)",
+                                 "RSI sell threshold (sell at or above)"),
+    "param.stop_loss_pct": ("손절 비율 (0.12 = 12%)", "Stop loss (0.12 = 12%)"),
+    "param.max_positions": ("최대 보유 종목 수", "Maximum positions"),
+    "param.min_cash_pct": ("현금 유보 비율 (자산 대비)", "Cash reserve (share of equity)"),
+    "param.commission": ("수수료율 (편도)", "Commission rate (per side)"),
+    "param.slippage": ("슬리피지율", "Slippage rate"),
+    "param.initial_capital": ("백테스트 초기 자본 (원)", "Backtest initial capital (KRW)"),
+    "guard.max_orders": ("계획당 최대 주문 수", "Maximum orders per plan"),
+    "guard.max_single_order_pct": ("1건 주문 최대 비중 (자산 대비)",
+                                   "Maximum single order (share of equity)"),
+    "guard.max_buy_turnover_pct": ("매수 회전율 한도 (자산 대비)",
+                                   "Buy turnover limit (share of equity)"),
+    "guard.max_data_age_sessions": ("허용 데이터 지연 (거래일)", "Allowed data age (sessions)"),
+    "notify.daily_summary": ("일일 요약 알림", "Daily summary notifications"),
+    "notify.incidents": ("장애 알림", "Incident notifications"),
+}
+
+
+def text(key: str, lang: str = DEFAULT_LANG, /, **values: Any) -> str:
+    """The words of `key` in `lang` with `values` filled in; the key itself when unknown."""
+    pair = TEXT.get(key)
+    if pair is None:
+        return key
+    words = pair[1] if lang == "en" else pair[0]
+    if values:
+        try:
+            return words.format(**values)
+        except (KeyError, IndexError, ValueError):
+            return words
+    return words
+
+
+def has(key: str) -> bool:
+    """Whether the catalogue has `key` (for callers choosing between a code's words and a
+    generic fallback)."""
+    return key in TEXT
+
+
+def normal_lang(lang: str | None) -> str:
+    """`lang` when it is one of LANGS, else the default (Korean)."""
+    return lang if lang in LANGS else DEFAULT_LANG

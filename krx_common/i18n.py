@@ -540,9 +540,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "param.min_regime_hold_days": ("약세 최소 유지 거래일 (강세 복귀 전)",
                                    "Minimum bear sessions before bull"),
     "param.rsi_period": ("RSI 기간 (거래일)", "RSI period (sessions)"),
-    "param.rsi_buy_threshold": ("RSI 매수 기준 (이하 매수)", "RSI buy threshold (buy at or below)"),
-    "param.rsi_sell_threshold": ("RSI 매도 기준 (이상 매도)",
-                                 "RSI sell threshold (sell at or above)"),
+    # strict, as strategy.rules compares them (RSI_BUY_BELOW / RSI_SELL_ABOVE)
+    "param.rsi_buy_threshold": ("RSI 매수 기준 (미만 매수)", "RSI buy threshold (buy below)"),
+    "param.rsi_sell_threshold": ("RSI 매도 기준 (초과 매도)", "RSI sell threshold (sell above)"),
     "param.stop_loss_pct": ("손절 비율 (0.12 = 12%)", "Stop loss (0.12 = 12%)"),
     "param.max_positions": ("최대 보유 종목 수", "Maximum positions"),
     "param.min_cash_pct": ("현금 유보 비율 (자산 대비)", "Cash reserve (share of equity)"),

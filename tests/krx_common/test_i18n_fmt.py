@@ -1,0 +1,81 @@
+"""The one catalogue (`krx_common.i18n`) and the one formatting module (`krx_common.fmt`)."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, date, datetime
+
+import numpy as np
+
+from contracts.settings import StrategyParams
+from krx_common import fmt
+from krx_common.i18n import TEXT, text
+from strategy import rules
+from strategy.params import param_vector
+
+
+def test_i18n_every_key_has_both_languages_with_the_same_placeholders():
+    for key, (ko, en) in TEXT.items():
+        assert ko and en, key
+        assert set(re.findall(r"{(\w+)", ko)) == set(re.findall(r"{(\w+)", en)), key
+
+
+def test_i18n_text_fills_values_and_falls_back_to_the_key():
+    assert text("unit.won", "ko", value="1,000") == "1,000원"
+    assert text("unit.won", "en", value="1,000") == "₩1,000"
+    assert text("no.such.key", "ko") == "no.such.key"
+
+
+def test_fmt_won_is_rounded_to_the_integer_with_separators():
+    assert fmt.won(8_036_924.6829) == "8,036,925원"
+    assert fmt.won(10_021_254.6765, "en") == "₩10,021,255"
+    assert fmt.won(2.5) == "3원"  # half away from zero, not banker's rounding
+    assert fmt.won(-1234.5, signed=True) == "-1,235원"
+    assert fmt.won_number(751_155.0665) == "751,155"
+    assert fmt.won(None) == fmt.won(math.nan) == "—"
+
+
+def test_fmt_percent_price_shares_dates():
+    assert fmt.pct(0.198171, 1) == "19.8%"
+    assert fmt.pct(0.388, signed=True) == "+38.80%"
+    assert fmt.price(57_728.85) == "57,729"
+    assert fmt.price(29_855, "ko") == "29,855원"
+    assert fmt.shares(1200) == "1,200주" and fmt.shares(83, "en") == "83 sh"
+    assert fmt.kst(datetime(2026, 11, 30, 0, 5, tzinfo=UTC)) == "2026-11-30 09:05 KST"
+    assert fmt.day(date(2026, 1, 2)) == "2026-01-02"
+
+
+def test_fmt_guardrail_values_read_in_their_unit():
+    assert fmt.guard_value("GUARDRAIL_MAX_SINGLE_ORDER", 0.198171) == "19.8%"
+    assert fmt.guard_value("GUARDRAIL_MIN_CASH", 10_021_254.6765) == "10,021,255원"
+    assert fmt.guard_value("GUARDRAIL_MAX_ORDERS", 2.0) == "2"
+
+
+def _decide(rsi: float, p: np.ndarray, held: bool) -> tuple[int, int]:
+    """(exit code of a held ticker, buy rank of an unheld one) at this RSI, in a bull market."""
+    close = np.array([10_000.0])
+    exit_out = np.zeros(1, dtype=np.int64)
+    rank_out = np.zeros(1, dtype=np.int64)
+    qty_out = np.zeros(1, dtype=np.int64)
+    rules.decide_session(rules.REGIME_BULL, 40.0, close, np.array([rsi]),
+                         np.array([10 if held else 0]), np.array([9_000.0]), 1e7, p,
+                         exit_out, rank_out, qty_out)
+    return int(exit_out[0]), int(rank_out[0])
+
+
+def test_rsi_labels_say_the_strict_comparisons_the_rule_makes():
+    sp = StrategyParams()
+    p = param_vector(sp)
+    buy, sell = sp.rsi_buy_threshold, sp.rsi_sell_threshold
+    # the rule: exactly at the buy threshold does not buy, just below does
+    assert _decide(buy, p, held=False)[1] == 0 and _decide(buy - 0.01, p, held=False)[1] == 1
+    # exactly at the sell threshold keeps the position, just above takes profit
+    assert _decide(sell, p, held=True)[0] == rules.EXIT_NONE
+    assert _decide(sell + 0.01, p, held=True)[0] == rules.EXIT_RSI_TAKE_PROFIT
+    # the labels say the same: below / above, not "at or"
+    ko_buy, en_buy = TEXT["param.rsi_buy_threshold"]
+    ko_sell, en_sell = TEXT["param.rsi_sell_threshold"]
+    assert "미만 매수" in ko_buy and "이하" not in ko_buy and "buy below" in en_buy
+    assert "초과 매도" in ko_sell and "이상" not in ko_sell and "sell above" in en_sell
+    assert "at or" not in en_buy + en_sell

@@ -21,7 +21,7 @@ from contracts.settings import Settings, StrategyParams
 from contracts.signals import ReasonCode, Regime, RegimeState, Signals, TickerSignal
 from contracts.summary import OpsSummary
 from strategy import calendar
-from strategy.ticketing import hts_line, plan_limit, round_limit
+from strategy.ticketing import OrderTerms, order_terms, plan_limit, round_limit
 
 _RED, _BLUE, _BOLD, _RESET = "\x1b[31m", "\x1b[34m", "\x1b[1m", "\x1b[0m"
 _SIDE_EN_KO = {Side.BUY: "BUY  매수", Side.SELL: "SELL 매도"}
@@ -91,10 +91,14 @@ def order_limit(order: PlannedOrder, settings: Settings | None) -> int:
 
 
 def order_line(order: PlannedOrder, asof: date, settings: Settings | None) -> str:
-    """`2025-12-30 BUY  매수 [매수] KODEX 200 (069500) 12주 지정가 60,750원 (약 729,000원)`."""
-    limit = order_limit(order, settings)
-    hts = hts_line(order.side, order.ticker, order.name, order.qty, limit, order.qty * limit)
-    return f"{trade_date(asof, settings):%Y-%m-%d} {_SIDE_EN_KO[order.side]}  {hts}"
+    """`2025-12-30 BUY  매수  [매수] KODEX 200 (069500) 12주 지정가 60,750원 = 729,000원
+    (수수료·세금 약 109원)`: the one HTS line (`strategy.ticketing.hts_line`)."""
+    if settings is not None:
+        terms = order_terms(order, asof, settings)
+    else:  # without settings: the plan's own fee estimate at its limit rule
+        terms = OrderTerms(order.side, order.ticker, order.name, order.qty,
+                           order_limit(order, None), order.est_commission, order.est_tax)
+    return f"{trade_date(asof, settings):%Y-%m-%d} {_SIDE_EN_KO[order.side]}  {terms.line()}"
 
 
 # --- regime -----------------------------------------------------------------------------------
@@ -286,9 +290,8 @@ def _orders_block(
                      f"(the session after {plan.asof}); sells first:")
         ordered = sorted(plan.orders, key=lambda o: (o.side is not Side.SELL, o.rank or 0))
         for i, o in enumerate(ordered, 1):
-            fees = o.est_commission + o.est_tax
             lines.append(f"  {i}. " + paint.side(order_line(o, plan.asof, settings), o.side)
-                         + f"  [{o.reason.value}, fees ~{fees:,.0f}]")
+                         + f"  [{o.reason.value}]")
     sp = settings.strategy if settings is not None else None
     for reason in plan.reasons:
         lines.append(f"  . {reason}{block_numbers(reason, sig, sp)}")

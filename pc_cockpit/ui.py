@@ -82,9 +82,18 @@ def fetch(fn: Callable[[], T], *, quiet_codes: tuple[str, ...] = (),
         return fn()
     except PcError as exc:
         forget_client_on(exc)
-        if exc.code not in quiet_codes:
+        if exc.code not in quiet_codes and not _said_already(exc):
             st.error(exc.user_message())
         return None
+
+
+OCI_DOWN_CODES = ("OCI_UNREACHABLE", "OCI_DOWN", "TUNNEL_DOWN")
+_OCI_WARNED = "_oci_down_warned"
+
+
+def _said_already(exc: PcError) -> bool:
+    """Whether the page header already says what `exc` says (OCI down): one alert, not two."""
+    return exc.code in OCI_DOWN_CODES and bool(st.session_state.get(_OCI_WARNED))
 
 
 def act(page: str, fn: Callable[[PcClient], str | None], *,
@@ -141,13 +150,16 @@ def page_header(page: str, title_key: str) -> PcClient | None:
     show_flash(page)
     c = st.session_state.get("_client_ok")
     error: PcError | None = st.session_state.get("_conn_error")
+    if error is not None:
+        # What is down and what to do, said once, here (the sidebar badge shows the state).
+        st.error(error.user_message())
     if not isinstance(c, PcClient):
-        # Say it on the page too, not only in the sidebar: what is down and what to do.
-        if error is not None:
-            st.error(error.user_message())
         return None
     status: PcStatus | None = st.session_state.get("_status")
-    if status is not None and not status.oci.reachable:
+    down = status is not None and not status.oci.reachable
+    st.session_state[_OCI_WARNED] = down
+    if down:
+        assert status is not None
         st.warning(_oci_down_text(status))
     return c
 
@@ -162,7 +174,8 @@ def _oci_down_text(status: PcStatus) -> str:
 def _badge(status: PcStatus | None, error: PcError | None) -> None:
     st.subheader(t("conn.title"))
     if error is not None:
-        st.error(error.user_message())
+        # The page says what is down and what to do (page_header); the badge only the state.
+        st.markdown(f"🔴 **{t('conn.pc_backend')}**: {t('conn.pc_unreachable')} (`{error.code}`)")
         return
     assert status is not None
     state = status.tunnel.state.value

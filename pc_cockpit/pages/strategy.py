@@ -17,8 +17,8 @@ from contracts.instruments import all_instruments
 from contracts.settings import ExecutionMode, Guardrails, Settings, StrategyParams
 from pc_cockpit import charts, sync_ui, ui
 from pc_cockpit.client import PcClient
-from pc_cockpit.forms import build_settings, calendar_values
-from pc_cockpit.i18n import field_label, t
+from pc_cockpit.forms import FormError, build_settings, calendar_values
+from pc_cockpit.i18n import TEXT, field_label, t
 
 PAGE = "strategy"
 
@@ -65,7 +65,10 @@ def _number_widget(prefix: str, model: type[BaseModel], name: str) -> None:
     if kind == "bool":
         st.checkbox(label, key=key, help=help_)
     elif kind == "choice":
-        st.selectbox(label, choices, key=key, help=help_)
+        # a choice reads in words with its code beside them ("신규 매수만 막기 (block_entries)")
+        st.selectbox(label, choices, key=key, help=help_, placeholder=t("widget.choose"),
+                     format_func=lambda v: f"{t(f'{name}.{v}')} ({v})"
+                     if f"{name}.{v}" in TEXT else str(v))
     elif kind == "int":
         st.number_input(label, step=1, key=key, help=help_)
     else:
@@ -97,7 +100,8 @@ def _save(working: Settings) -> None:
     try:
         settings = edited_settings(working)
     except ValueError as exc:
-        ui.flash(PAGE, "error", t("err.invalid", field="settings", message=str(exc)))
+        ui.flash(PAGE, "error", exc.operator_text() if isinstance(exc, FormError)
+                 else t("err.invalid", field="settings", message=str(exc)))
         return
 
     def do(c: PcClient) -> str:
@@ -124,9 +128,9 @@ def editor(working: Settings) -> None:
                 _number_widget("sp", StrategyParams, name)
         st.subheader(t("st.universe"))
         st.multiselect(t("st.universe"), codes, key="st_universe",
-                       format_func=lambda c: names.get(c, c))
+                       format_func=lambda c: names.get(c, c), placeholder=t("widget.choose"))
         st.selectbox(t("st.benchmark"), codes, key="st_benchmark",
-                     format_func=lambda c: names.get(c, c))
+                     format_func=lambda c: names.get(c, c), placeholder=t("widget.choose"))
         st.subheader(t("st.guardrails"))
         cols = st.columns(4)
         for i, name in enumerate(Guardrails.model_fields):
@@ -135,7 +139,7 @@ def editor(working: Settings) -> None:
         st.selectbox(t("st.mode"), [m.value for m in ExecutionMode if m is not ExecutionMode.LIVE]
                      + ([ExecutionMode.LIVE.value]
                         if working.execution_mode is ExecutionMode.LIVE else []),
-                     key="st_mode")
+                     key="st_mode", placeholder=t("widget.choose"))
         st.text_area(t("st.notify"), key="st_urls", height=80)
         left, right = st.columns(2)
         left.checkbox(field_label("notify", "daily_summary"), key="st_daily",
@@ -202,9 +206,9 @@ def whatif(working: Settings, pulled: Settings, asof: date | None) -> None:
                  sessions=len(edited.equity)))
     labels = [t("col.metric"), t("col.current"), t("col.edited")]
     frame = charts.metrics_side_by_side(current, edited, labels)
-    styled = frame.drop(columns=["_delta"]).style.apply(
+    styled = frame.drop(columns=["_delta", "_key"]).style.apply(
         lambda row: ["", "", "", charts.metric_color(
-            str(frame.loc[row.name, labels[0]]), frame.loc[row.name, "_delta"])], axis=1)
+            str(frame.loc[row.name, "_key"]), frame.loc[row.name, "_delta"])], axis=1)
     st.dataframe(styled, hide_index=True, width="stretch")
     st.plotly_chart(charts.whatif_figure(edited, current, title=t("st.whatif"),
                                          edited_name=t("col.edited"),

@@ -79,3 +79,41 @@ def test_rsi_labels_say_the_strict_comparisons_the_rule_makes():
     assert "미만 매수" in ko_buy and "이하" not in ko_buy and "buy below" in en_buy
     assert "초과 매도" in ko_sell and "이상" not in ko_sell and "sell above" in en_sell
     assert "at or" not in en_buy + en_sell
+
+
+def test_risks_are_worded_from_code_and_params_never_the_english_message():
+    from krx_common.words import risk_text
+
+    english = "market data is SYNTHETIC (demo provider): not real prices"
+    assert risk_text("SYNTHETIC_DATA", {}, english, "ko") == \
+        "시장 데이터가 합성(데모) 데이터입니다: 실제 가격이 아닙니다."
+    assert risk_text("CHOP", {"adx": 12.6}, "ADX 12.6 below threshold", "ko") == \
+        "ADX 12.6가 기준 미만(횡보)이라 신규 매수가 없습니다."
+    assert risk_text("REGIME_BEAR", {"days": 4}, "x", "en") == \
+        "Benchmark regime BEAR for 4 sessions."
+    # a guardrail risk reads its value and limit in their unit
+    assert risk_text("GUARDRAIL_MAX_SINGLE_ORDER", {"value": 0.3012, "limit": 0.25}, "x",
+                     "ko") == "가장 큰 매수: 평가 총액의 30.1% (한도 25.0%)"
+    # no template for these params: generic words, the detail as code
+    assert risk_text("DATA_INVALID", {}, "069500: high < low on 2024-01-02", "ko") == \
+        "시장 데이터가 검증을 통과하지 못했습니다. 세부: `069500: high < low on 2024-01-02`"
+    assert risk_text("NEW_CODE", {}, "", "ko") == "알 수 없는 위험 코드입니다."
+
+
+def test_guardrail_checks_read_in_words_with_formatted_numbers():
+    from krx_common.words import guard_text
+
+    assert guard_text("GUARDRAIL_MAX_ORDERS", 0.0, 20.0, "ko") == "주문 0건 (한도 20건)"
+    assert guard_text("GUARDRAIL_MIN_CASH", 10_021_254.6765, 98_000.2, "ko") == \
+        "주문 후 예상 현금 10,021,255원 (보유 하한 98,000원)"
+
+
+def test_plan_reason_is_said_once_with_its_code_not_doubled():
+    from krx_common.words import plan_reason_code, plan_reason_text
+
+    assert plan_reason_text("no entries: CHOP_BLOCK", "ko") == \
+        ("횡보장(ADX 낮음)이라 신규 매수 없음", "CHOP_BLOCK")
+    assert plan_reason_code("GUARDRAIL_MIN_CASH: 2 buys held back, sells kept") == \
+        "GUARDRAIL_MIN_CASH"
+    words, code = plan_reason_text("CASH_LIMIT: 305720 estimated cut from 198 to 143", "ko")
+    assert code == "CASH_LIMIT" and "305720" in words and "estimated" not in words

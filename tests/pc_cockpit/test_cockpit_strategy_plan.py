@@ -11,7 +11,8 @@ from conftest import Stack, pull, texts
 
 from contracts.plan import OrderPlan
 from contracts.settings import Guardrails, Settings, StrategyParams
-from pc_cockpit.forms import build_settings
+from krx_common import fmt
+from pc_cockpit.forms import FormError, build_settings
 from pc_cockpit.i18n import field_label
 from strategy import ticketing
 from strategy.backtest.frames import format_value
@@ -94,6 +95,22 @@ def test_settings_form_validation_names_the_field():
         build_settings(base, {"universe": ["069500", "069500"]})
 
 
+def test_settings_form_errors_read_in_korean_by_field_and_type_not_english():
+    base = Settings()
+    bad = base.strategy.model_dump() | {"rsi_buy_threshold": 80.0}
+    with pytest.raises(FormError) as caught:
+        build_settings(base, {"strategy": bad})
+    said = caught.value.operator_text("ko")
+    assert said == ("입력 오류 — strategy.rsi_buy_threshold: RSI 매수 기준은 매도 기준보다 "
+                    "낮아야 합니다"), said
+    assert "Value error" not in said and "must be" not in said
+    bad = base.strategy.model_dump() | {"stop_loss_pct": 0.0}
+    with pytest.raises(FormError) as caught:
+        build_settings(base, {"strategy": bad})
+    assert caught.value.operator_text("ko") == \
+        "입력 오류 — strategy.stop_loss_pct: 0보다 커야 합니다"
+
+
 def test_order_plan_ready_shows_limit_on_tick_fees_cash_and_guardrails(stack, cockpit):
     pull(stack)
     with stack.oci_client() as c:
@@ -108,10 +125,13 @@ def test_order_plan_ready_shows_limit_on_tick_fees_cash_and_guardrails(stack, co
     assert row["지정가"] == f"{limit:,}"
     assert ticketing.is_on_tick(limit, order.kind)
     assert row["수량"] == f"{order.qty:,}"
-    assert row["금액"] == f"{round(order.est_notional):,}원"
+    # 금액 is exactly qty × limit: the amount the HTS line types, with that amount's fees
+    terms = [ticketing.order_terms(o, plan.asof, settings) for o in plan.orders]
+    assert row["금액"] == f"{order.qty * limit:,}원"
+    assert [c.value for c in at.code] == ["\n".join(x.line() for x in terms)]
     shown = {m.label: m.value for m in at.metric}
     assert shown["현재 현금"] == f"{round(plan.cash):,}원"
-    assert shown["주문 후 예상 현금"] == f"{round(plan.est_cash_after):,}원"
+    assert shown["주문 후 예상 현금"] == fmt.won(ticketing.cash_after(plan.cash, terms))
     checks = at.dataframe[1].value
     assert list(checks["검사"]) == [c.code for c in plan.checks]
     assert any("준비됨" in s.value for s in at.success)

@@ -31,8 +31,19 @@ def init_session() -> None:
     """Defaults of the session state (idempotent)."""
     ss = st.session_state
     ss.setdefault(FLASH, {})
-    ss.setdefault("lang_en", False)
+    # A new session (a reload, a bookmark) takes the language from the URL's ?lang=.
+    ss.setdefault("lang_en", st.query_params.get(LANG_PARAM) == "en")
     ss["lang"] = "en" if ss.get("lang_en") else DEFAULT_LANG
+
+
+LANG_PARAM = "lang"
+
+
+def keep_lang_in_url() -> None:
+    """Write the session's language into the URL (?lang=ko|en) so a reload keeps it."""
+    lang = st.session_state.get("lang", DEFAULT_LANG)
+    if st.query_params.get(LANG_PARAM) != lang:
+        st.query_params[LANG_PARAM] = lang
 
 
 def flash(page: str, kind: str, text: str) -> None:
@@ -257,6 +268,7 @@ def sidebar() -> None:
     with st.sidebar:
         st.toggle(t("lang.toggle"), key="lang_en")
         st.session_state["lang"] = "en" if st.session_state.get("lang_en") else DEFAULT_LANG
+        keep_lang_in_url()
         status: PcStatus | None = None
         error: PcError | None = None
         stop: EmergencyStop | None = None

@@ -248,15 +248,16 @@ def _held_block(
                              t.stop_price))
     if not held:
         return [text("am.held_none", lang)]
-    def h(key: str) -> str:
+
+    def col(key: str) -> str:
         return text(f"am.col.{key}", lang)
 
     lines = [
         text("am.held", lang),
-        f"  {_pad(h('code'), 7)}{_pad(h('name'), 22)}{_rpad(h('qty'), 6)}  "
-        f"{_pad(h('entry_date'), 11)}{_rpad(h('entry'), 10)}{_rpad(h('close'), 10)}"
-        f"{_rpad(h('pnl_krw'), 13)}{_rpad(h('pnl_pct'), 10)}{_rpad(h('stop'), 10)}"
-        f"{_rpad(h('to_stop'), 10)}",
+        f"  {_pad(col('code'), 7)}{_pad(col('name'), 22)}{_rpad(col('qty'), 6)}  "
+        f"{_pad(col('entry_date'), 11)}{_rpad(col('entry'), 10)}{_rpad(col('close'), 10)}"
+        f"{_rpad(col('pnl_krw'), 13)}{_rpad(col('pnl_pct'), 10)}{_rpad(col('stop'), 10)}"
+        f"{_rpad(col('to_stop'), 10)}",
     ]
     total = 0.0
     for code, name, qty, entry_date, entry, close, stop in held:
@@ -366,6 +367,7 @@ def render_cycle(
         lines += ["", *_held_block(sig, portfolio, sp, paint, lang)]
     if sig is not None:
         n_held = sum(1 for t in sig.tickers if t.held_qty)
+
         def h(key: str) -> str:
             return text(f"am.col.{key}", lang)
 

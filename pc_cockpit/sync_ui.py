@@ -10,7 +10,7 @@ import streamlit as st
 from contracts.pc import Conflict, ConflictChoice, Diff
 from pc_cockpit import fmt, ui
 from pc_cockpit.client import PcClient, PcError
-from pc_cockpit.i18n import t
+from pc_cockpit.i18n import current_lang, t
 
 
 def diff_view(c: PcClient, artifact: str | None) -> Diff | None:
@@ -95,7 +95,7 @@ def conflicts_form(page: str, diff: Diff | None) -> None:
         for i, cf in enumerate(conflicts):
             st.radio(f"{cf.artifact}.{cf.path}", ["mine", "theirs"],
                      key=f"{page}_pick_{i}", horizontal=True,
-                     format_func=lambda v: t("conflict." + v))
+                     format_func=lambda v, lang=current_lang(): t("conflict." + v, lang))
         st.form_submit_button(t("conflict.apply"), on_click=_resolve, args=(page, conflicts))
 
 

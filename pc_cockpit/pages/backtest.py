@@ -16,7 +16,7 @@ from contracts.research import BacktestResponse
 from contracts.settings import Settings, StrategyParams
 from pc_cockpit import charts, fmt, ui
 from pc_cockpit.client import PcClient, PcError
-from pc_cockpit.i18n import TEXT, field_label, t
+from pc_cockpit.i18n import TEXT, current_lang, field_label, t
 from strategy.backtest import frames
 
 PAGE = "backtest"
@@ -72,9 +72,9 @@ def run_form(c: PcClient) -> None:
     ui.clear_flash(PAGE)
 
 
-def metric_name(key: str) -> str:
+def metric_name(key: str, lang: str | None = None) -> str:
     """A metric or column in words ("총수익률"); the key itself when the catalogue has none."""
-    return t(f"metric.{key}") if f"metric.{key}" in TEXT else key
+    return t(f"metric.{key}", lang) if f"metric.{key}" in TEXT else key
 
 
 def formatted(frame: pd.DataFrame) -> pd.DataFrame:
@@ -165,7 +165,8 @@ def sweep_block(c: PcClient) -> None:
                               for n in dict.fromkeys([st.session_state["sw_x"],
                                                       st.session_state["sw_y"]])))
         st.selectbox(t("bt.objective"), OBJECTIVES, key="sw_objective",
-                     placeholder=t("widget.choose"), format_func=metric_name)
+                     placeholder=t("widget.choose"),
+                     format_func=lambda k, lang=current_lang(): metric_name(k, lang))
         go = st.form_submit_button(t("bt.sweep_run"))
     if go:
         ss = st.session_state

@@ -18,7 +18,7 @@ from contracts.settings import ExecutionMode, Guardrails, Settings, StrategyPara
 from pc_cockpit import charts, sync_ui, ui
 from pc_cockpit.client import PcClient
 from pc_cockpit.forms import FormError, build_settings, calendar_values
-from pc_cockpit.i18n import TEXT, field_label, t
+from pc_cockpit.i18n import TEXT, current_lang, field_label, t
 
 PAGE = "strategy"
 
@@ -66,8 +66,9 @@ def _number_widget(prefix: str, model: type[BaseModel], name: str) -> None:
         st.checkbox(label, key=key, help=help_)
     elif kind == "choice":
         # a choice reads in words with its code beside them ("신규 매수만 막기 (block_entries)")
+        lang = current_lang()  # fixed now: the widget formats its options later
         st.selectbox(label, choices, key=key, help=help_, placeholder=t("widget.choose"),
-                     format_func=lambda v: f"{t(f'{name}.{v}')} ({v})"
+                     format_func=lambda v: f"{t(f'{name}.{v}', lang)} ({v})"
                      if f"{name}.{v}" in TEXT else str(v))
     elif kind == "int":
         st.number_input(label, step=1, key=key, help=help_)

@@ -93,6 +93,7 @@ def settle(page) -> None:  # noqa: ANN001
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=TIMEOUT)
 
 
+@pytest.mark.timeout(1200)
 def test_every_page_in_korean_has_no_english_sentence(browser, tmp_path: Path):
     stack = start_demo(tmp_path / "root", "--replay")
     shots = tmp_path / "screenshots"

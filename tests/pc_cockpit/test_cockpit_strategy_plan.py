@@ -63,7 +63,7 @@ def test_strategy_edit_whatif_and_push_are_audited_with_the_reason(fresh_stack, 
         current = c.post("/api/v1/backtest", json={
             "start": s.isoformat(), "end": e.isoformat(),
             "params": {"rsi_buy_threshold": 50.0}}).json()
-    row = side_by_side[side_by_side["지표"] == "final_equity"].iloc[0]
+    row = side_by_side[side_by_side["지표"] == "최종 자산 (final_equity)"].iloc[0]
     assert row["수정안"] == format_value("final_equity", edited["metrics"]["final_equity"])
     assert row["현재 설정"] == format_value("final_equity", current["metrics"]["final_equity"])
     assert len(at.get("plotly_chart")) == 1  # equity curves overlaid

@@ -117,3 +117,11 @@ def test_plan_reason_is_said_once_with_its_code_not_doubled():
         "GUARDRAIL_MIN_CASH"
     words, code = plan_reason_text("CASH_LIMIT: 305720 estimated cut from 198 to 143", "ko")
     assert code == "CASH_LIMIT" and "305720" in words and "estimated" not in words
+
+
+def test_one_korean_word_for_plan_across_the_catalogue():
+    from oci_backend.telegram import texts
+
+    korean = [ko for ko, _ in TEXT.values()] + [ko for ko, _ in texts._T.values()]
+    assert not [k for k in korean if "플랜" in k]
+    assert sum("계획" in k for k in korean) > 10

@@ -245,6 +245,7 @@ def test_hts_line_numbers_add_up_qty_times_limit_and_that_amounts_fees():
     total_fees = sum(x.fees for x in terms)
     assert f"매도 {sells:,}원 · 매수 {buys:,}원 · 예상 수수료·세금 {round(total_fees):,}원" \
         in t.copy_text
+    assert "플랜" not in t.copy_text and f"계획 {plan.plan_id}" in t.copy_text  # one word
     assert cash_after(1_000_000.0, terms) == pytest.approx(1_000_000.0 + sells - buys
                                                            - total_fees)
 

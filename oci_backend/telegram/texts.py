@@ -1,5 +1,6 @@
 """The bot's labels, Korean by default, English available (`/lang en`, `KRX_TELEGRAM_LANG`).
-Reasons that come from OCI's checks (refusals, audit lines) are shown as OCI states them."""
+Risks, guardrail checks and plan reasons are worded from their codes by `krx_common.words`;
+numbers are `krx_common.fmt`'s. Refusals and audit lines are shown as OCI states them."""
 
 from __future__ import annotations
 

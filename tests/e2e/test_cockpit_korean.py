@@ -84,7 +84,7 @@ def ready_ticket(stack: DemoStack) -> None:
             pytest.fail("no READY session in 250")
         assert c.post("/api/v1/pull").status_code == 200
         assert c.post("/api/v1/tickets/draft").status_code in (200, 201)
-        r = c.post("/api/v1/tickets/submit")
+        r = c.post("/api/v1/tickets/submit", json={"confirm": True})
         assert r.status_code in (200, 201), r.text
 
 

@@ -142,8 +142,7 @@ if plan.decision is not PlanDecision.READY:
     why_block(plan, settings, entry_block)
 elif held := [r for r in plan.reasons if r.startswith("GUARDRAIL")]:
     # SPEC §3: a guardrail held the buys back; the sells above still go.
-    # OCI's reason verbatim in English; in Korean its code (the words are the sentence)
-    shown = held if current_lang() == "en" else [f"`{words.plan_reason_code(r)}`" for r in held]
-    st.warning(t("plan.buys_held_back", reasons=", ".join(shown)) + " " + t("change.GUARDRAIL"))
+    st.warning(t("plan.buys_held_back", reasons=", ".join(
+        f"`{words.plan_reason_code(r)}`" for r in held)) + " " + t("change.GUARDRAIL"))
 cash_row(plan, settings)
 guardrails(plan)

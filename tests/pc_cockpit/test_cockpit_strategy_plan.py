@@ -157,7 +157,9 @@ def test_order_plan_guardrail_holds_back_buys_says_why_and_what_would_change_it(
     at = cockpit(fresh_stack, page="order_plan", lang="en")
     assert not any("BLOCKED" in e.value for e in at.error), texts(at)
     page = texts(at)
-    assert any(r in page for r in held)  # OCI's reason, verbatim
+    # the reason's words with its code beside them, once (not OCI's sentence twice)
+    assert "GUARDRAIL_MAX_SINGLE_ORDER" in page and "held the buys back" in page, page
+    assert page.count("GUARDRAIL_MAX_SINGLE_ORDER") == 1, page
     assert "Adjusting the guardrail limits" in page  # what would change it
     checks = next(d.value for d in at.dataframe if "Check" in d.value.columns)
     assert "❌" in set(checks["OK"])

@@ -110,6 +110,24 @@ def guard_value(code: str, value: Any, lang: str = DEFAULT_LANG) -> str:
     return plain(value)
 
 
+# Fields holding won amounts and fractions (an artifact's field path ends in one of them).
+_WON_FIELDS = frozenset({"cash", "avg_price", "initial_capital", "price", "limit_price",
+                         "est_notional", "notional"})
+
+
+def field_value(path: str, value: Any) -> str:
+    """An artifact field's value as it reads, chosen by the field's name: won to the integer
+    for money ('portfolio.cash', 'holdings[069500].avg_price'), a % for a `*_pct` fraction,
+    else `plain`. Used by the diff, conflict and audit views."""
+    leaf = path.rsplit(".", 1)[-1]
+    if number(value) is not None and not isinstance(value, bool):
+        if leaf in _WON_FIELDS:
+            return won_number(value)
+        if leaf.endswith("_pct"):
+            return pct(value)
+    return plain(value)
+
+
 def kst(value: datetime | str | None, *, seconds: bool = False) -> str:
     """A timestamp in KST ('2026-11-30 18:03 KST'); naive input is refused as unknown ('—')."""
     if value is None:

@@ -8,11 +8,21 @@ from typing import Any
 
 from krx_common import fmt as base
 from krx_common.defaults import FLAT_COLOR, GAIN_COLOR, LOSS_COLOR
-from krx_common.fmt import day, guard_value, kst, num, number, pct, plain, won_number
+from krx_common.fmt import (
+    day,
+    field_value,
+    guard_value,
+    kst,
+    num,
+    number,
+    pct,
+    plain,
+    won_number,
+)
 from pc_cockpit.i18n import current_lang
 
-__all__ = ["color_of", "day", "guard_value", "krw", "kst", "num", "pct", "plain", "price",
-           "shares", "signed_markdown", "style_signed", "won_number"]
+__all__ = ["color_of", "day", "field_value", "guard_value", "krw", "kst", "num", "pct", "plain",
+           "price", "shares", "signed_markdown", "style_signed", "won_number"]
 
 
 def krw(value: Any, lang: str | None = None, *, signed: bool = False) -> str:

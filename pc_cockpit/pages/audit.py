@@ -33,8 +33,9 @@ def changes_frame(entries: list[AuditEntry], path: str | None = None) -> pd.Data
             if path is not None and ch.path != path:
                 continue
             rows.append({t("col.at"): fmt.kst(e.at, seconds=True), t("col.actor"): e.actor,
-                         t("col.field"): ch.path, t("col.before"): fmt.plain(ch.before),
-                         t("col.after"): fmt.plain(ch.after), t("col.why"): e.reason,
+                         t("col.field"): ch.path,
+                         t("col.before"): fmt.field_value(ch.path, ch.before),
+                         t("col.after"): fmt.field_value(ch.path, ch.after), t("col.why"): e.reason,
                          t("col.revision"): e.revision_after})
     return pd.DataFrame(rows)
 

@@ -6,6 +6,7 @@ report's (`strategy/backtest/figures.py`)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -166,7 +167,7 @@ def sweep_block(c: PcClient) -> None:
                                                       st.session_state["sw_y"]])))
         st.selectbox(t("bt.objective"), OBJECTIVES, key="sw_objective",
                      placeholder=t("widget.choose"),
-                     format_func=lambda k, lang=current_lang(): metric_name(k, lang))
+                     format_func=partial(metric_name, lang=current_lang()))
         go = st.form_submit_button(t("bt.sweep_run"))
     if go:
         ss = st.session_state

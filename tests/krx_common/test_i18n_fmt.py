@@ -125,3 +125,11 @@ def test_one_korean_word_for_plan_across_the_catalogue():
     korean = [ko for ko, _ in TEXT.values()] + [ko for ko, _ in texts._T.values()]
     assert not [k for k in korean if "플랜" in k]
     assert sum("계획" in k for k in korean) > 10
+
+
+def test_field_values_read_by_the_fields_name():
+    assert fmt.field_value("portfolio.cash", 8_036_924.6829) == "8,036,925"
+    assert fmt.field_value("holdings[069500].avg_price", 57_728.85) == "57,729"
+    assert fmt.field_value("settings.strategy.stop_loss_pct", 0.12) == "12.00%"
+    assert fmt.field_value("settings.strategy.rsi_sell_threshold", 75.0) == "75"
+    assert fmt.field_value("settings.universe", ["069500", "229200"]) == "069500, 229200"

@@ -448,7 +448,7 @@ def _load_market(
         for h in halts:
             risks.append(Risk(code="TRADING_HALT", severity=Severity.WARN,
                               message=f"{t}: trading halt on {h.date}",
-                              params={"ticker": t, "day": h.date.isoformat()}))
+                              params={"ticker": t, "day": str(h.date)}))
 
     max_age = settings.guardrails.max_data_age_sessions
     stale = {}

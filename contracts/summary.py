@@ -45,6 +45,10 @@ class Risk(Contract):
     code: str
     severity: Severity
     message: str
+    params: dict[str, str | int | float] = Field(
+        default_factory=dict,
+        description="the numbers and names in `message`, by name: the operator's language words "
+                    "the risk from `code` + `params` (krx_common.i18n `risk.<code>`)")
 
 
 class DataFreshness(Contract):

@@ -297,7 +297,9 @@ def _build(
             **base, asof=None, holiday=True, stage=Stage.NO_ACTION_TODAY,
             status=OverallStatus.WARN,
             risks=[Risk(code="HOLIDAY", severity=Severity.INFO,
-                        message=f"{closed_day} is not a session ({why}): no plan today")],
+                        message=f"{closed_day} is not a session ({why}): no plan today",
+                        params={"day": closed_day.isoformat(),
+                                "by_operator": int(cal.is_closed_by_override(closed_day))})],
             message=f"{closed_day} is not a trading session ({why}); no plan",
         )
         text = _rendered(render, summary, None)
@@ -318,7 +320,8 @@ def _build(
             base["portfolio_revision"] = portfolio.revision
     replay = f"REPLAY data root ({marker.label}): not live state" if marker else None
     if replay:
-        risks.append(Risk(code="REPLAY", severity=Severity.INFO, message=replay))
+        risks.append(Risk(code="REPLAY", severity=Severity.INFO, message=replay,
+                          params={"label": marker.label if marker else ""}))
     block_reasons: list[str] = []
     if loaded.block:
         block_reasons.append(loaded.block)
@@ -326,7 +329,9 @@ def _build(
         block_reasons.append("EMERGENCY_STOP")
         risks.append(Risk(code="EMERGENCY_STOP", severity=Severity.CRITICAL,
                           message=f"emergency stop on since {stop.at:%Y-%m-%d %H:%M} "
-                                  f"by {stop.by}: {stop.reason}"))
+                                  f"by {stop.by}: {stop.reason}",
+                          params={"at": f"{stop.at:%Y-%m-%d %H:%M}", "by": stop.by,
+                                  "reason": stop.reason}))
     if settings.execution_mode is ExecutionMode.BROKER_LIVE:
         risks.append(Risk(code="BROKER_LIVE", severity=Severity.WARN,
                           message="execution mode BROKER_LIVE: submitted tickets are sent to "
@@ -379,7 +384,9 @@ def _clock_skew(now: datetime, session: date, last: LastAsof | None, base: dict[
                "book must not go back); check the system clock (timedatectl, NTP)")
     summary = OpsSummary(
         **base, asof=None, stage=Stage.BLOCKED, status=OverallStatus.BLOCKED,
-        risks=[Risk(code="CLOCK_SKEW", severity=Severity.CRITICAL, message=message)],
+        risks=[Risk(code="CLOCK_SKEW", severity=Severity.CRITICAL, message=message,
+                    params={"now": f"{now:%Y-%m-%d %H:%M %Z}", "expected": session.isoformat(),
+                            "last": last.asof.isoformat()})],
         message=message)
     return CycleResult(summary, None, EXIT_BLOCKED, _rendered(render, summary, None))
 
@@ -451,7 +458,8 @@ def _load_market(
         df = bars.get(t)
         if df is None or df.empty:
             risks.append(Risk(code="DATA_MISSING", severity=Severity.CRITICAL,
-                              message=f"{t}: {provider.name} returned no bars"))
+                              message=f"{t}: {provider.name} returned no bars",
+                          params={"ticker": t, "provider": provider.name}))
             return _Loaded(bars, provider.name, provider.synthetic, risks, "DATA_MISSING", None)
         try:
             issues = _validated(t, df, provider.name, cal)
@@ -461,7 +469,8 @@ def _load_market(
         halts = [i for i in issues if i.severity == "halt" and i.date == expected]
         for h in halts:
             risks.append(Risk(code="TRADING_HALT", severity=Severity.WARN,
-                              message=f"{t}: trading halt on {h.date}"))
+                              message=f"{t}: trading halt on {h.date}",
+                              params={"ticker": t, "day": str(h.date)}))
 
     max_age = settings.guardrails.max_data_age_sessions
     stale = {}
@@ -478,14 +487,18 @@ def _load_market(
                  ", ".join(f"{t} last {d}" for t, d in stale.items())) if stale else "fresh",
     )
     if stale:
-        risks.append(Risk(code="DATA_STALE", severity=Severity.CRITICAL, message=freshness.message))
+        risks.append(Risk(code="DATA_STALE", severity=Severity.CRITICAL, message=freshness.message,
+                          params={"expected": expected.isoformat(), "last": ", ".join(
+                              f"{t} {d}" for t, d in stale.items())}))
         return _Loaded(bars, provider.name, provider.synthetic, risks, "DATA_STALE", freshness)
     decide_on = min(last_bar[t] for t in tickers)
     if decide_on < expected:
         risks.append(Risk(
             code="DATA_LAGGING", severity=Severity.WARN,
             message=f"bars end at {decide_on}, not {expected} (within max_data_age_sessions="
-                    f"{max_age}): the plan decides on {decide_on}'s close"))
+                    f"{max_age}): the plan decides on {decide_on}'s close",
+            params={"decide_on": decide_on.isoformat(), "expected": expected.isoformat(),
+                    "max_age": max_age}))
     return _Loaded(bars, provider.name, provider.synthetic, risks, None, freshness, decide_on)
 
 
@@ -517,15 +530,18 @@ def _validated(ticker: str, df: pd.DataFrame, source: str,
 
 
 def _strategy_risks(plan: OrderPlan, signals: Signals) -> list[Risk]:
-    risks = [Risk(code=c.code, severity=Severity.CRITICAL, message=c.message)
+    risks = [Risk(code=c.code, severity=Severity.CRITICAL, message=c.message,
+                  params={"value": c.value, "limit": c.limit})
              for c in plan.checks if not c.ok]
     regime = signals.regime
     if regime.regime.value == "BEAR":
         risks.append(Risk(code="REGIME_BEAR", severity=Severity.INFO,
-                          message=f"benchmark regime BEAR for {regime.bear_days} sessions"))
+                          message=f"benchmark regime BEAR for {regime.bear_days} sessions",
+                          params={"days": regime.bear_days}))
     if regime.chop:
         risks.append(Risk(code="CHOP", severity=Severity.INFO,
-                          message=f"ADX {regime.adx:.1f} below threshold: no new entries"))
+                          message=f"ADX {regime.adx:.1f} below threshold: no new entries",
+                          params={"adx": round(regime.adx or 0.0, 1)}))
     for r in plan.reasons:
         if r.startswith("CASH_LIMIT"):
             risks.append(Risk(code="CASH_LIMIT", severity=Severity.INFO, message=r))

@@ -20,8 +20,10 @@ from contracts.portfolio import Portfolio
 from contracts.settings import Settings, StrategyParams
 from contracts.signals import ReasonCode, Regime, RegimeState, Signals, TickerSignal
 from contracts.summary import OpsSummary
+from krx_common import words
+from krx_common.i18n import text
 from strategy import calendar
-from strategy.ticketing import hts_line, plan_limit, round_limit
+from strategy.ticketing import OrderTerms, order_terms, plan_limit, round_limit
 
 _RED, _BLUE, _BOLD, _RESET = "\x1b[31m", "\x1b[34m", "\x1b[1m", "\x1b[0m"
 _SIDE_EN_KO = {Side.BUY: "BUY  매수", Side.SELL: "SELL 매도"}
@@ -31,15 +33,20 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _pad(text: str, width: int) -> str:
+def _pad(label: str, width: int) -> str:
     """Left-align to a terminal width, counting Korean (wide) characters as two columns."""
     out, used = "", 0
-    for ch in text:
+    for ch in label:
         w = 2 if unicodedata.east_asian_width(ch) in "WF" else 1
         if used + w > width - 1:
             break
         out, used = out + ch, used + w
     return out + " " * (width - used)
+
+
+def _rpad(label: str, width: int) -> str:
+    """Right-align to a terminal width, counting Korean (wide) characters as two columns."""
+    return " " * max(0, width - _width(label)) + label
 
 
 def _num(x: float | None, fmt: str = "{:,.1f}") -> str:
@@ -91,66 +98,72 @@ def order_limit(order: PlannedOrder, settings: Settings | None) -> int:
 
 
 def order_line(order: PlannedOrder, asof: date, settings: Settings | None) -> str:
-    """`2025-12-30 BUY  매수 [매수] KODEX 200 (069500) 12주 지정가 60,750원 (약 729,000원)`."""
-    limit = order_limit(order, settings)
-    hts = hts_line(order.side, order.ticker, order.name, order.qty, limit, order.qty * limit)
-    return f"{trade_date(asof, settings):%Y-%m-%d} {_SIDE_EN_KO[order.side]}  {hts}"
+    """`2025-12-30 BUY  매수  [매수] KODEX 200 (069500) 12주 지정가 60,750원 = 729,000원
+    (수수료·세금 약 109원)`: the one HTS line (`strategy.ticketing.hts_line`)."""
+    if settings is not None:
+        terms = order_terms(order, asof, settings)
+    else:  # without settings: the plan's own fee estimate at its limit rule
+        terms = OrderTerms(order.side, order.ticker, order.name, order.qty,
+                           order_limit(order, None), order.est_commission, order.est_tax)
+    return f"{trade_date(asof, settings):%Y-%m-%d} {_SIDE_EN_KO[order.side]}  {terms.line()}"
 
 
 # --- regime -----------------------------------------------------------------------------------
 
 
-def regime_explanation(r: RegimeState, sp: StrategyParams | None) -> str:
+def regime_explanation(r: RegimeState, sp: StrategyParams | None, lang: str = "en") -> str:
     """Why the regime is what it is, in the state machine's terms (STRATEGY.md, Regime)."""
-    long_n = f"SMA{sp.regime_ma_long}" if sp else "SMA long"
-    short_n = f"SMA{sp.ma_short_period}" if sp else "SMA short"
+    def w(key: str, **values: object) -> str:
+        return text(f"am.{key}", lang, **values)
+
+    long_n = f"SMA{sp.regime_ma_long}" if sp else w("sma_long")
+    short_n = f"SMA{sp.ma_short_period}" if sp else w("sma_short")
     override = sp.golden_cross_override if sp else True
     hold = sp.min_regime_hold_days if sp else None
     if r.regime is Regime.UNKNOWN or r.close is None or r.sma_long is None:
-        return f"UNKNOWN: {long_n} or {short_n} not yet defined (warm-up); no entries"
+        return w("unknown", long=long_n, short=short_n)
     above = r.close >= r.sma_long
     gap = r.close / r.sma_long - 1.0 if r.sma_long else float("nan")
-    cmp = f"close {_won(r.close)} {'>=' if above else '<'} {long_n} {_num(r.sma_long)} " \
-          f"({_pct(gap)})"
+    cmp = w("cmp", close=_won(r.close), op=">=" if above else "<", long=long_n,
+            sma=_num(r.sma_long), gap=_pct(gap))
     golden = bool(r.golden)
-    cross = (f"{short_n} {_num(r.sma_short)} {'>' if golden else '<='} {long_n} "
-             f"{_num(r.sma_long)}: golden cross {'on' if golden else 'off'}")
+    cross = w("cross", short=short_n, short_v=_num(r.sma_short), op=">" if golden else "<=",
+              long=long_n, long_v=_num(r.sma_long), state=w("on" if golden else "off"))
     if r.regime is Regime.BULL:
         if above:
-            return (f"BULL: {cmp}; turns BEAR the first session close < {long_n} "
-                    f"without a golden cross")
-        return (f"BULL held by the golden-cross override: {cmp}, but {cross}; turns BEAR "
-                f"as soon as {short_n} <= {long_n} while close stays below")
+            return w("bull", cmp=cmp, long=long_n)
+        return w("bull_golden", cmp=cmp, cross=cross, short=short_n, long=long_n)
     # BEAR
-    days = f"BEAR for {r.bear_days} session(s)"
+    days = w("bear_days", n=r.bear_days)
     if r.candidate is Regime.BULL:
-        why = "close >= " + long_n if above else "golden cross"
+        why = "close >= " + long_n if above else w("golden")
         if hold is not None:
             more = max(1, hold - r.bear_days + 1)
-            return (f"{days}: candidate BULL ({why}) but no golden-cross override; BEAR holds "
-                    f"{hold} sessions after entering it: BULL after {more} more session(s) "
-                    f"if the candidate stays BULL ({cmp})")
-        return f"{days}: candidate BULL ({why}); waiting out the minimum BEAR hold ({cmp})"
-    need = f"close >= {long_n}" + (f" or {short_n} > {long_n}" if override else "")
-    return f"{days}: {cmp}; {cross}; BULL needs {need}"
+            return w("bear_hold", days=days, why=why, hold=hold, more=more, cmp=cmp)
+        return w("bear_wait", days=days, why=why, cmp=cmp)
+    need = f"close >= {long_n}" + (f" {w('or')} {short_n} > {long_n}" if override else "")
+    return w("bear", days=days, cmp=cmp, cross=cross, need=need)
 
 
-def _regime_block(sig: Signals, sp: StrategyParams | None, paint: _Paint) -> list[str]:
+def _regime_block(sig: Signals, sp: StrategyParams | None, paint: _Paint,
+                  lang: str = "en") -> list[str]:
     r = sig.regime
-    long_n = f"SMA{sp.regime_ma_long}" if sp else "SMA long"
-    short_n = f"SMA{sp.ma_short_period}" if sp else "SMA short"
+    long_n = f"SMA{sp.regime_ma_long}" if sp else text("am.sma_long", lang)
+    short_n = f"SMA{sp.ma_short_period}" if sp else text("am.sma_short", lang)
     thr = sp.adx_threshold if sp else None
+    adx = _num(r.adx, '{:.1f}')
     if r.chop is None:
-        chop = f"ADX {_num(r.adx, '{:.1f}')}: not yet defined, chop unknown (no entries)"
+        chop = text("am.adx_unknown", lang, adx=adx)
     elif r.chop:
-        chop = f"ADX {_num(r.adx, '{:.1f}')} < {_num(thr, '{:g}')} (chop)"
+        chop = text("am.adx_chop", lang, adx=adx, thr=_num(thr, '{:g}'))
     else:
-        chop = f"ADX {_num(r.adx, '{:.1f}')} >= {_num(thr, '{:g}')} (trending)"
+        chop = text("am.adx_trend", lang, adx=adx, thr=_num(thr, '{:g}'))
     return [
-        paint.bold(f"regime {r.regime.value}") + f" (candidate {r.candidate.value}) . "
-        f"{sig.benchmark} close {_won(r.close)} . {long_n} {_num(r.sma_long)} . "
-        f"{short_n} {_num(r.sma_short)} . {chop}",
-        "  " + regime_explanation(r, sp),
+        paint.bold(text("am.regime", lang, regime=r.regime.value))
+        + text("am.regime_line", lang, candidate=r.candidate.value, bench=sig.benchmark,
+               close=_won(r.close), long=long_n, long_v=_num(r.sma_long), short=short_n,
+               short_v=_num(r.sma_short), chop=chop),
+        "  " + regime_explanation(r, sp, lang),
     ]
 
 
@@ -158,9 +171,13 @@ def _regime_block(sig: Signals, sp: StrategyParams | None, paint: _Paint) -> lis
 
 
 def reason_text(
-    t: TickerSignal, sig: Signals, sp: StrategyParams | None, held: int | None = None
+    t: TickerSignal, sig: Signals, sp: StrategyParams | None, held: int | None = None,
+    lang: str = "en",
 ) -> str:
     """The signal's reason with the numbers that made it (thresholds from the settings)."""
+    def w(key: str, **values: object) -> str:
+        return text(f"am.why.{key}", lang, **values)
+
     r = sig.regime
     rsi = _num(t.rsi, "{:.1f}")
     buy = _num(sp.rsi_buy_threshold if sp else None, "{:g}")
@@ -171,42 +188,39 @@ def reason_text(
     if code is None:
         return ""
     if code is ReasonCode.RSI_NOT_LOW:
-        return f"RSI {rsi} >= buy threshold {buy}: no dip"
+        return w("RSI_NOT_LOW", rsi=rsi, buy=buy)
     if code is ReasonCode.RSI_DIP_ENTRY:
-        score = _num(t.score, "{:.1f}")
-        rank = f", rank {t.rank}" if t.rank else ""
-        return f"RSI {rsi} < buy threshold {buy}: dip entry (score {score}{rank})"
+        rank = w("rank", rank=t.rank) if t.rank else ""
+        return w("RSI_DIP_ENTRY", rsi=rsi, buy=buy, score=_num(t.score, "{:.1f}"), rank=rank)
     if code is ReasonCode.RSI_UNKNOWN:
-        n = f" (needs {sp.rsi_period + 1} bars)" if sp else ""
-        return f"RSI not yet defined{n}: no entry, no take profit"
+        n = w("needs", n=sp.rsi_period + 1) if sp else ""
+        return w("RSI_UNKNOWN", needs=n)
     if code is ReasonCode.CHOP_BLOCK:
         if r.chop is None:
-            return f"ADX not yet defined: chop unknown, entries blocked (RSI {rsi})"
-        return f"ADX {adx} < {thr} (chop): entries blocked (RSI {rsi})"
+            return w("CHOP_BLOCK_unknown", rsi=rsi)
+        return w("CHOP_BLOCK", adx=adx, thr=thr, rsi=rsi)
     if code is ReasonCode.CHOP_EXIT:
-        return f"ADX {adx} < {thr} (chop) with chop_action exit_all: sell all"
+        return w("CHOP_EXIT", adx=adx, thr=thr)
     if code is ReasonCode.BEAR_BLOCK:
-        return f"regime BEAR ({r.bear_days} session(s)): entries blocked (RSI {rsi})"
+        return w("BEAR_BLOCK", days=r.bear_days, rsi=rsi)
     if code is ReasonCode.BEAR_EXIT:
-        return f"regime BEAR: close {_won(r.close)} < SMA {_num(r.sma_long)}: sell all"
+        return w("BEAR_EXIT", close=_won(r.close), sma=_num(r.sma_long))
     if code is ReasonCode.REGIME_UNKNOWN:
-        return "regime UNKNOWN (SMAs not yet defined): entries blocked"
+        return w("REGIME_UNKNOWN")
     if code is ReasonCode.NO_SLOT:
-        slots = f"{held} of {sp.max_positions} positions held" if sp and held is not None \
-            else "every slot taken"
-        return f"RSI {rsi} < buy threshold {buy}, but no free slot ({slots})"
+        slots = w("slots", held=held, max=sp.max_positions) if sp and held is not None \
+            else w("every_slot")
+        return w("NO_SLOT", rsi=rsi, buy=buy, slots=slots)
     if code is ReasonCode.QTY_ZERO:
-        return f"RSI {rsi} < buy threshold {buy}, but 1 share at {_won(t.close)} exceeds the " \
-               "slot budget (equity / max positions): qty 0"
+        return w("QTY_ZERO", rsi=rsi, buy=buy, close=_won(t.close))
     if code is ReasonCode.STOP_LOSS:
         pct = _num(sp.stop_loss_pct * 100 if sp else None, "{:g}")
-        return (f"close {_won(t.close)} <= stop {_won(t.stop_price)} "
-                f"(entry {_won(t.entry_price)} x (1 - {pct} %)): stop loss")
+        return w("STOP_LOSS", close=_won(t.close), stop=_won(t.stop_price),
+                 entry=_won(t.entry_price), pct=pct)
     if code is ReasonCode.RSI_TAKE_PROFIT:
-        return f"RSI {rsi} > sell threshold {sell}: take profit"
+        return w("RSI_TAKE_PROFIT", rsi=rsi, sell=sell)
     if code is ReasonCode.HOLDING:
-        return (f"held: RSI {rsi} <= sell {sell}, close {_won(t.close)} > stop "
-                f"{_won(t.stop_price)}")
+        return w("HOLDING", rsi=rsi, sell=sell, close=_won(t.close), stop=_won(t.stop_price))
     return code.value
 
 
@@ -214,7 +228,8 @@ def reason_text(
 
 
 def _held_block(
-    sig: Signals | None, portfolio: Portfolio | None, sp: StrategyParams | None, paint: _Paint
+    sig: Signals | None, portfolio: Portfolio | None, sp: StrategyParams | None, paint: _Paint,
+    lang: str = "en",
 ) -> list[str]:
     rows = {t.ticker: t for t in sig.tickers} if sig else {}
     held: list[tuple[str, str, int, str, float | None, float | None, float | None]] = []
@@ -232,11 +247,17 @@ def _held_block(
                 held.append((t.ticker, t.name, t.held_qty, "-", t.entry_price, t.close,
                              t.stop_price))
     if not held:
-        return ["held positions: none"]
+        return [text("am.held_none", lang)]
+
+    def col(key: str) -> str:
+        return text(f"am.col.{key}", lang)
+
     lines = [
-        "held positions:",
-        f"  {'code':<7}{'name':<22}{'qty':>6}  {'entry date':<11}{'entry':>10}{'close':>10}"
-        f"{'P&L KRW':>13}{'P&L %':>10}{'stop':>10}{'to stop':>10}",
+        text("am.held", lang),
+        f"  {_pad(col('code'), 7)}{_pad(col('name'), 22)}{_rpad(col('qty'), 6)}  "
+        f"{_pad(col('entry_date'), 11)}{_rpad(col('entry'), 10)}{_rpad(col('close'), 10)}"
+        f"{_rpad(col('pnl_krw'), 13)}{_rpad(col('pnl_pct'), 10)}{_rpad(col('stop'), 10)}"
+        f"{_rpad(col('to_stop'), 10)}",
     ]
     total = 0.0
     for code, name, qty, entry_date, entry, close, stop in held:
@@ -250,49 +271,65 @@ def _held_block(
             + paint.signed(f"{_pct(pnl_pct):>10}", pnl_pct)
             + f"{_won(stop):>10}{_pct(dist):>10}"
         )
-    lines.append("  unrealised P&L " + paint.signed(f"{total:+,.0f} KRW", total)
-                 + " (close vs entry; 'to stop' = how far the close sits above the stop)")
+    lines.append(text("am.unrealised", lang, total=paint.signed(f"{total:+,.0f}", total)))
     return lines
 
 
-def block_numbers(reason: str, sig: Signals | None, sp: StrategyParams | None) -> str:
+def block_numbers(reason: str, sig: Signals | None, sp: StrategyParams | None,
+                  lang: str = "en") -> str:
     """The numbers behind a plan-level entry block ("no entries: CHOP_BLOCK")."""
     if sig is None:
         return ""
     r = sig.regime
     if reason.endswith("CHOP_BLOCK"):
         if r.adx is None:
-            return " (ADX not yet defined: chop unknown)"
+            return text("am.block.adx_unknown", lang)
         thr = _num(sp.adx_threshold if sp else None, "{:g}")
         return f" (ADX {r.adx:.1f} < {thr})"
     if reason.endswith("BEAR_BLOCK"):
-        return f" (regime BEAR for {r.bear_days} session(s))"
+        return text("am.block.bear", lang, n=r.bear_days)
     if reason.endswith("REGIME_UNKNOWN"):
-        return " (SMAs not yet defined)"
+        return text("am.block.unknown", lang)
     return ""
 
 
+def _plan_reason(reason: str, lang: str) -> str:
+    """A plan reason as printed: the code as it stands in English; words, then the code, in
+    Korean (never the English sentence)."""
+    if lang == "en":
+        return reason
+    said, code = words.plan_reason_text(reason, lang)
+    return f"{said} ({code})"
+
+
 def _orders_block(
-    plan: OrderPlan, settings: Settings | None, paint: _Paint, sig: Signals | None = None
+    plan: OrderPlan, settings: Settings | None, paint: _Paint, sig: Signals | None = None,
+    lang: str = "en",
 ) -> list[str]:
     lines = [
-        paint.bold(f"plan {plan.plan_id}: {plan.decision.value}")
-        + f" . equity {plan.equity:,.0f} . cash {plan.cash:,.0f}"
-        f" . est. cash after {plan.est_cash_after:,.0f}"
+        paint.bold(text("am.plan", lang, plan_id=plan.plan_id, decision=plan.decision.value))
+        + text("am.plan_cash", lang, equity=_won(plan.equity), cash=_won(plan.cash),
+               after=_won(plan.est_cash_after))
     ]
     if plan.orders:
         td = trade_date(plan.asof, settings)
-        lines.append(f"orders to type into the HTS on {td:%Y-%m-%d (%a)} "
-                     f"(the session after {plan.asof}); sells first:")
+        lines.append(text("am.orders_head", lang, day=f"{td:%Y-%m-%d (%a)}", asof=plan.asof))
         ordered = sorted(plan.orders, key=lambda o: (o.side is not Side.SELL, o.rank or 0))
         for i, o in enumerate(ordered, 1):
-            fees = o.est_commission + o.est_tax
             lines.append(f"  {i}. " + paint.side(order_line(o, plan.asof, settings), o.side)
-                         + f"  [{o.reason.value}, fees ~{fees:,.0f}]")
+                         + f"  [{o.reason.value}]")
     sp = settings.strategy if settings is not None else None
     for reason in plan.reasons:
-        lines.append(f"  . {reason}{block_numbers(reason, sig, sp)}")
+        lines.append(f"  . {_plan_reason(reason, lang)}{block_numbers(reason, sig, sp, lang)}")
     return lines
+
+
+def _message(summary: OpsSummary, lang: str) -> str:
+    """The cycle's one-line message: OCI's own in English, the stage's words in Korean."""
+    if lang == "en":
+        return summary.message
+    stage = summary.stage.value
+    return f"{text('stage.' + stage, lang)} ({stage}) - {text('next.' + stage, lang)}"
 
 
 def render_cycle(
@@ -302,9 +339,11 @@ def render_cycle(
     portfolio: Portfolio | None = None,
     settings: Settings | None = None,
     color: bool = False,
+    lang: str = "en",
 ) -> str:
     """The morning report: status, regime and why, orders as HTS lines, held positions,
-    per-ticker signals with their reasons and numbers, risks.
+    per-ticker signals with their reasons and numbers, risks; in `lang` ("en" | "ko", the
+    words from the one catalogue, `krx_common.i18n`).
 
     `portfolio` adds entry dates to the held positions; `settings` adds the thresholds to the
     reasons and the exact limit rule (without them, what the summary carries is shown).
@@ -312,34 +351,42 @@ def render_cycle(
     paint = _Paint(color)
     sp = settings.strategy if settings is not None else None
     lines = [
-        f"KRX Alertor daily cycle - run {summary.run_at:%Y-%m-%d %H:%M %Z}",
-        f"status {summary.status.value} . stage {summary.stage.value} . "
-        f"mode {summary.execution_mode.value} . as-of {summary.asof or '-'}",
-        summary.message,
+        text("am.head", lang, at=f"{summary.run_at:%Y-%m-%d %H:%M %Z}"),
+        text("am.status", lang, status=summary.status.value, stage=summary.stage.value,
+             mode=summary.execution_mode.value, asof=summary.asof or "-"),
+        _message(summary, lang),
     ]
     if summary.freshness and summary.freshness.synthetic:
-        lines.append("*** SYNTHETIC MARKET DATA (demo) - not real prices ***")
+        lines.append(text("am.synthetic", lang))
     sig = summary.signals
     if sig is not None:
-        lines += ["", *_regime_block(sig, sp, paint)]
+        lines += ["", *_regime_block(sig, sp, paint, lang)]
     if plan is not None:
-        lines += ["", *_orders_block(plan, settings, paint, sig)]
+        lines += ["", *_orders_block(plan, settings, paint, sig, lang)]
     if sig is not None or portfolio is not None:
-        lines += ["", *_held_block(sig, portfolio, sp, paint)]
+        lines += ["", *_held_block(sig, portfolio, sp, paint, lang)]
     if sig is not None:
         n_held = sum(1 for t in sig.tickers if t.held_qty)
+
+        def h(key: str) -> str:
+            return text(f"am.col.{key}", lang)
+
         lines += [
             "",
-            f"{'ticker':<8}{'name':<26}{'close':>10}{'RSI':>7}{'held':>7}  {'action':<7}reason",
+            f"{_pad(h('ticker'), 8)}{_pad(h('name'), 26)}{_rpad(h('close'), 10)}"
+            f"{_rpad('RSI', 7)}{_rpad(h('held'), 7)}  {_pad(h('action'), 7)}{h('reason')}",
         ]
         for t in sig.tickers:
             lines.append(
                 f"{t.ticker:<8}{_pad(t.name, 26)}{_won(t.close):>10}"
                 f"{_num(t.rsi, '{:.1f}'):>7}{t.held_qty:>7}  {t.action.value:<7}"
-                + reason_text(t, sig, sp, n_held)
-                + (f" -> qty {t.qty}" if t.qty else "")
+                + reason_text(t, sig, sp, n_held, lang)
+                + (text("am.qty", lang, qty=t.qty) if t.qty else "")
             )
     if summary.risks:
         lines.append("")
-        lines += [f"[{r.severity.value}] {r.code}: {r.message}" for r in summary.risks]
+        lines += [f"[{r.severity.value}] {r.code}: "
+                  + (r.message if lang == "en"
+                     else words.risk_text(r.code, r.params, r.message, lang))
+                  for r in summary.risks]
     return "\n".join(lines)

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 
 from contracts.research import BacktestResponse, SweepResponse, WalkForwardResponse
 from krx_common.defaults import GAIN_COLOR, LOSS_COLOR
+from pc_cockpit.i18n import TEXT, t
 from strategy.backtest import figures, frames, report
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def whatif_figure(edited: RemoteBacktest, current: RemoteBacktest, *, title: str
                   edited_name: str, current_name: str) -> go.Figure:
     """Both equity curves overlaid on the edited run's benchmark and regime bands (the
     report's equity figure with the current run's curve added)."""
-    fig = figures.equity_figure(_as_result(edited), title=title)
+    fig = localized(figures.equity_figure(_as_result(edited), title=title))
     fig.data[0].name = edited_name
     fig.add_trace(go.Scatter(x=current.equity.index, y=current.equity.to_numpy(),
                              name=current_name,
@@ -125,7 +126,9 @@ def metrics_side_by_side(current: RemoteBacktest, edited: RemoteBacktest,
     for k in names:
         a, b = current.metrics.get(k), edited.metrics.get(k)
         delta = (b - a) if a is not None and b is not None else None
-        rows.append({labels[0]: k, labels[1]: frames.format_value(k, a),
+        words = t(f"metric.{k}") if f"metric.{k}" in TEXT else k
+        rows.append({labels[0]: f"{words} ({k})" if words != k else k, "_key": k,
+                     labels[1]: frames.format_value(k, a),
                      labels[2]: frames.format_value(k, b),
                      "Δ": frames.format_value(k, delta) if delta is not None else "",
                      "_delta": delta})
@@ -162,15 +165,63 @@ def _as_result(result: RemoteBacktest) -> BacktestResult:
 
 
 def equity_figure(result: RemoteBacktest) -> go.Figure:
-    return figures.equity_figure(_as_result(result))
+    return localized(figures.equity_figure(_as_result(result)))
 
 
 def drawdown_figure(result: RemoteBacktest) -> go.Figure:
-    return figures.drawdown_figure(_as_result(result))
+    return localized(figures.drawdown_figure(_as_result(result)))
 
 
 def trades_figure(result: RemoteBacktest) -> go.Figure:
-    return figures.trades_figure(_as_result(result))
+    return localized(figures.trades_figure(_as_result(result)))
+
+
+# The report's figure labels (strategy.backtest.figures) → catalogue keys; a trace named
+# "<ticker> close|buy|sell" keeps its ticker.
+_FIGURE_LABELS = {
+    "strategy": "chart.strategy", "benchmark (buy & hold)": "chart.benchmark",
+    "regime BULL": "chart.regime_bull", "regime BEAR": "chart.regime_bear",
+    "regime UNKNOWN": "chart.regime_unknown", "CHOP (top strip)": "chart.chop_strip",
+    "equity (KRW)": "chart.axis_equity", "price (KRW)": "chart.axis_price",
+    figures.TITLE_EQUITY: "chart.title_equity", figures.TITLE_DRAWDOWN: "chart.title_drawdown",
+    figures.TITLE_TRADES: "chart.title_trades", "no fills": "chart.no_fills",
+}
+_SUFFIXES = {" close": "chart.close", " buy": "action.BUY", " sell": "action.SELL"}
+
+
+def figure_label(label: str, lang: str | None = None) -> str:
+    """A label of the report's figures in the session's language (unknown labels unchanged)."""
+    key = _FIGURE_LABELS.get(label)
+    if key is not None:
+        return t(key, lang)
+    head, sep, rest = label.partition(": ")
+    if sep and head in _FIGURE_LABELS:  # "Trades: 069500 KODEX 200"
+        return f"{t(_FIGURE_LABELS[head], lang)}: {figure_label(rest, lang)}"
+    for suffix, skey in _SUFFIXES.items():
+        if label.endswith(suffix):
+            return f"{label[: -len(suffix)]} {t(skey, lang)}"
+    return label
+
+
+def localized(fig: go.Figure, lang: str | None = None) -> go.Figure:
+    """`fig` (a report figure) with its trace names, title, axis titles and menu titles in the
+    session's language: the report stays English, the cockpit follows the operator."""
+    for trace in fig.data:
+        if getattr(trace, "name", None):
+            trace.name = figure_label(trace.name, lang)
+    title = fig.layout.title.text if fig.layout.title else None
+    if title:
+        fig.update_layout(title_text=figure_label(title, lang))
+    for axis in ("xaxis", "yaxis"):
+        ax = getattr(fig.layout, axis, None)
+        if ax is not None and ax.title is not None and ax.title.text:
+            ax.title.text = figure_label(ax.title.text, lang)
+    for menu in fig.layout.updatemenus or ():
+        for button in menu.buttons or ():
+            for arg in button.args or ():
+                if isinstance(arg, dict) and isinstance(arg.get("title"), str):
+                    arg["title"] = figure_label(arg["title"], lang)
+    return fig
 
 
 def per_year_frame(result: RemoteBacktest) -> pd.DataFrame:

@@ -11,13 +11,71 @@ from pydantic import ValidationError
 
 from contracts.portfolio import Portfolio
 from contracts.settings import Settings
+from krx_common.fmt import plain
+from pc_cockpit.i18n import TEXT, t
 
 
-def field_error(exc: ValidationError, default: str) -> str:
-    """'<dotted field>: <message>' of the first error."""
+class FormError(ValueError):
+    """A form value the contract refuses: the dotted `field`, pydantic's error `kind` (or one
+    of ours: rsi_order, ma_order, duplicate) and its numbers. `str()` is the English message
+    (logs, tests); `words(lang)` is what the operator reads, from the catalogue."""
+
+    def __init__(self, field: str, kind: str, params: dict[str, Any], message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.kind, self.params = field, kind, params
+
+    def words(self, lang: str | None = None) -> str:
+        key = f"invalid.{self.kind}"
+        if key not in TEXT:
+            return t("invalid.other", lang)
+        return t(key, lang, **self.params)
+
+    def operator_text(self, lang: str | None = None) -> str:
+        """'입력 오류 — strategy.rsi_buy_threshold: …' with the field name kept."""
+        return t("err.invalid", lang, field=self.field, message=self.words(lang))
+
+
+# pydantic's ctx names of a bound → the catalogue's `{limit}`
+_BOUNDS = ("gt", "ge", "lt", "le")
+
+
+def field_error(exc: ValidationError, default: str,
+                values: dict[str, Any] | None = None) -> FormError:
+    """The first error of `exc` as a `FormError` naming its dotted field. A cross-field rule
+    of the strategy (a model validator) is told apart by `values`, the strategy's fields, not
+    by its English message."""
     err = exc.errors()[0]
     loc = ".".join(str(x) for x in err.get("loc", ()) if not str(x).startswith("function-"))
-    return f"{loc or default}: {err.get('msg')}"
+    field, kind = loc or default, str(err.get("type", "other"))
+    ctx = err.get("ctx") or {}
+    params: dict[str, Any] = {}
+    for bound in _BOUNDS:
+        if bound in ctx:
+            params["limit"] = plain(ctx[bound])
+    if "expected" in ctx:
+        params["expected"] = ctx["expected"]
+    if kind == "value_error" and values is not None:
+        if _num(values.get("rsi_buy_threshold")) >= _num(values.get("rsi_sell_threshold")):
+            kind, field = "rsi_order", f"{field}.rsi_buy_threshold"
+        elif _num(values.get("ma_short_period")) >= _num(values.get("regime_ma_long")):
+            kind, field = "ma_order", f"{field}.ma_short_period"
+    return FormError(field, kind, params, str(err.get("msg")))
+
+
+def _num(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _duplicate(items: list[Any], field: str) -> FormError | None:
+    seen: set[Any] = set()
+    for i, item in enumerate(items):
+        if item in seen:
+            return FormError(f"{field}[{i}]", "duplicate", {}, f"{item!r} appears twice")
+        seen.add(item)
+    return None
 
 
 def _blank(value: Any) -> bool:
@@ -42,23 +100,28 @@ def build_portfolio(base: Portfolio, cash: float, frame: pd.DataFrame) -> Portfo
         })
     data = base.model_dump(mode="json")
     data.update(cash=cash, holdings=holdings)
+    dup = _duplicate([h["ticker"] for h in holdings], "holdings")
+    if dup is not None:
+        raise dup
     try:
         return Portfolio.model_validate(data)
     except ValidationError as exc:
-        raise ValueError(_holding_path(field_error(exc, "portfolio"), holdings)) from None
+        err = field_error(exc, "portfolio")
+        raise FormError(_holding_path(err.field, holdings), err.kind, err.params,
+                        str(exc.errors()[0].get("msg"))) from None
 
 
-def _holding_path(message: str, holdings: list[dict[str, Any]]) -> str:
-    """'holdings.0.qty: ...' → 'holdings[069500].qty: ...' (the row's ticker, as in the diff
-    and the audit trail) when the row has a ticker."""
-    m = re.match(r"holdings\.(\d+)(\.|:)", message)
+def _holding_path(field: str, holdings: list[dict[str, Any]]) -> str:
+    """'holdings.0.qty' → 'holdings[069500].qty' (the row's ticker, as in the diff and the
+    audit trail) when the row has a ticker."""
+    m = re.match(r"holdings\.(\d+)(\.|$)", field)
     if m is None:
-        return message
+        return field
     i = int(m.group(1))
     ticker = holdings[i]["ticker"] if i < len(holdings) else ""
     if not ticker:
-        return message
-    return f"holdings[{ticker}]{m.group(2)}{message[m.end():]}"
+        return field
+    return f"holdings[{ticker}]{m.group(2)}{field[m.end():]}"
 
 
 def calendar_values(closed_text: str, late_text: str) -> dict[str, Any]:
@@ -84,7 +147,10 @@ def build_settings(base: Settings, values: dict[str, Any]) -> Settings:
     data = base.model_dump(mode="json")
     for key, value in values.items():
         data[key] = value
+    dup = _duplicate(list(data.get("universe") or []), "universe")
+    if dup is not None:
+        raise dup
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise ValueError(field_error(exc, "settings")) from None
+        raise field_error(exc, "settings", data.get("strategy")) from None

@@ -4,13 +4,15 @@ theirs) with a choice per field."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
 from contracts.pc import Conflict, ConflictChoice, Diff
 from pc_cockpit import fmt, ui
 from pc_cockpit.client import PcClient, PcError
-from pc_cockpit.i18n import t
+from pc_cockpit.i18n import current_lang, t
 
 
 def diff_view(c: PcClient, artifact: str | None) -> Diff | None:
@@ -24,8 +26,8 @@ def diff_view(c: PcClient, artifact: str | None) -> Diff | None:
         st.caption(t("diff.none"))
     else:
         rows = [{t("col.artifact"): ch.artifact, t("col.field"): ch.path,
-                 t("col.base"): fmt.plain(ch.base),
-                 t("col.mine"): fmt.plain(ch.mine)} for ch in changes]
+                 t("col.base"): fmt.field_value(ch.path, ch.base),
+                 t("col.mine"): fmt.field_value(ch.path, ch.mine)} for ch in changes]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     return diff
 
@@ -88,14 +90,15 @@ def conflicts_form(page: str, diff: Diff | None) -> None:
     st.subheader(t("conflict.title"))
     st.warning(t("err.conflict"))
     rows = [{t("col.artifact"): cf.artifact, t("col.field"): cf.path,
-             t("col.base"): fmt.plain(cf.base), t("col.mine"): fmt.plain(cf.mine),
-             t("col.theirs"): fmt.plain(cf.theirs)} for cf in conflicts]
+             t("col.base"): fmt.field_value(cf.path, cf.base),
+             t("col.mine"): fmt.field_value(cf.path, cf.mine),
+             t("col.theirs"): fmt.field_value(cf.path, cf.theirs)} for cf in conflicts]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     with st.form(f"{page}_conflict_form"):
         for i, cf in enumerate(conflicts):
             st.radio(f"{cf.artifact}.{cf.path}", ["mine", "theirs"],
                      key=f"{page}_pick_{i}", horizontal=True,
-                     format_func=lambda v: t("conflict." + v))
+                     format_func=_pick_label(current_lang()))
         st.form_submit_button(t("conflict.apply"), on_click=_resolve, args=(page, conflicts))
 
 
@@ -105,3 +108,11 @@ def discard_button(page: str) -> None:
         return t("pf.discarded")
 
     st.button(t("pf.discard"), key=f"{page}_discard", on_click=ui.act, args=(page, do))
+
+
+def _pick_label(lang: str) -> Callable[[str], str]:
+    """The radio's option words in `lang` (fixed when drawn: the widget formats later)."""
+    def label(choice: str) -> str:
+        return t("conflict." + choice, lang)
+
+    return label

@@ -31,8 +31,19 @@ def init_session() -> None:
     """Defaults of the session state (idempotent)."""
     ss = st.session_state
     ss.setdefault(FLASH, {})
-    ss.setdefault("lang_en", False)
+    # A new session (a reload, a bookmark) takes the language from the URL's ?lang=.
+    ss.setdefault("lang_en", st.query_params.get(LANG_PARAM) == "en")
     ss["lang"] = "en" if ss.get("lang_en") else DEFAULT_LANG
+
+
+LANG_PARAM = "lang"
+
+
+def keep_lang_in_url() -> None:
+    """Write the session's language into the URL (?lang=ko|en) so a reload keeps it."""
+    lang = st.session_state.get("lang", DEFAULT_LANG)
+    if st.query_params.get(LANG_PARAM) != lang:
+        st.query_params[LANG_PARAM] = lang
 
 
 def flash(page: str, kind: str, text: str) -> None:
@@ -82,9 +93,18 @@ def fetch(fn: Callable[[], T], *, quiet_codes: tuple[str, ...] = (),
         return fn()
     except PcError as exc:
         forget_client_on(exc)
-        if exc.code not in quiet_codes:
+        if exc.code not in quiet_codes and not _said_already(exc):
             st.error(exc.user_message())
         return None
+
+
+OCI_DOWN_CODES = ("OCI_UNREACHABLE", "OCI_DOWN", "TUNNEL_DOWN")
+_OCI_WARNED = "_oci_down_warned"
+
+
+def _said_already(exc: PcError) -> bool:
+    """Whether the page header already says what `exc` says (OCI down): one alert, not two."""
+    return exc.code in OCI_DOWN_CODES and bool(st.session_state.get(_OCI_WARNED))
 
 
 def act(page: str, fn: Callable[[PcClient], str | None], *,
@@ -142,13 +162,16 @@ def page_header(page: str, title_key: str) -> PcClient | None:
     show_flash(page)
     c = st.session_state.get("_client_ok")
     error: PcError | None = st.session_state.get("_conn_error")
+    if error is not None:
+        # What is down and what to do, said once, here (the sidebar badge shows the state).
+        st.error(error.user_message())
     if not isinstance(c, PcClient):
-        # Say it on the page too, not only in the sidebar: what is down and what to do.
-        if error is not None:
-            st.error(error.user_message())
         return None
     status: PcStatus | None = st.session_state.get("_status")
-    if status is not None and not status.oci.reachable:
+    down = status is not None and not status.oci.reachable
+    st.session_state[_OCI_WARNED] = down
+    if down:
+        assert status is not None
         st.warning(_oci_down_text(status))
     return c
 
@@ -177,7 +200,8 @@ def _oci_down_text(status: PcStatus) -> str:
 def _badge(status: PcStatus | None, error: PcError | None) -> None:
     st.subheader(t("conn.title"))
     if error is not None:
-        st.error(error.user_message())
+        # The page says what is down and what to do (page_header); the badge only the state.
+        st.markdown(f"🔴 **{t('conn.pc_backend')}**: {t('conn.pc_unreachable')} (`{error.code}`)")
         return
     assert status is not None
     state = status.tunnel.state.value
@@ -259,6 +283,7 @@ def sidebar() -> None:
     with st.sidebar:
         st.toggle(t("lang.toggle"), key="lang_en")
         st.session_state["lang"] = "en" if st.session_state.get("lang_en") else DEFAULT_LANG
+        keep_lang_in_url()
         status: PcStatus | None = None
         error: PcError | None = None
         stop: EmergencyStop | None = None

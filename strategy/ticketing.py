@@ -22,6 +22,8 @@ import numpy as np
 from contracts.plan import OrderPlan, PlanDecision, PlannedOrder, Side
 from contracts.settings import ExecutionMode, Settings
 from contracts.ticket import ProblemCode, Ticket, TicketOrder
+from krx_common import fmt
+from krx_common.i18n import text
 from strategy import calendar, rules
 from strategy.fills import fees_of
 
@@ -45,9 +47,6 @@ LIMIT_TOLERANCE = 0.005
 
 # Relative slack when deciding that a float price already sits on a tick (e.g. 50,025.0000001).
 _EPS = 1e-9
-
-_SIDE_KO = {Side.BUY: "매수", Side.SELL: "매도"}
-
 
 class TicketDraftError(ValueError):
     """The plan cannot become a ticket (not READY, nothing affordable, ...)."""
@@ -176,15 +175,57 @@ def ticket_id_of(ticket: Ticket) -> str:
     )
 
 
-def hts_line(side: Side, ticker: str, name: str, qty: int, limit: int, notional: float,
-             budget: float | None = None) -> str:
-    """One line to type into the broker's order screen. A buy with a `budget` says both its
-    cap and the most it may spend ("buy up to 119, spending at most …")."""
-    if side is Side.BUY and budget is not None:
-        return (f"[{_SIDE_KO[side]}] {name} ({ticker}) 최대 {qty:,}주 지정가 {limit:,}원, "
-                f"최대 {budget:,.0f}원까지 (수수료 포함, 예상 약 {notional:,.0f}원)")
-    return (f"[{_SIDE_KO[side]}] {name} ({ticker}) {qty:,}주 지정가 {limit:,}원 "
-            f"(약 {notional:,.0f}원)")
+def hts_line(side: Side, ticker: str, name: str, qty: int, limit: int, fees: float,
+             lang: str = "ko") -> str:
+    """THE one line to type into the broker's order screen, wherever it is shown (cockpit,
+    `krx daily`, the ticket's copy text, the Telegram bot): quantity, limit, this order's
+    amount (qty × limit, exactly) and its fees (commission + tax on that amount).
+    `[매수] KODEX 200 (069500) 83주 지정가 29,855원 = 2,477,965원 (수수료·세금 약 372원)`."""
+    return text("hts.line", lang, side=text("hts.side." + side.value, lang), name=name,
+                ticker=ticker, qty=f"{qty:,}", limit=f"{limit:,}",
+                amount=fmt.won_number(qty * limit), fees=fmt.won_number(fees))
+
+
+@dataclass(frozen=True)
+class OrderTerms:
+    """A planned order as it is typed: the limit on its tick, the amount qty × limit and the
+    fees of that amount (the one fee rule, dated by the fill year)."""
+
+    side: Side
+    ticker: str
+    name: str
+    qty: int
+    limit: int
+    commission: float
+    tax: float
+
+    @property
+    def amount(self) -> int:
+        return self.qty * self.limit
+
+    @property
+    def fees(self) -> float:
+        return self.commission + self.tax
+
+    def line(self, lang: str = "ko") -> str:
+        return hts_line(self.side, self.ticker, self.name, self.qty, self.limit, self.fees, lang)
+
+
+def cash_after(cash: float, terms: list[OrderTerms]) -> float:
+    """`cash` once every line fills as typed: sells bring amount − fees, buys cost amount +
+    fees (what the lines add up to, before any cash cut)."""
+    for x in terms:
+        cash += x.amount - x.fees if x.side is Side.SELL else -(x.amount + x.fees)
+    return cash
+
+
+def order_terms(order: PlannedOrder, asof: date, settings: Settings) -> OrderTerms:
+    """`order` at the limit its ticket will carry (`plan_limit`), with that amount's fees."""
+    limit = plan_limit(order, settings.strategy.slippage)
+    year = fill_year(asof, calendar.for_settings(settings))
+    commission, tax = order_fees(order.side, order.kind, float(order.qty * limit),
+                                 settings.strategy.commission, year)
+    return OrderTerms(order.side, order.ticker, order.name, order.qty, limit, commission, tax)
 
 
 def _limit_from_plan(order: PlannedOrder, slippage: float) -> int:
@@ -224,6 +265,7 @@ def draft_ticket(
     year = fill_year(plan.asof, calendar.for_settings(settings))
     avail = cash
     orders: list[TicketOrder] = []
+    terms: list[OrderTerms] = []
     sells = [o for o in plan.orders if o.side is Side.SELL]
     buys = sorted(
         (o for o in plan.orders if o.side is Side.BUY),
@@ -236,11 +278,14 @@ def draft_ticket(
         _, _, notional, commission, tax, avail = rules.fill_terms(
             rules.SIDE_BUY if buy else rules.SIDE_SELL, float(limit), po.qty, 0.0,
             sp.commission, year, po.kind == "stock", buy, avail, plan.reserve)
+        line = OrderTerms(po.side, po.ticker, po.name, po.qty, limit, *order_fees(
+            po.side, po.kind, float(po.qty * limit), sp.commission, year))
+        terms.append(line)
         orders.append(TicketOrder(
             side=po.side, ticker=po.ticker, name=po.name, kind=po.kind, qty=po.qty,
             limit_price=limit, est_notional=notional, est_fees=commission + tax,
             cash_budget=budget, reason=po.reason,
-            hts_text=hts_line(po.side, po.ticker, po.name, po.qty, limit, notional, budget),
+            hts_text=line.line(),
         ))
     if not orders:
         raise TicketDraftError(f"plan {plan.plan_id} has no orders")
@@ -251,23 +296,32 @@ def draft_ticket(
     return Ticket(
         ticket_id=ticket_id, plan_id=plan.plan_id, asof=plan.asof, mode=mode,
         created_at=created_at, orders=orders, confirmed=False,
-        copy_text=copy_block(ticket_id, plan.plan_id, plan.asof, mode, orders),
+        copy_text=copy_block(ticket_id, plan.plan_id, plan.asof, mode, orders, terms),
     )
 
 
 def copy_block(
-    ticket_id: str, plan_id: str, asof: date, mode: ExecutionMode, orders: list[TicketOrder]
+    ticket_id: str, plan_id: str, asof: date, mode: ExecutionMode, orders: list[TicketOrder],
+    terms: list[OrderTerms], lang: str = "ko",
 ) -> str:
-    """The whole ticket as a text block to paste into a note or a chat with oneself."""
-    sell = sum(o.est_notional for o in orders if o.side is Side.SELL)
-    buy = sum(o.est_notional for o in orders if o.side is Side.BUY)
-    fees = sum(o.est_fees for o in orders)
+    """The whole ticket as a text block to paste into a note or a chat with oneself: the HTS
+    lines, the cash cap of the buys once (the first buy's budget: what the sells leave above
+    the reserve; later buys get what the earlier ones leave), and the totals of the lines
+    (`terms`, one per order: the sums of what the lines say)."""
+    sell = sum(x.amount for x in terms if x.side is Side.SELL)
+    buy = sum(x.amount for x in terms if x.side is Side.BUY)
+    budgets = [o.cash_budget for o in orders if o.side is Side.BUY and o.cash_budget is not None]
     lines = [
-        f"KRX Alertor 주문 티켓 {ticket_id}",
-        f"플랜 {plan_id} · 기준일 {asof:%Y-%m-%d} · 모드 {mode.value}",
+        text("ticket.copy_head", lang, ticket_id=ticket_id),
+        text("ticket.copy_plan", lang, plan_id=plan_id, asof=f"{asof:%Y-%m-%d}",
+             mode=mode.value),
         *(f"{i}. {o.hts_text}" for i, o in enumerate(orders, 1)),
-        f"매도 약 {sell:,.0f}원 · 매수 약 {buy:,.0f}원 · 예상 비용 약 {fees:,.0f}원",
     ]
+    if budgets:
+        lines.append(text("ticket.cash_cap", lang, cap=fmt.won(budgets[0], lang)))
+    lines.append(text("ticket.copy_totals", lang, sell=fmt.won(sell, lang),
+                      buy=fmt.won(buy, lang),
+                      fees=fmt.won(sum(x.fees for x in terms), lang)))
     return "\n".join(lines)
 
 

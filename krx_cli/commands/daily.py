@@ -8,6 +8,7 @@ writes anything, and printing never fails on the console's encoding (cp949 inclu
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -48,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_source(p)
     add_data_dir(p)
     add_json_out(p, "the ops summary")
+    p.add_argument("--lang", choices=("en", "ko"), default=os.environ.get("KRX_LANG", "en"),
+                   help="language of the morning text (default $KRX_LANG or en; the words "
+                        "come from krx_common.i18n)")
     p.set_defaults(handler=run)
 
 
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
                 return summary.model_dump_json(indent=2)
             portfolio, settings = _state(store)
             return render_cycle(summary, plan, portfolio=portfolio, settings=settings,
-                                color=color)
+                                color=color, lang=args.lang)
 
         # The cron/timer run is the normal daily path: it sends the summary and incidents
         # (once per kind per day; off unless apprise URLs are configured).

@@ -245,7 +245,10 @@ def _run_cycle(root: Path, as_json: bool, *, broker: bool = False) -> int:
     if as_json:
         print(result.summary.model_dump_json(indent=2))
     else:
-        print(render_cycle(result.summary, result.plan))
+        # The thresholds and SMA lengths come from the settings: without them the first
+        # cycle on a new root printed "ADX 12.6 < - (chop)" and "SMA long / SMA short".
+        print(render_cycle(result.summary, result.plan, portfolio=store.portfolio(),
+                           settings=store.settings()))
     return result.exit_code
 
 

@@ -33,6 +33,7 @@ from contracts.common import now_kst
 from contracts.settings import ExecutionMode
 from contracts.summary import Severity
 from contracts.ticket import TERMINAL_STATES, Fill, FillsRequest, Ticket, TicketRecord
+from krx_common import words
 from krx_common.atomic import StoreError
 from oci_backend.emergency import switch_emergency_stop
 from oci_backend.notify import NotificationKind, Notifier
@@ -268,7 +269,9 @@ class CommandCenter:
         order = {Severity.CRITICAL: 0, Severity.WARN: 1, Severity.INFO: 2}
         risks = sorted(summary.risks, key=lambda r: order.get(r.severity, 9))
         lines.append(f"{t('risks', lang)}: " + (t("none", lang) if not risks else ""))
-        lines += [f"[{r.severity.value}] {r.code}: {r.message}" for r in risks]
+        lines += [f"[{r.severity.value}] {r.code}: "
+                  + (r.message if lang == "en" else words.risk_text(r.code, r.params, r.message,
+                                                                     lang)) for r in risks]
         return "\n".join(line for line in lines if line)
 
     def plan(self, lang: str) -> str:
@@ -277,12 +280,13 @@ class CommandCenter:
             return t("no_plan", lang)
         settings = self.store.settings()
         lines = [f"{t('plan', lang)} {plan.plan_id} · asof {plan.asof} · {plan.decision.value}",
-                 *plan.reasons]
+                 *(r if lang == "en" else "{} ({})".format(*words.plan_reason_text(r, lang))
+                   for r in plan.reasons)]
         lines += [order_line(o, plan.asof, settings) for o in plan.orders] or [
             t("no_orders", lang)]
         lines.append(f"{t('guardrails', lang)}:")
-        lines += [f"{'✓' if c.ok else '✗'} {c.code} {c.value:,.4g}/{c.limit:,.4g} {c.message}"
-                  for c in plan.checks]
+        lines += [f"{'✓' if c.ok else '✗'} {c.code} "
+                  f"{words.guard_text(c.code, c.value, c.limit, lang)}" for c in plan.checks]
         lines.append(f"{t('cash', lang)} {won(plan.cash, lang)} → {won(plan.est_cash_after, lang)} "
                      f"(reserve {won(plan.reserve, lang)})")
         return "\n".join(lines)

@@ -1,7 +1,10 @@
 """The bot's labels, Korean by default, English available (`/lang en`, `KRX_TELEGRAM_LANG`).
-Reasons that come from OCI's checks (refusals, audit lines) are shown as OCI states them."""
+Risks, guardrail checks and plan reasons are worded from their codes by `krx_common.words`;
+numbers are `krx_common.fmt`'s. Refusals and audit lines are shown as OCI states them."""
 
 from __future__ import annotations
+
+from krx_common import fmt
 
 LANGS = ("ko", "en")
 
@@ -97,16 +100,14 @@ def t(key: str, lang: str) -> str:
 
 
 def won(x: float | None, lang: str = "ko") -> str:
-    """KRW as the cockpit shows it (`pc_cockpit.fmt.krw`): `1,234,567원` / `₩1,234,567`."""
-    if x is None:
-        return "—"
-    return f"₩{round(x):,}" if lang == "en" else f"{round(x):,}원"
+    """KRW as everywhere else (`krx_common.fmt.won`): `1,234,567원` / `₩1,234,567`."""
+    return fmt.won(x, lang)
 
 
 def shares(n: int, lang: str = "ko") -> str:
-    return f"{n:,} sh" if lang == "en" else f"{n:,}주"
+    return fmt.shares(n, lang)
 
 
 def pct(x: float | None) -> str:
     """A signed percentage as the cockpit shows one: `+1.23%`."""
-    return "—" if x is None else f"{x * 100:+.2f}%"
+    return fmt.pct(x, signed=True)

@@ -33,8 +33,9 @@ def changes_frame(entries: list[AuditEntry], path: str | None = None) -> pd.Data
             if path is not None and ch.path != path:
                 continue
             rows.append({t("col.at"): fmt.kst(e.at, seconds=True), t("col.actor"): e.actor,
-                         t("col.field"): ch.path, t("col.before"): fmt.plain(ch.before),
-                         t("col.after"): fmt.plain(ch.after), t("col.why"): e.reason,
+                         t("col.field"): ch.path,
+                         t("col.before"): fmt.field_value(ch.path, ch.before),
+                         t("col.after"): fmt.field_value(ch.path, ch.after), t("col.why"): e.reason,
                          t("col.revision"): e.revision_after})
     return pd.DataFrame(rows)
 
@@ -45,7 +46,8 @@ if c is None:
 cols = st.columns(4)
 actions = [""] + [a.value for a in AuditAction]
 action = cols[0].selectbox(t("au.action"), actions, key="au_action",
-                           format_func=lambda a: a or t("au.all"))
+                           format_func=lambda a: a or t("au.all"),
+                           placeholder=t("widget.choose"))
 target = cols[1].text_input(t("au.target"), key="au_target")
 since_day = cols[2].date_input(t("au.since"), value=None, key="au_since")
 limit = cols[3].number_input(t("au.limit"), min_value=1, max_value=1000, value=200, step=50,
@@ -68,6 +70,7 @@ if changes.empty:
 else:
     st.dataframe(changes, hide_index=True, width="stretch")
     paths = sorted({ch.path for e in entries for ch in e.changes})
-    path = st.selectbox(t("au.path"), paths, key="au_path")
+    path = st.selectbox(t("au.path"), paths, key="au_path",
+                        placeholder=t("widget.choose"))
     st.markdown(f"**{t('au.history', path=path)}**")
     st.dataframe(changes_frame(entries, path), hide_index=True, width="stretch")

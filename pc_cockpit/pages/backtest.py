@@ -6,6 +6,7 @@ report's (`strategy/backtest/figures.py`)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -16,7 +17,7 @@ from contracts.research import BacktestResponse
 from contracts.settings import Settings, StrategyParams
 from pc_cockpit import charts, fmt, ui
 from pc_cockpit.client import PcClient, PcError
-from pc_cockpit.i18n import field_label, t
+from pc_cockpit.i18n import TEXT, current_lang, field_label, t
 from strategy.backtest import frames
 
 PAGE = "backtest"
@@ -72,6 +73,21 @@ def run_form(c: PcClient) -> None:
     ui.clear_flash(PAGE)
 
 
+def metric_name(key: str, lang: str | None = None) -> str:
+    """A metric or column in words ("총수익률"); the key itself when the catalogue has none."""
+    return t(f"metric.{key}", lang) if f"metric.{key}" in TEXT else key
+
+
+def formatted(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with every cell in its column's format (won to the integer, %, dates) and the
+    column names in words (`metric.<name>` / `col.<name>`)."""
+    shown = pd.DataFrame({col: [frames.format_value(str(col), v) for v in frame[col].tolist()]
+                          for col in frame.columns})
+    return shown.rename(columns={c: metric_name(str(c)) if f"metric.{c}" in TEXT
+                                 else t(f"col.{c}") if f"col.{c}" in TEXT else c
+                                 for c in frame.columns})
+
+
 def metric_cards(result: charts.RemoteBacktest) -> None:
     cols = st.columns(len(CARDS))
     for col, name in zip(cols, CARDS, strict=True):
@@ -79,7 +95,8 @@ def metric_cards(result: charts.RemoteBacktest) -> None:
         shown = frames.format_value(name, value)
         signed = name in ("total_return", "cagr", "mdd")
         with col:
-            st.markdown(f"**{name}**")
+            st.markdown(f"**{metric_name(name)}**")
+            st.caption(f"`{name}`")
             st.markdown("### " + (fmt.signed_markdown(value, shown) if signed else shown))
 
 
@@ -95,16 +112,15 @@ def results(answer: BacktestResponse) -> None:
     st.subheader(t("bt.per_year"))
     if not result.per_year.empty:
         frame = charts.per_year_frame(result)
-        shown = frame.copy()
-        for col in shown.columns:
-            shown[col] = [frames.format_value(str(col), v) for v in frame[col].tolist()]
+        shown = formatted(frame)
+        signed = [str(col).endswith("return") for col in frame.columns]
         st.dataframe(shown.style.apply(
-            lambda row: [fmt.style_signed(frame.loc[row.name, col])
-                         if col.endswith("return") else "" for col in shown.columns], axis=1),
+            lambda row: [fmt.style_signed(frame.iloc[row.name, i]) if signed[i] else ""
+                         for i in range(len(signed))], axis=1),
             hide_index=True, width="stretch")
     st.subheader(t("bt.trades"))
     if not result.trades.empty:
-        st.dataframe(result.trades, hide_index=True, width="stretch")
+        st.dataframe(formatted(result.trades), hide_index=True, width="stretch")
     cols = st.columns(3)
     cols[0].download_button(t("bt.csv"), result.trades.to_csv(index=False).encode("utf-8"),
                             file_name="trades.csv", mime="text/csv", key="dl_trades")
@@ -142,14 +158,16 @@ def sweep_block(c: PcClient) -> None:
     st.session_state.setdefault("sw_yv", "65, 70, 75")
     with st.form("sw_form"):
         cols = st.columns(4)
-        cols[0].selectbox(t("bt.sweep_x"), fields, key="sw_x")
+        cols[0].selectbox(t("bt.sweep_x"), fields, key="sw_x", placeholder=t("widget.choose"))
         cols[1].text_input(t("bt.sweep_values"), key="sw_xv")
-        cols[2].selectbox(t("bt.sweep_y"), fields, key="sw_y")
+        cols[2].selectbox(t("bt.sweep_y"), fields, key="sw_y", placeholder=t("widget.choose"))
         cols[3].text_input(t("bt.sweep_values") + " ", key="sw_yv")
         st.caption(" · ".join(f"{field_label('param', n)} = `{n}`"
                               for n in dict.fromkeys([st.session_state["sw_x"],
                                                       st.session_state["sw_y"]])))
-        st.selectbox(t("bt.objective"), OBJECTIVES, key="sw_objective")
+        st.selectbox(t("bt.objective"), OBJECTIVES, key="sw_objective",
+                     placeholder=t("widget.choose"),
+                     format_func=partial(metric_name, lang=current_lang()))
         go = st.form_submit_button(t("bt.sweep_run"))
     if go:
         ss = st.session_state

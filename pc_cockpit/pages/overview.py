@@ -12,9 +12,10 @@ from contracts.common import now_kst
 from contracts.ops import LastCycle
 from contracts.pc import PcStatus
 from contracts.summary import OpsSummary, Severity, Stage
+from krx_common import words
 from pc_cockpit import charts, fmt, ui
 from pc_cockpit.client import PcClient
-from pc_cockpit.i18n import t
+from pc_cockpit.i18n import current_lang, t
 
 PAGE = "overview"
 STAGES = {s.value for s in Stage}
@@ -129,7 +130,9 @@ def risks_block(summary: OpsSummary) -> None:
     order = {Severity.CRITICAL: 0, Severity.WARN: 1, Severity.INFO: 2}
     for risk in sorted(summary.risks, key=lambda r: order[r.severity]):
         box = {Severity.CRITICAL: st.error, Severity.WARN: st.warning}.get(risk.severity, st.info)
-        box(f"**{risk.severity.value}** · {risk.code}: {risk.message}")
+        box(f"**{t('severity.' + risk.severity.value)}** · "
+            f"{words.risk_text(risk.code, risk.params, risk.message, current_lang())} "
+            f"(`{risk.code}`)")
 
 
 def chart_block(c: PcClient, summary: OpsSummary, revision: int) -> None:

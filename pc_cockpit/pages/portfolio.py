@@ -12,7 +12,7 @@ from contracts.instruments import all_instruments
 from contracts.portfolio import Portfolio
 from pc_cockpit import fmt, sync_ui, ui
 from pc_cockpit.client import PcClient, PcError
-from pc_cockpit.forms import build_portfolio
+from pc_cockpit.forms import FormError, build_portfolio
 from pc_cockpit.i18n import t
 
 PAGE = "portfolio"
@@ -48,9 +48,10 @@ def editor(c: PcClient, working: Portfolio) -> None:
                     help=", ".join(f"{k} {v}" for k, v in names.items())),
                 # No min_value: the grid would silently clamp a bad number; the contract
                 # refuses it on save with a message naming the holding and the field.
-                "qty": st.column_config.NumberColumn(t("col.qty"), step=1, format="%d",
+                "qty": st.column_config.NumberColumn(t("col.qty"), step=1, format="%,d",
                                                      required=True),
-                "avg_price": st.column_config.NumberColumn(t("col.avg_price"), format="%.2f",
+                # shown to the won with separators; the stored value keeps its decimals
+                "avg_price": st.column_config.NumberColumn(t("col.avg_price"), format="%,.0f",
                                                            required=True),
                 "entry_date": st.column_config.TextColumn(t("col.entry_date"),
                                                           help="YYYY-MM-DD"),
@@ -61,7 +62,8 @@ def editor(c: PcClient, working: Portfolio) -> None:
         try:
             portfolio = build_portfolio(working, float(cash), edited)
         except ValueError as exc:
-            ui.flash(PAGE, "error", t("err.invalid", field="portfolio", message=str(exc)))
+            ui.flash(PAGE, "error", exc.operator_text() if isinstance(exc, FormError)
+                     else t("err.invalid", field="portfolio", message=str(exc)))
             st.rerun()
         try:
             c.put_portfolio(portfolio)

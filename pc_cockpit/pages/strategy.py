@@ -17,8 +17,8 @@ from contracts.instruments import all_instruments
 from contracts.settings import ExecutionMode, Guardrails, Settings, StrategyParams
 from pc_cockpit import charts, sync_ui, ui
 from pc_cockpit.client import PcClient
-from pc_cockpit.forms import build_settings, calendar_values
-from pc_cockpit.i18n import field_label, t
+from pc_cockpit.forms import FormError, build_settings, calendar_values
+from pc_cockpit.i18n import TEXT, current_lang, field_label, t
 
 PAGE = "strategy"
 
@@ -67,7 +67,11 @@ def _number_widget(prefix: str, model: type[BaseModel], name: str) -> None:
     if kind == "bool":
         st.checkbox(label, key=key, help=help_)
     elif kind == "choice":
-        st.selectbox(label, choices, key=key, help=help_)
+        # a choice reads in words with its code beside them ("신규 매수만 막기 (block_entries)")
+        lang = current_lang()  # fixed now: the widget formats its options later
+        st.selectbox(label, choices, key=key, help=help_, placeholder=t("widget.choose"),
+                     format_func=lambda v: f"{t(f'{name}.{v}', lang)} ({v})"
+                     if f"{name}.{v}" in TEXT else str(v))
     elif kind == "int":
         st.number_input(label, step=1, key=key, help=help_)
     else:
@@ -101,7 +105,8 @@ def _save(working: Settings) -> None:
     try:
         settings = edited_settings(working)
     except ValueError as exc:
-        ui.flash(PAGE, "error", t("err.invalid", field="settings", message=str(exc)))
+        ui.flash(PAGE, "error", exc.operator_text() if isinstance(exc, FormError)
+                 else t("err.invalid", field="settings", message=str(exc)))
         return
 
     def do(c: PcClient) -> str:
@@ -128,16 +133,16 @@ def editor(working: Settings) -> None:
                 _number_widget("sp", StrategyParams, name)
         st.subheader(t("st.universe"))
         st.multiselect(t("st.universe"), codes, key="st_universe",
-                       format_func=lambda c: names.get(c, c))
+                       format_func=lambda c: names.get(c, c), placeholder=t("widget.choose"))
         st.selectbox(t("st.benchmark"), codes, key="st_benchmark",
-                     format_func=lambda c: names.get(c, c))
+                     format_func=lambda c: names.get(c, c), placeholder=t("widget.choose"))
         st.subheader(t("st.guardrails"))
         cols = st.columns(4)
         for i, name in enumerate(Guardrails.model_fields):
             with cols[i % 4]:
                 _number_widget("gr", Guardrails, name)
         st.selectbox(t("st.mode"), [m.value for m in ExecutionMode], key="st_mode",
-                     help=t("st.mode_help"))
+                     placeholder=t("widget.choose"), help=t("st.mode_help"))
         left, right = st.columns(2)
         # The guard is OCI's: a broker mode without credentials, or BROKER_LIVE without this
         # acknowledgement, is refused at PUSH (422 naming the field).
@@ -211,9 +216,9 @@ def whatif(working: Settings, pulled: Settings, asof: date | None) -> None:
                  sessions=len(edited.equity)))
     labels = [t("col.metric"), t("col.current"), t("col.edited")]
     frame = charts.metrics_side_by_side(current, edited, labels)
-    styled = frame.drop(columns=["_delta"]).style.apply(
+    styled = frame.drop(columns=["_delta", "_key"]).style.apply(
         lambda row: ["", "", "", charts.metric_color(
-            str(frame.loc[row.name, labels[0]]), frame.loc[row.name, "_delta"])], axis=1)
+            str(frame.loc[row.name, "_key"]), frame.loc[row.name, "_delta"])], axis=1)
     st.dataframe(styled, hide_index=True, width="stretch")
     st.plotly_chart(charts.whatif_figure(edited, current, title=t("st.whatif"),
                                          edited_name=t("col.edited"),

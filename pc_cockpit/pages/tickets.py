@@ -13,7 +13,7 @@ from contracts.plan import PlanDecision
 from contracts.ticket import TERMINAL_STATES, TicketOrder, TicketRecord, TicketState
 from pc_cockpit import fmt, ui
 from pc_cockpit.client import PcClient, PcError
-from pc_cockpit.i18n import t
+from pc_cockpit.i18n import current_lang, t
 
 PAGE = "tickets"
 FILLABLE = (TicketState.AWAITING_MANUAL_EXECUTION, TicketState.PARTIALLY_FILLED)
@@ -63,7 +63,7 @@ def orders_frame(orders: list[TicketOrder]) -> pd.DataFrame:
     return pd.DataFrame([{
         t("col.side"): t("action." + o.side.value), t("col.ticker"): o.ticker,
         t("col.name"): o.name, t("col.qty"): fmt.num(o.qty),
-        t("col.limit"): fmt.num(o.limit_price), t("col.notional"): fmt.krw(o.est_notional),
+        t("col.limit"): fmt.num(o.limit_price), t("col.notional"): fmt.krw(o.qty * o.limit_price),
         t("col.fees"): fmt.krw(o.est_fees), t("col.reason"): t("reason." + o.reason.value),
     } for o in orders])
 
@@ -93,8 +93,9 @@ def draft_block(c: PcClient) -> None:
     st.markdown(f"**{t('tk.copy')}**")
     st.code(ticket.copy_text or "\n".join(o.hts_text for o in ticket.orders), language=None)
     if record is not None:
-        # Already accepted by OCI: the answer, and no second send button.
-        st.success(t("tk.submitted", ticket_id=ticket.ticket_id, state=record.state.value))
+        # Already accepted by OCI: said once as a caption (the submit's own answer is the one
+        # alert), and no second send button.
+        st.caption(t("tk.submitted", ticket_id=ticket.ticket_id, state=record.state.value))
         st.button(t("tk.discard"), key="tk_discard", on_click=ui.act, args=(PAGE, _discard))
         return
     st.checkbox(t("tk.confirm"), key="tk_confirm")
@@ -160,21 +161,29 @@ def ticket_list(c: PcClient) -> None:
     if not records:
         st.caption(t("tk.none"))
         return
-    rows = [{t("col.ticket"): r.ticket.ticket_id, t("col.state"): r.state.value,
+    en = current_lang() == "en"
+    rows = [{t("col.ticket"): r.ticket.ticket_id,
+             t("col.state"): f"{t('tkstate.' + r.state.value)} ({r.state.value})",
              t("col.submitted"): fmt.kst(r.submitted_at), t("col.orders"): len(r.ticket.orders),
-             "mode": r.ticket.mode.value, t("col.message"): r.message} for r in records]
+             t("col.mode"): r.ticket.mode.value,
+             **({t("col.message"): r.message} if en else {})} for r in records]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     ids = [r.ticket.ticket_id for r in records]
     if st.session_state.get("tk_selected") not in ids:
         st.session_state["tk_selected"] = ids[0]
-    chosen = st.selectbox(t("tk.pick"), ids, key="tk_selected")
+    chosen = st.selectbox(t("tk.pick"), ids, key="tk_selected",
+                          placeholder=t("widget.choose"))
     record = next(r for r in records if r.ticket.ticket_id == chosen)
     st.markdown(f"**{t('tk.timeline')}**")
     for e in record.events:
         icon = "✅" if e.state in TERMINAL_STATES and e.state not in (
             TicketState.REJECTED, TicketState.FAILED) else (
             "❌" if e.state in (TicketState.REJECTED, TicketState.FAILED) else "•")
-        st.markdown(f"{icon} `{fmt.kst(e.at, seconds=True)}` **{e.state.value}** {e.message}")
+        # the state's meaning from the catalogue; OCI's own message (English) only in English
+        said = t("tkstate." + e.state.value)
+        extra = f" — {e.message}" if current_lang() == "en" and e.message else ""
+        st.markdown(f"{icon} `{fmt.kst(e.at, seconds=True)}` **{said}** (`{e.state.value}`)"
+                    f"{extra}")
     if record.broker_lines:
         st.markdown(f"**{t('tk.broker_lines')}**")
         st.dataframe(broker_lines_frame(record), hide_index=True, width="stretch")
@@ -182,7 +191,7 @@ def ticket_list(c: PcClient) -> None:
         st.markdown(f"**{t('tk.fills')}**")
         st.dataframe(pd.DataFrame([{
             t("col.side"): t("action." + f.side.value), t("col.ticker"): f.ticker,
-            t("col.qty"): fmt.num(f.qty), t("col.price"): fmt.num(f.price, 2),
+            t("col.qty"): fmt.num(f.qty), t("col.price"): fmt.price(f.price),
             t("col.at"): fmt.kst(f.filled_at)} for f in record.fills]),
             hide_index=True, width="stretch")
     if record.state in FILLABLE:

@@ -1,6 +1,7 @@
 """The tables behind the backtest, sweep and walk-forward reports, and the one number format.
 
-`format_value` formats every number a report, the cockpit or the CLI shows; the ``*_frame``
+`format_value` picks the format of every number a report, the cockpit or the CLI shows, by
+column (the formats themselves are `krx_common.fmt`'s); the ``*_frame``
 functions build pandas tables from results and the ``*_items`` functions key/value lists (the
 HTML report and the cockpit both use them). No plotting and no file I/O here.
 """
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from krx_common import fmt
 from strategy.backtest.metrics import METRIC_COLUMNS
 from strategy.rules import sell_tax_rate
 
@@ -44,6 +46,16 @@ _MONEY_METRICS = frozenset(
         "avg_loss_krw",
         "entry_price",
         "exit_price",
+        "price",
+        "notional",
+        "commission",
+        "tax",
+        "cash",
+        "equity",
+        "avg_price",
+        "last_close",
+        "costs",
+        "market_value",
     }
 )
 
@@ -64,11 +76,11 @@ def format_value(name: str, value: Any) -> str:
             return "—"
         base = name.removeprefix("is_").removeprefix("oos_").removeprefix("benchmark_")
         if base in _PERCENT_METRICS or name.endswith("_pct") and abs(v) < 10:
-            return f"{v * 100:.2f}%"
+            return fmt.pct(v)
         if base in _MONEY_METRICS or abs(v) >= 1e5:
-            return f"{v:,.0f}"
+            return fmt.won_number(v)
         if base in _RATIO_METRICS:
-            return f"{v:.3f}"
+            return fmt.num(v, 3)
         if v == int(v) and abs(v) < 1e9:
             return f"{int(v)}"
         return f"{v:.4g}"

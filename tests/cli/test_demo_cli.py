@@ -35,6 +35,20 @@ def test_krx_demo_no_serve_runs_the_cycle_labelled_synthetic(tmp_path):
     assert (tmp_path / "reports/ops/summary/ops_summary_latest.json").exists()
 
 
+def test_krx_demo_first_cycle_on_a_new_root_prints_its_thresholds(tmp_path):
+    from contracts.settings import StrategyParams
+
+    res = subprocess.run([KRX, "demo", "--no-serve", "--data-dir", str(tmp_path / "new")],
+                         capture_output=True, text=True, encoding="utf-8", timeout=180,
+                         env=_env())
+    sp = StrategyParams()
+    out = res.stdout
+    assert res.returncode == 2, out + res.stderr
+    assert "< - (" not in out and ">= - (" not in out and "SMA long" not in out, out
+    assert f"SMA{sp.regime_ma_long} " in out and f"SMA{sp.ma_short_period} " in out, out
+    assert re.search(rf"ADX \d+\.\d (<|>=) {sp.adx_threshold:g} \((chop|trending)\)", out), out
+
+
 def test_krx_demo_replay_refuses_a_live_root(tmp_path):
     subprocess.run([KRX, "demo", "--no-serve", "--data-dir", str(tmp_path)],
                    capture_output=True, timeout=180, env=_env())

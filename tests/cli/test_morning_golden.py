@@ -142,3 +142,18 @@ def test_morning_colour_gains_red_losses_blue_only_when_asked(tmp_path, krx_data
     assert "\x1b[34m" in held["069500"] and "\x1b[31m" not in held["069500"]  # a loss: blue
     assert "\x1b[31m" in held["305720"] and "\x1b[34m" not in held["305720"]  # a gain: red
     assert re.sub(r"\x1b\[[0-9;]*m", "", colour) == plain
+
+
+@pytest.mark.parametrize("asof", sorted(CASES))
+def test_morning_text_in_korean_has_no_english_sentence(tmp_path, krx_data_dir, asof):
+    from latin_text import latin_sentences
+
+    text, res, store = _morning(tmp_path, krx_data_dir, asof)
+    ko = render_cycle(res.summary, res.plan, portfolio=store.portfolio(),
+                      settings=store.settings(), lang="ko")
+    assert latin_sentences(ko) == [], ko
+    assert "국면" in ko and "보유 종목" in ko
+    # the same numbers in both languages: the HTS lines are one function's output
+    hts = [line for line in text.splitlines() if "지정가" in line]
+    assert hts and all(line in ko for line in hts)
+    ko.encode("cp949")  # the Korean Windows console prints it

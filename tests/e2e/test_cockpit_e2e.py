@@ -285,7 +285,7 @@ def edit_holdings_in_the_grid(stack: DemoStack, page) -> str:  # noqa: ANN001
 
     edit_grid_cell(page, grid, 0, 1, "-5")
     page.get_by_role("button", name="로컬 작업본에 저장").click()
-    see(page, f"입력 오류 — portfolio: holdings[{ticker}].qty")
+    see(page, f"입력 오류 — holdings[{ticker}].qty: 0보다 커야 합니다")  # in words, field kept
     with stack.pc() as c:
         assert c.get("/api/v1/diff").json()["changes"] == []  # nothing reached the workspace
     with stack.oci() as c:

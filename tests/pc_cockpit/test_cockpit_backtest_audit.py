@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import date
 
 import numpy as np
@@ -41,8 +42,12 @@ def test_backtest_runs_and_shows_the_backends_metrics_and_figures(stack: Stack, 
     check_chop_strip_and_fill_markers(charts, direct)
     downloads = [d for d in at.get("download_button")]
     assert len(downloads) >= 2  # trades CSV, equity CSV
-    per_year = next(d.value for d in at.dataframe if "year" in d.value.columns)
-    assert sorted(per_year["year"].astype(int)) == [2024, 2025]
+    per_year = next(d.value for d in at.dataframe if "Year" in d.value.columns)
+    assert sorted(per_year["Year"].astype(int)) == [2024, 2025]
+    # the trade table is formatted: won to the integer with separators, returns in %
+    trades = next(d.value for d in at.dataframe if "Entry price" in d.value.columns)
+    assert all(re.fullmatch(r"-?[\d,]+", v) for v in trades["Entry price"]), trades
+    assert all(re.fullmatch(r"-?\d+\.\d\d%", v) for v in trades["Return"]), trades
 
 
 def array(v: object) -> list:

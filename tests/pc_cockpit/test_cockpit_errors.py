@@ -28,6 +28,9 @@ def test_pages_say_oci_is_down_and_what_to_do_without_a_traceback(fresh_stack, c
         at = cockpit(fresh_stack, page=page)  # asserts no exception
         warning = " ".join(w.value for w in at.warning)
         assert "OCI에 연결할 수 없습니다" in warning and "터널" in warning, (page, texts(at))
+        said = [e.value for kind in ("error", "warning") for e in getattr(at, kind)
+                if "OCI에 연결할 수 없습니다" in e.value]
+        assert len(said) == 1, (page, said)  # said once (issue 16, item 19)
     at = cockpit(fresh_stack)
     at.button(key="ov_pull").click().run()
     assert not at.exception
@@ -46,6 +49,11 @@ def test_pages_say_the_pc_backend_is_down_and_how_to_start_it(cockpit, tmp_path:
         errors = " ".join(e.value for e in at.error)
         assert f"PC 백엔드({url})에 연결할 수 없습니다" in errors, (page, texts(at))
         assert "krx pc serve" in errors
+        said = [e.value for e in at.error if "PC 백엔드(" in e.value]
+        assert len(said) == 1, (page, said)  # the page says it; the badge shows the state
+    at = cockpit(None, pc_url=url, token_file=token)  # one run: the sidebar is in the tree
+    assert len([e for e in at.error if "PC 백엔드(" in e.value]) == 1, texts(at)
+    assert "🔴 **PC 백엔드**: 연결 안 됨 (`PC_DOWN`)" in texts(at, "markdown")
 
 
 def test_missing_token_file_names_the_file(cockpit, tmp_path: Path):

@@ -11,7 +11,8 @@ from conftest import Stack, pull, texts
 
 from contracts.plan import OrderPlan
 from contracts.settings import Guardrails, Settings, StrategyParams
-from pc_cockpit.forms import build_settings
+from krx_common import fmt
+from pc_cockpit.forms import FormError, build_settings
 from pc_cockpit.i18n import field_label
 from strategy import ticketing
 from strategy.backtest.frames import format_value
@@ -62,7 +63,7 @@ def test_strategy_edit_whatif_and_push_are_audited_with_the_reason(fresh_stack, 
         current = c.post("/api/v1/backtest", json={
             "start": s.isoformat(), "end": e.isoformat(),
             "params": {"rsi_buy_threshold": 50.0}}).json()
-    row = side_by_side[side_by_side["지표"] == "final_equity"].iloc[0]
+    row = side_by_side[side_by_side["지표"] == "최종 자산 (final_equity)"].iloc[0]
     assert row["수정안"] == format_value("final_equity", edited["metrics"]["final_equity"])
     assert row["현재 설정"] == format_value("final_equity", current["metrics"]["final_equity"])
     assert len(at.get("plotly_chart")) == 1  # equity curves overlaid
@@ -94,6 +95,22 @@ def test_settings_form_validation_names_the_field():
         build_settings(base, {"universe": ["069500", "069500"]})
 
 
+def test_settings_form_errors_read_in_korean_by_field_and_type_not_english():
+    base = Settings()
+    bad = base.strategy.model_dump() | {"rsi_buy_threshold": 80.0}
+    with pytest.raises(FormError) as caught:
+        build_settings(base, {"strategy": bad})
+    said = caught.value.operator_text("ko")
+    assert said == ("입력 오류 — strategy.rsi_buy_threshold: RSI 매수 기준은 매도 기준보다 "
+                    "낮아야 합니다"), said
+    assert "Value error" not in said and "must be" not in said
+    bad = base.strategy.model_dump() | {"stop_loss_pct": 0.0}
+    with pytest.raises(FormError) as caught:
+        build_settings(base, {"strategy": bad})
+    assert caught.value.operator_text("ko") == \
+        "입력 오류 — strategy.stop_loss_pct: 0보다 커야 합니다"
+
+
 def test_order_plan_ready_shows_limit_on_tick_fees_cash_and_guardrails(stack, cockpit):
     pull(stack)
     with stack.oci_client() as c:
@@ -108,10 +125,13 @@ def test_order_plan_ready_shows_limit_on_tick_fees_cash_and_guardrails(stack, co
     assert row["지정가"] == f"{limit:,}"
     assert ticketing.is_on_tick(limit, order.kind)
     assert row["수량"] == f"{order.qty:,}"
-    assert row["금액"] == f"{round(order.est_notional):,}원"
+    # 금액 is exactly qty × limit: the amount the HTS line types, with that amount's fees
+    terms = [ticketing.order_terms(o, plan.asof, settings) for o in plan.orders]
+    assert row["금액"] == f"{order.qty * limit:,}원"
+    assert [c.value for c in at.code] == ["\n".join(x.line() for x in terms)]
     shown = {m.label: m.value for m in at.metric}
     assert shown["현재 현금"] == f"{round(plan.cash):,}원"
-    assert shown["주문 후 예상 현금"] == f"{round(plan.est_cash_after):,}원"
+    assert shown["주문 후 예상 현금"] == fmt.won(ticketing.cash_after(plan.cash, terms))
     checks = at.dataframe[1].value
     assert list(checks["검사"]) == [c.code for c in plan.checks]
     assert any("준비됨" in s.value for s in at.success)
@@ -137,7 +157,9 @@ def test_order_plan_guardrail_holds_back_buys_says_why_and_what_would_change_it(
     at = cockpit(fresh_stack, page="order_plan", lang="en")
     assert not any("BLOCKED" in e.value for e in at.error), texts(at)
     page = texts(at)
-    assert any(r in page for r in held)  # OCI's reason, verbatim
+    # the reason's words with its code beside them, once (not OCI's sentence twice)
+    assert "GUARDRAIL_MAX_SINGLE_ORDER" in page and "held the buys back" in page, page
+    assert page.count("GUARDRAIL_MAX_SINGLE_ORDER") == 1, page
     assert "Adjusting the guardrail limits" in page  # what would change it
     checks = next(d.value for d in at.dataframe if "Check" in d.value.columns)
     assert "❌" in set(checks["OK"])

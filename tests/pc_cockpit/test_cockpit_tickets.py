@@ -64,14 +64,21 @@ def test_ticket_draft_confirm_submit_then_dry_run_fill(fresh_stack: Stack, cockp
     at.button(key="tk_submit").click().run()
     records = oci_tickets(fresh_stack)
     assert [r["ticket"]["ticket_id"] for r in records] == [ticket["ticket_id"]]
-    assert any(f"OCI 응답: 티켓 {ticket['ticket_id']} → {records[0]['state']}" in s.value
-               for s in at.success), texts(at)
+    said = [s.value for s in at.success
+            if f"OCI 응답: 티켓 {ticket['ticket_id']} → {records[0]['state']}" in s.value]
+    assert len(said) == 1, texts(at)  # the submit's answer, said once (issue 16, item 19)
+    assert sum(ticket["ticket_id"] in e.value
+               for kind in ("success", "info", "warning", "error")
+               for e in getattr(at, kind)) == 1, texts(at)
     process_tickets(fresh_stack)
     at.button(key="tk_refresh").click().run()
     listed = next(d.value for d in at.dataframe if "티켓" in d.value.columns)
-    assert listed.iloc[0]["상태"] == "DRY_RUN_FILLED"
+    assert listed.iloc[0]["상태"] == "모의 체결 완료: 포트폴리오에 반영됨 (DRY_RUN_FILLED)"
     page = texts(at)
-    assert "**SUBMITTED**" in page and "**DRY_RUN_FILLED**" in page  # the timeline
+    # the timeline: the state in words, its code beside them, no English event message
+    assert "**OCI가 티켓을 받았습니다** (`SUBMITTED`)" in page, page
+    assert "**모의 체결 완료: 포트폴리오에 반영됨** (`DRY_RUN_FILLED`)" in page, page
+    assert "submitted by" not in page
     fills = next(d.value for d in at.dataframe if "가격" in d.value.columns)
     assert list(fills["종목코드"]) == ["305720"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import math
 import random
+import re
 from datetime import date, datetime
 
 import pytest
@@ -13,13 +14,18 @@ from contracts.plan import OrderPlan, PlanDecision, PlannedOrder, Side
 from contracts.settings import ExecutionMode, Guardrails, Settings
 from contracts.signals import ReasonCode
 from contracts.ticket import Ticket, TicketOrder
+from krx_common import fmt
 from krx_common.defaults import KST
 from strategy import rules
 from strategy.ticketing import (
     TicketDraftError,
+    cash_after,
     draft_ticket,
+    fill_year,
     is_on_tick,
     krx_tick,
+    order_fees,
+    order_terms,
     round_limit,
     ticket_id_of,
     ticket_problems,
@@ -165,9 +171,10 @@ def test_draft_ticket_orders_limits_fees_and_text():
     assert sell.est_fees == pytest.approx(550_000 * 0.00015 + 550_000 * 0.0015)
     assert b1.est_fees == pytest.approx(198 * 10_080 * 0.00015)
     assert sell.name == "삼성전자" and sell.kind == "stock" and sell.reason == ReasonCode.STOP_LOSS
-    assert sell.hts_text == "[매도] 삼성전자 (005930) 10주 지정가 55,000원 (약 550,000원)"
-    assert b1.hts_text.startswith("[매수] KODEX 2차전지산업 (305720) 최대 198주 지정가 10,080원, "
-                                  "최대 ")
+    assert sell.hts_text == ("[매도] 삼성전자 (005930) 10주 지정가 55,000원 = 550,000원 "
+                             "(수수료·세금 약 908원)")  # 82.5 commission + 825 tax
+    assert b1.hts_text == ("[매수] KODEX 2차전지산업 (305720) 198주 지정가 10,080원 = "
+                           "1,995,840원 (수수료·세금 약 299원)")
     for o in t.orders:
         assert o.hts_text in t.copy_text
     assert t.plan_id in t.copy_text and t.ticket_id in t.copy_text
@@ -211,7 +218,36 @@ def test_draft_ticket_keeps_sized_caps_and_budgets_the_cash_above_reserve_in_ran
     assert sell.cash_budget is None
     assert buy1.cash_budget == pytest.approx(b1) and buy2.cash_budget == pytest.approx(b2)
     assert buy1.est_notional == q1 * 10_080 and buy2.est_notional == 0
-    assert "최대 198주" in buy1.hts_text and f"최대 {b1:,.0f}원까지" in buy1.hts_text
+    # the line types the sized cap and its own amount; the cash cap is said once per ticket
+    assert "198주" in buy1.hts_text and "최대" not in buy1.hts_text
+    assert t.copy_text.count(fmt.won(b1)) == 1
+    assert fmt.won_number(b1) not in buy1.hts_text
+
+
+def test_hts_line_numbers_add_up_qty_times_limit_and_that_amounts_fees():
+    plan, settings = standard_plan(), Settings()
+    t = draft_ticket(plan, settings, cash=10_000_000.0, created_at=CREATED)
+    year = fill_year(plan.asof)
+    terms = [order_terms(o, plan.asof, settings) for o in plan.orders]
+    for o in t.orders:
+        x = next(x for x in terms if x.ticker == o.ticker)
+        assert (x.qty, x.limit) == (o.qty, o.limit_price)
+        assert x.amount == o.qty * o.limit_price
+        fees = sum(order_fees(o.side, o.kind, float(x.amount), settings.strategy.commission,
+                              year))
+        assert x.fees == pytest.approx(fees)
+        numbers = [int(n.replace(",", "")) for n in re.findall(r"[\d,]+(?=[주원])", o.hts_text)]
+        assert numbers == [o.qty, o.limit_price, o.qty * o.limit_price, round(fees)], o.hts_text
+        assert o.hts_text == x.line()  # one function builds the line everywhere
+    # the copy text's totals are the sums of its lines
+    sells = sum(x.amount for x in terms if x.side is Side.SELL)
+    buys = sum(x.amount for x in terms if x.side is Side.BUY)
+    total_fees = sum(x.fees for x in terms)
+    assert f"매도 {sells:,}원 · 매수 {buys:,}원 · 예상 수수료·세금 {round(total_fees):,}원" \
+        in t.copy_text
+    assert "플랜" not in t.copy_text and f"계획 {plan.plan_id}" in t.copy_text  # one word
+    assert cash_after(1_000_000.0, terms) == pytest.approx(1_000_000.0 + sells - buys
+                                                           - total_fees)
 
 
 def test_draft_ticket_uses_the_sell_tax_of_the_fill_year():

@@ -168,7 +168,27 @@ TEXT: dict[str, tuple[str, str]] = {
     "ov.signals": ("종목 신호", "Signals"),
     "ov.risks": ("위험", "Risks"),
     "ov.no_risks": ("알려진 위험이 없습니다.", "No known risks."),
-    "ov.chart": ("벤치마크와 국면", "Benchmark and regime"),
+    "ov.chart": ("전략 대 보유 전략, 시장 국면", "Strategy vs buy-and-hold, and the regime"),
+    "ov.chart_title": ("최근 1년 평가액: 전략 vs {bench} 매수 후 보유 ({start} ~ {end})",
+                       "Last year's equity: strategy vs buy-and-hold {bench} ({start} – {end})"),
+    "ov.chart_strategy": ("전략 평가액 (현재 설정 백테스트)",
+                          "Strategy equity (backtest of the current settings)"),
+    "ov.chart_benchmark": ("{bench} 매수 후 보유 (같은 초기 자본)",
+                           "Buy-and-hold {bench} (same initial capital)"),
+    "ov.chart_bull": ("강세장(BULL) 구간", "BULL regime"),
+    "ov.chart_bear": ("약세장(BEAR) 구간", "BEAR regime"),
+    "ov.chart_unknown": ("국면 미정(UNKNOWN, 지표 준비 중)",
+                         "UNKNOWN regime (indicators warming up)"),
+    "ov.chart_chop": ("횡보(CHOP, 위쪽 띠): 신규 진입 없음",
+                      "CHOP (top strip): no new entries"),
+    "ov.chart_caption": (
+        "배경색은 그날의 시장 국면입니다 ({bench} 종가와 장기 이동평균 기준): 초록 = 강세장"
+        "(BULL, 신규 진입 가능), 빨강 = 약세장(BEAR, 보유 종목 청산·신규 진입 없음), 회색 = 지표 "
+        "준비 중. 위쪽 주황 띠는 ADX가 기준 미만인 횡보 구간입니다 (신규 진입 없음).",
+        "The background is the day's regime ({bench}'s close against its long moving "
+        "average): green = BULL (entries allowed), red = BEAR (holdings exit, no entries), grey "
+        "= indicators warming up. The orange strip on top marks chop (ADX below the "
+        "threshold: no entries)."),
     "ov.chart_unavailable": ("차트를 그릴 수 없습니다: {message}", "No chart: {message}"),
     "ov.ops": ("운영: 지금 사이클 실행", "Ops: run the cycle now"),
     "ov.replay": (
@@ -522,6 +542,17 @@ TEXT: dict[str, tuple[str, str]] = {
                         "OCI not reachable: stage as of the PULL at {at}"),
     "ov.stage_newer": ("OCI에 더 새로운 사이클 결과가 있습니다 ({at}): PULL로 나머지도 갱신하세요",
                        "OCI has a newer cycle ({at}): PULL to refresh the rest of the page"),
+    # where a page's data comes from
+    "src.live": ("📡 출처: OCI 실시간 ({at} 조회)", "📡 Source: live from OCI (asked {at})"),
+    "src.pulled": ("📥 출처: 마지막 PULL (리비전 {revision}, {at})",
+                   "📥 Source: the last PULL (revision {revision}, {at})"),
+    "src.auto_pulled": ("콕핏을 열 때 자동으로 PULL함", "pulled automatically when the cockpit "
+                        "opened"),
+    "src.auto_skipped": ("미전송 수정·충돌 {n}건이 있어 자동 PULL하지 않음",
+                         "not pulled automatically: {n} unpushed edit(s) or conflict(s)"),
+    "src.auto_failed": ("자동 PULL 실패: {message}", "automatic PULL failed: {message}"),
+    "src.oci_moved": ("OCI는 리비전 {revision}: PULL로 갱신하세요",
+                      "OCI is at revision {revision}: PULL to refresh"),
     # settings fields (`param.<StrategyParams field>`, `guard.<Guardrails field>`,
     # `notify.<NotificationPrefs flag>`); the page shows the field name small beside them
     "param.regime_ma_long": ("국면 판단 장기 이동평균 (거래일)",

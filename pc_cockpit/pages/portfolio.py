@@ -80,6 +80,7 @@ working = ui.fetch(c.portfolio, quiet_codes=("NOT_PULLED",))
 if working is None:
     st.info(t("err.not_pulled"))
     st.stop()
+ui.source_caption("pulled")
 editor(c, working)
 diff = sync_ui.diff_view(c, None)
 sync_ui.conflicts_form(PAGE, diff)

@@ -178,6 +178,7 @@ def ticket_list(c: PcClient) -> None:
 c = ui.page_header(PAGE, "nav.tickets")
 if c is None:
     st.stop()
+ui.source_caption("live")
 draft_block(c)
 st.divider()
 ticket_list(c)

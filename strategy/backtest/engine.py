@@ -612,22 +612,25 @@ def _kernels(compiled: bool) -> dict[str, Any]:
 
 
 def run_backtest(
-    bars: dict[str, pd.DataFrame], settings: Settings, start: date, end: date
+    bars: dict[str, pd.DataFrame], settings: Settings, start: date, end: date,
+    *, compiled: bool = True,
 ) -> BacktestResult:
     """Backtest `settings` on the decision window [start, end] (both benchmark sessions).
 
     History before `start` in `bars` is warm-up for the indicators and the regime machine; too
     little of it is allowed (no entries until the rules have values) and reported in
-    `meta["warmup_notes"]`.
+    `meta["warmup_notes"]`. `compiled=False` runs the same kernel as plain Python, without
+    numba: a one-year run then takes tens of milliseconds, less than loading the compiled
+    code (the Overview chart's series); its per-session series need no numba either.
     """
     sp = settings.strategy
     m = prepare_market(bars, settings.universe, settings.benchmark, start, end)
     ind = compute_indicators(
         m, rsi_period=sp.rsi_period, regime_ma_long=sp.regime_ma_long,
-        ma_short_period=sp.ma_short_period, adx_period=sp.adx_period,
+        ma_short_period=sp.ma_short_period, adx_period=sp.adx_period, compiled=compiled,
     )
     p = param_vector(sp, settings.guardrails)
-    run = run_detailed(m, ind, p, sp.initial_capital)
+    run = run_detailed(m, ind, p, sp.initial_capital, compiled=compiled)
     return build_result(m, ind, run, settings)
 
 

@@ -192,14 +192,24 @@ TEXT: dict[str, tuple[str, str]] = {
     "ov.chart_unavailable": ("차트를 그릴 수 없습니다: {message}", "No chart: {message}"),
     "ov.ops": ("운영: 지금 사이클 실행", "Ops: run the cycle now"),
     "ov.replay": (
-        "재실행할 거래일 (DRY_RUN 전용, 비우면 마지막 거래일)",
-        "Replay session (DRY_RUN only; empty = last completed session)",
+        "다시 돌려볼 과거 거래일 (리플레이 데이터 루트에서만, DRY_RUN·MANUAL 모두; 비우면 마지막 "
+        "거래일)",
+        "Past session to replay (replay data roots only, DRY_RUN or MANUAL; empty = the last "
+        "completed session)",
     ),
     "ov.run_cycle": ("사이클 실행", "Run cycle"),
     "ov.cycle_done": (
-        "OCI 응답: 사이클 종료 코드 {code}, 단계 {stage}, 계획 {plan}",
-        "OCI answered: cycle exit {code}, stage {stage}, plan {plan}",
+        "OCI 응답: 사이클 종료 코드 {code} = {meaning}; 단계 {stage}, 계획 {plan}",
+        "OCI answered: cycle exit {code} = {meaning}; stage {stage}, plan {plan}",
     ),
+    # the cycle's exit code in words, from the summary's overall status (0 / 2 / 2 / 1)
+    "ov.exit.OK": ("정상 (OK)", "OK"),
+    "ov.exit.WARN": ("경고 (WARN): 계획은 나왔지만 확인할 위험이 있습니다 — {why}",
+                     "WARN: a plan was made, but check the risks — {why}"),
+    "ov.exit.BLOCKED": ("차단 (BLOCKED): 오늘은 주문이 나가지 않습니다 — {why}",
+                        "BLOCKED: no orders go out today — {why}"),
+    "ov.exit.FAILED": ("실패 (FAILED): 사이클이 끝나지 못했습니다 — {why}",
+                       "FAILED: the cycle did not complete — {why}"),
     "ov.no_summary": (
         "OCI에 아직 일일 요약이 없습니다. 사이클을 실행하세요.",
         "OCI has no daily summary yet. Run the cycle.",
@@ -542,6 +552,12 @@ TEXT: dict[str, tuple[str, str]] = {
                         "OCI not reachable: stage as of the PULL at {at}"),
     "ov.stage_newer": ("OCI에 더 새로운 사이클 결과가 있습니다 ({at}): PULL로 나머지도 갱신하세요",
                        "OCI has a newer cycle ({at}): PULL to refresh the rest of the page"),
+    "pf.missing_cell": (
+        "보유 종목 {row}번째 줄({ticker})의 '{column}' 칸이 비어 있습니다: 채우거나 그 줄을 "
+        "삭제하세요. 아무것도 저장하지 않았습니다.",
+        "Holdings row {row} ({ticker}): '{column}' is empty. Fill it in or delete the row; "
+        "nothing was saved."),
+    "tk.remaining": ("남은 수량 {left}주 / 주문 {qty}주", "{left} of {qty} left to fill"),
     # where a page's data comes from
     "src.live": ("📡 출처: OCI 실시간 ({at} 조회)", "📡 Source: live from OCI (asked {at})"),
     "src.pulled": ("📥 출처: 마지막 PULL (리비전 {revision}, {at})",

@@ -29,12 +29,22 @@ def _pull(c: PcClient) -> str:
     return text
 
 
+def exit_meaning(summary: OpsSummary) -> str:
+    """The cycle's exit code in words: the summary's overall status (OK 0, WARN and BLOCKED 2,
+    FAILED 1) and why — the risks that made it WARN, the message that says what blocked it."""
+    why = summary.message
+    if summary.status.value == "WARN":
+        why = ", ".join(f"{r.code}: {r.message}" for r in summary.risks
+                        if r.severity is not Severity.INFO) or why
+    return t("ov.exit." + summary.status.value, why=why)
+
+
 def _run_cycle(c: PcClient) -> str:
     replay = st.session_state.get("ov_replay")
     res = c.run_cycle(replay if isinstance(replay, date) else None)
     s = res.summary
-    return t("ov.cycle_done", code=res.exit_code, stage=t("stage." + s.stage.value),
-             plan=res.plan_id or "—")
+    return t("ov.cycle_done", code=res.exit_code, meaning=exit_meaning(s),
+             stage=t("stage." + s.stage.value), plan=res.plan_id or "—")
 
 
 def connection_row() -> None:

@@ -12,10 +12,11 @@ from contracts.instruments import all_instruments
 from contracts.portfolio import Portfolio
 from pc_cockpit import fmt, sync_ui, ui
 from pc_cockpit.client import PcClient, PcError
-from pc_cockpit.forms import build_portfolio
+from pc_cockpit.forms import MissingCell, build_portfolio
 from pc_cockpit.i18n import t
 
 PAGE = "portfolio"
+CELL_LABEL = {"ticker": "col.ticker", "qty": "col.qty", "avg_price": "col.avg_price"}
 
 
 def holdings_frame(p: Portfolio) -> pd.DataFrame:
@@ -42,16 +43,16 @@ def editor(c: PcClient, working: Portfolio) -> None:
         edited = st.data_editor(
             holdings_frame(working), num_rows="dynamic", width="stretch",
             key=f"pf_holdings_{sig}", hide_index=True,
+            # Not `required=True`: the grid then drops a new row with an empty required cell
+            # without a word ("변경 0건"); `build_portfolio` names the row and the cell instead.
             column_config={
                 "ticker": st.column_config.SelectboxColumn(
-                    t("col.ticker"), options=codes, required=True,
-                    help=", ".join(f"{k} {v}" for k, v in names.items())),
+                    t("col.ticker"), options=codes,
+                    format_func=lambda code: f"{code} {names.get(code, '')}".strip()),
                 # No min_value: the grid would silently clamp a bad number; the contract
                 # refuses it on save with a message naming the holding and the field.
-                "qty": st.column_config.NumberColumn(t("col.qty"), step=1, format="%d",
-                                                     required=True),
-                "avg_price": st.column_config.NumberColumn(t("col.avg_price"), format="%.2f",
-                                                           required=True),
+                "qty": st.column_config.NumberColumn(t("col.qty"), step=1, format="%d"),
+                "avg_price": st.column_config.NumberColumn(t("col.avg_price"), format="%.2f"),
                 "entry_date": st.column_config.TextColumn(t("col.entry_date"),
                                                           help="YYYY-MM-DD"),
             },
@@ -60,6 +61,10 @@ def editor(c: PcClient, working: Portfolio) -> None:
     if saved:
         try:
             portfolio = build_portfolio(working, float(cash), edited)
+        except MissingCell as exc:
+            ui.flash(PAGE, "error", t("pf.missing_cell", row=exc.row + 1,
+                                      ticker=exc.ticker or "—", column=t(CELL_LABEL[exc.column])))
+            st.rerun()
         except ValueError as exc:
             ui.flash(PAGE, "error", t("err.invalid", field="portfolio", message=str(exc)))
             st.rerun()

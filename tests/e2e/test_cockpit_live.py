@@ -56,9 +56,9 @@ def test_cockpit_opens_on_the_morning_and_follows_oci_without_a_click(browser,  
         with stack.oci() as c:
             revision = c.get("/api/v1/sync/snapshot").json()["revision"]
         see(page, f"출처: 마지막 PULL (리비전 {revision},")
-        for name, source in (("주문 계획", "출처: 마지막 PULL"), ("포트폴리오", "출처: 마지막 PULL"),
-                             ("전략 및 설정", "출처: 마지막 PULL"), ("티켓", "출처: OCI 실시간"),
-                             ("감사 기록", "출처: OCI 실시간")):
+        pulled, live = "출처: 마지막 PULL", "출처: OCI 실시간"
+        for name, source in (("주문 계획", pulled), ("포트폴리오", pulled),
+                             ("전략 및 설정", pulled), ("티켓", live), ("감사 기록", live)):
             goto(page, name)
             see(page, source)
         goto(page, "개요")

@@ -103,11 +103,25 @@ def test_overview_in_english_with_regime_risks_and_the_benchmark_chart(stack, co
 def test_overview_run_cycle_shows_ocis_answer(stack, cockpit):
     at = cockpit(stack)
     at.button(key="ov_pull").click().run()
+    label = at.date_input(key="ov_replay").label
+    assert "DRY_RUN 전용" not in label and "리플레이 데이터 루트에서만" in label  # item 13
     at.button(key="ov_run_cycle").click().run()
     with stack.oci_client() as c:
         plan_id = c.get("/api/v1/plans/current").json()["plan_id"]
-    assert any("OCI 응답: 사이클 종료 코드" in s.value and plan_id in s.value
-               for s in at.success), texts(at)
+        status = c.get("/api/v1/sync/snapshot").json()["summary"]["status"]
+    words = {"OK": "종료 코드 0 = 정상 (OK)", "WARN": "종료 코드 2 = 경고 (WARN)"}[status]
+    assert any(words in s.value and plan_id in s.value for s in at.success), texts(at)
+
+
+def test_overview_run_cycle_blocked_says_what_exit_2_means(fresh_stack, cockpit):
+    with fresh_stack.oci_client() as c:
+        r = c.post("/api/v1/emergency-stop", json={"on": True, "reason": "drill", "by": "ops"})
+        assert r.status_code == 200, r.text
+    at = cockpit(fresh_stack)
+    at.button(key="ov_run_cycle").click().run()
+    shown = " ".join(s.value for s in at.success)
+    assert "종료 코드 2 = 차단 (BLOCKED): 오늘은 주문이 나가지 않습니다" in shown, texts(at)
+    assert "EMERGENCY_STOP" in shown  # why, from OCI's summary
 
 
 def test_overview_stage_is_ocis_current_one_without_a_pull_else_as_of_the_pull(fresh_stack,

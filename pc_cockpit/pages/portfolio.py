@@ -48,7 +48,7 @@ def editor(c: PcClient, working: Portfolio) -> None:
             column_config={
                 "ticker": st.column_config.SelectboxColumn(
                     t("col.ticker"), options=codes,
-                    format_func=lambda code: f"{code} {names.get(code, '')}".strip()),
+                    format_func=lambda code: f"{code} {names.get(str(code), '')}".strip()),
                 # No min_value: the grid would silently clamp a bad number; the contract
                 # refuses it on save with a message naming the holding and the field.
                 "qty": st.column_config.NumberColumn(t("col.qty"), step=1, format="%d"),

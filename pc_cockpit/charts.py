@@ -84,6 +84,7 @@ class RemoteBacktest:
     per_year: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    open_positions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @classmethod
     def from_model(cls, answer: BacktestResponse) -> RemoteBacktest:
@@ -96,6 +97,7 @@ class RemoteBacktest:
             equity=s.equity, benchmark=s.benchmark, regime=s.regime, chop=s.chop,
             fills=fills,
             trades=_frame(answer.trades),
+            open_positions=_frame(answer.open_positions),
             per_year=_frame(answer.per_year),
             meta={**answer.meta, "benchmark_metrics": answer.benchmark_metrics},
             params=dict(answer.params),
@@ -199,9 +201,11 @@ def per_year_frame(result: RemoteBacktest) -> pd.DataFrame:
 
 
 def report_html(result: RemoteBacktest, title: str = "Backtest report") -> str:
-    """The offline HTML report of the run (plotly.js inlined), as `krx backtest --report`."""
-    return report.figures_html(figures.backtest_figures(_as_result(result)), title,
-                               f"{result.start} → {result.end}")
+    """The offline HTML report of the run (plotly.js inlined): the report's figures, then its
+    trade list with the positions still open at the end, as `krx backtest` lists them."""
+    r = _as_result(result)
+    return report.report_html([*figures.backtest_figures(r), report.trade_list_section(r)],
+                              title, f"{result.start} → {result.end}")
 
 
 def session_window(start: date, end: date) -> tuple[date, date]:

@@ -150,10 +150,20 @@ def _as_return(v: Any) -> str:
     return format_value("return", v)
 
 
+def trade_list_section(result: BacktestResult) -> Section:
+    """The trade list: closed trades, then the positions still open at the end (marked at the
+    last close, as `krx backtest` lists them)."""
+    tl = trade_list_frame(result)
+    n_open = len(result.open_positions) if result.open_positions is not None else 0
+    note = f"{len(result.trades)} closed trade(s); P&L after costs"
+    if n_open:
+        note += f"; {n_open} position(s) still open at the end, marked at the last close"
+    return Section(TITLE_TRADE_LIST, html_table(tl, formats={"entry_date": day_text,
+                                                            "exit_date": day_text}), note=note)
+
+
 def backtest_sections(result: BacktestResult) -> list[Section | go.Figure]:
     """The HTML tables of the backtest report and the figures between them, in page order."""
-    tl = trade_list_frame(result)
-    dates = {"entry_date": day_text, "exit_date": day_text}
     dd = worst_drawdowns_frame(result.equity)
     monthly = monthly_returns_frame(result.equity)
     return [
@@ -171,8 +181,7 @@ def backtest_sections(result: BacktestResult) -> list[Section | go.Figure]:
                 note="recovery: first session back at the peak (empty: not recovered)"),
         exposure_figure(result),
         Section(TITLE_PER_TICKER, html_table(per_ticker_frame(result))),
-        Section(TITLE_TRADE_LIST, html_table(tl, formats=dates),
-                note=f"{len(result.trades)} closed trade(s); P&L after costs"),
+        trade_list_section(result),
     ]
 
 

@@ -188,6 +188,9 @@ def page_header(page: str, title_key: str) -> PcClient | None:
     """Title, emergency-stop banner and the page's last action result; the client or None
     (the reason already shown) when the PC backend cannot be used."""
     st.title(t(title_key))
+    # After the sidebar and the title are on screen (the first render does not wait for it);
+    # the badge's last-PULL line catches up on its next timed refresh.
+    auto_pull()
     stop: EmergencyStop | None = st.session_state.get("_stop_state")
     if stop is not None and stop.on:
         st.error(t("stop.banner", by=stop.by, at=fmt.kst(stop.at), reason=stop.reason),
@@ -364,7 +367,6 @@ def sidebar() -> None:
         st.session_state["_stop_state"] = stop
         st.session_state["_status"] = status
         st.session_state[RUN_ID] = st.session_state.get(RUN_ID, 0) + 1
-        auto_pull()
         _live_badge()
         st.divider()
         _stop_panel(stop if c is not None else None)

@@ -213,6 +213,8 @@ class FillsRequest(Contract):
     fills: list[Fill] = Field(min_length=1)
     final: bool = Field(default=False, description="no more fills will follow for this ticket")
     note: str = ""
+    actor: str = Field(default="operator", min_length=1, max_length=100,
+                       description="who traded and records the fills (the audit's actor)")
 
 
 class TicketEvent(Contract):

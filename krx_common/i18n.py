@@ -18,6 +18,50 @@ DEFAULT_LANG = "ko"
 
 # key → (Korean, English). Placeholders use str.format names.
 TEXT: dict[str, tuple[str, str]] = {
+    "ov.chart_title": ("최근 1년 평가액: 전략 vs {bench} 매수 후 보유 ({start} ~ {end})",
+                       "Last year's equity: strategy vs buy-and-hold {bench} ({start} – {end})"),
+    "ov.chart_strategy": ("전략 평가액 (현재 설정 백테스트)",
+                          "Strategy equity (backtest of the current settings)"),
+    "ov.chart_benchmark": ("{bench} 매수 후 보유 (같은 초기 자본)",
+                           "Buy-and-hold {bench} (same initial capital)"),
+    "ov.chart_bull": ("강세장(BULL) 구간", "BULL regime"),
+    "ov.chart_bear": ("약세장(BEAR) 구간", "BEAR regime"),
+    "ov.chart_unknown": ("국면 미정(UNKNOWN, 지표 준비 중)",
+                         "UNKNOWN regime (indicators warming up)"),
+    "ov.chart_chop": ("횡보(CHOP, 위쪽 띠): 신규 진입 없음", "CHOP (top strip): no new entries"),
+    "ov.chart_caption": (
+        "배경색은 그날의 시장 국면입니다 ({bench} 종가와 장기 이동평균 기준): 초록 = 강세장(BULL, "
+        "신규 진입 가능), 빨강 = 약세장(BEAR, 보유 종목 청산·신규 진입 없음), 회색 = 지표 준비 "
+        "중. 위쪽 주황 띠는 ADX가 기준 미만인 횡보 구간입니다 (신규 진입 없음).",
+        "The background is the day's regime ({bench}'s close against its long moving average): "
+        "green = BULL (entries allowed), red = BEAR (holdings exit, no entries), grey = "
+        "indicators warming up. The orange strip on top marks chop (ADX below the threshold: no "
+        "entries).",
+    ),
+    "ov.exit.OK": ("정상 (OK)", "OK"),
+    "ov.exit.WARN": ("경고 (WARN): 계획은 나왔지만 확인할 위험이 있습니다 — {why}",
+                     "WARN: a plan was made, but check the risks — {why}"),
+    "ov.exit.BLOCKED": ("차단 (BLOCKED): 오늘은 주문이 나가지 않습니다 — {why}",
+                        "BLOCKED: no orders go out today — {why}"),
+    "ov.exit.FAILED": ("실패 (FAILED): 사이클이 끝나지 못했습니다 — {why}",
+                       "FAILED: the cycle did not complete — {why}"),
+    "pf.missing_cell": (
+        "보유 종목 {row}번째 줄({ticker})의 '{column}' 칸이 비어 있습니다: 채우거나 그 줄을 "
+        "삭제하세요. 아무것도 저장하지 않았습니다.",
+        "Holdings row {row} ({ticker}): '{column}' is empty. Fill it in or delete the row; "
+        "nothing was saved.",
+    ),
+    "tk.remaining": ("남은 수량 {left}주 / 주문 {qty}주", "{left} of {qty} left to fill"),
+    "src.live": ("📡 출처: OCI 실시간 ({at} 조회)", "📡 Source: live from OCI (asked {at})"),
+    "src.pulled": ("📥 출처: 마지막 PULL (리비전 {revision}, {at})",
+                   "📥 Source: the last PULL (revision {revision}, {at})"),
+    "src.auto_pulled": ("콕핏을 열 때 자동으로 PULL함",
+                        "pulled automatically when the cockpit opened"),
+    "src.auto_skipped": ("미전송 수정·충돌 {n}건이 있어 자동 PULL하지 않음",
+                         "not pulled automatically: {n} unpushed edit(s) or conflict(s)"),
+    "src.auto_failed": ("자동 PULL 실패: {message}", "automatic PULL failed: {message}"),
+    "src.oci_moved": ("OCI는 리비전 {revision}: PULL로 갱신하세요",
+                      "OCI is at revision {revision}: PULL to refresh"),
     "nav.broker": ("증권사 대사", "Broker reconciliation"),
     "tk.broker_lines": ("증권사 주문", "Broker orders"),
     "col.broker_state": ("증권사 상태", "Broker state"),
@@ -200,17 +244,19 @@ TEXT: dict[str, tuple[str, str]] = {
     "ov.signals": ("종목 신호", "Signals"),
     "ov.risks": ("위험", "Risks"),
     "ov.no_risks": ("알려진 위험이 없습니다.", "No known risks."),
-    "ov.chart": ("벤치마크와 국면", "Benchmark and regime"),
+    "ov.chart": ("전략 대 보유 전략, 시장 국면", "Strategy vs buy-and-hold, and the regime"),
     "ov.chart_unavailable": ("차트를 그릴 수 없습니다: {message}", "No chart: {message}"),
     "ov.ops": ("운영: 지금 사이클 실행", "Ops: run the cycle now"),
     "ov.replay": (
-        "재실행할 거래일 (DRY_RUN 전용, 비우면 마지막 거래일)",
-        "Replay session (DRY_RUN only; empty = last completed session)",
+        "다시 돌려볼 과거 거래일 (리플레이 데이터 루트에서만, DRY_RUN·MANUAL 모두; 비우면 마지막 "
+        "거래일)",
+        "Past session to replay (replay data roots only, DRY_RUN or MANUAL; empty = the last "
+        "completed session)",
     ),
     "ov.run_cycle": ("사이클 실행", "Run cycle"),
     "ov.cycle_done": (
-        "OCI 응답: 사이클 종료 코드 {code}, 단계 {stage}, 계획 {plan}",
-        "OCI answered: cycle exit {code}, stage {stage}, plan {plan}",
+        "OCI 응답: 사이클 종료 코드 {code} = {meaning}; 단계 {stage}, 계획 {plan}",
+        "OCI answered: cycle exit {code} = {meaning}; stage {stage}, plan {plan}",
     ),
     "ov.no_summary": (
         "OCI에 아직 일일 요약이 없습니다. 사이클을 실행하세요.",

@@ -44,6 +44,7 @@ from oci_backend.paths import DataPaths
 from oci_backend.replay_root import ReplayMarker, read_marker
 from oci_backend.store import Store
 from oci_backend.tickets import opens_from_bars, process_pending
+from oci_backend.tickets.boxes import plan_stage
 from oci_backend.tickets.manual import RESERVE_INCIDENT
 from strategy import calendar
 from strategy import signals as sig
@@ -352,6 +353,7 @@ def _build(
     if replay:  # labelled (not part of the content-addressed id)
         plan = plan.model_copy(update={"reasons": [*plan.reasons, f"REPLAY: {replay}"]})
 
+    progress: tuple[Stage, str] | None = None
     if plan.decision is PlanDecision.BLOCKED:
         stage = Stage.STOPPED if stop.on else Stage.BLOCKED
         status, code = OverallStatus.BLOCKED, EXIT_BLOCKED
@@ -359,6 +361,10 @@ def _build(
         stage = Stage.PLAN_READY if plan.decision is PlanDecision.READY else Stage.NO_ACTION_TODAY
         if stage is Stage.NO_ACTION_TODAY and _done_today(store, expected):
             stage = Stage.DONE_TODAY  # a re-plan after the day's fills: nothing left to do
+        if stage is Stage.PLAN_READY:
+            progress = plan_stage(store, plan.plan_id)
+        if progress is not None:  # a re-run of a plan already acted on: its tickets say
+            stage = progress[0]
         warn = any(r.severity is not Severity.INFO for r in risks)
         # WARN is not OK: cron and daily_ops.sh must see it (exit 2), like BLOCKED.
         status = OverallStatus.WARN if warn else OverallStatus.OK
@@ -367,7 +373,7 @@ def _build(
     summary = OpsSummary(
         **base, asof=expected, freshness=loaded.freshness, signals=signals,
         plan=plan_summary(plan), stage=stage, risks=risks, status=status,
-        message=_message(plan, expected),
+        message=_message(plan, expected) + (f"; {progress[1]}" if progress else ""),
     )
     text = _rendered(render, summary, plan)
     return CycleResult(summary, plan, code, text)

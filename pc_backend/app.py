@@ -8,6 +8,7 @@ blocks. The backend never calls itself over HTTP: backtests run in-process.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,7 @@ from fastapi import Depends, FastAPI
 
 from krx_common.http_limits import add_body_limits, add_header_checks
 from krx_common.logmask import install_access_log_redaction, mask_secret_in_logs
+from pc_backend import research as research_runs
 from pc_backend.auth import LOOPBACK_NAMES, LocalGuard
 from pc_backend.config import PcConfig
 from pc_backend.deps import bearer_scheme
@@ -60,6 +62,9 @@ def create_app(config: PcConfig | None = None, *, link: Link | None = None) -> F
         install_access_log_redaction("all")
         mask_secret_in_logs(token)
         mask_secret_in_logs(oci_token)
+        # The research imports load beside the start-up, not in the first PULL's chart.
+        threading.Thread(target=research_runs.preload, name="research-preload",
+                         daemon=True).start()
         await anyio.to_thread.run_sync(the_link.start)
         log.info("PC backend ready: workspace %s, OCI at %s (%s)", cfg.workspace,
                  the_link.local_url, the_link.status().state.value)

@@ -20,7 +20,12 @@ from datetime import date
 
 from contracts.common import now_kst
 from contracts.pc import BacktestRequest, SweepRequest, WalkForwardRequest
-from contracts.research import BacktestResponse, SweepResponse, WalkForwardResponse
+from contracts.research import (
+    BacktestResponse,
+    BacktestSeries,
+    SweepResponse,
+    WalkForwardResponse,
+)
 from contracts.settings import Settings
 from strategy.backtest.serialize import sweep_model, walkforward_model
 from strategy.research import (
@@ -59,6 +64,15 @@ class DataSpecUnusable(Exception):
     """`KRX_PC_DATA` itself is unusable (a configuration error of the PC)."""
 
 
+def preload() -> None:
+    """Import what a backtest needs (pandas, the engine, the market-data providers): ~1-3 s
+    on a 2-core PC that the first PULL's Overview chart would otherwise wait for. Run in a
+    background thread at start-up; numba stays unloaded until a compiled run needs it."""
+    import strategy.backtest.engine  # noqa: F401
+    import strategy.backtest.serialize  # noqa: F401
+    import strategy.marketdata  # noqa: F401
+
+
 def _today() -> date:
     return now_kst().date()
 
@@ -90,6 +104,24 @@ def backtest(base: Settings, data_spec: str, body: BacktestRequest) -> BacktestR
     except BacktestInputError as exc:
         raise ResearchInputError(input_field(str(exc)), str(exc)) from None
     return result_model(result)
+
+
+def backtest_series(base: Settings, data_spec: str, body: BacktestRequest) -> BacktestSeries:
+    """The per-session series of the same run as `backtest` (equity, buy-and-hold benchmark,
+    regime, chop, exposure), with the kernel run as plain Python: no numba to load or compile,
+    so the Overview chart costs tens of milliseconds even on a freshly started backend or right
+    after an install (the compiled kernel's first load is seconds, its first compile ~20 s)."""
+    from strategy.backtest.engine import BacktestInputError, run_backtest
+    from strategy.backtest.serialize import series_model
+
+    with _guard_data(data_spec):
+        setup = prepare_backtest(base, data_spec, body.start, body.end, params=body.params,
+                                 universe=body.universe, today=_today())
+    try:
+        result = run_backtest(setup.bars, setup.settings, body.start, body.end, compiled=False)
+    except BacktestInputError as exc:
+        raise ResearchInputError(input_field(str(exc)), str(exc)) from None
+    return series_model(result)
 
 
 def _grid_setup(base: Settings, data_spec: str, body: SweepRequest | WalkForwardRequest,

@@ -36,7 +36,12 @@ from contracts.pc import (
 )
 from contracts.plan import OrderPlan
 from contracts.portfolio import Portfolio
-from contracts.research import BacktestResponse, SweepResponse, WalkForwardResponse
+from contracts.research import (
+    BacktestResponse,
+    BacktestSeries,
+    SweepResponse,
+    WalkForwardResponse,
+)
 from contracts.settings import Settings
 from contracts.sync import EmergencyStop, EmergencyStopRequest, PushRequest, SyncSnapshot
 from contracts.ticket import FillsRequest, TicketRecord
@@ -281,6 +286,9 @@ class PcService:
 
     def backtest(self, body: BacktestRequest) -> BacktestResponse:
         return research.backtest(self.research_base(), self.config.data, body)
+
+    def backtest_series(self, body: BacktestRequest) -> BacktestSeries:
+        return research.backtest_series(self.research_base(), self.config.data, body)
 
     def sweep(self, body: SweepRequest) -> SweepResponse:
         return research.sweep(self.research_base(), self.config.data, body)

@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any, cast
 import pandas as pd
 import plotly.graph_objects as go
 
-from contracts.research import BacktestResponse, SweepResponse, WalkForwardResponse
+from contracts.research import (
+    BacktestResponse,
+    BacktestSeries,
+    SweepResponse,
+    WalkForwardResponse,
+)
 from krx_common.defaults import GAIN_COLOR, LOSS_COLOR
 from pc_cockpit.i18n import TEXT, t
 from strategy.backtest import figures, frames, report
@@ -43,6 +48,28 @@ def _frame(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = No
 
 
 @dataclass
+class RemoteSeries:
+    """The per-session series of a run (`contracts.research.BacktestSeries`) as pandas
+    series: what the equity figure reads."""
+
+    equity: pd.Series
+    benchmark: pd.Series
+    regime: pd.Series
+    chop: pd.Series | None  # None when the run has no chop session at all (no strip drawn)
+
+    @classmethod
+    def from_model(cls, series: BacktestSeries) -> RemoteSeries:
+        chop = _series(series.chop.dates, series.chop.values, "chop")
+        return cls(
+            equity=_series(series.equity.dates, series.equity.values, "equity").astype(float),
+            benchmark=_series(series.benchmark.dates, series.benchmark.values,
+                              "benchmark").astype(float),
+            regime=_series(series.regime.dates, series.regime.values, "regime").astype(str),
+            chop=chop if len(chop) else None,
+        )
+
+
+@dataclass
 class RemoteBacktest:
     """A backtest answered by the PC backend (`contracts.research.BacktestResponse`), shaped
     like `strategy.backtest.BacktestResult` for the figure builders of
@@ -58,23 +85,20 @@ class RemoteBacktest:
     per_year: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    open_positions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @classmethod
     def from_model(cls, answer: BacktestResponse) -> RemoteBacktest:
-        series = answer.series
+        s = RemoteSeries.from_model(answer.series)
         fills = _frame(answer.fills, None if answer.fills else FILL_COLUMNS)
         fills["date"] = pd.to_datetime(fills["date"])
-        chop = _series(series.chop.dates, series.chop.values, "chop")
         return cls(
             metrics={k: (float(v) if v is not None else float("nan"))
                      for k, v in answer.metrics.items()},
-            equity=_series(series.equity.dates, series.equity.values, "equity").astype(float),
-            benchmark=_series(series.benchmark.dates, series.benchmark.values,
-                              "benchmark").astype(float),
-            regime=_series(series.regime.dates, series.regime.values, "regime").astype(str),
-            chop=chop if len(chop) else None,
+            equity=s.equity, benchmark=s.benchmark, regime=s.regime, chop=s.chop,
             fills=fills,
             trades=_frame(answer.trades),
+            open_positions=_frame(answer.open_positions),
             per_year=_frame(answer.per_year),
             meta={**answer.meta, "benchmark_metrics": answer.benchmark_metrics},
             params=dict(answer.params),
@@ -92,17 +116,16 @@ class RemoteBacktest:
 # --- figures --------------------------------------------------------------------------------
 
 
-def benchmark_regime_figure(result: RemoteBacktest, *, title: str,
-                            benchmark_name: str = "benchmark") -> go.Figure:
-    """The benchmark (indexed) over the window on the regime bands and the chop strip of
-    `figures.regime_shapes` (the same colours as every backtest report)."""
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=result.benchmark.index, y=result.benchmark.to_numpy(),
-                             name=benchmark_name, line={"color": "#333333", "width": 1.8}))
-    if len(result.regime):
-        fig.update_layout(shapes=figures.regime_shapes(result.regime, result.chop))
-    fig.update_layout(title=title, height=320, hovermode="x unified",
-                      margin={"l": 50, "r": 20, "t": 50, "b": 30}, showlegend=False)
+def overview_figure(series: RemoteSeries, *, title: str,
+                    names: Mapping[str, str]) -> go.Figure:
+    """The report's equity figure (strategy equity and buy-and-hold of the benchmark from the
+    same capital, on the regime bands and the chop strip), its legend entries renamed by
+    `names` (keys: the report's trace names, e.g. "strategy", "regime BEAR")."""
+    fig = figures.equity_figure(cast("BacktestResult", series), title=title)
+    for trace in fig.data:
+        trace.name = names.get(str(trace.name), trace.name)
+    fig.update_layout(height=400, showlegend=True,
+                      legend={"orientation": "h", "y": -0.15, "x": 0})
     return fig
 
 
@@ -229,9 +252,11 @@ def per_year_frame(result: RemoteBacktest) -> pd.DataFrame:
 
 
 def report_html(result: RemoteBacktest, title: str = "Backtest report") -> str:
-    """The offline HTML report of the run (plotly.js inlined), as `krx backtest --report`."""
-    return report.figures_html(figures.backtest_figures(_as_result(result)), title,
-                               f"{result.start} → {result.end}")
+    """The offline HTML report of the run (plotly.js inlined): the report's figures, then its
+    trade list with the positions still open at the end, as `krx backtest` lists them."""
+    r = _as_result(result)
+    return report.report_html([*figures.backtest_figures(r), report.trade_list_section(r)],
+                              title, f"{result.start} → {result.end}")
 
 
 def session_window(start: date, end: date) -> tuple[date, date]:

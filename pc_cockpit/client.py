@@ -36,7 +36,12 @@ from contracts.pc import (
 )
 from contracts.plan import OrderPlan
 from contracts.portfolio import Portfolio
-from contracts.research import BacktestResponse, SweepResponse, WalkForwardResponse
+from contracts.research import (
+    BacktestResponse,
+    BacktestSeries,
+    SweepResponse,
+    WalkForwardResponse,
+)
 from contracts.settings import Settings
 from contracts.sync import EmergencyStop, SyncSnapshot
 from contracts.ticket import TicketRecord
@@ -355,6 +360,13 @@ class PcClient:
         data = self._request("POST", "/api/v1/backtest", json=body.model_dump(mode="json"),
                              timeout=LONG_TIMEOUT)
         return self._model(BacktestResponse, data, "backtest")
+
+    def backtest_series(self, start: date, end: date) -> BacktestSeries:
+        """The per-session series of the pulled settings' backtest (the Overview chart)."""
+        body = BacktestRequest(start=start, end=end)
+        data = self._request("POST", "/api/v1/backtest/series",
+                             json=body.model_dump(mode="json"))
+        return self._model(BacktestSeries, data, "backtest series")
 
     def sweep(self, start: date, end: date, grid: Mapping[str, list[Any]],
               objective: str = "sharpe") -> SweepResponse:

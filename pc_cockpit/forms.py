@@ -82,13 +82,30 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and pd.isna(value)) or value == ""
 
 
+# The cells a holdings row cannot go without, in the grid's order.
+REQUIRED_HOLDING_CELLS = ("ticker", "qty", "avg_price")
+
+
+class MissingCell(ValueError):
+    """A holdings row of the grid with a required cell left empty: `row` (0-based, the grid's
+    order), its ticker (when it has one) and the `column` to fill in."""
+
+    def __init__(self, row: int, ticker: str, column: str) -> None:
+        super().__init__(f"holdings row {row + 1} ({ticker or '-'}): {column} is empty")
+        self.row, self.ticker, self.column = row, ticker, column
+
+
 def build_portfolio(base: Portfolio, cash: float, frame: pd.DataFrame) -> Portfolio:
-    """`base` with `cash` and the holdings rows of the editor (empty new rows ignored)."""
+    """`base` with `cash` and the holdings rows of the editor (rows left wholly empty are
+    ignored; a row with some cells but not every required one raises `MissingCell`)."""
     holdings: list[dict[str, Any]] = []
-    for row in frame.to_dict(orient="records"):
+    for i, row in enumerate(frame.to_dict(orient="records")):
         ticker = "" if _blank(row.get("ticker")) else str(row["ticker"]).strip()
         if not ticker and _blank(row.get("qty")) and _blank(row.get("avg_price")):
             continue
+        for column in REQUIRED_HOLDING_CELLS:
+            if _blank(row.get(column)):
+                raise MissingCell(i, ticker, column)
         qty: Any = row.get("qty")
         price: Any = row.get("avg_price")
         entry = row.get("entry_date")

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import streamlit as st
 
+from contracts.common import now_kst
 from contracts.pc import PcStatus
 from contracts.sync import EmergencyStop, SyncSnapshot
 from pc_cockpit import fmt
@@ -147,6 +148,59 @@ def snapshot(c: PcClient) -> SyncSnapshot | None:
         return None
 
 
+# --- PULL on open, and where a page's data comes from ---------------------------------------
+
+AUTO_PULLED = "_auto_pulled"
+AUTO_PULL_NOTE = "_auto_pull_note"
+
+
+def auto_pull() -> None:
+    """PULL once per browser session when the cockpit opens, so the first screen shows the
+    morning; only when OCI answers and nothing local could be rebased (no unpushed edits, no
+    conflicts, no damaged workspace). The outcome is noted for the source line of the pages
+    (`AUTO_PULL_NOTE`: a catalogue key and its values, shown in the current language)."""
+    ss = st.session_state
+    c = ss.get("_client_ok")
+    status: PcStatus | None = ss.get("_status")
+    if ss.get(AUTO_PULLED) or not isinstance(c, PcClient) or status is None \
+            or not status.oci.reachable:
+        return  # tried again on the next run once OCI answers
+    ss[AUTO_PULLED] = True
+    if status.unpushed_edits or status.conflicts or status.workspace_error:
+        ss[AUTO_PULL_NOTE] = ("src.auto_skipped", {"n": status.unpushed_edits
+                                                   + status.conflicts})
+        return
+    try:
+        res = c.pull()
+    except PcError as exc:
+        forget_client_on(exc)
+        ss[AUTO_PULL_NOTE] = ("src.auto_failed", {"message": exc.user_message()})
+        return
+    ss["_status"] = status.model_copy(update={"pulled_revision": res.revision,
+                                              "last_pull_at": res.pulled_at})
+    ss[AUTO_PULL_NOTE] = ("src.auto_pulled", {"revision": res.revision})
+
+
+def source_caption(source: str) -> None:
+    """Say where the page's data comes from: "live" (asked from OCI on this run) or "pulled"
+    (the last PULL: its revision and time, and whether OCI has moved on since)."""
+    status: PcStatus | None = st.session_state.get("_status")
+    if source == "live":
+        st.caption(t("src.live", at=fmt.kst(now_kst())))
+        return
+    rev = status.pulled_revision if status is not None else None
+    if rev is None:
+        return
+    text = t("src.pulled", revision=rev,
+             at=fmt.kst(status.last_pull_at if status is not None else None))
+    note = st.session_state.get(AUTO_PULL_NOTE)
+    if isinstance(note, tuple):
+        text += " · " + t(note[0], **note[1])
+    if status is not None and status.oci_revision is not None and status.oci_revision != rev:
+        text += " · " + t("src.oci_moved", revision=status.oci_revision)
+    st.caption(text)
+
+
 # --- page header and sidebar ----------------------------------------------------------------
 
 
@@ -155,6 +209,9 @@ def page_header(page: str, title_key: str) -> PcClient | None:
     (the reason already shown) when the PC backend cannot be used."""
     st.title(t(title_key))
     mode_badge(st.session_state.get("_mode"))
+    # After the sidebar and the title are on screen (the first render does not wait for it);
+    # the badge's last-PULL line catches up on its next timed refresh.
+    auto_pull()
     stop: EmergencyStop | None = st.session_state.get("_stop_state")
     if stop is not None and stop.on:
         st.error(t("stop.banner", by=stop.by, at=fmt.kst(stop.at), reason=stop.reason),
@@ -195,6 +252,44 @@ def _oci_down_text(status: PcStatus) -> str:
     if status.tunnel.state.value == "OCI_DOWN":
         return t("err.oci_down_tunnel_ok")
     return t("err.oci_down", message=status.oci.error or "")
+
+
+# The connection badge and the Overview's stage redraw on their own this often (Streamlit
+# fragments: only they rerun, not the page), so an idle page follows the tunnel and OCI.
+LIVE_REFRESH_S = 3.0
+RUN_ID = "_run_id"
+
+
+def live_status(name: str) -> tuple[PcStatus | None, PcError | None]:
+    """The PC backend's status for the fragment `name`: on a full run the sidebar's answer of
+    this run; on the fragment's own timed rerun asked anew. When OCI's reachability or the
+    backend's own flips, the whole page reruns, so its warnings and data follow too."""
+    ss = st.session_state
+    run = ss.get(RUN_ID)
+    if ss.get(f"_seen_{name}") != run:
+        ss[f"_seen_{name}"] = run
+        return ss.get("_status"), ss.get("_conn_error")
+    before: PcStatus | None = ss.get("_status")
+    try:
+        status: PcStatus | None = get_client().status()
+        error: PcError | None = None
+    except PcError as exc:
+        forget_client_on(exc)
+        status, error = None, exc
+
+    def up(s: PcStatus | None) -> tuple[bool, bool]:
+        return s is not None, s is not None and s.oci.reachable
+
+    if up(status) != up(before):
+        st.rerun(scope="app")
+    ss["_status"] = status
+    return status, error
+
+
+@st.fragment(run_every=LIVE_REFRESH_S)
+def _live_badge() -> None:
+    status, error = live_status("badge")
+    _badge(status, error)
 
 
 def _badge(status: PcStatus | None, error: PcError | None) -> None:
@@ -318,6 +413,7 @@ def sidebar() -> None:
         st.session_state["_conn_error"] = error
         st.session_state["_stop_state"] = stop
         st.session_state["_status"] = status
-        _badge(status, error)
+        st.session_state[RUN_ID] = st.session_state.get(RUN_ID, 0) + 1
+        _live_badge()
         st.divider()
         _stop_panel(stop if c is not None else None)

@@ -78,7 +78,8 @@ def record_fills(ticket_id: str, body: FillsRequest, store: StoreDep,
                            message)
 
     before = store.portfolio().revision
-    record = ticket_logic.record_fills(store, ticket_id, body, actor=ACTOR,
+    # the fills are the operator's trades: the audit credits whoever the PC says recorded them
+    record = ticket_logic.record_fills(store, ticket_id, body, actor=body.actor,
                                        on_incident=incident)
     if store.portfolio().revision != before:
         replanner.request(f"fills:{ticket_id}")

@@ -121,6 +121,36 @@ def stage(store: Store, rec: TicketRecord, *stages: tuple[Stage, str]) -> None:
         store.set_stage(st, message)
 
 
+# The stage a plan is in because of one of its tickets (REJECTED/FAILED tickets leave the plan
+# ready to draft again); a plan with several tickets is as far as its furthest one.
+_S = TicketState
+STAGE_OF_TICKET: dict[TicketState, Stage] = {
+    _S.SUBMITTED: Stage.SUBMITTED, _S.PROCESSING: Stage.SUBMITTED,
+    _S.AWAITING_NEXT_OPEN: Stage.SUBMITTED,
+    _S.AWAITING_MANUAL_EXECUTION: Stage.AWAITING_MANUAL_EXECUTION,
+    _S.PARTIALLY_FILLED: Stage.AWAITING_MANUAL_EXECUTION,
+    _S.DRY_RUN_FILLED: Stage.DONE_TODAY, _S.FILLS_RECORDED: Stage.DONE_TODAY,
+}
+_STAGE_ORDER = (Stage.SUBMITTED, Stage.AWAITING_MANUAL_EXECUTION, Stage.DONE_TODAY)
+
+
+def plan_stage(store: Store, plan_id: str) -> tuple[Stage, str] | None:
+    """(stage, message) of `plan_id` from its tickets on file, or None when no ticket of it
+    counts: the stage a re-run of the cycle keeps for a plan already acted on."""
+    best: tuple[int, str, TicketState] | None = None
+    for tid, (pid, state) in TicketFiles(store).states().items():
+        stage = STAGE_OF_TICKET.get(state)
+        if pid != plan_id or stage is None:
+            continue
+        rank = _STAGE_ORDER.index(stage)
+        if best is None or rank > best[0]:
+            best = (rank, tid, state)
+    if best is None:
+        return None
+    rank, tid, state = best
+    return _STAGE_ORDER[rank], f"ticket {tid}: {state.value}"
+
+
 def _box_of(state: TicketState) -> TicketBox:
     box = STATE_BOX[state]
     if box is None:

@@ -1,4 +1,5 @@
-"""`POST /backtest`, `/sweep` and `/walkforward`: in-process `strategy.backtest` runs.
+"""`POST /backtest`, `/backtest/series`, `/sweep` and `/walkforward`: in-process
+`strategy.backtest` runs.
 
 Heavy and CPU-bound, so they run on worker threads of their own capacity limiter
 (`research.RESEARCH_SLOTS` at a time), not on the threadpool that serves every other route:
@@ -16,7 +17,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from contracts.pc import BacktestRequest, SweepRequest, WalkForwardRequest
-from contracts.research import BacktestResponse, SweepResponse, WalkForwardResponse
+from contracts.research import (
+    BacktestResponse,
+    BacktestSeries,
+    SweepResponse,
+    WalkForwardResponse,
+)
 from pc_backend import research
 from pc_backend.deps import ServiceDep
 from pc_backend.errors import documented
@@ -51,6 +57,13 @@ async def _run(request: Request, fn: Callable[[B], R], body: B) -> R:
 async def backtest(body: BacktestRequest, service: ServiceDep, request: Request
                    ) -> BacktestResponse:
     return await _run(request, service.backtest, body)
+
+
+@router.post("/backtest/series", response_model=BacktestSeries)
+def backtest_series(body: BacktestRequest, service: ServiceDep) -> BacktestSeries:
+    # The plain-Python kernel over one window: tens of milliseconds, so it runs on the
+    # ordinary threadpool and never waits behind a sweep (the Overview chart).
+    return service.backtest_series(body)
 
 
 @router.post("/sweep", response_model=SweepResponse)

@@ -43,6 +43,7 @@ def changes_frame(entries: list[AuditEntry], path: str | None = None) -> pd.Data
 c = ui.page_header(PAGE, "nav.audit")
 if c is None:
     st.stop()
+ui.source_caption("live")
 cols = st.columns(4)
 actions = [""] + [a.value for a in AuditAction]
 action = cols[0].selectbox(t("au.action"), actions, key="au_action",

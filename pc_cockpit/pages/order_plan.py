@@ -119,9 +119,15 @@ def why_block(plan: OrderPlan, settings: Settings | None, entry_block: str | Non
 c = ui.page_header(PAGE, "nav.plan")
 if c is None:
     st.stop()
-plan = ui.fetch(c.plan, quiet_codes=("NO_PLAN", "NOT_FOUND"), spinner=t("misc.loading"))
+# The pulled plan, as Portfolio and Strategy show the pulled state: it is the plan a ticket
+# draft is built from (the source line says when OCI has moved on since).
 snap = ui.fetch(c.snapshot, quiet_codes=("NOT_PULLED",))
-settings = snap.settings if snap is not None else None
+if snap is None:
+    st.info(t("err.not_pulled"))
+    st.stop()
+settings = snap.settings
+plan = snap.plan
+ui.source_caption("pulled")
 if plan is None:
     st.info(t("err.no_plan", message=t("change.default")))
     st.stop()

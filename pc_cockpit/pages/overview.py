@@ -30,12 +30,22 @@ def _pull(c: PcClient) -> str:
     return text
 
 
+def exit_meaning(summary: OpsSummary) -> str:
+    """The cycle's exit code in words: the summary's overall status (OK 0, WARN and BLOCKED 2,
+    FAILED 1) and why — the risks that made it WARN, the message that says what blocked it."""
+    why = summary.message
+    if summary.status.value == "WARN":
+        why = ", ".join(f"{r.code}: {r.message}" for r in summary.risks
+                        if r.severity is not Severity.INFO) or why
+    return t("ov.exit." + summary.status.value, why=why)
+
+
 def _run_cycle(c: PcClient) -> str:
     replay = st.session_state.get("ov_replay")
     res = c.run_cycle(replay if isinstance(replay, date) else None)
     s = res.summary
-    return t("ov.cycle_done", code=res.exit_code, stage=t("stage." + s.stage.value),
-             plan=res.plan_id or "—")
+    return t("ov.cycle_done", code=res.exit_code, meaning=exit_meaning(s),
+             stage=t("stage." + s.stage.value), plan=res.plan_id or "—")
 
 
 def connection_row() -> None:
@@ -70,8 +80,14 @@ def current_stage(summary: OpsSummary, status: PcStatus | None) -> tuple[str, st
         status.last_pull_at if status is not None else None))
 
 
-def stage_block(summary: OpsSummary) -> None:
-    status: PcStatus | None = st.session_state.get("_status")
+@st.fragment(run_every=ui.LIVE_REFRESH_S)
+def live_stage_block(summary: OpsSummary) -> None:
+    """The stage, redrawn on its own with OCI's current one while the page sits idle."""
+    status, _ = ui.live_status("stage")
+    stage_block(summary, status)
+
+
+def stage_block(summary: OpsSummary, status: PcStatus | None) -> None:
     stage, source = current_stage(summary, status)
     box = {"BLOCKED": st.error, "STOPPED": st.error, "FAILED": st.error,
            "STALE_TICKET": st.warning}.get(stage, st.success)
@@ -135,7 +151,18 @@ def risks_block(summary: OpsSummary) -> None:
             f"(`{risk.code}`)")
 
 
+def chart_names(bench: str) -> dict[str, str]:
+    """The legend of the Overview chart, in the operator's language."""
+    return {"strategy": t("ov.chart_strategy"),
+            "benchmark (buy & hold)": t("ov.chart_benchmark", bench=bench),
+            "regime BULL": t("ov.chart_bull"), "regime BEAR": t("ov.chart_bear"),
+            "regime UNKNOWN": t("ov.chart_unknown"), "CHOP (top strip)": t("ov.chart_chop")}
+
+
 def chart_block(c: PcClient, summary: OpsSummary, revision: int) -> None:
+    """Strategy equity vs buy-and-hold of the benchmark over the last year, on the regime
+    bands: the series of the pulled settings' backtest (`/backtest/series`, the plain-Python
+    kernel: no compile wait on a fresh backend)."""
     if summary.asof is None:
         return
     st.subheader(t("ov.chart"))
@@ -145,20 +172,22 @@ def chart_block(c: PcClient, summary: OpsSummary, revision: int) -> None:
         start, end = charts.session_window(summary.asof - timedelta(days=365), summary.asof)
         try:
             with st.spinner(t("misc.loading")):
-                answer = c.backtest(start, end)
-            cache = (key, charts.RemoteBacktest.from_model(answer), None)
+                answer = c.backtest_series(start, end)
+            cache = (key, charts.RemoteSeries.from_model(answer), None)
         except Exception as exc:  # the chart is a view: its failure never hides the page
             message = exc.user_message() if hasattr(exc, "user_message") else str(exc)
             cache = (key, None, message)
         st.session_state["ov_chart"] = cache
-    _, result, error = cache
-    if result is None or not len(result.benchmark):
+    _, series, error = cache
+    if series is None or not len(series.benchmark):
         st.caption(t("ov.chart_unavailable", message=error or "—"))
         return
     bench = summary.signals.benchmark if summary.signals else "benchmark"
-    st.plotly_chart(charts.benchmark_regime_figure(result, title=f"{bench}",
-                                                   benchmark_name=bench),
+    title = t("ov.chart_title", bench=bench, start=fmt.day(series.equity.index[0].date()),
+              end=fmt.day(series.equity.index[-1].date()))
+    st.plotly_chart(charts.overview_figure(series, title=title, names=chart_names(bench)),
                     width="stretch")
+    st.caption(t("ov.chart_caption", bench=bench))
 
 
 def ops_block() -> None:
@@ -178,12 +207,13 @@ snap = ui.snapshot(c)
 if snap is None:
     ops_block()
     st.stop()
+ui.source_caption("pulled")
 summary = snap.summary
 if summary is None:
     st.info(t("ov.no_summary"))
     ops_block()
     st.stop()
-stage_block(summary)
+live_stage_block(summary)
 regime_block(summary)
 signals_table(summary)
 risks_block(summary)

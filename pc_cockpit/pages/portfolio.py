@@ -12,10 +12,11 @@ from contracts.instruments import all_instruments
 from contracts.portfolio import Portfolio
 from pc_cockpit import fmt, sync_ui, ui
 from pc_cockpit.client import PcClient, PcError
-from pc_cockpit.forms import FormError, build_portfolio
+from pc_cockpit.forms import FormError, MissingCell, build_portfolio
 from pc_cockpit.i18n import t
 
 PAGE = "portfolio"
+CELL_LABEL = {"ticker": "col.ticker", "qty": "col.qty", "avg_price": "col.avg_price"}
 
 
 def holdings_frame(p: Portfolio) -> pd.DataFrame:
@@ -42,17 +43,17 @@ def editor(c: PcClient, working: Portfolio) -> None:
         edited = st.data_editor(
             holdings_frame(working), num_rows="dynamic", width="stretch",
             key=f"pf_holdings_{sig}", hide_index=True,
+            # Not `required=True`: the grid then drops a new row with an empty required cell
+            # without a word ("변경 0건"); `build_portfolio` names the row and the cell instead.
             column_config={
                 "ticker": st.column_config.SelectboxColumn(
-                    t("col.ticker"), options=codes, required=True,
-                    help=", ".join(f"{k} {v}" for k, v in names.items())),
+                    t("col.ticker"), options=codes,
+                    format_func=lambda code: f"{code} {names.get(str(code), '')}".strip()),
                 # No min_value: the grid would silently clamp a bad number; the contract
                 # refuses it on save with a message naming the holding and the field.
-                "qty": st.column_config.NumberColumn(t("col.qty"), step=1, format="%,d",
-                                                     required=True),
+                "qty": st.column_config.NumberColumn(t("col.qty"), step=1, format="%,d"),
                 # shown to the won with separators; the stored value keeps its decimals
-                "avg_price": st.column_config.NumberColumn(t("col.avg_price"), format="%,.0f",
-                                                           required=True),
+                "avg_price": st.column_config.NumberColumn(t("col.avg_price"), format="%,.0f"),
                 "entry_date": st.column_config.TextColumn(t("col.entry_date"),
                                                           help="YYYY-MM-DD"),
             },
@@ -61,6 +62,10 @@ def editor(c: PcClient, working: Portfolio) -> None:
     if saved:
         try:
             portfolio = build_portfolio(working, float(cash), edited)
+        except MissingCell as exc:
+            ui.flash(PAGE, "error", t("pf.missing_cell", row=exc.row + 1,
+                                      ticker=exc.ticker or "—", column=t(CELL_LABEL[exc.column])))
+            st.rerun()
         except ValueError as exc:
             ui.flash(PAGE, "error", exc.operator_text() if isinstance(exc, FormError)
                      else t("err.invalid", field="portfolio", message=str(exc)))
@@ -82,6 +87,7 @@ working = ui.fetch(c.portfolio, quiet_codes=("NOT_PULLED",))
 if working is None:
     st.info(t("err.not_pulled"))
     st.stop()
+ui.source_caption("pulled")
 editor(c, working)
 diff = sync_ui.diff_view(c, None)
 sync_ui.conflicts_form(PAGE, diff)

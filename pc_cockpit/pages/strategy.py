@@ -234,6 +234,7 @@ snap = ui.fetch(c.snapshot, quiet_codes=("NOT_PULLED",))
 if working is None or snap is None:
     st.info(t("err.not_pulled"))
     st.stop()
+ui.source_caption("pulled")
 editor(working)
 whatif(working, snap.settings, snap.summary.asof if snap.summary else None)
 diff = sync_ui.diff_view(c, None)

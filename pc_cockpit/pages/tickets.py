@@ -124,17 +124,30 @@ def _record_fills(ticket_id: str, orders: list[dict[str, Any]]) -> None:
     ui.act(PAGE, do)
 
 
+def remaining(record: TicketRecord) -> list[int]:
+    """Per order of the ticket, the quantity not filled yet (its qty less the recorded fills
+    of the same ticker and side)."""
+    left = []
+    for o in record.ticket.orders:
+        done = sum(f.qty for f in record.fills if f.ticker == o.ticker and f.side == o.side)
+        left.append(max(0, o.qty - done))
+    return left
+
+
 def fills_form(record: TicketRecord) -> None:
     tid = record.ticket.ticket_id
     orders = [o.model_dump(mode="json") for o in record.ticket.orders]
+    left = remaining(record)
     st.markdown(f"**{t('tk.record')}**")
     with st.form(f"fills_{tid}"):
         for i, o in enumerate(orders):
             cols = st.columns([3, 2, 2])
             cols[0].markdown(f"{t('action.' + o['side'])} {o['name']} ({o['ticker']}) "
                              f"× {o['qty']:,}")
-            cols[1].number_input(t("col.qty"), min_value=0, max_value=o["qty"], step=1,
-                                 value=0, key=f"fill_qty_{tid}_{i}")
+            cols[0].caption(t("tk.remaining", left=f"{left[i]:,}", qty=f"{o['qty']:,}"))
+            # a number_input needs max ≥ min: a fully filled order shows 0 and takes nothing
+            cols[1].number_input(t("col.qty"), min_value=0, max_value=left[i], step=1,
+                                 value=0, key=f"fill_qty_{tid}_{i}", disabled=left[i] == 0)
             cols[2].number_input(t("col.price"), min_value=0.0, step=5.0,
                                  value=float(o["limit_price"]), key=f"fill_px_{tid}_{i}")
         st.checkbox(t("tk.final"), key=f"fill_final_{tid}")
@@ -201,6 +214,7 @@ def ticket_list(c: PcClient) -> None:
 c = ui.page_header(PAGE, "nav.tickets")
 if c is None:
     st.stop()
+ui.source_caption("live")
 draft_block(c)
 st.divider()
 ticket_list(c)

@@ -120,10 +120,11 @@ def _cell_class(name: str, value: Any, signed_cols: frozenset[str] = frozenset()
 
 
 def html_table(frame: pd.DataFrame, *, formats: Mapping[str, Any] | None = None,
-               signed: Sequence[str] = ()) -> str:
+               signed: Sequence[str] = (), wide: bool = False) -> str:
     """`frame` as an HTML table: full column names, values through `format_value` (or a
     per-column callable in `formats`), gains/losses classed for colour (P&L-like columns by
-    name, plus the `signed` ones)."""
+    name, plus the `signed` ones). `wide`: many columns; the headers wrap (at '_') and the
+    cells are tighter, so the table fits the page instead of running off its edge."""
     formats = formats or {}
     signed_cols = frozenset(signed)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
@@ -136,7 +137,10 @@ def html_table(frame: pd.DataFrame, *, formats: Mapping[str, Any] | None = None,
             cls = _cell_class(str(col), v, signed_cols)
             cells.append(f"<td{cls}>{html.escape(str(text))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<table class="data"><thead><tr>{head}</tr></thead>'
+    if wide:  # a break opportunity after each '_' of the long column names
+        head = head.replace("_", "_<wbr>")
+    cls = "data wide" if wide else "data"
+    return (f'<table class="{cls}"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
@@ -150,10 +154,20 @@ def _as_return(v: Any) -> str:
     return format_value("return", v)
 
 
+def trade_list_section(result: BacktestResult) -> Section:
+    """The trade list: closed trades, then the positions still open at the end (marked at the
+    last close, as `krx backtest` lists them)."""
+    tl = trade_list_frame(result)
+    n_open = len(result.open_positions) if result.open_positions is not None else 0
+    note = f"{len(result.trades)} closed trade(s); P&L after costs"
+    if n_open:
+        note += f"; {n_open} position(s) still open at the end, marked at the last close"
+    return Section(TITLE_TRADE_LIST, html_table(tl, formats={"entry_date": day_text,
+                                                            "exit_date": day_text}), note=note)
+
+
 def backtest_sections(result: BacktestResult) -> list[Section | go.Figure]:
     """The HTML tables of the backtest report and the figures between them, in page order."""
-    tl = trade_list_frame(result)
-    dates = {"entry_date": day_text, "exit_date": day_text}
     dd = worst_drawdowns_frame(result.equity)
     monthly = monthly_returns_frame(result.equity)
     return [
@@ -171,8 +185,7 @@ def backtest_sections(result: BacktestResult) -> list[Section | go.Figure]:
                 note="recovery: first session back at the peak (empty: not recovered)"),
         exposure_figure(result),
         Section(TITLE_PER_TICKER, html_table(per_ticker_frame(result))),
-        Section(TITLE_TRADE_LIST, html_table(tl, formats=dates),
-                note=f"{len(result.trades)} closed trade(s); P&L after costs"),
+        trade_list_section(result),
     ]
 
 
@@ -194,6 +207,9 @@ table.data th { background: #e8eef5; position: sticky; top: 0; }
 table.kv th { text-align: left; background: #f4f6f9; }
 table.kv td { text-align: left; white-space: normal; }
 section { overflow-x: auto; }
+table.wide { font-size: 12px; }
+table.wide th { white-space: normal; min-width: 3em; vertical-align: bottom; }
+table.wide th, table.wide td { padding: 3px 5px; }
 """ + f"td.gain {{ color: {GAIN_COLOR}; }} td.loss {{ color: {LOSS_COLOR}; }}\n"
 
 PlotlyMode = str  # "inline" (self-contained) or "local" (plotly.min.js beside the report)
@@ -368,7 +384,7 @@ def write_walkforward_report(
         walkforward_is_oos_figure(wf),
         walkforward_params_figure(wf),
         Section(TITLE_WF_NOTES, note_body),
-        Section(TITLE_WF_WINDOWS, html_table(table, formats={
+        Section(TITLE_WF_WINDOWS, html_table(table, wide=True, formats={
             c: day_text for c in ("train_start", "train_end", "test_start", "test_end")}),
             note=f"objective: {wf.objective}; is_ = best in-sample value on the train "
                  "window, oos_ = the chosen parameters on the test window"),

@@ -16,12 +16,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from contracts.research import BacktestResponse, SweepResponse, WalkForwardResponse
+    from contracts.research import (
+        BacktestResponse,
+        BacktestSeries,
+        SweepResponse,
+        WalkForwardResponse,
+    )
     from strategy.backtest.engine import BacktestResult
     from strategy.backtest.walkforward import WalkForwardResult
 
-__all__ = ["plain", "records", "result_json", "result_model", "series_json", "sweep_model",
-           "walkforward_model"]
+__all__ = ["plain", "records", "result_json", "result_model", "series_json", "series_model",
+           "sweep_model", "walkforward_model"]
 
 
 def plain(value: Any) -> Any:
@@ -74,14 +79,23 @@ def result_model(result: BacktestResult) -> BacktestResponse:
         "open_positions": records(result.open_positions),
         "fills": records(result.fills),
         "order_events": records(result.order_events),
-        "series": {
-            "equity": series_json(result.equity),
-            "benchmark": series_json(result.benchmark),
-            "regime": {"dates": [_day(d) for d in result.regime.index],
-                       "values": [str(v) for v in result.regime.tolist()]},
-            "chop": series_json(result.chop),
-            "exposure": series_json(result.exposure),
-        },
+        "series": series_model(result),
+    })
+
+
+def series_model(result: BacktestResult) -> BacktestSeries:
+    """The per-session series of a run (`contracts.research.BacktestSeries`): equity,
+    benchmark (buy-and-hold equity), regime (BULL/BEAR/UNKNOWN), chop (true/false, null while
+    ADX is undefined) and exposure. Reads no table that needs the compiled metrics."""
+    from contracts.research import BacktestSeries
+
+    return BacktestSeries.model_validate({
+        "equity": series_json(result.equity),
+        "benchmark": series_json(result.benchmark),
+        "regime": {"dates": [_day(d) for d in result.regime.index],
+                   "values": [str(v) for v in result.regime.tolist()]},
+        "chop": series_json(result.chop),
+        "exposure": series_json(result.exposure),
     })
 
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import Stack, pull, texts
 
 from contracts.portfolio import Portfolio
-from pc_cockpit.forms import FormError, build_portfolio
+from pc_cockpit.forms import FormError, MissingCell, build_portfolio
 
 pytestmark = pytest.mark.integration
 
@@ -87,8 +87,9 @@ def test_portfolio_form_validation_names_the_field():
     with pytest.raises(ValueError, match=r"^holdings\[069500\]\.qty: "):  # as in the diff
         build_portfolio(base, 1_000.0, frame)
     frame = pd.DataFrame([{"ticker": None, "qty": 2, "avg_price": 100.0, "entry_date": ""}])
-    with pytest.raises(ValueError, match=r"^holdings\.0\.ticker: "):  # no ticker to name it by
+    with pytest.raises(MissingCell) as missing:  # no ticker to name it by: its row
         build_portfolio(base, 1_000.0, frame)
+    assert (missing.value.row, missing.value.ticker, missing.value.column) == (0, "", "ticker")
     frame = pd.DataFrame([{"ticker": "069500", "qty": 3, "avg_price": 100.0, "entry_date": ""},
                           {"ticker": "069500", "qty": 1, "avg_price": 90.0, "entry_date": ""}])
     with pytest.raises(ValueError, match="appears twice"):
@@ -126,3 +127,33 @@ def test_portfolio_discard_returns_the_workspace_to_the_pulled_base(stack: Stack
         assert c.get("/api/v1/diff").json()["changes"] == []
         pulled = c.get("/api/v1/snapshot").json()["portfolio"]["cash"]
     assert at.number_input(key="pf_cash").value == pulled  # the form follows the workspace
+
+
+def test_portfolio_new_row_with_an_empty_required_cell_is_named_not_dropped():
+    """Issue 16 item 14: a new grid row with a ticker and a qty but no average price."""
+    base = Portfolio.default()
+    frame = pd.DataFrame([{"ticker": "069500", "qty": 3, "avg_price": 100.0, "entry_date": ""},
+                          {"ticker": "305720", "qty": 5, "avg_price": None, "entry_date": None}])
+    with pytest.raises(MissingCell) as missing:
+        build_portfolio(base, 1_000.0, frame)
+    assert (missing.value.row, missing.value.ticker, missing.value.column) == \
+        (1, "305720", "avg_price")
+
+
+def test_portfolio_grid_lists_names_with_codes_and_keeps_incomplete_rows(stack: Stack, cockpit):
+    """The grid does not mark cells required (Streamlit would drop an incomplete new row on
+    save, "변경 0건"); the ticker choices read "code name"; a missing cell is named in words."""
+    import json
+
+    pull(stack)
+    at = cockpit(stack, page="portfolio")
+    editor = next(e for e in at.dataframe if e.proto.editing_mode)  # the holdings grid
+    columns = json.loads(editor.proto.columns)
+    assert not any(cfg.get("required") for cfg in columns.values()), columns
+    ticker = columns["ticker"]["type_config"]
+    labels = {o["value"]: o.get("label") for o in ticker["options"]}
+    assert labels["069500"] == "069500 KODEX 200", labels
+    from pc_cockpit.i18n import t
+
+    text = t("pf.missing_cell", "ko", row=2, ticker="305720", column=t("col.avg_price", "ko"))
+    assert "2번째 줄(305720)" in text and "평균" in text and "저장하지 않았습니다" in text

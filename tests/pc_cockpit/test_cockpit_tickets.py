@@ -134,6 +134,17 @@ def test_manual_mode_fills_are_recorded_from_the_form(fresh_stack: Stack, cockpi
     assert [(f["ticker"], f["qty"]) for f in record["fills"]] == [(order["ticker"], half)]
     assert any(f"OCI 응답: {tid} → PARTIALLY_FILLED" in s.value for s in at.success), texts(at)
 
+    # issue 16 item 13: what remains is shown and is the most the form takes
+    left = order["qty"] - half
+    at = cockpit(fresh_stack, page="tickets", tk_selected=tid)
+    assert f"남은 수량 {left:,}주 / 주문 {order['qty']:,}주" in texts(at, "caption"), texts(at)
+    qty = at.number_input(key=f"fill_qty_{tid}_0")
+    assert qty.max == left
+    with fresh_stack.oci_client() as c:  # the fills are the operator's, not "api"'s
+        audit = c.get("/api/v1/audit", params={"target": tid}).json()
+    fill_entries = [e for e in audit if e["details"].get("to") == "PARTIALLY_FILLED"]
+    assert fill_entries and {e["actor"] for e in fill_entries} == {"operator"}, audit
+
 
 def test_discarding_a_draft_removes_it_and_offers_a_new_draft(stack: Stack, cockpit):
     pull(stack)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -144,3 +145,29 @@ def test_strategy_form_knows_every_parameter_kind():
     # The settings form draws one widget per StrategyParams field: bool, choice or number.
     kinds = {type(getattr(StrategyParams(), n)).__name__ for n in StrategyParams.model_fields}
     assert kinds <= {"int", "float", "bool", "str"}
+
+
+def test_cockpit_html_report_lists_the_position_still_open_at_the_end():
+    """Issue 16 item 15: the cockpit's HTML report has the trade list with the open position
+    (the CLI lists it), from the PC backend's answer (`serialize.result_model`)."""
+    from datetime import date
+
+    from contracts.settings import Settings
+    from pc_cockpit.charts import report_html
+    from strategy.backtest.engine import run_backtest
+    from strategy.backtest.serialize import result_model
+    from strategy.research import prepare_backtest
+
+    start, end = date(2024, 9, 2), date(2025, 9, 2)
+    daily = Path(__file__).resolve().parents[2] / "data" / "krx" / "daily"
+    setup = prepare_backtest(Settings(), f"csv:{daily}", start, end, params={}, universe=None,
+                             today=date(2025, 9, 3))
+    result = run_backtest(setup.bars, setup.settings, start, end, compiled=False)
+    held = result.open_positions
+    assert len(held) == 1  # the window ends holding 305720
+    remote = RemoteBacktest.from_model(result_model(result))
+    page = report_html(remote)
+    assert 'id="trade-list"' in page
+    assert "OPEN (marked at the last close)" in page and "305720" in page
+    assert "1 position(s) still open at the end" in page
+    assert f"{int(held['qty'].iloc[0]):,}" in page

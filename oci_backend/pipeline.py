@@ -197,7 +197,7 @@ def run_cycle(
         except Exception as exc:  # the cycle must leave a visible trace, never die silently
             log.exception("daily cycle failed")
             result = _failed(store, now, f"{type(exc).__name__}: {exc}", render)
-        store.append_audit(AuditEntry(
+        store.audit_log.append(AuditEntry(
             actor=actor, action=AuditAction.DAILY_RUN, target="daily_cycle",
             reason=result.summary.message,
             details={"asof": str(result.summary.asof), "status": result.summary.status.value,
@@ -372,7 +372,7 @@ def _record_clock(store: Store, built: CycleResult, *, live: bool) -> None:
     CLOCK_SKEW cycle."""
     summary = built.summary
     if any(r.code == "CLOCK_SKEW" for r in summary.risks):
-        store.append_audit(AuditEntry(
+        store.audit_log.append(AuditEntry(
             actor="system", action=AuditAction.INCIDENT, target="daily_cycle",
             reason=summary.message, details={"code": "CLOCK_SKEW"}))
         return

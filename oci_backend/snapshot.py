@@ -244,6 +244,15 @@ class SnapshotReader:
 
         return self._cache.get("state_dir", (paths.state_dir,), load)
 
+    def if_cached(self, answer: Callable[[], T]) -> T | None:
+        """`answer()` when everything it asks of this reader is cached and unchanged (stat
+        calls only, cheap enough for the event loop), else None: then call it in a thread."""
+        with self._cache.hits_only():
+            try:
+                return answer()
+            except CacheMiss:
+                return None
+
     def _tickets_json(self) -> str:
         # Every ticket write is a rename into (or out of) one of these directories.
         boxes = tuple(self.store.paths.ticket_box(b) for b in TICKET_BOXES)
@@ -261,13 +270,8 @@ class SnapshotReader:
         return self._cache.get("audit", (self.store.paths.audit,), load)
 
     def cached_snapshot_json(self) -> tuple[int, bytes] | None:
-        """`snapshot_json()` when every part is cached and its files are unchanged (stat calls
-        only, cheap enough for the event loop), else None: then read it in a thread."""
-        with self._cache.hits_only():
-            try:
-                return self.snapshot_json()
-            except CacheMiss:
-                return None
+        """`snapshot_json()` when every part is cached (`if_cached`), else None."""
+        return self.if_cached(self.snapshot_json)
 
     def snapshot_json(self) -> tuple[int, bytes]:
         """(revision, the JSON of a `SyncSnapshot`), field for field what

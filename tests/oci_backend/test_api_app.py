@@ -71,10 +71,10 @@ def test_app_handlers_are_sync_so_file_io_runs_in_the_threadpool(tmp_path: Path)
     ours = [r for r in _routes(app) if getattr(r, "endpoint", None) is not None
             and r.endpoint.__module__.startswith("oci_backend.")]
     assert len(ours) >= 12
-    # The one exception: the snapshot answers on the event loop only from its stat-keyed
-    # cache and reads in a worker thread otherwise (SnapshotReader.cached_snapshot_json).
-    assert [r.path for r in ours if inspect.iscoroutinefunction(r.endpoint)] == [
-        "/api/v1/sync/snapshot"]
+    # The exceptions: /health and the snapshot answer on the event loop only from the
+    # reader's stat-keyed cache and read in a worker thread otherwise (SnapshotReader.if_cached).
+    assert sorted(r.path for r in ours if inspect.iscoroutinefunction(r.endpoint)) == [
+        "/api/v1/sync/snapshot", "/health"]
 
 
 def test_app_openapi_documents_bearer_auth(tmp_path: Path) -> None:

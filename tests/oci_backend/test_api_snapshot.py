@@ -127,11 +127,10 @@ def _strip_time(body: bytes) -> dict:
     return doc
 
 
-def test_health_from_the_cache_reads_nothing_and_sees_what_appears_in_state(
+def test_health_cached_path_reads_nothing_and_sees_what_appears_in_state(
         store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A /health probe of unchanged state costs stat calls only (no glob, no file read); a
-    # refused journal or a replay marker appearing in state/ changes the directory and is seen
-    # by the next probe.
+    # /health answers on the event loop from the reader's stat-keyed cache; a refused journal
+    # or a replay marker appearing in state/ changes the directory and is seen at once.
     import secrets
     from datetime import datetime
 
@@ -144,20 +143,22 @@ def test_health_from_the_cache_reads_nothing_and_sees_what_appears_in_state(
     config = OciConfig(token=secrets.token_urlsafe(32), data_dir=store.paths.root,
                        now=datetime(2025, 12, 30, 10, 0, tzinfo=KST))  # a session, no cycle
     reader = SnapshotReader(store)
+    assert reader.if_cached(lambda: health_answer(reader, config)) is None  # nothing cached
     first = health_answer(reader, config)
     assert first.status == "ok" and first.missed_morning is not None
     assert first.missed_morning.startswith(MISSED_MORNING)
     loads: list[str] = []
-    for name in ("refused_journals", "summary", "stop_in_force", "settings", "portfolio"):
-        monkeypatch.setattr(store, name, lambda name=name: loads.append(name))
-    cached = health_answer(reader, config)
-    assert loads == []
+    monkeypatch.setattr(store, "refused_journals", lambda: loads.append("glob") or [])
+    monkeypatch.setattr(store, "summary", lambda: loads.append("summary"))
+    cached = reader.if_cached(lambda: health_answer(reader, config))
+    assert cached is not None and loads == []
     assert cached.model_dump(exclude={"server_time"}) == first.model_dump(
         exclude={"server_time"})
     monkeypatch.undo()
     monkeypatch.setattr(snapshot_module, "SETTLE_NS", 0)
 
     (store.paths.state_dir / "journal.refused-1.json").write_text("{}", encoding="utf-8")
+    assert reader.if_cached(lambda: health_answer(reader, config)) is None  # state/ changed
     refused = health_answer(reader, config)
     assert refused.status == "degraded" and refused.error is not None
     assert refused.error.startswith("JOURNAL_REFUSED: 1 journal(s)")

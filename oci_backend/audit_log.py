@@ -18,8 +18,9 @@ from pathlib import Path
 from filelock import BaseFileLock
 from pydantic import ValidationError
 
-from contracts.audit import AuditAction, AuditEntry
+from contracts.audit import AuditAction, AuditEntry, FieldChange
 from krx_common.atomic import WriteFailed
+from krx_common.redact import mask_urls
 
 log = logging.getLogger("krx.oci.store")
 
@@ -108,7 +109,8 @@ class AuditLog:
         self, *, limit: int = 100, action: AuditAction | None = None, target: str | None = None,
         since: datetime | None = None,
     ) -> list[AuditEntry]:
-        """The newest `limit` entries matching the filters, oldest first."""
+        """The newest `limit` entries matching the filters, oldest first, as people read them
+        (`mask_entry`: notification URLs masked)."""
         if not self.path.exists():
             return []
         out: list[AuditEntry] = []
@@ -128,7 +130,7 @@ class AuditLog:
                     continue
                 if since and entry.at < since:
                     continue
-                out.append(entry)
+                out.append(mask_entry(entry))
         self._report_skipped(skipped)
         return out[-limit:] if limit else out
 
@@ -139,7 +141,8 @@ class AuditLog:
                         self.path, len(lines), lines[:10])
 
     def tail(self, n: int = 20) -> list[AuditEntry]:
-        """The newest `n` entries, oldest first, reading only the end of the log."""
+        """The newest `n` entries, oldest first, reading only the end of the log (masked like
+        `read`)."""
         path = self.path
         if n <= 0 or not path.exists():
             return []
@@ -160,8 +163,24 @@ class AuditLog:
         skipped = []
         for i, line in enumerate(lines):
             try:
-                out.append(AuditEntry.model_validate_json(line))
+                out.append(mask_entry(AuditEntry.model_validate_json(line)))
             except ValidationError:
                 skipped.append(i - len(lines))  # torn line, counted from the end
         self._report_skipped(skipped)
         return out[-n:]
+
+
+def mask_change(change: FieldChange) -> FieldChange:
+    """A change of notification URLs with their credentials masked (`krx_common.redact`)."""
+    if "apprise_urls" not in change.path:
+        return change
+    return change.model_copy(update={"before": mask_urls(change.before),
+                                     "after": mask_urls(change.after)})
+
+
+def mask_entry(entry: AuditEntry) -> AuditEntry:
+    """`entry` as people read it: notification URLs masked (also in lines written before
+    they were masked at write)."""
+    if not any("apprise_urls" in c.path for c in entry.changes):
+        return entry
+    return entry.model_copy(update={"changes": [mask_change(c) for c in entry.changes]})

@@ -58,7 +58,7 @@ def record(store: Store, status: DailyOpsStatus, notifier: Notifier | None = Non
     if status.outcome in ("OK", "HOLIDAY"):
         return
     if status.outcome == "BUSY":  # the cycle itself did not run, so it left no audit line
-        store.append_audit(AuditEntry(
+        store.audit_log.append(AuditEntry(
             actor="daily_ops", action=AuditAction.DAILY_RUN, target="daily_ops",
             reason=status.message, details={"outcome": status.outcome, "log": status.log}))
     if notifier is not None:

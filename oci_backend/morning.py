@@ -65,9 +65,9 @@ def morning_watch_job(store: Store, notifier: Notifier,
     log.error("%s", message)
     day = now.astimezone(KST).date()
     already = any(e.details == {"incident": MISSED_MORNING, "session": day.isoformat()}
-                  for e in store.audit(limit=20, action=AuditAction.INCIDENT))
+                  for e in store.audit_log.read(limit=20, action=AuditAction.INCIDENT))
     if not already:
-        store.append_audit(AuditEntry(actor="scheduler", action=AuditAction.INCIDENT,
+        store.audit_log.append(AuditEntry(actor="scheduler", action=AuditAction.INCIDENT,
                                       target="daily-cycle", reason=message,
                                       details={"incident": MISSED_MORNING,
                                                "session": day.isoformat()}))

@@ -205,7 +205,7 @@ def run_cycle(
             # A full or read-only disk is named by its message: no traceback for it.
             log.error("daily cycle failed: %s", exc, exc_info=not isinstance(exc, StoreError))
             result = _failed(store, now, f"{type(exc).__name__}: {exc}", render)
-        store.append_audit(AuditEntry(
+        store.audit_log.append(AuditEntry(
             actor=actor, action=AuditAction.DAILY_RUN, target="daily_cycle",
             reason=result.summary.message,
             details={"asof": str(result.summary.asof), "status": result.summary.status.value,
@@ -408,7 +408,7 @@ def _record_clock(store: Store, built: CycleResult, *, live: bool) -> None:
     CLOCK_SKEW cycle."""
     summary = built.summary
     if any(r.code == "CLOCK_SKEW" for r in summary.risks):
-        store.append_audit(AuditEntry(
+        store.audit_log.append(AuditEntry(
             actor="system", action=AuditAction.INCIDENT, target="daily_cycle",
             reason=summary.message, details={"code": "CLOCK_SKEW"}))
         return

@@ -97,7 +97,7 @@ def reconcile(store: Store, link: BrokerLink, *, actor: str,
         store.paths.broker_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_model(store.paths.reconciliation, result)
         if new_drift:
-            store.append_audit(AuditEntry(
+            store.audit_log.append(AuditEntry(
                 actor=actor, action=AuditAction.INCIDENT, target="portfolio", reason=DRIFT,
                 details={"incident": DRIFT, "portfolio_revision": book.revision,
                          "diffs": [d.model_dump(mode="json") for d in diffs]}))
@@ -135,7 +135,7 @@ def resolve(store: Store, link: BrokerLink, req: ReconcileResolveRequest) -> Rec
         raise NothingToResolve("the last reconciliation found no difference: nothing to "
                                "resolve (run POST /api/v1/broker/reconcile first)")
     if req.choice is ResolveChoice.KEEP_BOOK:
-        store.append_audit(AuditEntry(
+        store.audit_log.append(AuditEntry(
             actor=req.actor, action=AuditAction.INCIDENT, target="portfolio",
             reason=req.reason,
             details={"incident": DRIFT, "resolution": "keep_book",

@@ -68,7 +68,7 @@ def build_snapshot(store: Store, *, tickets: int = TICKETS_IN_SNAPSHOT,
         revision=max(portfolio.revision, settings.revision),
         portfolio=portfolio, settings=public_settings(settings), summary=summary, plan=plan,
         tickets=list_tickets(store, limit=tickets), emergency_stop=store.stop_in_force(),
-        audit_tail=store.audit_tail(audit),
+        audit_tail=store.audit_log.tail(audit),
     )
 
 
@@ -265,7 +265,7 @@ class SnapshotReader:
 
     def _audit_json(self) -> str:
         def load() -> str:
-            return _audit_json.dump_json(self.store.audit_tail(self.audit)).decode()
+            return _audit_json.dump_json(self.store.audit_log.tail(self.audit)).decode()
 
         return self._cache.get("audit", (self.store.paths.audit,), load)
 

@@ -51,8 +51,8 @@ from krx_common.atomic import (
     remedy,
 )
 from krx_common.docpath import VOLATILE, diff_fields
-from krx_common.redact import mask_url, mask_urls, unmask
-from oci_backend.audit_log import AuditLog
+from krx_common.redact import mask_url, unmask
+from oci_backend.audit_log import AuditLog, mask_change
 from oci_backend.paths import DataPaths
 
 M = TypeVar("M", bound=BaseModel)
@@ -133,22 +133,6 @@ def field_changes(before: BaseModel, after: BaseModel, prefix: str) -> list[Fiel
     return [mask_change(FieldChange(path=d.path, before=d.before, after=d.after))
             for d in diff_fields(before.model_dump(mode="json", exclude=set(VOLATILE)),
                                  after.model_dump(mode="json", exclude=set(VOLATILE)), prefix)]
-
-
-def mask_change(change: FieldChange) -> FieldChange:
-    """A change of notification URLs with their credentials masked (`krx_common.redact`)."""
-    if "apprise_urls" not in change.path:
-        return change
-    return change.model_copy(update={"before": mask_urls(change.before),
-                                     "after": mask_urls(change.after)})
-
-
-def mask_entry(entry: AuditEntry) -> AuditEntry:
-    """`entry` as people read it: notification URLs masked (also in lines written before
-    they were masked at write)."""
-    if not any("apprise_urls" in c.path for c in entry.changes):
-        return entry
-    return entry.model_copy(update={"changes": [mask_change(c) for c in entry.changes]})
 
 
 def public_settings(settings: Settings) -> Settings:
@@ -556,7 +540,7 @@ class Store:
             )
             self.commit(writes, entry)
             if mode_change:
-                self.append_audit(AuditEntry(
+                self.audit_log.append(AuditEntry(
                     actor=actor, action=AuditAction.MODE_CHANGE, target="execution_mode",
                     reason=reason, revision_before=current, revision_after=new_rev,
                     changes=[FieldChange(path="settings.execution_mode",
@@ -642,19 +626,3 @@ class Store:
         atomic_write_model(self.paths.summary_dated(stamp), summary)
         atomic_write_model(self.paths.summary_latest, summary)
 
-    # -- audit (the log itself is `self.audit_log`) ------------------------------------------
-    def append_audit(self, entry: AuditEntry) -> None:
-        """Append one entry to the audit log (fsynced, under the write lock)."""
-        self.audit_log.append(entry)
-
-    def audit(
-        self, *, limit: int = 100, action: AuditAction | None = None, target: str | None = None,
-        since: datetime | None = None,
-    ) -> list[AuditEntry]:
-        """The newest `limit` audit entries matching the filters, oldest first."""
-        return [mask_entry(e) for e in self.audit_log.read(
-            limit=limit, action=action, target=target, since=since)]
-
-    def audit_tail(self, n: int = 20) -> list[AuditEntry]:
-        """The newest `n` audit entries, oldest first (reads only the end of the log)."""
-        return [mask_entry(e) for e in self.audit_log.tail(n)]

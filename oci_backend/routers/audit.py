@@ -25,4 +25,4 @@ def audit(
                      ] = None,
 ) -> list[AuditEntry]:
     """The newest `limit` matching entries, oldest first."""
-    return store.audit(limit=limit, action=action, target=target, since=since)
+    return store.audit_log.read(limit=limit, action=action, target=target, since=since)

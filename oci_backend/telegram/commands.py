@@ -411,7 +411,7 @@ class CommandCenter:
         if not 1 <= n <= MAX_AUDIT:
             return t("audit_usage", lang)
         return "\n".join(f"{e.at:%m-%d %H:%M} {e.actor} {e.action.value} {e.target} {e.reason}"
-                         for e in self.store.audit_tail(n)) or t("none", lang)
+                         for e in self.store.audit_log.tail(n)) or t("none", lang)
 
     # -- confirmed actions -------------------------------------------------------------------
     def _confirmed(self, p: Pending, lang: str) -> Reply:

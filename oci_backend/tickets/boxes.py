@@ -83,7 +83,7 @@ def transition(rec: TicketRecord, state: TicketState, message: str, at: datetime
 
 def audit(store: Store, rec: TicketRecord, before: TicketState | None, actor: str,
           reason: str, **details: object) -> None:
-    store.append_audit(AuditEntry(
+    store.audit_log.append(AuditEntry(
         actor=actor, action=AuditAction.TICKET_TRANSITION, target=rec.ticket.ticket_id,
         reason=reason,
         details={"from": before.value if before else None, "to": rec.state.value,
@@ -98,7 +98,7 @@ def audited(store: Store, rec: TicketRecord) -> bool:
     tid, to, rev = rec.ticket.ticket_id, rec.state.value, rec.portfolio_revision_after
     return any(e.action is AuditAction.TICKET_TRANSITION and e.details.get("to") == to
                and (rev is None or e.details.get("portfolio_revision_after") == rev)
-               for e in store.audit(limit=0, target=tid) if e.target == tid)
+               for e in store.audit_log.read(limit=0, target=tid) if e.target == tid)
 
 
 # Stages of a current plan that nothing has been done for yet: a stale ticket of an older plan

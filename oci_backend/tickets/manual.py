@@ -174,7 +174,7 @@ def _resolved(rec: TicketRecord, req: FillsRequest, commission_rate: float,
 
 def _raise_incident(store: Store, rec: TicketRecord, message: str, actor: str) -> None:
     """A guardrail incident: an audit line, and a CRITICAL risk on the latest summary."""
-    store.append_audit(AuditEntry(
+    store.audit_log.append(AuditEntry(
         actor=actor, action=AuditAction.TICKET_TRANSITION, target=rec.ticket.ticket_id,
         reason=message, details={"incident": RESERVE_INCIDENT, "plan_id": rec.ticket.plan_id}))
     summary = store.summary()

@@ -92,7 +92,7 @@ def recover_locked(store: Store) -> list[str]:
 
 def applied(store: Store, tid: str, target: int) -> bool:
     """Did the portfolio change of ticket `tid` (meant to produce revision `target`) happen?"""
-    at_target = [e for e in store.audit(limit=0) if e.revision_after == target]
+    at_target = [e for e in store.audit_log.read(limit=0) if e.revision_after == target]
     if at_target:
         return any(e.action is AuditAction.FILLS_RECORDED and e.details.get("ticket_id") == tid
                    for e in at_target)

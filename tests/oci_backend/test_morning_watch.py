@@ -60,7 +60,7 @@ def test_morning_watch_job_audits_once_and_notifies_once(tmp_path: Path, receive
     for _ in range(2):
         message = morning_watch_job(store, notifier, clock=lambda: SESSION_1000)
         assert message is not None and message.startswith(MISSED_MORNING)
-    incidents = store.audit(limit=0, action=AuditAction.INCIDENT)
+    incidents = store.audit_log.read(limit=0, action=AuditAction.INCIDENT)
     assert len(incidents) == 1
     assert incidents[0].details == {"incident": MISSED_MORNING, "session": "2025-12-30"}
     assert incidents[0].actor == "scheduler" and incidents[0].target == "daily-cycle"
@@ -69,7 +69,7 @@ def test_morning_watch_job_audits_once_and_notifies_once(tmp_path: Path, receive
     assert morning_watch_job(store, notifier,
                              clock=lambda: SESSION_1000 + timedelta(days=1)) is None
     morning_watch_job(store, notifier, clock=lambda: SESSION_1000 + timedelta(days=7))
-    assert len(store.audit(limit=0, action=AuditAction.INCIDENT)) == 2
+    assert len(store.audit_log.read(limit=0, action=AuditAction.INCIDENT)) == 2
     assert receiver.titles() == ["KRX Alertor: no daily cycle by 09:30 KST"] * 2
     assert NotificationKind.MISSED_MORNING in INCIDENTS
 
@@ -79,7 +79,7 @@ def test_morning_watch_never_fires_on_a_replay_root(tmp_path: Path, receiver) ->
                                settings=Settings())
     assert morning_watch_job(store, Notifier(store, [receiver.url]),
                              clock=lambda: SESSION_1000) is None
-    assert store.audit(limit=0, action=AuditAction.INCIDENT) == []
+    assert store.audit_log.read(limit=0, action=AuditAction.INCIDENT) == []
     assert receiver.messages == []
 
 

@@ -234,7 +234,7 @@ def test_a_cycle_reads_the_replay_marker_once_and_checks_asof_once(tmp_path, krx
     assert any(r.code == "REPLAY" for r in res.summary.risks)
     assert len(reads) == 1
     assert asked.count(date(2025, 12, 29)) == 1  # the asof once (+ "today" for the summary)
-    entry = store.audit_tail(1)[0]
+    entry = store.audit_log.tail(1)[0]
     assert entry.details.get("replay") is True
 
 

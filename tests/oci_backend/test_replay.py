@@ -91,7 +91,7 @@ def test_replay_quarter_through_the_api_equals_the_backtest(
     assert tickets and all(r.replay for r in tickets)
     from contracts.audit import AuditAction
 
-    runs = store.audit(limit=0, action=AuditAction.DAILY_RUN)
+    runs = store.audit_log.read(limit=0, action=AuditAction.DAILY_RUN)
     assert len(runs) >= 62 and all(e.details.get("replay") is True for e in runs)
 
 

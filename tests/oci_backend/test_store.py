@@ -25,7 +25,7 @@ def test_store_initialize_creates_defaults_once_at_revision_1(store):
     p, s = store.initialize()
     assert (p.revision, s.revision, p.cash) == (1, 1, 10_000_000)
     store.initialize()
-    inits = store.audit(action=AuditAction.INIT)
+    inits = store.audit_log.read(action=AuditAction.INIT)
     assert len(inits) == 1 and inits[0].target == "portfolio,settings"
 
 
@@ -36,7 +36,7 @@ def test_store_push_bumps_revision_and_audits_field_changes(store):
     out = store.push(1, portfolio=p, settings=None, reason="bought by hand", actor="op")
     assert out.revision == 2 and out.changed == ["portfolio"]
     assert store.revision() == 2 and store.portfolio().revision == 2
-    entry = store.audit(action=AuditAction.PUSH)[-1]
+    entry = store.audit_log.read(action=AuditAction.PUSH)[-1]
     assert (entry.reason, entry.actor, entry.revision_before, entry.revision_after) == (
         "bought by hand", "op", 1, 2)
     paths = {c.path: (c.before, c.after) for c in entry.changes}
@@ -59,7 +59,7 @@ def test_store_push_without_change_keeps_revision(store):
     out = store.push(1, portfolio=store.portfolio(), settings=store.settings(), reason="noop",
                      actor="op")
     assert out.revision == 1 and out.changed == []
-    assert store.audit(action=AuditAction.PUSH) == []
+    assert store.audit_log.read(action=AuditAction.PUSH) == []
 
 
 def test_store_corrupt_file_is_reported_with_path_and_never_replaced(store):
@@ -89,17 +89,17 @@ def test_audit_ignores_an_append_still_in_progress(store):
     store.initialize()
     with open(store.paths.audit, "a", encoding="utf-8") as fh:
         fh.write('{"at": "2025-12-29T09:05:00+09:00", "actor": "cron", "act')  # no newline yet
-    assert [e.action for e in store.audit()] == [AuditAction.INIT]
-    assert [e.action for e in store.audit_tail(5)] == [AuditAction.INIT]
+    assert [e.action for e in store.audit_log.read()] == [AuditAction.INIT]
+    assert [e.action for e in store.audit_log.tail(5)] == [AuditAction.INIT]
 
 
 def test_audit_filters_by_action_target_and_since(store):
     store.initialize()
     store.set_emergency_stop(True, "drill", "qa")
-    assert [e.action for e in store.audit(target="emergency_stop")] == [
+    assert [e.action for e in store.audit_log.read(target="emergency_stop")] == [
         AuditAction.EMERGENCY_STOP]
-    assert store.audit(since=now_kst() + timedelta(minutes=1)) == []
-    assert len(store.audit(limit=1)) == 1
+    assert store.audit_log.read(since=now_kst() + timedelta(minutes=1)) == []
+    assert len(store.audit_log.read(limit=1)) == 1
 
 
 def test_audit_log_is_append_only_utf8_jsonl(store):

@@ -160,7 +160,7 @@ def test_the_whole_morning_over_telegram(bot_factory: Any) -> None:
     assert "제출됨" in text_of(answer)
     [rec] = list_tickets(bot.store)
     assert rec.state is TicketState.SUBMITTED
-    entry = [e for e in bot.store.audit_tail(10) if e.target == rec.ticket.ticket_id][-1]
+    entry = [e for e in bot.store.audit_log.tail(10) if e.target == rec.ticket.ticket_id][-1]
     assert entry.actor == f"telegram:{USER}"
     _paper_fill(bot.store)
     fills = text_of(bot.ask("/fills"))
@@ -210,7 +210,7 @@ def test_approve_under_the_emergency_stop_is_refused_and_stop_resume_are_audited
     assert not bot.store.emergency_stop().on  # not before the confirmation
     assert "비상정지를 켰습니다" in text_of(bot.press(button(stop)))
     assert bot.store.emergency_stop().on
-    entry = bot.store.audit(limit=1, action=AuditAction.EMERGENCY_STOP)[-1]
+    entry = bot.store.audit_log.read(limit=1, action=AuditAction.EMERGENCY_STOP)[-1]
     assert (entry.actor, entry.reason) == (f"telegram:{USER}", "시장 급변")
     refused = text_of(bot.press(approve))
     assert "거부" in refused and "emergency stop is on" in refused
@@ -344,7 +344,7 @@ def test_manual_fill_is_recorded_after_confirmation_and_audited(bot_factory: Any
     assert bot.store.portfolio().cash < cash_before
     held = {h.ticker: h.qty for h in bot.store.portfolio().holdings}
     assert held[order.ticker] == order.qty
-    entries = [e for e in bot.store.audit_tail(20) if e.actor == f"telegram:{USER}"]
+    entries = [e for e in bot.store.audit_log.tail(20) if e.actor == f"telegram:{USER}"]
     assert any(e.action is AuditAction.FILLS_RECORDED for e in entries), entries
     assert any(f"/fill {order.ticker} {order.qty}" in e.reason for e in entries), entries
 

@@ -73,7 +73,7 @@ def test_ticket_files_move_a_ticket_box_by_box_as_the_table_says(tmp_path):
         with pytest.raises(Exception, match="illegal ticket transition"):
             files.move(waiting, TicketState.DRY_RUN_FILLED, "no such edge", NOW)
         assert files.find(tid) == ("results", waiting)  # a refused move changes nothing
-    transitions = [e.details for e in store.audit(limit=0, target=tid)]
+    transitions = [e.details for e in store.audit_log.read(limit=0, target=tid)]
     assert [(d["from"], d["to"]) for d in transitions] == [
         (None, "SUBMITTED"), ("PROCESSING", "SUBMITTED"),
         ("PROCESSING", "AWAITING_MANUAL_EXECUTION")]

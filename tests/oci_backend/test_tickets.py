@@ -63,7 +63,7 @@ def _box(store, box):
 
 
 def _fills_audits(store):
-    return store.audit(limit=0, action=AuditAction.FILLS_RECORDED)
+    return store.audit_log.read(limit=0, action=AuditAction.FILLS_RECORDED)
 
 
 # -- submit ------------------------------------------------------------------------------------
@@ -74,7 +74,7 @@ def test_submit_ticket_writes_record_audit_and_stage(store):
     assert _box(store, "submitted") == [t.ticket_id]
     on_disk = json.loads(store.paths.ticket("submitted", t.ticket_id).read_text(encoding="utf-8"))
     assert on_disk["state"] == "SUBMITTED" and on_disk["ticket"]["ticket_id"] == t.ticket_id
-    entry = store.audit(action=AuditAction.TICKET_TRANSITION)[-1]
+    entry = store.audit_log.read(action=AuditAction.TICKET_TRANSITION)[-1]
     assert entry.target == t.ticket_id and entry.details["to"] == "SUBMITTED"
     assert entry.actor == "operator"
     assert store.summary().stage is Stage.SUBMITTED
@@ -87,7 +87,7 @@ def test_submit_ticket_same_key_returns_the_same_record(store):
     first, created = submit_ticket(store, t, "key-1", actor="operator")
     again, created2 = submit_ticket(store, t, "key-1", actor="operator")
     assert created and not created2 and again == first
-    assert len(store.audit(action=AuditAction.TICKET_TRANSITION)) == 1
+    assert len(store.audit_log.read(action=AuditAction.TICKET_TRANSITION)) == 1
 
 
 def test_submit_ticket_same_key_with_another_body_conflicts(store):
@@ -129,7 +129,7 @@ def test_submit_ticket_50_concurrent_submits_create_one_ticket(store):
     assert len(results) == 50 and sum(created for _, created in results) == 1
     assert len({rec.model_dump_json() for rec, _ in results}) == 1
     assert _box(store, "submitted") == [t.ticket_id]
-    assert len(store.audit(action=AuditAction.TICKET_TRANSITION)) == 1
+    assert len(store.audit_log.read(action=AuditAction.TICKET_TRANSITION)) == 1
 
 
 def test_submit_ticket_emergency_stop_is_423(store):

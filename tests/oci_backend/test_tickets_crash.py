@@ -124,7 +124,7 @@ def test_dry_run_processor_killed_then_recovered_applies_once(submitted, point):
 
 
 def _transitions_to(store, tid, state):
-    return sum(1 for e in store.audit(limit=0, action=AuditAction.TICKET_TRANSITION)
+    return sum(1 for e in store.audit_log.read(limit=0, action=AuditAction.TICKET_TRANSITION)
                if e.target == tid and e.details.get("to") == state)
 
 
@@ -218,7 +218,7 @@ def test_submit_50_times_from_8_processes_creates_one_ticket(tmp_path):
                            [(str(store.paths.root), t.model_dump_json(), start)] * 50)
     assert sum(created) == 1 and len(created) == 50
     assert _boxes(store)["submitted"] == [t.ticket_id]
-    assert len(store.audit(action=AuditAction.TICKET_TRANSITION)) == 1
+    assert len(store.audit_log.read(action=AuditAction.TICKET_TRANSITION)) == 1
     assert len(list(store.paths.idempotency_dir.glob("*.json"))) == 1
 
 

@@ -128,7 +128,7 @@ def test_replay_root_takes_historical_manual_fill_dates_and_labels_the_record(tm
         actor="operator")
     assert rec.state is TicketState.PARTIALLY_FILLED and rec.replay
     assert rec.fills[0].tax == pytest.approx(550_000 * 0.0018)
-    assert any(e.details.get("replay") for e in store.audit(limit=0, target=t.ticket_id))
+    assert any(e.details.get("replay") for e in store.audit_log.read(limit=0, target=t.ticket_id))
 
 
 def test_manual_fill_breaking_the_reserve_is_accepted_and_raises_an_incident(tmp_path):
@@ -153,7 +153,7 @@ def test_manual_fill_breaking_the_reserve_is_accepted_and_raises_an_incident(tmp
     risks = store.summary().risks
     assert any(r.code == RESERVE_INCIDENT and r.severity.value == "CRITICAL" for r in risks)
     assert any(e.details.get("incident") == RESERVE_INCIDENT
-               for e in store.audit(limit=0, target=t.ticket_id))
+               for e in store.audit_log.read(limit=0, target=t.ticket_id))
     # still below the reserve after another fill: raised again, accepted again
     rec = record_fills(store, t.ticket_id, FillsRequest(fills=[
         Fill(ticker="069500", side=Side.BUY, qty=1, price=35_000, filled_at=NOW)]),

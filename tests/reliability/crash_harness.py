@@ -143,7 +143,7 @@ def check_invariants(root: Path, report: CrashReport, last_revision: int) -> int
     current = max(p.revision, s.revision)
     if current < last_revision:
         bad.append(f"revision went back: {last_revision} -> {current}")
-    entries = Store(paths).audit(limit=0, action=AuditAction.PUSH)
+    entries = Store(paths).audit_log.read(limit=0, action=AuditAction.PUSH)
     revs = [e.revision_after for e in entries]
     if sorted(revs) != list(range(2, current + 1)):
         bad.append(f"audit PUSH revisions {revs[-5:]}... != 2..{current}")

@@ -46,7 +46,7 @@ def _all_valid(data: Path) -> None:
         read_model(path, model)  # raises CorruptFile when torn
     for plan in paths.plans_dir.glob("*.json"):
         OrderPlan.model_validate_json(plan.read_text(encoding="utf-8"))
-    store.audit()
+    store.audit_log.read()
 
 
 def _wait_group_dead(pgid: int, timeout: float = 30.0) -> None:

@@ -70,7 +70,7 @@ def test_daily_ops_busy_run_is_recorded_audited_and_notified(tmp_path, receiver)
     status = last_status(store)
     assert status is not None and (status.outcome, status.exit_code) == ("BUSY", 2)
     assert status.log and status.log.endswith(".log")
-    assert [e.target for e in store.audit()][-1] == "daily_ops"
+    assert [e.target for e in store.audit_log.read()][-1] == "daily_ops"
     assert receiver.titles() == ["KRX Alertor: daily ops BUSY"]
 
 

@@ -121,7 +121,7 @@ def test_defect2_a_journal_interrupted_midway_is_still_replayed(store):
     fresh = Store(store.paths)
     assert fresh.portfolio().cash == 4_000_000.0 and fresh.revision() == 2
     assert not fresh.paths.journal.exists() and not fresh.refused_journals()
-    assert [e.revision_after for e in fresh.audit(action=AuditAction.PUSH)] == [2]
+    assert [e.revision_after for e in fresh.audit_log.read(action=AuditAction.PUSH)] == [2]
 
 
 # -- defect 13: the cycle plans on a stale portfolio ------------------------------------------
@@ -173,7 +173,7 @@ def test_defect5_cycle_older_than_the_last_completed_is_blocked_clock_skew(store
     assert [r.code for r in back.summary.risks] == ["CLOCK_SKEW"]
     assert back.plan is None and back.summary.asof is None, "no older session made current"
     assert store.current_plan() is None or store.current_plan().plan_id == plan_id
-    incidents = store.audit(action=AuditAction.INCIDENT)
+    incidents = store.audit_log.read(action=AuditAction.INCIDENT)
     assert incidents and "CLOCK_SKEW" in incidents[-1].reason
     # The clock is right again: the cycle runs.
     again = run_cycle(store, data_spec=spec, now=datetime(2025, 12, 30, 11, tzinfo=KST))
@@ -196,7 +196,7 @@ def test_defect5_clock_stepped_back_onto_a_holiday_is_blocked_clock_skew(store, 
     assert saturday.summary.status.value == "BLOCKED" and saturday.exit_code != 0
     assert [r.code for r in saturday.summary.risks] == ["CLOCK_SKEW"]
     assert not saturday.summary.holiday and saturday.plan is None
-    incidents = store.audit(action=AuditAction.INCIDENT)
+    incidents = store.audit_log.read(action=AuditAction.INCIDENT)
     assert incidents and "CLOCK_SKEW" in incidents[-1].reason
     # A real holiday after the last completed session is still a holiday.
     new_year = run_cycle(store, data_spec=spec, now=datetime(2026, 1, 1, 10, tzinfo=KST))
@@ -209,11 +209,11 @@ def test_defect5_audit_lines_carry_a_monotonic_sequence_number(store):
     from contracts.common import now_kst
 
     _push_cash(store, 5_000_000.0)
-    store.append_audit(AuditEntry(at=datetime(2020, 1, 1, tzinfo=now_kst().tzinfo),
+    store.audit_log.append(AuditEntry(at=datetime(2020, 1, 1, tzinfo=now_kst().tzinfo),
                                   actor="x", action=AuditAction.INCIDENT, target="clock",
                                   reason="the clock stepped back"))
     store.set_emergency_stop(True, "drill", "op")
-    store.append_audit(AuditEntry(at=now_kst() - timedelta(days=3), actor="x",
+    store.audit_log.append(AuditEntry(at=now_kst() - timedelta(days=3), actor="x",
                                   action=AuditAction.INCIDENT, target="clock", reason="again"))
-    seqs = [e.seq for e in Store(store.paths).audit(limit=0)]
+    seqs = [e.seq for e in Store(store.paths).audit_log.read(limit=0)]
     assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) == 5

@@ -62,7 +62,7 @@ def test_store_push_interrupted_midway_is_replayed_whole(store, monkeypatch, wri
     assert fresh.portfolio().cash == 4_000_000.0
     assert fresh.settings().execution_mode == "MANUAL"
     assert fresh.portfolio().revision == fresh.settings().revision == 2
-    pushes = fresh.audit(action=AuditAction.PUSH)
+    pushes = fresh.audit_log.read(action=AuditAction.PUSH)
     assert [(e.revision_before, e.revision_after, e.target) for e in pushes] == [
         (1, 2, "portfolio,settings")]
     assert not fresh.paths.journal.exists()
@@ -77,7 +77,7 @@ def test_store_replay_after_the_audit_line_does_not_duplicate_it(store, monkeypa
     assert store.paths.journal.exists()
     fresh = Store(store.paths)
     fresh.initialize()
-    assert len(fresh.audit(action=AuditAction.PUSH)) == 1
+    assert len(fresh.audit_log.read(action=AuditAction.PUSH)) == 1
     assert fresh.revision() == 2 and not fresh.paths.journal.exists()
 
 
@@ -128,17 +128,18 @@ def test_store_torn_last_audit_line_is_skipped_reported_and_ended(store, caplog)
     store.set_emergency_stop(True, "drill", "op")
     with open(store.paths.audit, "ab") as fh:
         fh.write(b'{"at":"2025-12-29T09:05:00+09:00","actor":"sys')  # power lost mid-append
-    assert [e.action for e in store.audit()] == [AuditAction.INIT, AuditAction.EMERGENCY_STOP]
-    assert len(store.audit_tail(5)) == 2
+    assert [e.action for e in store.audit_log.read()] == [AuditAction.INIT,
+                                                          AuditAction.EMERGENCY_STOP]
+    assert len(store.audit_log.tail(5)) == 2
 
     store.set_emergency_stop(False, "drill over", "op")  # the next append ends the torn line
     lines = store.paths.audit.read_bytes().split(b"\n")
     assert lines[2].endswith(b'"actor":"sys') and lines[3].startswith(b'{"at":')
-    entries = store.audit()
+    entries = store.audit_log.read()
     assert [e.reason for e in entries][-2:] == ["drill", "drill over"]
     assert store.audit_log.skipped == [3]
     assert "skipped 1 unreadable line" in caplog.text
-    tail = store.audit_tail(5)
+    tail = store.audit_log.tail(5)
     assert [e.reason for e in tail][-1] == "drill over" and store.audit_log.skipped == [-2]
 
 
@@ -165,4 +166,4 @@ def test_store_if_match_newer_than_current_is_stale_and_changes_nothing(store):
         store.push(2, portfolio=p, settings=None, reason="from the future", actor="op")
     assert (info.value.expected, info.value.actual) == (2, 1)
     assert store.paths.portfolio.read_bytes() == before and store.revision() == 1
-    assert store.audit(action=AuditAction.PUSH) == []
+    assert store.audit_log.read(action=AuditAction.PUSH) == []

@@ -113,7 +113,7 @@ def wait_healthy(proc: subprocess.Popen, base_url: str, output: Callable[[], str
                 return
         except httpx.TransportError:
             pass
-        time.sleep(0.1)
+        time.sleep(0.02)  # a refused connect costs ~1 ms; hundreds of starts wait on this
     terminate(proc)
     raise RuntimeError(f"{what} did not answer /health within {timeout}s:\n{output()}")
 

@@ -64,6 +64,15 @@ def _warm_up() -> None:
         log.exception("could not pre-load the XKRX calendar")
 
 
+def _import_cycle_dependencies() -> None:
+    """pandas and the market-data readers, imported before the server says ready: a ready
+    server plans at once (a PUSH's re-plan, the first cycle) instead of spending its first
+    seconds importing. Importing the app itself stays free of them (`krx` verbs, tests)."""
+    import pandas  # noqa: F401
+
+    import strategy.marketdata.csv_provider  # noqa: F401
+
+
 def create_app(config: OciConfig | None = None,
                broker_factory: BrokerFactory | None = None) -> FastAPI:
     """Build the app. Raises `config.ConfigError` when the API token is missing or unsafe,
@@ -85,6 +94,7 @@ def create_app(config: OciConfig | None = None,
             log.warning("cycle clock frozen at %s (KRX_OCI_NOW): tests and drills only",
                         cfg.now.isoformat())
         store = await anyio.to_thread.run_sync(_open_store, paths)
+        await anyio.to_thread.run_sync(_import_cycle_dependencies)
         notifier = Notifier(store, cfg.notify_urls)
         app.state.store = store
         app.state.notifier = notifier

@@ -183,6 +183,15 @@ def create_app(options: FakeKisOptions) -> FastAPI:
                 return _fail(codes.BAD_REQUEST, f"{key} must be a string")
         return raw
 
+    def account_call(request: Request, path: str, fields: dict[str, str]
+                     ) -> str | JSONResponse:
+        """`gate`, then the account fields: what every account-scoped call checks first."""
+        meaning = gate(request, path)
+        if isinstance(meaning, JSONResponse):
+            return meaning
+        bad = account_error(fields)
+        return meaning if bad is None else bad
+
     def account_error(fields: dict[str, str]) -> JSONResponse | None:
         cfg = fake.market.config
         if fields.get("CANO") != cfg.cano or fields.get("ACNT_PRDT_CD") != cfg.acnt_prdt_cd:
@@ -225,12 +234,9 @@ def create_app(options: FakeKisOptions) -> FastAPI:
         if isinstance(fields, JSONResponse):
             return fields
         with fake.lock:
-            meaning = gate(request, ORDER_CASH)
+            meaning = account_call(request, ORDER_CASH, fields)
             if isinstance(meaning, JSONResponse):
                 return meaning
-            bad = account_error(fields)
-            if bad is not None:
-                return bad
             for name in ("PDNO", "ORD_DVSN", "ORD_QTY", "ORD_UNPR"):
                 if not fields.get(name):
                     return _fail(codes.BAD_REQUEST, f"{name} is required", 200)
@@ -257,12 +263,9 @@ def create_app(options: FakeKisOptions) -> FastAPI:
         if isinstance(fields, JSONResponse):
             return fields
         with fake.lock:
-            meaning = gate(request, ORDER_RVSECNCL)
+            meaning = account_call(request, ORDER_RVSECNCL, fields)
             if isinstance(meaning, JSONResponse):
                 return meaning
-            bad = account_error(fields)
-            if bad is not None:
-                return bad
             if fields.get("RVSE_CNCL_DVSN_CD") != "02" or fields.get("QTY_ALL_ORD_YN") != "Y":
                 return _fail(codes.BAD_REQUEST,
                              "the fake cancels whole remainders only (02, QTY_ALL_ORD_YN Y)", 200)
@@ -281,12 +284,9 @@ def create_app(options: FakeKisOptions) -> FastAPI:
     def daily_ccld(request: Request) -> JSONResponse:
         q = request.query_params
         with fake.lock:
-            meaning = gate(request, DAILY_CCLD)
+            meaning = account_call(request, DAILY_CCLD, dict(q))
             if isinstance(meaning, JSONResponse):
                 return meaning
-            bad = account_error(dict(q))
-            if bad is not None:
-                return bad
             start, end = q.get("INQR_STRT_DT", ""), q.get("INQR_END_DT", "")
             if not (len(start) == 8 and start.isdigit() and len(end) == 8 and end.isdigit()):
                 return _fail(codes.BAD_REQUEST, "INQR_STRT_DT/INQR_END_DT: YYYYMMDD", 200)
@@ -335,12 +335,9 @@ def create_app(options: FakeKisOptions) -> FastAPI:
     def balance(request: Request) -> JSONResponse:
         q = request.query_params
         with fake.lock:
-            meaning = gate(request, BALANCE)
+            meaning = account_call(request, BALANCE, dict(q))
             if isinstance(meaning, JSONResponse):
                 return meaning
-            bad = account_error(dict(q))
-            if bad is not None:
-                return bad
             m = fake.market
             rows, evlu = [], 0.0
             for ticker, h in sorted(m.account.holdings.items()):

@@ -159,15 +159,21 @@ class AuditLog:
         lines = [ln for ln in data.split(b"\n") if ln.strip()]
         if pos > 0:
             lines = lines[1:]  # the first line may be cut in the middle
-        out = []
+        # Parse from the newest line back until `n` entries are read: the chunk holds many
+        # more lines than asked for, and every append reads the tail for its sequence number.
+        out: list[AuditEntry] = []
         skipped = []
-        for i, line in enumerate(lines):
+        for i in range(len(lines) - 1, -1, -1):
             try:
-                out.append(mask_entry(AuditEntry.model_validate_json(line)))
+                out.append(mask_entry(AuditEntry.model_validate_json(lines[i])))
             except ValidationError:
                 skipped.append(i - len(lines))  # torn line, counted from the end
-        self._report_skipped(skipped)
-        return out[-n:]
+                continue
+            if len(out) == n:
+                break
+        self._report_skipped(sorted(skipped))
+        out.reverse()
+        return out
 
 
 def mask_change(change: FieldChange) -> FieldChange:

@@ -119,3 +119,29 @@ def test_diff_fields_keys_holdings_by_ticker():
         "portfolio.holdings[005930]": ({"ticker": "005930", "qty": 1}, None),
         "portfolio.holdings[069500].qty": (2, 5),
     }
+
+
+def test_audit_tail_parses_only_the_newest_lines_it_returns(store, monkeypatch):
+    """Every append reads the tail for its sequence number: on a long log it must parse the
+    newest `n` lines, not the whole 64 KiB chunk it reads (the replayed year got slower per
+    session as its log grew). Torn lines among them are skipped and reported, not counted."""
+    from contracts.audit import AuditEntry
+    store.initialize()
+    for i in range(300):
+        store.set_emergency_stop(i % 2 == 0, f"drill {i}", "op")
+    with open(store.paths.audit, "ab") as fh:
+        fh.write(b'{"at":"torn"\n')  # a torn line, ended by a later append
+    store.set_emergency_stop(False, "last", "op")
+    parsed: list[bytes] = []
+    real = AuditEntry.model_validate_json
+
+    def counting(data, *a, **k):
+        parsed.append(data)
+        return real(data, *a, **k)
+
+    monkeypatch.setattr(AuditEntry, "model_validate_json", counting)
+    tail = store.audit_log.tail(3)
+    assert [e.reason for e in tail] == ["drill 298", "drill 299", "last"]
+    assert [e.seq for e in tail] == [300, 301, 302]  # numbered in order across the torn line
+    assert store.audit_log.skipped == [-2]
+    assert len(parsed) == 4  # the three entries and the torn line, nothing older

@@ -149,7 +149,9 @@ def simulate(
     Writes the close-marked equity of each window session into `equity` and adds to the
     `ACC_*` accumulators in `acc`. With `record`, also fills the arrays of `rec` (first axis =
     window session; state at the close before that session's decision, the decision itself,
-    and the fills at that session's open, signed qty: + buy, − sell).
+    and the fills at that session's open, signed qty: + buy, − sell). Without `record`, a
+    session whose book is empty and whose entries are blocked skips `decide_session`
+    (`rules.flat_book_block`): the same run, most sessions of a sweep cheaper.
     """
     open_, close, rsi, adx = mk.open, mk.close, mk.rsi, mk.adx
     years, is_stock = mk.years, mk.is_stock

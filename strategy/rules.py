@@ -189,6 +189,18 @@ def entry_block(regime: int, chop: int) -> int:
     return BLOCK_NONE
 
 
+def cash_reserve(equity: float, p: np.ndarray) -> float:
+    """Cash a decision keeps back from the next open's buys: `min_cash_pct` of its equity."""
+    return p[P_MIN_CASH] * equity
+
+
+def flat_book_block(regime: int, adx: float, p: np.ndarray) -> int:
+    """`decide_session`'s entry block for a book that holds nothing. When it is not
+    BLOCK_NONE, `decide_session` of that book exits nothing, ranks nothing, sizes nothing and
+    returns (block, GUARD_OK, cash, cash_reserve(cash, p)), so a caller may skip the call."""
+    return entry_block(regime, chop_state(adx, p[P_ADX_THRESHOLD]))
+
+
 def decide_session(
     regime: int,
     adx: float,
@@ -227,7 +239,7 @@ def decide_session(
                 kept += 1
             else:
                 n_exits += 1
-    reserve = p[P_MIN_CASH] * equity
+    reserve = cash_reserve(equity, p)
     block = entry_block(regime, chop)
     if block != BLOCK_NONE:
         return block, GUARD_OK, equity, reserve

@@ -35,6 +35,8 @@ _RULES_FUNCTIONS: tuple[Callable[..., Any], ...] = (
     rules.chop_state,
     rules.exit_reason,
     rules.entry_block,
+    rules.cash_reserve,
+    rules.flat_book_block,
     rules.decide_session,
     rules.buys_held_back,
     rules.buy_qty_at_fill,

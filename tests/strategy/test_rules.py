@@ -172,3 +172,24 @@ def test_buy_qty_at_fill_cuts_to_cash_above_reserve():
     (2025, True, 0.0015), (2031, True, 0.0015), (2023, False, 0.0)])
 def test_sell_tax_rate_is_dated_and_stock_only(year, stock, rate):
     assert rules.sell_tax_rate(year, stock) == rate
+
+
+@pytest.mark.parametrize("adx_threshold", [15.0, 25.0])
+@pytest.mark.parametrize("regime", [rules.REGIME_UNKNOWN, rules.REGIME_BULL, rules.REGIME_BEAR])
+@pytest.mark.parametrize("adx", [NAN, 10.0, 20.0, 40.0])
+def test_flat_book_block_is_what_decide_session_answers_for_an_empty_book(
+    regime: int, adx: float, adx_threshold: float
+) -> None:
+    """The batch kernel skips `decide_session` for an empty book when `flat_book_block` is
+    not BLOCK_NONE: that is only the same run if the call would have decided nothing."""
+    p = _p(adx_threshold=adx_threshold, min_cash_pct=0.07)
+    cash = 1_234_567.0
+    (block, guard, equity, reserve), (exits, rank, qty) = _decide(
+        regime, adx, [100.0, 200.0, 300.0], [10.0, 20.0, NAN], [0, 0, 0], [0.0] * 3, cash, p)
+    assert rules.flat_book_block(regime, adx, p) == block
+    assert reserve == rules.cash_reserve(cash, p) == 0.07 * cash
+    if block != rules.BLOCK_NONE:
+        assert (guard, equity) == (rules.GUARD_OK, cash)
+        assert not exits.any() and not rank.any() and not qty.any()
+    else:  # the only case the kernel still calls decide_session for: entries are ranked
+        assert regime == rules.REGIME_BULL and rank.any()

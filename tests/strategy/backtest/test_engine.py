@@ -365,3 +365,42 @@ def test_run_backtest_plain_python_equals_compiled_bit_for_bit(
     r = run_backtest(real_bars, all_settings, start, end, compiled=False)
     _assert_same_result(r, all_result)
     assert len(all_result.fills) > 0
+
+
+def test_run_batch_equals_detailed_runs_bit_for_bit_with_flat_blocked_sessions_skipped(
+    real_bars: dict[str, pd.DataFrame], all_settings: Any
+) -> None:
+    """The batch kernel skips the decision of a session that holds nothing and blocks entries
+    (most sessions of a sweep); the detailed run never skips. Every metric of every row is
+    the same, on all tickers, for rows whose books are often flat and often blocked."""
+    from strategy.backtest.engine import METRIC_COLUMNS, IndicatorCache, run_batch, run_detailed
+    from strategy.params import param_vector
+
+    st = all_settings.strategy
+    m = prepare_market(real_bars, list(all_settings.universe), all_settings.benchmark,
+                       date(2021, 1, 4), date(2025, 12, 29))
+    ind = IndicatorCache(m).get(rsi_period=st.rsi_period, regime_ma_long=st.regime_ma_long,
+                                ma_short_period=st.ma_short_period, adx_period=st.adx_period)
+    rows = []
+    for adx_threshold in (10.0, 25.0, 40.0):
+        for buy in (30.0, 45.0):
+            for stop in (0.05, 0.2):
+                for golden in (False, True):
+                    s = st.model_copy(update={"adx_threshold": adx_threshold, "stop_loss_pct": stop,
+                                              "rsi_buy_threshold": buy,
+                                              "golden_cross_override": golden})
+                    rows.append(param_vector(s, all_settings.guardrails))
+    params = np.stack(rows)
+    batch = run_batch(m, ind, params, st.initial_capital)
+    skipped = trading = 0
+    for k, p in enumerate(params):
+        d = run_detailed(m, ind, p, st.initial_capital)
+        np.testing.assert_array_equal(batch[k], d.metrics, strict=True)
+        flat = ~(d.qty > 0).any(axis=1)
+        skipped += int((flat & (d.day["block"] != rules.BLOCK_NONE)).sum())
+        trading += int(d.metrics[METRIC_COLUMNS.index("n_trades")] > 0)
+    assert trading >= len(params) // 2  # the skips sit between real positions
+    assert skipped > 0.2 * len(params) * (m.end_idx - m.start_idx + 1)
+    # The plain-Python kernel takes the same skip.
+    np.testing.assert_array_equal(run_batch(m, ind, params[:2], st.initial_capital,
+                                            compiled=False), batch[:2], strict=True)

@@ -167,8 +167,14 @@ def run_cycle(
     notifier: Callable[[OpsSummary], object] | None = None,
     render: Renderer | None = None,
     requested: bool = False,
+    current_session: bool = False,
 ) -> CycleResult:
     """Run one daily cycle and persist its summary (and plan, when one is due).
+
+    `current_session` (a re-plan after a change) plans the session the root is at: on a replay
+    root the summary's session, read under the cycle lock, so a cycle that finished while this
+    one waited for the lock is never planned over with the older day; on a live root the last
+    completed session (as without `asof`).
 
     `asof` replays a past session instead of the last completed one. With `requested` (a
     cycle someone asked for: the API, `krx daily`, the replay driver) `asof` must pass
@@ -195,6 +201,9 @@ def run_cycle(
     except OSError as exc:  # a read-only or full data root: named, never a 500 traceback
         raise WriteFailed(store.paths.cycle_lock, exc) from exc
     try:
+        if current_session and asof is None and marker is not None:
+            current = store.summary()  # under the cycle lock: no cycle can move it now
+            asof = current.asof if current is not None else None
         now = now or now_kst()
         try:
             result = _cycle(store, data_spec=data_spec, asof=asof, now=now, marker=marker,

@@ -43,15 +43,15 @@ def replan_after_change(store: Store, config: OciConfig, notifier: Notifier, *,
     Never raises for a busy lock or unreadable state: the change itself has been stored, so
     the caller reports `replanned=False` with the note instead.
     """
+    # A replay root re-plans the session it is at, read under the cycle lock (a cycle that
+    # finished while this one waited must not be planned over with its older day); a live
+    # root the last completed one.
     try:
-        current = store.summary()
+        result = run_cycle(store, data_spec=config.data_spec, now=config.now, actor=actor,
+                           notifier=notifier.on_cycle, wait_lock=wait_lock,
+                           current_session=True)
     except StoreError as exc:
         return Replan(False, None, f"not re-planned: {exc}")
-    # A replay root re-plans the session it is at; a live root the last completed one.
-    asof = current.asof if current is not None and store.paths.is_replay else None
-    try:
-        result = run_cycle(store, data_spec=config.data_spec, asof=asof, now=config.now,
-                           actor=actor, notifier=notifier.on_cycle, wait_lock=wait_lock)
     except CycleBusy:
         return Replan(False, None, "not re-planned: a daily cycle is running; run "
                                    "POST /api/v1/ops/cycle when it has finished")

@@ -157,3 +157,41 @@ def test_replay_with_a_binding_guardrail_keeps_the_sells_and_equals_the_backtest
         assert held_back & sold, "the guardrail must bind on a session that also sells"
         sold_live = {d for d, f in result.fills if f.side.value == "SELL"}
         assert held_back & sold <= sold_live
+
+
+def test_replan_of_a_replay_root_reads_its_session_under_the_cycle_lock(tmp_path, monkeypatch):
+    """The plan race: a re-plan that waited for the cycle lock while the next replayed session's
+    cycle ran must plan that session, not the one it saw before it waited (it rewrote the plan
+    with the older day, and the driver's ticket for the new plan got 409)."""
+    import threading
+
+    import oci_backend.pipeline as pipeline
+
+    store = create_replay_root(data_paths(tmp_path / "replay"), label="t", data_spec=DATA,
+                               settings=Settings())
+    run_cycle(store, data_spec=DATA, asof=date(2025, 6, 12))
+    waiting = threading.Event()
+
+    class SignallingLock(pipeline.FileLock):  # type: ignore[misc,valid-type]
+        def acquire(self, *a, **k):
+            waiting.set()  # the re-plan is about to wait for the lock
+            return super().acquire(*a, **k)
+
+    held = pipeline.FileLock(str(store.paths.cycle_lock))
+    held.acquire()  # a cycle is running
+    monkeypatch.setattr(pipeline, "FileLock", SignallingLock)
+    config = OciConfig(data_spec=DATA, now="2025-12-30T10:00:00+09:00")
+    out: list = []
+    worker = threading.Thread(target=lambda: out.append(replan_after_change(
+        store, config, Notifier(store, []), actor="test", wait_lock=True)))
+    worker.start()
+    assert waiting.wait(30)
+    # ... and that running cycle finishes the next session before it lets go of the lock.
+    moved = store.summary().model_copy(update={"asof": date(2025, 6, 13)})
+    store.write_summary(moved, moved.generated_at)
+    held.release()
+    worker.join(60)
+    assert out and out[0].replanned, out
+    assert str(store.summary().asof) == "2025-06-13"
+    plan = store.current_plan()
+    assert plan is None or plan.asof == date(2025, 6, 13)

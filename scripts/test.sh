@@ -89,4 +89,4 @@ fi
 .venv/bin/lint-imports
 .venv/bin/krx schema --check
 
-pytest_rc "${XDIST[@]}" "$@"
+pytest_rc "${XDIST[@]}" --durations=30 "$@"

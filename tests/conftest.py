@@ -8,6 +8,8 @@ import inspect
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -24,6 +26,8 @@ for _var in ("KRX_ID", "KRX_PW"):
     os.environ.pop(_var, None)
 
 _OWNED_NUMBA_CACHE = "_krx_owned_numba_cache"
+_NUMBA_WARMER = "_krx_numba_warmer"
+_COMPILE_LOCK = "compile.lock"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -32,18 +36,69 @@ def pytest_configure(config: pytest.Config) -> None:
     workers, so the workers and every subprocess they start (CLI, servers) inherit it and
     load the kernels the first of them compiled. A NUMBA_CACHE_DIR set by the caller is kept
     (e.g. a persistent cache for the quick loop)."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
+    if hasattr(config, "workerinput"):
         return
-    path = tempfile.mkdtemp(prefix="krx-tests-numba-")
-    os.environ["NUMBA_CACHE_DIR"] = path
-    setattr(config, _OWNED_NUMBA_CACHE, path)
+    if not os.environ.get("NUMBA_CACHE_DIR"):
+        path = tempfile.mkdtemp(prefix="krx-tests-numba-")
+        os.environ["NUMBA_CACHE_DIR"] = path
+        setattr(config, _OWNED_NUMBA_CACHE, path)
+    setattr(config, _NUMBA_WARMER, _start_numba_warmer(Path(os.environ["NUMBA_CACHE_DIR"])))
+
+
+def _start_numba_warmer(cache: Path) -> subprocess.Popen[bytes]:
+    """Compile the kernels into the cache in the background while the workers start and
+    collect. The warmer holds the cache's compile lock from before it starts until it exits
+    (it inherits the locked file), so `numba_kernels` and `numba_cache_warm` wait for it
+    instead of compiling the same kernels again in parallel: a cold compile costs about 17 s of
+    CPU, a load from the cache about 1 s."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / _COMPILE_LOCK, "a+", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return subprocess.Popen(
+            [sys.executable, "-c",
+             "import sys; sys.path.insert(0, sys.argv[1]); "
+             "from strategy.backtest import jit; jit.compile_kernels()", str(REPO)],
+            cwd=REPO, pass_fds=(lock.fileno(),), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    warmer: subprocess.Popen[bytes] | None = getattr(config, _NUMBA_WARMER, None)
+    if warmer is not None:
+        if warmer.poll() is None:
+            warmer.kill()  # by its PID: only when the run ended before the compile did
+        warmer.wait(timeout=10)
     path = getattr(config, _OWNED_NUMBA_CACHE, None)
     if path is not None:
         shutil.rmtree(path, ignore_errors=True)
         os.environ.pop("NUMBA_CACHE_DIR", None)
+
+
+def _wait_for_the_warmer() -> Path:
+    cache = Path(os.environ["NUMBA_CACHE_DIR"])
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / _COMPILE_LOCK, "a+", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def numba_cache_warm() -> None:
+    """The kernels are in the shared NUMBA_CACHE_DIR (the warmer has finished): a test's `krx`
+    subprocesses and servers load them instead of each compiling them cold. Nothing is loaded
+    into the test process."""
+    _wait_for_the_warmer()
+
+
+@pytest.fixture(autouse=True)
+def _subprocesses_find_the_kernels_compiled(request: pytest.FixtureRequest) -> None:
+    """Slow tests and the CLI's tests run backtests in `krx` subprocesses and servers: they
+    start once the warmer has filled the cache (a wait only during the first seconds of a run)
+    instead of each compiling the kernels cold at the same time."""
+    if request.node.get_closest_marker("slow") or request.node.path.parent.name == "cli":
+        request.getfixturevalue("numba_cache_warm")
 
 
 @pytest.fixture(scope="session")
@@ -51,9 +106,8 @@ def numba_kernels() -> None:
     """The backtest kernels compiled once per run into the shared NUMBA_CACHE_DIR: the first
     worker compiles them under an exclusive lock, the others wait for it and load them from
     the cache instead of compiling again."""
-    cache = Path(os.environ["NUMBA_CACHE_DIR"])
-    cache.mkdir(parents=True, exist_ok=True)
-    with open(cache / "compile.lock", "a+", encoding="utf-8") as lock:
+    cache = _wait_for_the_warmer()
+    with open(cache / _COMPILE_LOCK, "a+", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             from strategy.backtest import jit

@@ -192,10 +192,11 @@ def chart_block(c: PcClient, summary: OpsSummary, revision: int) -> None:
     st.caption(t("ov.chart_caption", bench=bench))
 
 
-# A session's first run leaves the chart out: its browser would otherwise fetch and parse
+# A session's first run leaves the chart out: its browser would otherwise fetch and compile
 # Plotly's script (4.6 MB) while the stage, the signals and the risks are still to be drawn.
-# A timer reruns the page this long after the first screen, and that run draws the chart.
-CHART_DELAY_S = 1.0
+# A timer reruns the page this long after the browser got the first run's elements (it then
+# still has them to draw: under load on 2 cores, seconds), and that run draws the chart.
+CHART_DELAY_S = 2.0
 CHART_DEFERRED = "_ov_chart_deferred"
 _CHART_TIMER_SEEN = "_ov_chart_timer_seen"
 

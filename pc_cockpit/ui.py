@@ -23,6 +23,7 @@ from pc_cockpit.i18n import DEFAULT_LANG, t
 T = TypeVar("T")
 
 FLASH = "flash"
+_SNAP = "_snapshot_of_run"  # (run id, the snapshot or the error of reading it): `run_snapshot`
 
 
 # --- session --------------------------------------------------------------------------------
@@ -119,23 +120,23 @@ def act(page: str, fn: Callable[[PcClient], str | None], *,
 
 def perform(page: str, fn: Callable[[PcClient], str | None], *,
             on_error: Callable[[PcError], None] | None = None) -> None:
-    """Run `fn(client)` now; OCI's answer or the error becomes the page's message."""
+    """Run `fn(client)` now; OCI's answer or the error becomes the page's message. An action
+    may change the snapshot: the run's cached read (`run_snapshot`) is forgotten."""
     try:
         c = get_client()
         text = fn(c)
     except PcError as exc:
+        st.session_state.pop(_SNAP, None)
         forget_client_on(exc)
         flash(page, "error", exc.user_message())
         if on_error is not None:
             on_error(exc)
         return
+    st.session_state.pop(_SNAP, None)
     if text:
         flash(page, "success", text)
     else:
         clear_flash(page)
-
-
-_SNAP = "_snapshot_of_run"
 
 
 def run_snapshot(c: PcClient) -> SyncSnapshot:

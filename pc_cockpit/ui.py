@@ -23,6 +23,7 @@ from pc_cockpit.i18n import DEFAULT_LANG, t
 T = TypeVar("T")
 
 FLASH = "flash"
+_SNAP = "_snapshot_of_run"  # (run id, the snapshot or the error of reading it): `run_snapshot`
 
 
 # --- session --------------------------------------------------------------------------------
@@ -119,26 +120,48 @@ def act(page: str, fn: Callable[[PcClient], str | None], *,
 
 def perform(page: str, fn: Callable[[PcClient], str | None], *,
             on_error: Callable[[PcError], None] | None = None) -> None:
-    """Run `fn(client)` now; OCI's answer or the error becomes the page's message."""
+    """Run `fn(client)` now; OCI's answer or the error becomes the page's message. An action
+    may change the snapshot: the run's cached read (`run_snapshot`) is forgotten."""
     try:
         c = get_client()
         text = fn(c)
     except PcError as exc:
+        st.session_state.pop(_SNAP, None)
         forget_client_on(exc)
         flash(page, "error", exc.user_message())
         if on_error is not None:
             on_error(exc)
         return
+    st.session_state.pop(_SNAP, None)
     if text:
         flash(page, "success", text)
     else:
         clear_flash(page)
 
 
+def run_snapshot(c: PcClient) -> SyncSnapshot:
+    """The last pulled snapshot, asked once per full run (the sidebar's stop state and mode
+    and the page read the same answer; a PULL in this run forgets it). Raises `PcError`."""
+    ss = st.session_state
+    run = ss.get(RUN_ID)
+    hit = ss.get(_SNAP)
+    if isinstance(hit, tuple) and hit[0] == run:
+        if isinstance(hit[1], PcError):
+            raise hit[1]
+        return hit[1]
+    try:
+        snap = c.snapshot()
+    except PcError as exc:
+        ss[_SNAP] = (run, exc)
+        raise
+    ss[_SNAP] = (run, snap)
+    return snap
+
+
 def snapshot(c: PcClient) -> SyncSnapshot | None:
     """The last pulled snapshot; None (with a hint to PULL) before the first pull."""
     try:
-        return c.snapshot()
+        return run_snapshot(c)
     except PcError as exc:
         forget_client_on(exc)
         if exc.code == "NOT_PULLED":
@@ -154,31 +177,34 @@ AUTO_PULLED = "_auto_pulled"
 AUTO_PULL_NOTE = "_auto_pull_note"
 
 
-def auto_pull() -> None:
+def auto_pull(c: PcClient | None, status: PcStatus | None) -> PcStatus | None:
     """PULL once per browser session when the cockpit opens, so the first screen shows the
     morning; only when OCI answers and nothing local could be rebased (no unpushed edits, no
     conflicts, no damaged workspace). The outcome is noted for the source line of the pages
-    (`AUTO_PULL_NOTE`: a catalogue key and its values, shown in the current language)."""
+    (`AUTO_PULL_NOTE`: a catalogue key and its values, shown in the current language).
+    Returns the status as it is after the PULL.
+
+    The sidebar calls it right after the status, before it reads the snapshot: the stop
+    state, the mode and the page then come from one snapshot read after the PULL (one round
+    trip fewer before the stage is on screen than reading it before and after)."""
     ss = st.session_state
-    c = ss.get("_client_ok")
-    status: PcStatus | None = ss.get("_status")
-    if ss.get(AUTO_PULLED) or not isinstance(c, PcClient) or status is None \
-            or not status.oci.reachable:
-        return  # tried again on the next run once OCI answers
+    if ss.get(AUTO_PULLED) or c is None or status is None or not status.oci.reachable:
+        return status  # tried again on the next run once OCI answers
     ss[AUTO_PULLED] = True
     if status.unpushed_edits or status.conflicts or status.workspace_error:
         ss[AUTO_PULL_NOTE] = ("src.auto_skipped", {"n": status.unpushed_edits
                                                    + status.conflicts})
-        return
+        return status
     try:
         res = c.pull()
     except PcError as exc:
         forget_client_on(exc)
         ss[AUTO_PULL_NOTE] = ("src.auto_failed", {"message": exc.user_message()})
-        return
-    ss["_status"] = status.model_copy(update={"pulled_revision": res.revision,
-                                              "last_pull_at": res.pulled_at})
+        return status
+    ss.pop(_SNAP, None)
     ss[AUTO_PULL_NOTE] = ("src.auto_pulled", {"revision": res.revision})
+    return status.model_copy(update={"pulled_revision": res.revision,
+                                     "last_pull_at": res.pulled_at})
 
 
 def source_caption(source: str) -> None:
@@ -209,9 +235,6 @@ def page_header(page: str, title_key: str) -> PcClient | None:
     (the reason already shown) when the PC backend cannot be used."""
     st.title(t(title_key))
     mode_badge(st.session_state.get("_mode"))
-    # After the sidebar and the title are on screen (the first render does not wait for it);
-    # the badge's last-PULL line catches up on its next timed refresh.
-    auto_pull()
     stop: EmergencyStop | None = st.session_state.get("_stop_state")
     if stop is not None and stop.on:
         st.error(t("stop.banner", by=stop.by, at=fmt.kst(stop.at), reason=stop.reason),
@@ -379,6 +402,7 @@ def sidebar() -> None:
         st.toggle(t("lang.toggle"), key="lang_en")
         st.session_state["lang"] = "en" if st.session_state.get("lang_en") else DEFAULT_LANG
         keep_lang_in_url()
+        st.session_state[RUN_ID] = st.session_state.get(RUN_ID, 0) + 1
         status: PcStatus | None = None
         error: PcError | None = None
         stop: EmergencyStop | None = None
@@ -391,6 +415,7 @@ def sidebar() -> None:
             error = exc
             c = None if exc.code in ("PC_DOWN", "NO_TOKEN", "TIMEOUT") or exc.status == 401 \
                 else c
+        status = auto_pull(c, status)
         if c is not None and (status is None or status.oci.reachable):
             try:
                 stop = c.emergency_stop()
@@ -399,13 +424,13 @@ def sidebar() -> None:
         if stop is None and c is not None:
             # OCI unreachable: the last pulled snapshot still tells the operator the stop state.
             try:
-                stop = c.snapshot().emergency_stop
+                stop = run_snapshot(c).emergency_stop
             except PcError:
                 stop = None
         mode = None
         if c is not None:
             try:
-                mode = c.snapshot().settings.execution_mode.value
+                mode = run_snapshot(c).settings.execution_mode.value
             except PcError:
                 mode = None
         st.session_state["_mode"] = mode
@@ -413,7 +438,6 @@ def sidebar() -> None:
         st.session_state["_conn_error"] = error
         st.session_state["_stop_state"] = stop
         st.session_state["_status"] = status
-        st.session_state[RUN_ID] = st.session_state.get(RUN_ID, 0) + 1
         _live_badge()
         st.divider()
         _stop_panel(stop if c is not None else None)

@@ -13,7 +13,7 @@ from contracts.ops import LastCycle
 from contracts.pc import PcStatus
 from contracts.summary import OpsSummary, Severity, Stage
 from krx_common import words
-from pc_cockpit import charts, fmt, ui
+from pc_cockpit import fmt, ui
 from pc_cockpit.client import PcClient
 from pc_cockpit.i18n import current_lang, t
 
@@ -165,6 +165,8 @@ def chart_block(c: PcClient, summary: OpsSummary, revision: int) -> None:
     kernel: no compile wait on a fresh backend)."""
     if summary.asof is None:
         return
+    from pc_cockpit import charts  # Plotly and the report's figures: not before the chart
+
     st.subheader(t("ov.chart"))
     key = ("ov_chart", revision, summary.asof.isoformat())
     cache = st.session_state.get("ov_chart")
@@ -188,6 +190,42 @@ def chart_block(c: PcClient, summary: OpsSummary, revision: int) -> None:
     st.plotly_chart(charts.overview_figure(series, title=title, names=chart_names(bench)),
                     width="stretch")
     st.caption(t("ov.chart_caption", bench=bench))
+
+
+# A session's first run leaves the chart out: its browser would otherwise fetch and compile
+# Plotly's script (4.6 MB) while the stage, the signals and the risks are still to be drawn.
+# A timer reruns the page this long after the browser got the first run's elements (it then
+# still has them to draw: under load on 2 cores, seconds), and that run draws the chart.
+CHART_DELAY_S = 2.0
+CHART_DEFERRED = "_ov_chart_deferred"
+_CHART_TIMER_SEEN = "_ov_chart_timer_seen"
+
+
+def chart_slot(c: PcClient, summary: OpsSummary, revision: int) -> None:
+    """The chart, from the session's second run on; on its first run a placeholder and the
+    timer that brings the chart (`CHART_DELAY_S`)."""
+    ss = st.session_state
+    if ss.get(CHART_DEFERRED):
+        chart_block(c, summary, revision)
+        return
+    ss[CHART_DEFERRED] = True
+    if summary.asof is None:
+        return
+    st.subheader(t("ov.chart"))
+    st.caption(t("misc.loading"))
+    _chart_timer()
+
+
+@st.fragment(run_every=CHART_DELAY_S)
+def _chart_timer() -> None:
+    """Nothing on the page's own run; on the timer's first tick, the whole page again (which
+    draws the chart and no longer this fragment, so Streamlit stops its timer)."""
+    ss = st.session_state
+    run = ss.get(ui.RUN_ID)
+    if ss.get(_CHART_TIMER_SEEN) != run:
+        ss[_CHART_TIMER_SEEN] = run
+        return
+    st.rerun(scope="app")
 
 
 def ops_block() -> None:
@@ -218,4 +256,4 @@ regime_block(summary)
 signals_table(summary)
 risks_block(summary)
 ops_block()
-chart_block(c, summary, snap.revision)
+chart_slot(c, summary, snap.revision)

@@ -11,6 +11,7 @@ gives the words, the caller shows the code beside them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 LANGS = ("ko", "en")
@@ -971,6 +972,90 @@ TEXT: dict[str, tuple[str, str]] = {
     "invalid.datetime_parsing": ("시각(ISO 8601)이 아닙니다", "not a date-time (ISO 8601)"),
     "invalid.timezone_aware": ("시간대가 있는 시각이어야 합니다",
                                "must be a date-time with a time zone"),
+    # the Telegram bot's labels (oci_backend.telegram.texts reads `tg.<key>`)
+    "tg.help": (
+        "KRX Alertor 명령\n"
+        "/status 오늘 단계·최근 사이클·모드·비상정지·데이터·위험\n"
+        "/plan 주문 계획 (HTS 주문줄, 가드레일)\n"
+        "/portfolio 현금·보유종목·평가손익·손절거리\n"
+        "/draft 현재 계획으로 주문표 작성\n"
+        "/approve 작성한 주문표 제출 (버튼 확인, 10분 유효)\n"
+        "/fills 오늘 주문표 상태와 체결\n"
+        "/fill 종목 수량 가격 (MANUAL: 체결 기록, 확인 필요)\n"
+        "/stop 사유 · /resume 사유 (비상정지, 확인 필요)\n"
+        "/audit [N] 감사 로그 마지막 N줄\n"
+        "/lang ko|en 언어",
+        "KRX Alertor commands\n"
+        "/status stage of the day, last cycle, mode, emergency stop, data, risks\n"
+        "/plan the order plan (HTS lines, guardrails)\n"
+        "/portfolio cash, holdings, unrealised P&L, stop distances\n"
+        "/draft draft the ticket from the current plan\n"
+        "/approve submit the drafted ticket (button, valid 10 minutes)\n"
+        "/fills today's tickets and fills\n"
+        "/fill TICKER QTY PRICE (MANUAL: record a fill, confirmed)\n"
+        "/stop REASON · /resume REASON (emergency stop, confirmed)\n"
+        "/audit [N] the last N audit lines\n"
+        "/lang ko|en language"),
+    "tg.unknown": ("알 수 없는 명령입니다. /help", "Unknown command. /help"),
+    "tg.rate": ("명령이 너무 많습니다. 잠시 후 다시 시도하세요.",
+                "Too many commands; try again in a minute."),
+    "tg.no_summary": ("아직 사이클 기록이 없습니다.", "No cycle has run yet."),
+    "tg.no_plan": ("현재 주문 계획이 없습니다.", "There is no current plan."),
+    "tg.stage": ("단계", "stage"),
+    "tg.last_cycle": ("최근 사이클", "last cycle"),
+    "tg.mode": ("모드", "mode"),
+    "tg.stop_on": ("비상정지: 켜짐", "emergency stop: ON"),
+    "tg.stop_off": ("비상정지: 꺼짐", "emergency stop: off"),
+    "tg.fresh": ("데이터", "data"),
+    "tg.data_stale": ("오래됨", "STALE"),
+    "tg.ok": ("최신", "fresh"),
+    "tg.risks": ("위험", "risks"),
+    "tg.none": ("없음", "none"),
+    "tg.plan": ("주문 계획", "order plan"),
+    "tg.guardrails": ("가드레일", "guardrails"),
+    "tg.no_orders": ("주문 없음", "no orders"),
+    "tg.cash": ("현금", "cash"),
+    "tg.holdings": ("보유", "holdings"),
+    "tg.equity": ("평가액", "equity"),
+    "tg.pnl": ("평가손익", "P&L"),
+    "tg.stop_dist": ("손절까지", "to stop"),
+    "tg.draft": ("주문표 초안", "ticket draft"),
+    "tg.draft_next": ("제출하려면 /approve", "to submit: /approve"),
+    "tg.no_draft": ("작성된 주문표가 없습니다: 먼저 /draft", "No ticket drafted: /draft first"),
+    "tg.approve_q": ("이 주문표를 제출할까요? (10분 유효)",
+                     "Submit this ticket? (valid 10 minutes)"),
+    "tg.approve_btn": ("✅ 제출", "✅ Submit"),
+    "tg.confirm_btn": ("✅ 확인", "✅ Confirm"),
+    "tg.cancel_btn": ("취소", "Cancel"),
+    "tg.cancelled": ("취소했습니다.", "Cancelled."),
+    "tg.submitted": ("제출됨", "submitted"),
+    "tg.already": ("이미 제출된 주문표입니다 (같은 멱등키)",
+                   "already submitted (same idempotency key)"),
+    "tg.refused": ("거부", "refused"),
+    "tg.used": ("이미 처리된 버튼입니다.", "This button was already used."),
+    "tg.expired": ("만료된 버튼입니다 (10분). 다시 /approve 하세요.",
+                   "This button has expired (10 minutes). /approve again."),
+    "tg.unknown_btn": ("알 수 없는 버튼입니다 (봇이 재시작되었을 수 있음).",
+                       "Unknown button (the bot may have restarted)."),
+    "tg.plan_stale": ("계획이 바뀌었습니다: 다시 /draft 하세요", "the plan changed: /draft again"),
+    "tg.not_yours": ("이 버튼은 다른 사용자의 것입니다.", "This button belongs to another user."),
+    "tg.no_tickets": ("오늘 주문표가 없습니다.", "No tickets today."),
+    "tg.fills": ("체결", "fills"),
+    "tg.need_reason": ("사유를 적어 주세요: /stop 사유", "Give a reason: /stop REASON"),
+    "tg.need_reason_resume": ("사유를 적어 주세요: /resume 사유", "Give a reason: /resume REASON"),
+    "tg.stop_q": ("비상정지를 켤까요?", "Switch the emergency stop ON?"),
+    "tg.resume_q": ("비상정지를 끌까요?", "Switch the emergency stop off?"),
+    "tg.stopped": ("비상정지를 켰습니다.", "Emergency stop is ON."),
+    "tg.resumed": ("비상정지를 껐습니다.", "Emergency stop is off."),
+    "tg.fill_usage": ("사용법: /fill 종목 수량 가격", "Usage: /fill TICKER QTY PRICE"),
+    "tg.fill_manual": ("/fill 은 MANUAL 모드에서만 씁니다.", "/fill is for MANUAL mode only."),
+    "tg.fill_no_ticket": ("이 종목의 열린 주문표가 없습니다.",
+                          "No open ticket orders this ticker."),
+    "tg.fill_q": ("이 체결을 기록할까요?", "Record this fill?"),
+    "tg.fill_done": ("체결을 기록했습니다.", "Fill recorded."),
+    "tg.audit_usage": ("사용법: /audit [N] (1..50)", "Usage: /audit [N] (1..50)"),
+    "tg.lang_set": ("언어: 한국어", "Language: English"),
+    "tg.error": ("처리 중 오류가 났습니다 (로그 확인).", "Something failed (see the bot's log)."),
 }
 
 
@@ -992,6 +1077,24 @@ def has(key: str) -> bool:
     """Whether the catalogue has `key` (for callers choosing between a code's words and a
     generic fallback)."""
     return key in TEXT
+
+
+LANG_ENV = "KRX_LANG"
+
+
+def lang_from_env(environ: Mapping[str, str], fallback: str = "en") -> str:
+    """The operator's language from the environment: `$KRX_LANG` (ko | en), else the process
+    locale (`LC_ALL`, then `LC_MESSAGES`, then `LANG`, as POSIX orders them: `ko_KR*` → ko,
+    any other set locale → en), else `fallback`. There is no language setting in
+    `contracts.settings`; a `--lang` flag goes before all of these."""
+    chosen = environ.get(LANG_ENV, "").strip().lower()
+    if chosen in LANGS:
+        return chosen
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        locale = environ.get(var, "").strip()
+        if locale:
+            return "ko" if locale.lower().startswith("ko") else "en"
+    return fallback
 
 
 def normal_lang(lang: str | None) -> str:

@@ -972,6 +972,50 @@ TEXT: dict[str, tuple[str, str]] = {
     "invalid.datetime_parsing": ("시각(ISO 8601)이 아닙니다", "not a date-time (ISO 8601)"),
     "invalid.timezone_aware": ("시간대가 있는 시각이어야 합니다",
                                "must be a date-time with a time zone"),
+    # risks worded from the params given where they are raised (krx_common.words.risk_text)
+    "risk.DATA_INVALID": (
+        "{ticker}: 시장 데이터({source})가 검증을 통과하지 못했습니다: 오류 {n}건, 첫 오류 "
+        "{day} `{issue}`. 데이터를 고친 뒤 사이클을 다시 실행하세요.",
+        "{ticker}: the market data ({source}) failed validation: {n} error(s), the first on "
+        "{day} `{issue}`. Fix the data, then run the cycle again.",
+    ),
+    "risk.DATA_MISSING.no_provider": (
+        "`--data {spec}`: 설치된 실시간 시장 데이터 제공자가 없습니다. "
+        "`pip install -e '.[live-data]'`로 설치하거나 `--data csv:DIR` 또는 `--data demo`를 "
+        "쓰세요.",
+        "`--data {spec}`: no live market-data provider installed; run "
+        "`pip install -e '.[live-data]'` (or use `--data csv:DIR` or `--data demo`).",
+    ),
+    "risk.CYCLE_FAILED": ("일일 사이클이 실패했습니다: `{error}`. OCI 로그를 확인하세요.",
+                          "The daily cycle failed: `{error}`. See the OCI log."),
+    "risk.CASH_LIMIT": (
+        "{ticker} 매수: 보유 하한 위 현금으로는 {sized}주 중 약 {est}주만 체결될 수 있습니다 "
+        "(체결가에서 줄입니다).",
+        "Buy of {ticker}: the cash above the reserve may fill only about {est} of {sized} "
+        "shares (cut at the fill price).",
+    ),
+    "risk.GUARDRAIL_MIN_CASH_BREACHED": (
+        "티켓 {ticket}: 체결 후 현금 {cash}원이 계획의 보유 하한 {reserve}원보다 적습니다 "
+        "(증권사에서 이미 체결되어 기록했습니다).",
+        "Ticket {ticket}: cash ₩{cash} after the fills is below the plan's reserve ₩{reserve} "
+        "(recorded: the trade happened at the broker).",
+    ),
+    "risk.GUARDRAIL_MIN_CASH_BREACHED.plain": (
+        "체결 후 현금이 보유 하한 아래로 내려갔습니다.",
+        "Cash fell below the reserve after the fills.",
+    ),
+    "risk.BROKER_DRIFT": (
+        "증권사 잔고와 장부가 {n}건 다릅니다: `{fields}`. 증권사 대사 화면에서 어느 쪽을 "
+        "채택할지 고르세요.",
+        "The broker and the book differ in {n} field(s): `{fields}`. Choose which to keep on "
+        "the broker reconciliation page.",
+    ),
+    "risk.BROKER_DRIFT.plain": ("증권사 잔고와 장부가 다릅니다.",
+                                "The broker and the book differ."),
+    "risk.BROKER_LIVE": (
+        "실행 모드 BROKER_LIVE: 제출한 티켓은 실제 주문으로 증권사에 전송됩니다.",
+        "Execution mode BROKER_LIVE: submitted tickets are sent to the broker as real orders.",
+    ),
     # the Telegram bot's labels (oci_backend.telegram.texts reads `tg.<key>`)
     "tg.help": (
         "KRX Alertor 명령\n"

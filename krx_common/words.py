@@ -21,7 +21,12 @@ def risk_text(code: str, params: Mapping[str, object], message: str,
     detail when the catalogue has no template its params fill."""
     if code.startswith("GUARDRAIL_") and "value" in params and "limit" in params:
         return guard_text(code, params["value"], params["limit"], lang)
-    key = f"risk.{code}"
+    key = base = f"risk.{code}"
+    # one code, more than one sentence: `variant` picks `risk.<code>.<variant>`
+    variant = params.get("variant")
+    params = {k: v for k, v in params.items() if k != "variant"}
+    if variant is not None and has(f"{key}.{variant}"):
+        key = f"{key}.{variant}"
     if has(key) and params:
         try:
             return text(key, lang).format(**{k: _shown(v) for k, v in params.items()})
@@ -29,7 +34,7 @@ def risk_text(code: str, params: Mapping[str, object], message: str,
             pass
     if has(key) and not params and "{" not in text(key, lang):
         return text(key, lang)
-    plain = f"{key}.plain" if has(f"{key}.plain") else "risk.unknown"
+    plain = f"{base}.plain" if has(f"{base}.plain") else "risk.unknown"
     words = text(plain, lang)
     return f"{words} {text('risk.detail', lang, detail=message)}" if message else words
 
@@ -110,4 +115,6 @@ def _shown(value: object) -> object:
     """Params as they read: floats trimmed (12.6, not 12.600000001)."""
     if isinstance(value, float):
         return fmt.plain(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"  # amounts in won read with separators; counts are below 1,000
     return value

@@ -89,7 +89,9 @@ def record_fills(
                                   portfolio_revision_after=revision,
                                   fills=fills_details(resolved))
         if new_incident:
-            _raise_incident(store, intent, new_incident, actor)
+            _raise_incident(store, intent, new_incident, actor,
+                            {"cash": round(after.cash), "reserve": round(plan.reserve)}
+                            if plan is not None else {})
             if on_incident is not None:
                 on_incident(intent, new_incident)
         if state is TicketState.FILLS_RECORDED:
@@ -172,7 +174,8 @@ def _resolved(rec: TicketRecord, req: FillsRequest, commission_rate: float,
     return resolved
 
 
-def _raise_incident(store: Store, rec: TicketRecord, message: str, actor: str) -> None:
+def _raise_incident(store: Store, rec: TicketRecord, message: str, actor: str,
+                    amounts: dict[str, int]) -> None:
     """A guardrail incident: an audit line, and a CRITICAL risk on the latest summary."""
     store.audit_log.append(AuditEntry(
         actor=actor, action=AuditAction.TICKET_TRANSITION, target=rec.ticket.ticket_id,
@@ -180,5 +183,6 @@ def _raise_incident(store: Store, rec: TicketRecord, message: str, actor: str) -
     summary = store.summary()
     if summary is not None:
         risks = [*summary.risks, Risk(code=RESERVE_INCIDENT, severity=Severity.CRITICAL,
-                                      message=f"ticket {rec.ticket.ticket_id}: {message}")]
+                                      message=f"ticket {rec.ticket.ticket_id}: {message}",
+                                      params={"ticket": rec.ticket.ticket_id, **amounts})]
         atomic_write_model(store.paths.summary_latest, summary.model_copy(update={"risks": risks}))

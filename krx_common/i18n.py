@@ -1016,6 +1016,50 @@ TEXT: dict[str, tuple[str, str]] = {
         "실행 모드 BROKER_LIVE: 제출한 티켓은 실제 주문으로 증권사에 전송됩니다.",
         "Execution mode BROKER_LIVE: submitted tickets are sent to the broker as real orders.",
     ),
+    # ticket events, worded from the event's code + params (krx_common.words.ticket_event_text)
+    "tkevent.submitted": ("제출됨 (제출자 {actor})", "submitted by {actor}"),
+    "tkevent.resubmitted": ("다시 제출됨 (제출자 {actor}, 이전 상태 {before})",
+                            "submitted again by {actor} (after {before})"),
+    "tkevent.claimed": ("처리기가 티켓을 가져갔습니다", "claimed by the processor"),
+    "tkevent.returned": ("복구(recover)가 제출 상태로 되돌렸습니다",
+                         "returned to submitted by recover"),
+    "tkevent.refused": ("허용되지 않아 거부했습니다", "refused"),
+    "tkevent.refused.EmergencyStopped": ("긴급 정지 중이라 거부했습니다",
+                                         "refused: the emergency stop is on"),
+    "tkevent.refused.StaleTicket": (
+        "계획·포트폴리오·설정이 바뀌어 거부했습니다: 현재 계획으로 다시 초안을 작성하세요",
+        "refused: the plan, portfolio or settings changed; re-draft from the current plan"),
+    "tkevent.refused.ModeRefused": ("이 실행 모드로는 처리할 수 없어 거부했습니다",
+                                    "refused: the execution mode cannot run it"),
+    "tkevent.refused.TicketRejected": ("티켓 내용이 규칙에 맞지 않아 거부했습니다",
+                                       "refused: the ticket breaks a rule"),
+    "tkevent.no_broker": ("증권사가 설정되지 않아 거부했습니다", "no broker configured"),
+    "tkevent.sending": ("주문 {n}건을 증권사로 보내는 중", "sending {n} orders to the broker"),
+    "tkevent.placed": ("증권사에 주문 {total}건 중 {placed}건 접수 (주문번호 {order_nos})",
+                       "{placed} of {total} orders placed at the broker (order no "
+                       "{order_nos})"),
+    "tkevent.none_placed": ("증권사에 접수된 주문이 없습니다", "no order placed"),
+    "tkevent.broker_fills": ("증권사 체결 {n}건: 주문 {ordered}주 중 {filled}주 체결",
+                             "{n} fill(s) from the broker; {filled} of {ordered} shares "
+                             "filled"),
+    "tkevent.fills_recorded": ("체결 {n}건 기록 (기록자 {actor}, 모두 {total}건)",
+                               "{n} fill(s) recorded by {actor} ({total} in total)"),
+    "tkevent.failed": ("처리 실패: 다시 초안을 작성하세요", "processing failed; re-draft"),
+    "tkevent.awaiting_manual": ("운영자가 HTS/MTS에서 주문하고 체결을 기록하기를 기다리는 중",
+                                "waiting for the operator to trade by hand and record the "
+                                "fills"),
+    "tkevent.awaiting_open": ("데이터에 {session} 시가(계획 다음 거래일)가 들어오기를 기다리는 중",
+                              "waiting for the open of {session} (the session after the plan) "
+                              "in the data"),
+    "tkevent.paper_filled": ("{session} 시가 ± 슬리피지로 주문 {total}건 중 {n}건 모의 체결",
+                             "paper-filled {n} of {total} orders at the open of {session} "
+                             "± slippage"),
+    "tkevent.paper_filled_recover": ("모의 체결 (복구가 리비전 {revision}에서 마무리)",
+                                     "paper-filled (completed by recover at revision "
+                                     "{revision})"),
+    "tkevent.final": (" — 최종", " — final"),
+    "tkevent.note": (" · 세부: `{note}`", " · detail: `{note}`"),
+    "tkevent.unknown": ("이벤트 `{code}`", "event `{code}`"),
     # the Telegram bot's labels (oci_backend.telegram.texts reads `tg.<key>`)
     "tg.help": (
         "KRX Alertor 명령\n"

@@ -111,6 +111,29 @@ def invalid_field_text(field: str, kind: str, ctx: Mapping[str, object],
     return text("err.invalid_named", lang, label=label, field=field, message=words, code=kind)
 
 
+def ticket_event_text(code: str, params: Mapping[str, object],
+                      lang: str = DEFAULT_LANG) -> str | None:
+    """A ticket event in words from its `code` + `params` (`tkevent.<code>`; a refusal
+    `refused.<Error>` falls back to `tkevent.refused`), with a `final` mark and a `note` (shown
+    as code) when the params carry them; None for an older event without a code."""
+    if not code:
+        return None
+    key = f"tkevent.{code}"
+    if not has(key):
+        key = f"tkevent.{code.split('.', 1)[0]}"
+    if not has(key):
+        return text("tkevent.unknown", lang, code=code)
+    try:
+        words = text(key, lang).format(**{k: _shown(v) for k, v in params.items()})
+    except (KeyError, IndexError, ValueError):
+        return text("tkevent.unknown", lang, code=code)
+    if params.get("final"):
+        words += text("tkevent.final", lang)
+    if params.get("note"):
+        words += text("tkevent.note", lang, note=params["note"])
+    return words
+
+
 def _shown(value: object) -> object:
     """Params as they read: floats trimmed (12.6, not 12.600000001)."""
     if isinstance(value, float):

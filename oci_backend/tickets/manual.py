@@ -79,7 +79,11 @@ def record_fills(
                    + (" — final" if state is TicketState.FILLS_RECORDED else "")
                    + (f": {req.note}" if req.note else ""))
         staged = boxes.transition(
-            rec, state, message, now_kst(), fills=[*rec.fills, *resolved],
+            rec, state, message, now_kst(), code="fills_recorded",
+            params={"n": len(resolved), "actor": actor,
+                    "total": len(rec.fills) + len(resolved),
+                    "final": int(state is TicketState.FILLS_RECORDED), "note": req.note or ""},
+            fills=[*rec.fills, *resolved],
             incidents=[*rec.incidents, *([new_incident] if new_incident else [])])
         intent, revision = apply_with_intent(
             store, staged, resolved, reason=f"manual fills of ticket {tid}", actor=actor,

@@ -90,13 +90,11 @@ def test_every_emitted_risk_code_has_korean_and_english_words():
 
 
 def _no_english(said: str) -> None:
-    import sys
+    import re
 
-    sys.path.insert(0, str(REPO / "tests"))
     from latin_text import latin_sentences
 
     # the detail in backticks is a code, not a sentence
-    import re
     assert latin_sentences(re.sub(r"`[^`]*`", "", said)) == [], said
 
 
@@ -125,7 +123,8 @@ def test_risks_raised_with_params_say_their_specifics_in_korean():
 
     said = risk_text("GUARDRAIL_MIN_CASH_BREACHED",
                      {"ticket": "T-1", "cash": 81234, "reserve": 100000}, "…", "ko")
-    assert said.startswith("티켓 T-1: 체결 후 현금 81,234원이 계획의 보유 하한 100,000원보다 적습니다")
+    assert said.startswith("티켓 T-1: 체결 후 현금 81,234원이 계획의 보유 하한 "
+                           "100,000원보다 적습니다")
     said = risk_text("BROKER_DRIFT", {"n": 2, "fields": "cash, holdings[069500].qty"}, "…",
                      "ko")
     assert said.startswith("증권사 잔고와 장부가 2건 다릅니다: `cash, holdings[069500].qty`")
@@ -137,3 +136,43 @@ def test_risks_raised_with_params_say_their_specifics_in_korean():
     assert "설치된 실시간 시장 데이터 제공자가 없습니다" in said
     _no_english(said)
     assert risk_text("BROKER_LIVE", {}, "…", "ko").startswith("실행 모드 BROKER_LIVE: 제출한")
+
+
+def test_every_ticket_event_code_has_korean_and_english_words():
+    import ast
+
+    codes: set[str] = set()
+    for name in ("transition", "move", "TicketEvent"):
+        for module, call in _calls(name):
+            if not module.startswith("oci_backend"):
+                continue
+            code = next((k.value for k in call.keywords if k.arg == "code"), None)
+            for part in (code.body, code.orelse) if isinstance(code, ast.IfExp) else (code,):
+                if isinstance(part, ast.Constant):
+                    codes.add(part.value)
+                elif part is not None:  # computed: the refusal's `refused.<Error>`
+                    codes.add("refused")
+    assert {"submitted", "claimed", "paper_filled", "fills_recorded", "placed",
+            "refused"} <= codes
+    for code in codes:
+        key = f"tkevent.{code}"
+        assert key in TEXT and _hangul(TEXT[key][0]) and TEXT[key][1], code
+    from oci_backend.tickets import errors
+
+    for error in vars(errors).values():
+        if isinstance(error, type) and issubclass(error, errors.TicketError):
+            name = f"tkevent.refused.{error.__name__}"
+            assert name not in TEXT or _hangul(TEXT[name][0])
+
+
+def test_ticket_event_words_from_code_and_params():
+    from krx_common.words import ticket_event_text
+
+    assert ticket_event_text("", {}, "ko") is None  # an older event: no code
+    said = ticket_event_text("fills_recorded", {"n": 2, "actor": "operator", "total": 3,
+                                                "final": 1, "note": "HTS 체결"}, "ko")
+    assert said == "체결 2건 기록 (기록자 operator, 모두 3건) — 최종 · 세부: `HTS 체결`"
+    assert ticket_event_text("refused.EmergencyStopped", {}, "ko") == \
+        "긴급 정지 중이라 거부했습니다"
+    assert ticket_event_text("refused.Unheard", {}, "ko") == "허용되지 않아 거부했습니다"
+    assert ticket_event_text("submitted", {"actor": "api"}, "en") == "submitted by api"

@@ -3,17 +3,12 @@ ctx (krx_common.http_errors.FieldError), not from pydantic's English message."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from conftest import Stack, pull
+from latin_text import latin_sentences
 
 from contracts.settings import Settings
 from pc_cockpit.client import CockpitConfig, PcClient, PcError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from latin_text import latin_sentences  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

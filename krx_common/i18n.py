@@ -1044,7 +1044,8 @@ TEXT: dict[str, tuple[str, str]] = {
                              "filled"),
     "tkevent.fills_recorded": ("체결 {n}건 기록 (기록자 {actor}, 모두 {total}건)",
                                "{n} fill(s) recorded by {actor} ({total} in total)"),
-    "tkevent.failed": ("처리 실패: 다시 초안을 작성하세요", "processing failed; re-draft"),
+    "tkevent.failed": ("처리 실패: `{error}` — 다시 초안을 작성하세요",
+                       "processing failed: `{error}`; re-draft"),
     "tkevent.awaiting_manual": ("운영자가 HTS/MTS에서 주문하고 체결을 기록하기를 기다리는 중",
                                 "waiting for the operator to trade by hand and record the "
                                 "fills"),

@@ -4,8 +4,8 @@ and a backtest run; every page is rendered in Korean, screenshotted under the te
 and its visible text (main area, sidebar, chart legends and titles) must hold no Latin-alphabet
 sentence outside the small allowlist below. The tickets page shows the submitted ticket's
 timeline (events worded from their codes) and the strategy page a refused value (RSI buy
-above sell: the error worded by field and type, as a 422 from the backends is). Code spans (`code`, the HTS copy block) are codes,
-shown beside the words on purpose, and are not read."""
+above sell: the error worded by field and type, as a 422 from the backends is). Code spans
+(`code`, the HTS copy block) are codes, shown beside the words on purpose, and are not read."""
 
 from __future__ import annotations
 

@@ -1145,6 +1145,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "tg.audit_usage": ("사용법: /audit [N] (1..50)", "Usage: /audit [N] (1..50)"),
     "tg.lang_set": ("언어: 한국어", "Language: English"),
     "tg.error": ("처리 중 오류가 났습니다 (로그 확인).", "Something failed (see the bot's log)."),
+    # ---- end of the s3-i18n block ----
 }
 
 

@@ -20,11 +20,19 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from contracts.instruments import BUILTIN_INSTRUMENTS, is_known
 from krx_common.defaults import KST
 
 _CODE = re.compile(r"^[0-9A-Z]{6}$")
+
+
+def rule_error(code: str, field: str, message: str, **params: str | int | float) -> Exception:
+    """A cross-field rule broken, raised from a model validator: its error `type` is `code`
+    (worded by the catalogue as `invalid.<code>`), its ctx names the `field` at fault and the
+    `params` the words need; `message` (English, with `{param}` names) stays for logs."""
+    return PydanticCustomError(code, message, {"field": field, **params})
 
 
 def now_kst() -> datetime:

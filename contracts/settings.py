@@ -8,7 +8,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt, model_validator
 
-from contracts.common import MAX_KRW, Contract, KstDatetime, SessionDay, Ticker, now_kst
+from contracts.common import (
+    MAX_KRW,
+    Contract,
+    KstDatetime,
+    SessionDay,
+    Ticker,
+    now_kst,
+    rule_error,
+)
 
 DEFAULT_UNIVERSE = ["069500", "229200", "091160", "305720", "005930"]
 
@@ -56,15 +64,14 @@ class StrategyParams(Contract):
     @model_validator(mode="after")
     def _coherent(self) -> StrategyParams:
         if self.ma_short_period >= self.regime_ma_long:
-            raise ValueError(
-                f"ma_short_period ({self.ma_short_period}) must be shorter than "
-                f"regime_ma_long ({self.regime_ma_long})"
-            )
+            raise rule_error("ma_order", "ma_short_period",
+                             "ma_short_period ({short}) must be shorter than regime_ma_long "
+                             "({long})", short=self.ma_short_period, long=self.regime_ma_long)
         if self.rsi_buy_threshold >= self.rsi_sell_threshold:
-            raise ValueError(
-                f"rsi_buy_threshold ({self.rsi_buy_threshold}) must be below "
-                f"rsi_sell_threshold ({self.rsi_sell_threshold})"
-            )
+            raise rule_error("rsi_order", "rsi_buy_threshold",
+                             "rsi_buy_threshold ({buy}) must be below rsi_sell_threshold "
+                             "({sell})", buy=self.rsi_buy_threshold,
+                             sell=self.rsi_sell_threshold)
         return self
 
 
@@ -125,7 +132,8 @@ class CalendarOverrides(Contract):
         seen: set[date] = set()
         for i, d in enumerate(self.closed_dates):
             if d in seen:
-                raise ValueError(f"closed_dates[{i}] {d} appears twice")
+                raise rule_error("duplicate", f"closed_dates.{i}",
+                                 "closed_dates[{i}] {value} appears twice", i=i, value=str(d))
             seen.add(d)
         both = sorted(seen & set(self.late_opens))
         if both:
@@ -160,6 +168,7 @@ class Settings(Contract):
         seen: set[str] = set()
         for i, code in enumerate(self.universe):
             if code in seen:
-                raise ValueError(f"universe[{i}] {code!r} appears twice")
+                raise rule_error("duplicate", f"universe.{i}",
+                                 "universe[{i}] '{value}' appears twice", i=i, value=code)
             seen.add(code)
         return self

@@ -220,7 +220,13 @@ class FillsRequest(Contract):
 class TicketEvent(Contract):
     at: KstDatetime = Field(default_factory=now_kst)
     state: TicketState
-    message: str = ""
+    message: str = Field(default="", description="what happened, in English (logs, old records)")
+    code: str = Field(
+        default="", description="what happened as a code, worded in the operator's language from "
+                                "`tkevent.<code>` (krx_common.i18n); empty on older records")
+    params: dict[str, str | int | float] = Field(
+        default_factory=dict, description="the names and numbers the words of `code` need "
+                                          "(actor, counts, the session, a reason's code)")
 
 
 class LineState(StrEnum):

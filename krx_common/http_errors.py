@@ -36,6 +36,18 @@ class ApiError(Exception):
         self.extra = extra
 
 
+class FieldError(BaseModel):
+    """One refused field of a 422 answer: what the operator's language words it from."""
+
+    field: str = Field(description="the dotted field at fault, e.g. strategy.rsi_buy_threshold")
+    message: str = Field(description="the English message (logs, English readers)")
+    type: str | None = Field(default=None, description="pydantic's error type (greater_than, "
+                             "missing, ...) or our rule's code (rsi_order, ma_order, duplicate)")
+    ctx: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="the numbers of the error: a bound (gt, le, ...), "
+                                          "the expected values, a rule's params")
+
+
 class ErrorBody(BaseModel):
     """The one JSON shape of every error answer (documented in OpenAPI for each status)."""
 
@@ -44,6 +56,8 @@ class ErrorBody(BaseModel):
     error: str = Field(description="machine-readable code, e.g. VALIDATION_ERROR, UNAUTHORIZED")
     message: str = Field(description="what is wrong and what to do")
     field: str | None = Field(default=None, description="the field, header or part at fault")
+    errors: list[FieldError] | None = Field(
+        default=None, description="422: every refused field, each with its type and ctx")
 
 
 def documented(description: str) -> dict[str, Any]:
@@ -75,19 +89,34 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in parts) or "body"
 
 
+def json_ctx(ctx: Mapping[str, Any] | None) -> dict[str, str | int | float | bool]:
+    """pydantic's error ctx made JSON-safe: numbers and words kept, anything else (an
+    exception, a Decimal, a pattern) as its text."""
+    out: dict[str, str | int | float | bool] = {}
+    for key, value in (ctx or {}).items():
+        out[str(key)] = value if isinstance(value, (str, int, float, bool)) else str(value)
+    return out
+
+
 def validation_errors(errors: list[Any]) -> list[dict[str, Any]]:
-    """FastAPI's validation errors as `{"field", "message", "type"}`, fields named as above."""
+    """FastAPI's validation errors as `FieldError`s `{"field", "message", "type", "ctx"}`,
+    fields named as above; a cross-field rule (`contracts.common.rule_error`) is named by the
+    field its ctx gives, under the model it checked."""
     out = []
     for err in errors:
         # Pydantic puts the validator name ("function-after[...]") into some locations.
         loc = tuple(p for p in err.get("loc", ())
                     if not (isinstance(p, str) and p.startswith("function-")))
         msg = str(err.get("msg", "invalid value"))
+        ctx = json_ctx(err.get("ctx"))
         if err.get("type") == "json_invalid":
-            detail = (err.get("ctx") or {}).get("error", "")
+            detail = ctx.get("error", "")
             msg = f"the body is not valid JSON ({detail} at character {loc[-1] if loc else 0})"
             loc = ("body",)
-        out.append({"field": field_path(loc), "message": msg, "type": err.get("type")})
+        elif isinstance(ctx.get("field"), str):
+            loc = (*loc, *str(ctx["field"]).split("."))
+        out.append({"field": field_path(loc), "message": msg, "type": err.get("type"),
+                    "ctx": ctx})
     return out
 
 

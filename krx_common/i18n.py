@@ -11,6 +11,7 @@ gives the words, the caller shows the code beside them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 LANGS = ("ko", "en")
@@ -938,6 +939,213 @@ TEXT: dict[str, tuple[str, str]] = {
     "guard.max_data_age_sessions": ("허용 데이터 지연 (거래일)", "Allowed data age (sessions)"),
     "notify.daily_summary": ("일일 요약 알림", "Daily summary notifications"),
     "notify.incidents": ("장애 알림", "Incident notifications"),
+    # ---- s3-i18n (issue 16 item 5): 422 words, ticket events, risks, Telegram, morning ----
+    # a refused field (krx_common.words.invalid_field_text): label, field name, words, type
+    "err.invalid_named": ("입력 오류 — {label} `{field}`: {message} [{code}]",
+                          "Invalid input — {label} `{field}`: {message} [{code}]"),
+    "err.invalid_coded": ("입력 오류 — `{field}`: {message} [{code}]",
+                          "Invalid input — `{field}`: {message} [{code}]"),
+    "invalid.ma_order": ("단기 이동평균({short})은 장기 이동평균({long})보다 짧아야 합니다",
+                         "the short moving average ({short}) must be shorter than the long "
+                         "one ({long})"),
+    "invalid.value_error": ("올바르지 않은 값입니다", "invalid value"),
+    "invalid.extra_forbidden": ("알 수 없는 항목입니다", "unknown field"),
+    "invalid.too_short": ("항목이 너무 적습니다 (최소 {min_length}개)",
+                          "too few items (at least {min_length})"),
+    "invalid.too_long": ("항목이 너무 많습니다 (최대 {max_length}개)",
+                         "too many items (at most {max_length})"),
+    "invalid.string_too_short": ("너무 짧습니다 (최소 {min_length}자)",
+                                 "too short (at least {min_length} characters)"),
+    "invalid.string_too_long": ("너무 깁니다 (최대 {max_length}자)",
+                                "too long (at most {max_length} characters)"),
+    "invalid.string_type": ("문자열이어야 합니다", "must be text"),
+    "invalid.int_type": ("정수여야 합니다", "must be a whole number"),
+    "invalid.float_type": ("숫자여야 합니다", "must be a number"),
+    "invalid.bool_type": ("참/거짓(true/false)이어야 합니다", "must be true or false"),
+    "invalid.bool_parsing": ("참/거짓(true/false)이어야 합니다", "must be true or false"),
+    "invalid.list_type": ("목록이어야 합니다", "must be a list"),
+    "invalid.dict_type": ("객체(키와 값)여야 합니다", "must be an object"),
+    "invalid.model_type": ("객체(키와 값)여야 합니다", "must be an object"),
+    "invalid.finite_number": ("유한한 숫자여야 합니다", "must be a finite number"),
+    "invalid.json_invalid": ("본문이 올바른 JSON이 아닙니다", "the body is not valid JSON"),
+    "invalid.date_type": ("날짜(YYYY-MM-DD)가 아닙니다", "not a date (YYYY-MM-DD)"),
+    "invalid.datetime_parsing": ("시각(ISO 8601)이 아닙니다", "not a date-time (ISO 8601)"),
+    "invalid.timezone_aware": ("시간대가 있는 시각이어야 합니다",
+                               "must be a date-time with a time zone"),
+    # risks worded from the params given where they are raised (krx_common.words.risk_text)
+    "risk.DATA_INVALID": (
+        "{ticker}: 시장 데이터({source})가 검증을 통과하지 못했습니다: 오류 {n}건, 첫 오류 "
+        "{day} `{issue}`. 데이터를 고친 뒤 사이클을 다시 실행하세요.",
+        "{ticker}: the market data ({source}) failed validation: {n} error(s), the first on "
+        "{day} `{issue}`. Fix the data, then run the cycle again.",
+    ),
+    "risk.DATA_MISSING.no_provider": (
+        "`--data {spec}`: 설치된 실시간 시장 데이터 제공자가 없습니다. "
+        "`pip install -e '.[live-data]'`로 설치하거나 `--data csv:DIR` 또는 `--data demo`를 "
+        "쓰세요.",
+        "`--data {spec}`: no live market-data provider installed; run "
+        "`pip install -e '.[live-data]'` (or use `--data csv:DIR` or `--data demo`).",
+    ),
+    "risk.CYCLE_FAILED": ("일일 사이클이 실패했습니다: `{error}`. OCI 로그를 확인하세요.",
+                          "The daily cycle failed: `{error}`. See the OCI log."),
+    "risk.CASH_LIMIT": (
+        "{ticker} 매수: 보유 하한 위 현금으로는 {sized}주 중 약 {est}주만 체결될 수 있습니다 "
+        "(체결가에서 줄입니다).",
+        "Buy of {ticker}: the cash above the reserve may fill only about {est} of {sized} "
+        "shares (cut at the fill price).",
+    ),
+    "risk.GUARDRAIL_MIN_CASH_BREACHED": (
+        "티켓 {ticket}: 체결 후 현금 {cash}원이 계획의 보유 하한 {reserve}원보다 적습니다 "
+        "(증권사에서 이미 체결되어 기록했습니다).",
+        "Ticket {ticket}: cash ₩{cash} after the fills is below the plan's reserve ₩{reserve} "
+        "(recorded: the trade happened at the broker).",
+    ),
+    "risk.GUARDRAIL_MIN_CASH_BREACHED.plain": (
+        "체결 후 현금이 보유 하한 아래로 내려갔습니다.",
+        "Cash fell below the reserve after the fills.",
+    ),
+    "risk.BROKER_DRIFT": (
+        "증권사 잔고와 장부가 {n}건 다릅니다: `{fields}`. 증권사 대사 화면에서 어느 쪽을 "
+        "채택할지 고르세요.",
+        "The broker and the book differ in {n} field(s): `{fields}`. Choose which to keep on "
+        "the broker reconciliation page.",
+    ),
+    "risk.BROKER_DRIFT.plain": ("증권사 잔고와 장부가 다릅니다.",
+                                "The broker and the book differ."),
+    "risk.BROKER_LIVE": (
+        "실행 모드 BROKER_LIVE: 제출한 티켓은 실제 주문으로 증권사에 전송됩니다.",
+        "Execution mode BROKER_LIVE: submitted tickets are sent to the broker as real orders.",
+    ),
+    # ticket events, worded from the event's code + params (krx_common.words.ticket_event_text)
+    "tkevent.submitted": ("제출됨 (제출자 {actor})", "submitted by {actor}"),
+    "tkevent.resubmitted": ("다시 제출됨 (제출자 {actor}, 이전 상태 {before})",
+                            "submitted again by {actor} (after {before})"),
+    "tkevent.claimed": ("처리기가 티켓을 가져갔습니다", "claimed by the processor"),
+    "tkevent.returned": ("복구(recover)가 제출 상태로 되돌렸습니다",
+                         "returned to submitted by recover"),
+    "tkevent.refused": ("허용되지 않아 거부했습니다", "refused"),
+    "tkevent.refused.EmergencyStopped": ("긴급 정지 중이라 거부했습니다",
+                                         "refused: the emergency stop is on"),
+    "tkevent.refused.StaleTicket": (
+        "계획·포트폴리오·설정이 바뀌어 거부했습니다: 현재 계획으로 다시 초안을 작성하세요",
+        "refused: the plan, portfolio or settings changed; re-draft from the current plan"),
+    "tkevent.refused.ModeRefused": ("이 실행 모드로는 처리할 수 없어 거부했습니다",
+                                    "refused: the execution mode cannot run it"),
+    "tkevent.refused.TicketRejected": ("티켓 내용이 규칙에 맞지 않아 거부했습니다",
+                                       "refused: the ticket breaks a rule"),
+    "tkevent.no_broker": ("증권사가 설정되지 않아 거부했습니다", "no broker configured"),
+    "tkevent.sending": ("주문 {n}건을 증권사로 보내는 중", "sending {n} orders to the broker"),
+    "tkevent.placed": ("증권사에 주문 {total}건 중 {placed}건 접수 (주문번호 {order_nos})",
+                       "{placed} of {total} orders placed at the broker (order no "
+                       "{order_nos})"),
+    "tkevent.none_placed": ("증권사에 접수된 주문이 없습니다", "no order placed"),
+    "tkevent.broker_fills": ("증권사 체결 {n}건: 주문 {ordered}주 중 {filled}주 체결",
+                             "{n} fill(s) from the broker; {filled} of {ordered} shares "
+                             "filled"),
+    "tkevent.fills_recorded": ("체결 {n}건 기록 (기록자 {actor}, 모두 {total}건)",
+                               "{n} fill(s) recorded by {actor} ({total} in total)"),
+    "tkevent.failed": ("처리 실패: `{error}` — 다시 초안을 작성하세요",
+                       "processing failed: `{error}`; re-draft"),
+    "tkevent.awaiting_manual": ("운영자가 HTS/MTS에서 주문하고 체결을 기록하기를 기다리는 중",
+                                "waiting for the operator to trade by hand and record the "
+                                "fills"),
+    "tkevent.awaiting_open": ("데이터에 {session} 시가(계획 다음 거래일)가 들어오기를 기다리는 중",
+                              "waiting for the open of {session} (the session after the plan) "
+                              "in the data"),
+    "tkevent.paper_filled": ("{session} 시가 ± 슬리피지로 주문 {total}건 중 {n}건 모의 체결",
+                             "paper-filled {n} of {total} orders at the open of {session} "
+                             "± slippage"),
+    "tkevent.paper_filled_recover": ("모의 체결 (복구가 리비전 {revision}에서 마무리)",
+                                     "paper-filled (completed by recover at revision "
+                                     "{revision})"),
+    "tkevent.final": (" — 최종", " — final"),
+    "tkevent.note": (" · 세부: `{note}`", " · detail: `{note}`"),
+    "tkevent.unknown": ("이벤트 `{code}`", "event `{code}`"),
+    # the Telegram bot's labels (oci_backend.telegram.texts reads `tg.<key>`)
+    "tg.help": (
+        "KRX Alertor 명령\n"
+        "/status 오늘 단계·최근 사이클·모드·비상정지·데이터·위험\n"
+        "/plan 주문 계획 (HTS 주문줄, 가드레일)\n"
+        "/portfolio 현금·보유종목·평가손익·손절거리\n"
+        "/draft 현재 계획으로 주문표 작성\n"
+        "/approve 작성한 주문표 제출 (버튼 확인, 10분 유효)\n"
+        "/fills 오늘 주문표 상태와 체결\n"
+        "/fill 종목 수량 가격 (MANUAL: 체결 기록, 확인 필요)\n"
+        "/stop 사유 · /resume 사유 (비상정지, 확인 필요)\n"
+        "/audit [N] 감사 로그 마지막 N줄\n"
+        "/lang ko|en 언어",
+        "KRX Alertor commands\n"
+        "/status stage of the day, last cycle, mode, emergency stop, data, risks\n"
+        "/plan the order plan (HTS lines, guardrails)\n"
+        "/portfolio cash, holdings, unrealised P&L, stop distances\n"
+        "/draft draft the ticket from the current plan\n"
+        "/approve submit the drafted ticket (button, valid 10 minutes)\n"
+        "/fills today's tickets and fills\n"
+        "/fill TICKER QTY PRICE (MANUAL: record a fill, confirmed)\n"
+        "/stop REASON · /resume REASON (emergency stop, confirmed)\n"
+        "/audit [N] the last N audit lines\n"
+        "/lang ko|en language"),
+    "tg.unknown": ("알 수 없는 명령입니다. /help", "Unknown command. /help"),
+    "tg.rate": ("명령이 너무 많습니다. 잠시 후 다시 시도하세요.",
+                "Too many commands; try again in a minute."),
+    "tg.no_summary": ("아직 사이클 기록이 없습니다.", "No cycle has run yet."),
+    "tg.no_plan": ("현재 주문 계획이 없습니다.", "There is no current plan."),
+    "tg.stage": ("단계", "stage"),
+    "tg.last_cycle": ("최근 사이클", "last cycle"),
+    "tg.mode": ("모드", "mode"),
+    "tg.stop_on": ("비상정지: 켜짐", "emergency stop: ON"),
+    "tg.stop_off": ("비상정지: 꺼짐", "emergency stop: off"),
+    "tg.fresh": ("데이터", "data"),
+    "tg.data_stale": ("오래됨", "STALE"),
+    "tg.ok": ("최신", "fresh"),
+    "tg.risks": ("위험", "risks"),
+    "tg.none": ("없음", "none"),
+    "tg.plan": ("주문 계획", "order plan"),
+    "tg.guardrails": ("가드레일", "guardrails"),
+    "tg.no_orders": ("주문 없음", "no orders"),
+    "tg.cash": ("현금", "cash"),
+    "tg.holdings": ("보유", "holdings"),
+    "tg.equity": ("평가액", "equity"),
+    "tg.pnl": ("평가손익", "P&L"),
+    "tg.stop_dist": ("손절까지", "to stop"),
+    "tg.draft": ("주문표 초안", "ticket draft"),
+    "tg.draft_next": ("제출하려면 /approve", "to submit: /approve"),
+    "tg.no_draft": ("작성된 주문표가 없습니다: 먼저 /draft", "No ticket drafted: /draft first"),
+    "tg.approve_q": ("이 주문표를 제출할까요? (10분 유효)",
+                     "Submit this ticket? (valid 10 minutes)"),
+    "tg.approve_btn": ("✅ 제출", "✅ Submit"),
+    "tg.confirm_btn": ("✅ 확인", "✅ Confirm"),
+    "tg.cancel_btn": ("취소", "Cancel"),
+    "tg.cancelled": ("취소했습니다.", "Cancelled."),
+    "tg.submitted": ("제출됨", "submitted"),
+    "tg.already": ("이미 제출된 주문표입니다 (같은 멱등키)",
+                   "already submitted (same idempotency key)"),
+    "tg.refused": ("거부", "refused"),
+    "tg.used": ("이미 처리된 버튼입니다.", "This button was already used."),
+    "tg.expired": ("만료된 버튼입니다 (10분). 다시 /approve 하세요.",
+                   "This button has expired (10 minutes). /approve again."),
+    "tg.unknown_btn": ("알 수 없는 버튼입니다 (봇이 재시작되었을 수 있음).",
+                       "Unknown button (the bot may have restarted)."),
+    "tg.plan_stale": ("계획이 바뀌었습니다: 다시 /draft 하세요", "the plan changed: /draft again"),
+    "tg.not_yours": ("이 버튼은 다른 사용자의 것입니다.", "This button belongs to another user."),
+    "tg.no_tickets": ("오늘 주문표가 없습니다.", "No tickets today."),
+    "tg.fills": ("체결", "fills"),
+    "tg.need_reason": ("사유를 적어 주세요: /stop 사유", "Give a reason: /stop REASON"),
+    "tg.need_reason_resume": ("사유를 적어 주세요: /resume 사유", "Give a reason: /resume REASON"),
+    "tg.stop_q": ("비상정지를 켤까요?", "Switch the emergency stop ON?"),
+    "tg.resume_q": ("비상정지를 끌까요?", "Switch the emergency stop off?"),
+    "tg.stopped": ("비상정지를 켰습니다.", "Emergency stop is ON."),
+    "tg.resumed": ("비상정지를 껐습니다.", "Emergency stop is off."),
+    "tg.fill_usage": ("사용법: /fill 종목 수량 가격", "Usage: /fill TICKER QTY PRICE"),
+    "tg.fill_manual": ("/fill 은 MANUAL 모드에서만 씁니다.", "/fill is for MANUAL mode only."),
+    "tg.fill_no_ticket": ("이 종목의 열린 주문표가 없습니다.",
+                          "No open ticket orders this ticker."),
+    "tg.fill_q": ("이 체결을 기록할까요?", "Record this fill?"),
+    "tg.fill_done": ("체결을 기록했습니다.", "Fill recorded."),
+    "tg.audit_usage": ("사용법: /audit [N] (1..50)", "Usage: /audit [N] (1..50)"),
+    "tg.lang_set": ("언어: 한국어", "Language: English"),
+    "tg.error": ("처리 중 오류가 났습니다 (로그 확인).", "Something failed (see the bot's log)."),
+    # ---- end of the s3-i18n block ----
 }
 
 
@@ -959,6 +1167,24 @@ def has(key: str) -> bool:
     """Whether the catalogue has `key` (for callers choosing between a code's words and a
     generic fallback)."""
     return key in TEXT
+
+
+LANG_ENV = "KRX_LANG"
+
+
+def lang_from_env(environ: Mapping[str, str], fallback: str = "en") -> str:
+    """The operator's language from the environment: `$KRX_LANG` (ko | en), else the process
+    locale (`LC_ALL`, then `LC_MESSAGES`, then `LANG`, as POSIX orders them: `ko_KR*` → ko,
+    any other set locale → en), else `fallback`. There is no language setting in
+    `contracts.settings`; a `--lang` flag goes before all of these."""
+    chosen = environ.get(LANG_ENV, "").strip().lower()
+    if chosen in LANGS:
+        return chosen
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        locale = environ.get(var, "").strip()
+        if locale:
+            return "ko" if locale.lower().startswith("ko") else "en"
+    return fallback
 
 
 def normal_lang(lang: str | None) -> str:

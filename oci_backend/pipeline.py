@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -461,11 +462,16 @@ def _load_market(
     try:
         bars = calendar.without_closed_days(provider.load(tickers, end=expected), cal)
     except MarketDataUnavailable as exc:
+        hint = _missing_hint(data_spec)
         risks.append(Risk(code="DATA_MISSING", severity=Severity.CRITICAL,
-                          message=_missing_hint(data_spec) or str(exc)))
+                          message=hint or str(exc),
+                          params={"ticker": exc.ticker, "provider": exc.provider}
+                          | ({"variant": "no_provider", "spec": data_spec.strip().lower()}
+                             if hint else {})))
         return _Loaded({}, provider.name, provider.synthetic, risks, "DATA_MISSING", None)
     except BadMarketData as exc:
-        risks.append(Risk(code="DATA_INVALID", severity=Severity.CRITICAL, message=str(exc)))
+        risks.append(Risk(code="DATA_INVALID", severity=Severity.CRITICAL, message=str(exc),
+                          params=invalid_data_params(exc)))
         return _Loaded({}, provider.name, provider.synthetic, risks, "DATA_INVALID", None)
 
     last_bar = {t: df.index[-1].date() for t, df in bars.items() if not df.empty}
@@ -479,7 +485,8 @@ def _load_market(
         try:
             issues = _validated(t, df, provider.name, cal)
         except BadMarketData as exc:
-            risks.append(Risk(code="DATA_INVALID", severity=Severity.CRITICAL, message=str(exc)))
+            risks.append(Risk(code="DATA_INVALID", severity=Severity.CRITICAL, message=str(exc),
+                              params=invalid_data_params(exc)))
             return _Loaded(bars, provider.name, provider.synthetic, risks, "DATA_INVALID", None)
         halts = [i for i in issues if i.severity == "halt" and i.date == expected]
         for h in halts:
@@ -559,8 +566,37 @@ def _strategy_risks(plan: OrderPlan, signals: Signals) -> list[Risk]:
                           params={"adx": round(regime.adx or 0.0, 1)}))
     for r in plan.reasons:
         if r.startswith("CASH_LIMIT"):
-            risks.append(Risk(code="CASH_LIMIT", severity=Severity.INFO, message=r))
+            risks.append(Risk(code="CASH_LIMIT", severity=Severity.INFO, message=r,
+                              params=cash_limit_params(r, plan)))
     return risks
+
+
+_CASH_CUT = re.compile(r"CASH_LIMIT: (\w+) estimated cut from (\d+) to (\d+)")
+_CASH_NONE = re.compile(r"CASH_LIMIT: (\w+) may not fill")
+
+
+def cash_limit_params(reason: str, plan: OrderPlan) -> dict[str, str | int | float]:
+    """The ticker and quantities of the planner's CASH_LIMIT reason (its own two forms,
+    `strategy.planner`): the order's quantity and the estimated fill (0: may not fill)."""
+    cut = _CASH_CUT.match(reason)
+    if cut is not None:
+        return {"ticker": cut.group(1), "sized": int(cut.group(2)), "est": int(cut.group(3))}
+    none = _CASH_NONE.match(reason)
+    if none is None:
+        return {}
+    qty = next((o.qty for o in plan.orders if o.ticker == none.group(1) and o.side is Side.BUY),
+               0)
+    return {"ticker": none.group(1), "sized": qty, "est": 0}
+
+
+def invalid_data_params(exc: BadMarketData) -> dict[str, str | int | float]:
+    """What the DATA_INVALID risk says: the ticker, the source, how many errors, and the first
+    one's code and day."""
+    errors = [i for i in exc.issues if i.severity == "error"] or exc.issues
+    first = errors[0] if errors else None
+    return {"ticker": exc.ticker, "source": exc.source or "-", "n": len(errors),
+            "issue": first.code if first is not None else "-",
+            "day": first.date.isoformat() if first is not None and first.date else "-"}
 
 
 def plan_summary(plan: OrderPlan) -> PlanSummary:
@@ -613,7 +649,8 @@ def _failed(
     summary = OpsSummary(
         run_at=now, asof=None, is_session_today=is_session_today,
         execution_mode=mode, stage=Stage.FAILED, status=OverallStatus.FAILED,
-        risks=[Risk(code="CYCLE_FAILED", severity=Severity.CRITICAL, message=error)],
+        risks=[Risk(code="CYCLE_FAILED", severity=Severity.CRITICAL, message=error,
+                    params={"error": error})],
         portfolio_revision=prev, settings_revision=srev, message=f"daily cycle failed: {error}",
     )
     try:

@@ -101,7 +101,8 @@ def reconcile(store: Store, link: BrokerLink, *, actor: str,
                 actor=actor, action=AuditAction.INCIDENT, target="portfolio", reason=DRIFT,
                 details={"incident": DRIFT, "portfolio_revision": book.revision,
                          "diffs": [d.model_dump(mode="json") for d in diffs]}))
-            _raise_risk(store, result.message)
+            _raise_risk(store, result.message, {
+                "n": len(diffs), "fields": ", ".join(d.field for d in diffs)})
     if new_drift:
         log.error("reconciliation: %s", result.message)
         if on_drift is not None:
@@ -113,12 +114,12 @@ def _num(v: float | None) -> str:
     return "none" if v is None else f"{v:,.2f}".rstrip("0").rstrip(".")
 
 
-def _raise_risk(store: Store, message: str) -> None:
+def _raise_risk(store: Store, message: str, params: dict[str, str | int | float]) -> None:
     summary = store.summary()
     if summary is None:
         return
     risks = [r for r in summary.risks if r.code != DRIFT]
-    risks.append(Risk(code=DRIFT, severity=Severity.CRITICAL, message=message))
+    risks.append(Risk(code=DRIFT, severity=Severity.CRITICAL, message=message, params=params))
     atomic_write_model(store.paths.summary_latest, summary.model_copy(update={"risks": risks}))
 
 

@@ -54,7 +54,8 @@ from krx_common.defaults import (
     PC_URL,
     pc_workspace_from_env,
 )
-from pc_cockpit.i18n import t
+from krx_common.words import invalid_field_text
+from pc_cockpit.i18n import current_lang, t
 
 M = TypeVar("M", bound=BaseModel)
 _CONFLICTS = TypeAdapter(list[Conflict])
@@ -92,6 +93,11 @@ class PcError(Exception):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
+
+    @property
+    def field_errors(self) -> list[dict[str, Any]]:
+        """The refused fields of a 422 answer (`krx_common.http_errors.FieldError`), as sent."""
+        return [e for e in self.body.get("errors") or [] if isinstance(e, dict)]
 
     @property
     def conflicts(self) -> list[dict[str, Any]]:
@@ -139,6 +145,12 @@ class PcError(Exception):
         if c == "CYCLE_BUSY":
             return t("err.cycle_busy", lang)
         if self.status == 422 or c in ("VALIDATION_ERROR", "INVALID_JSON"):
+            first = self.field_errors[0] if self.field_errors else None
+            if first is not None and first.get("type"):
+                # worded from the error's type + field + ctx, not from its English message
+                return invalid_field_text(str(first.get("field") or self.field or "body"),
+                                          str(first["type"]), dict(first.get("ctx") or {}),
+                                          lang or current_lang())
             return t("err.invalid", lang, field=self.field or "body", message=self.message)
         return t("err.generic", lang, code=c, status=self.status or "-", message=self.message)
 

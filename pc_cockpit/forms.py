@@ -11,62 +11,38 @@ from pydantic import ValidationError
 
 from contracts.portfolio import Portfolio
 from contracts.settings import Settings
-from krx_common.fmt import plain
-from pc_cockpit.i18n import TEXT, t
+from krx_common.words import invalid_field_text, invalid_text
+from pc_cockpit.i18n import current_lang
 
 
 class FormError(ValueError):
-    """A form value the contract refuses: the dotted `field`, pydantic's error `kind` (or one
-    of ours: rsi_order, ma_order, duplicate) and its numbers. `str()` is the English message
-    (logs, tests); `words(lang)` is what the operator reads, from the catalogue."""
+    """A form value the contract refuses: the dotted `field`, pydantic's error `kind` (or a
+    rule's code: rsi_order, ma_order, duplicate) and its ctx `params`. `str()` is the English
+    message (logs, tests); `words(lang)` is what the operator reads, from the catalogue."""
 
     def __init__(self, field: str, kind: str, params: dict[str, Any], message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field, self.kind, self.params = field, kind, params
 
     def words(self, lang: str | None = None) -> str:
-        key = f"invalid.{self.kind}"
-        if key not in TEXT:
-            return t("invalid.other", lang)
-        return t(key, lang, **self.params)
+        return invalid_text(self.kind, self.params, lang or current_lang())
 
     def operator_text(self, lang: str | None = None) -> str:
-        """'입력 오류 — strategy.rsi_buy_threshold: …' with the field name kept."""
-        return t("err.invalid", lang, field=self.field, message=self.words(lang))
+        """'입력 오류 — RSI 매수 기준 (미만 매수) `strategy.rsi_buy_threshold`: …' with the
+        field's name and the error's type kept."""
+        return invalid_field_text(self.field, self.kind, self.params, lang or current_lang())
 
 
-# pydantic's ctx names of a bound → the catalogue's `{limit}`
-_BOUNDS = ("gt", "ge", "lt", "le")
-
-
-def field_error(exc: ValidationError, default: str,
-                values: dict[str, Any] | None = None) -> FormError:
-    """The first error of `exc` as a `FormError` naming its dotted field. A cross-field rule
-    of the strategy (a model validator) is told apart by `values`, the strategy's fields, not
-    by its English message."""
+def field_error(exc: ValidationError, default: str) -> FormError:
+    """The first error of `exc` as a `FormError` naming its dotted field; a cross-field rule
+    names its field in its ctx (`contracts.common.rule_error`)."""
     err = exc.errors()[0]
-    loc = ".".join(str(x) for x in err.get("loc", ()) if not str(x).startswith("function-"))
-    field, kind = loc or default, str(err.get("type", "other"))
-    ctx = err.get("ctx") or {}
-    params: dict[str, Any] = {}
-    for bound in _BOUNDS:
-        if bound in ctx:
-            params["limit"] = plain(ctx[bound])
-    if "expected" in ctx:
-        params["expected"] = ctx["expected"]
-    if kind == "value_error" and values is not None:
-        if _num(values.get("rsi_buy_threshold")) >= _num(values.get("rsi_sell_threshold")):
-            kind, field = "rsi_order", f"{field}.rsi_buy_threshold"
-        elif _num(values.get("ma_short_period")) >= _num(values.get("regime_ma_long")):
-            kind, field = "ma_order", f"{field}.ma_short_period"
-    return FormError(field, kind, params, str(err.get("msg")))
-
-
-def _num(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("nan")
+    loc = [str(x) for x in err.get("loc", ()) if not str(x).startswith("function-")]
+    ctx = dict(err.get("ctx") or {})
+    if isinstance(ctx.get("field"), str):
+        loc.append(str(ctx["field"]))
+    field, kind = ".".join(loc) or default, str(err.get("type", "other"))
+    return FormError(field, kind, ctx, str(err.get("msg")))
 
 
 def _duplicate(items: list[Any], field: str) -> FormError | None:
@@ -170,4 +146,4 @@ def build_settings(base: Settings, values: dict[str, Any]) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise field_error(exc, "settings", data.get("strategy")) from None
+        raise field_error(exc, "settings") from None

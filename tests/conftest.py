@@ -24,6 +24,9 @@ KRX_DATA = REPO / "data" / "krx"
 # pykrx logs in to KRX at import when these are set; tests never talk to KRX.
 for _var in ("KRX_ID", "KRX_PW"):
     os.environ.pop(_var, None)
+# The morning text follows $KRX_LANG, then the locale: the English golden texts must not
+# turn Korean on a machine set to ko_KR (tests of the Korean text pass --lang ko).
+os.environ["KRX_LANG"] = "en"
 
 _OWNED_NUMBA_CACHE = "_krx_owned_numba_cache"
 _NUMBA_WARMER = "_krx_numba_warmer"

@@ -26,6 +26,7 @@ from krx_cli.commands._common import (
     use_color,
     write_json_out,
 )
+from krx_common.i18n import LANGS, lang_from_env
 
 if TYPE_CHECKING:
     from contracts.portfolio import Portfolio
@@ -49,9 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_source(p)
     add_data_dir(p)
     add_json_out(p, "the ops summary")
-    p.add_argument("--lang", choices=("en", "ko"), default=os.environ.get("KRX_LANG", "en"),
-                   help="language of the morning text (default $KRX_LANG or en; the words "
-                        "come from krx_common.i18n)")
+    p.add_argument("--lang", choices=LANGS, default=None,
+                   help="language of the morning text: this flag, else $KRX_LANG, else the "
+                        "locale (LC_ALL / LC_MESSAGES / LANG ko_KR* → ko), else en; the words "
+                        "come from krx_common.i18n")
     p.set_defaults(handler=run)
 
 
@@ -105,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"krx daily: {exc}", file=sys.stderr)
         return EXIT_USAGE
     color = use_color(sys.stdout)
+    lang = args.lang or lang_from_env(os.environ)
     try:
         store = Store(paths)
 
@@ -113,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
                 return summary.model_dump_json(indent=2)
             portfolio, settings = _state(store)
             return render_cycle(summary, plan, portfolio=portfolio, settings=settings,
-                                color=color, lang=args.lang)
+                                color=color, lang=lang)
 
         # The cron/timer run is the normal daily path: it sends the summary and incidents
         # (once per kind per day; off unless apprise URLs are configured).

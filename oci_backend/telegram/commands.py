@@ -398,7 +398,7 @@ class CommandCenter:
 
     def _ticket_text(self, r: TicketRecord, lang: str) -> str:
         lines = [f"{r.ticket.ticket_id} · {r.state.value} · {r.ticket.mode.value} · "
-                 f"asof {r.ticket.asof}", r.message]
+                 f"asof {r.ticket.asof}", _last_event(r, lang)]
         lines += [f"{t('fills', lang)}: {f.side.value} {f.ticker} {shares(f.qty, lang)} @ "
                   f"{won(f.price, lang)} ({f.filled_at:%m-%d %H:%M})" for f in r.fills]
         return "\n".join(line for line in lines if line)
@@ -455,4 +455,13 @@ class CommandCenter:
         except TicketError as exc:
             return Reply(f"{t('refused', lang)}: {exc}")
         head = t("submitted", lang) if created else t("already", lang)
-        return Reply(f"{head}: {rec.ticket.ticket_id} · {rec.state.value}\n{rec.message}")
+        return Reply(f"{head}: {rec.ticket.ticket_id} · {rec.state.value}\n"
+                     f"{_last_event(rec, lang)}")
+
+
+def _last_event(rec: TicketRecord, lang: str) -> str:
+    """The ticket's last event in `lang`, from its code + params; OCI's English message for
+    an older record (or in English)."""
+    last = rec.events[-1] if rec.events else None
+    said = words.ticket_event_text(last.code, last.params, lang) if last is not None else None
+    return said if said and lang != "en" else rec.message

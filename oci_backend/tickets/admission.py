@@ -37,6 +37,12 @@ class Refusal:
     field: str | None = None
     problems: list[str] = dc_field(default_factory=list)
 
+    @property
+    def event_code(self) -> str:
+        """The ticket event's code of this refusal: `refused.<error>` (EmergencyStopped,
+        StaleTicket, ModeRefused, TicketRejected, ...)."""
+        return f"refused.{self.error.__name__}"
+
     def exception(self) -> TicketError:
         return self.error(self.message, field=self.field, problems=self.problems)
 

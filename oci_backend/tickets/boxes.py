@@ -71,13 +71,16 @@ def body_sha256(ticket: Ticket) -> str:
                              separators=(",", ":")))
 
 
-def transition(rec: TicketRecord, state: TicketState, message: str, at: datetime,
+def transition(rec: TicketRecord, state: TicketState, message: str, at: datetime, *,
+               code: str = "", params: Mapping[str, str | int | float] | None = None,
                **update: object) -> TicketRecord:
-    """`rec` moved to `state` with an event; `IllegalTransition` for an edge not in the table."""
+    """`rec` moved to `state` with an event (its English `message`, its `code` + `params` for
+    the operator's language); `IllegalTransition` for an edge not in the table."""
     check_transition(rec.state, state)
+    event = TicketEvent(at=at, state=state, message=message, code=code,
+                        params=dict(params or {}))
     return rec.model_copy(update={
-        "state": state, "message": message,
-        "events": [*rec.events, TicketEvent(at=at, state=state, message=message)], **update,
+        "state": state, "message": message, "events": [*rec.events, event], **update,
     })
 
 
@@ -287,7 +290,8 @@ class TicketFiles:
         claimed = read_model(held, TicketRecord)
         if claimed is None:
             return None
-        rec = transition(claimed, TicketState.PROCESSING, "claimed by the processor", at)
+        rec = transition(claimed, TicketState.PROCESSING, "claimed by the processor", at,
+                         code="claimed")
         atomic_write_model(held, rec)
         return rec
 
@@ -297,9 +301,10 @@ class TicketFiles:
 
     def move(self, rec: TicketRecord, state: TicketState, message: str, at: datetime, *,
              actor: str = PROCESSOR, details: Mapping[str, object] | None = None,
+             code: str = "", params: Mapping[str, str | int | float] | None = None,
              **update: object) -> TicketRecord:
         """`transition` `rec` to `state`, then `commit` it; returns the new record."""
-        done = transition(rec, state, message, at, **update)
+        done = transition(rec, state, message, at, code=code, params=params, **update)
         self.commit(done, rec.state, actor=actor, **(details or {}))
         return done
 
@@ -332,7 +337,7 @@ class TicketFiles:
             atomic_move(held, dst)
             return rec
         back = transition(rec, TicketState.SUBMITTED, "returned to submitted by recover", at,
-                          fills=[], portfolio_revision_after=None)
+                          code="returned", fills=[], portfolio_revision_after=None)
         atomic_write_model(held, back)
         atomic_move(held, dst)
         audit(self.store, back, rec.state, "recover", back.message)

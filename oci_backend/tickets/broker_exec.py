@@ -90,13 +90,14 @@ def start_sending(store: Store, rec: TicketRecord, link: BrokerLink, now: dateti
     denied = refusal(store, rec.ticket, ignore_open=rec.ticket.ticket_id, link=link)
     if denied is not None or link.broker is None:
         message = denied.message if denied is not None else "no broker configured"
-        done = TicketFiles(store).move(rec, TicketState.REJECTED, message, now)
+        done = TicketFiles(store).move(rec, TicketState.REJECTED, message, now,
+                                       code=denied.event_code if denied else "no_broker")
         boxes.stage(store, done, (denied.stage if denied else Stage.BLOCKED,
                                   f"ticket {rec.ticket.ticket_id} rejected: {message}"))
         return done
     sending = boxes.transition(rec, TicketState.SENDING,
                                f"sending {len(rec.ticket.orders)} orders to the broker",
-                               now_kst(),
+                               now_kst(), code="sending", params={"n": len(rec.ticket.orders)},
                                broker_lines=_lines_of(rec))
     TicketFiles(store).hold(sending)
     boxes.audit(store, sending, rec.state, boxes.PROCESSOR, sending.message)
@@ -249,11 +250,16 @@ def continue_sending(store: Store, rec: TicketRecord, link: BrokerLink, now: dat
                    + (f"; not placed: {'; '.join(refused)}" if refused else ""))
         # stamped when the last answer came, not when the pass began (the ack latency)
         done = files.move(rec, TicketState.SENT, message, now_kst(),
-                          details={"order_nos": [ln.order_no for ln in placed]})
+                          details={"order_nos": [ln.order_no for ln in placed]},
+                          code="placed", params={
+                              "placed": len(placed), "total": len(lines),
+                              "order_nos": ", ".join(str(ln.order_no) for ln in placed),
+                              "note": "; ".join(refused)})
         boxes.stage(store, done, (Stage.SUBMITTED, f"ticket {tid}: {message}"))
     else:
         message = "no order placed: " + "; ".join(refused)
-        done = files.move(rec, TicketState.BROKER_REJECTED, message, now_kst())
+        done = files.move(rec, TicketState.BROKER_REJECTED, message, now_kst(),
+                          code="none_placed", params={"note": "; ".join(refused)})
         boxes.stage(store, done, (Stage.STALE_TICKET, f"ticket {tid}: {message}"))
     return done
 
@@ -348,7 +354,9 @@ def follow_ticket(store: Store, rec: TicketRecord, broker: Broker, now: datetime
     message = (f"{len(fills)} fill(s) from the broker; {filled} of {ordered} shares filled"
                + (f" — {final_note}" if final_note else ""))
     staged = boxes.transition(rec, state, message, now_kst(), broker_lines=lines,
-                              fills=[*rec.fills, *fills])
+                              fills=[*rec.fills, *fills], code="broker_fills",
+                              params={"n": len(fills), "filled": filled, "ordered": ordered,
+                                      "note": final_note})
     if fills:
         intent, revision = apply_with_intent(
             store, staged, fills, reason=f"broker fills of ticket {tid}",

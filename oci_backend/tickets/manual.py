@@ -79,7 +79,11 @@ def record_fills(
                    + (" — final" if state is TicketState.FILLS_RECORDED else "")
                    + (f": {req.note}" if req.note else ""))
         staged = boxes.transition(
-            rec, state, message, now_kst(), fills=[*rec.fills, *resolved],
+            rec, state, message, now_kst(), code="fills_recorded",
+            params={"n": len(resolved), "actor": actor,
+                    "total": len(rec.fills) + len(resolved),
+                    "final": int(state is TicketState.FILLS_RECORDED), "note": req.note or ""},
+            fills=[*rec.fills, *resolved],
             incidents=[*rec.incidents, *([new_incident] if new_incident else [])])
         intent, revision = apply_with_intent(
             store, staged, resolved, reason=f"manual fills of ticket {tid}", actor=actor,
@@ -89,7 +93,9 @@ def record_fills(
                                   portfolio_revision_after=revision,
                                   fills=fills_details(resolved))
         if new_incident:
-            _raise_incident(store, intent, new_incident, actor)
+            _raise_incident(store, intent, new_incident, actor,
+                            {"cash": round(after.cash), "reserve": round(plan.reserve)}
+                            if plan is not None else {})
             if on_incident is not None:
                 on_incident(intent, new_incident)
         if state is TicketState.FILLS_RECORDED:
@@ -172,7 +178,8 @@ def _resolved(rec: TicketRecord, req: FillsRequest, commission_rate: float,
     return resolved
 
 
-def _raise_incident(store: Store, rec: TicketRecord, message: str, actor: str) -> None:
+def _raise_incident(store: Store, rec: TicketRecord, message: str, actor: str,
+                    amounts: dict[str, int]) -> None:
     """A guardrail incident: an audit line, and a CRITICAL risk on the latest summary."""
     store.audit_log.append(AuditEntry(
         actor=actor, action=AuditAction.TICKET_TRANSITION, target=rec.ticket.ticket_id,
@@ -180,5 +187,6 @@ def _raise_incident(store: Store, rec: TicketRecord, message: str, actor: str) -
     summary = store.summary()
     if summary is not None:
         risks = [*summary.risks, Risk(code=RESERVE_INCIDENT, severity=Severity.CRITICAL,
-                                      message=f"ticket {rec.ticket.ticket_id}: {message}")]
+                                      message=f"ticket {rec.ticket.ticket_id}: {message}",
+                                      params={"ticket": rec.ticket.ticket_id, **amounts})]
         atomic_write_model(store.paths.summary_latest, summary.model_copy(update={"risks": risks}))

@@ -135,6 +135,7 @@ def _fail_held(store: Store, tid: str, error: str, now: datetime,
     if target is not None and applied(store, tid, target):
         return None
     return files.move(rec, TicketState.FAILED, f"processing failed: {error}; re-draft", now,
+                      code="failed", params={"error": error},
                       fills=[], portfolio_revision_after=None)
 
 
@@ -151,7 +152,8 @@ def process_one(store: Store, tid: str, now: datetime, opens: OpenSource | None 
         if rejected is not None:
             return rejected
         msg = "waiting for the operator to trade by hand and record the fills"
-        done = TicketFiles(store).move(rec, TicketState.AWAITING_MANUAL_EXECUTION, msg, now)
+        done = TicketFiles(store).move(rec, TicketState.AWAITING_MANUAL_EXECUTION, msg, now,
+                                       code="awaiting_manual")
         boxes.stage(store, done, (Stage.AWAITING_MANUAL_EXECUTION,
                                   f"ticket {tid}: trade {len(done.ticket.orders)} orders by "
                                   f"hand, then record the fills"))
@@ -164,7 +166,8 @@ def _reject_if_refused(store: Store, rec: TicketRecord, now: datetime) -> Ticket
     if denied is None:
         return None
     tid = rec.ticket.ticket_id
-    done = TicketFiles(store).move(rec, TicketState.REJECTED, denied.message, now)
+    done = TicketFiles(store).move(rec, TicketState.REJECTED, denied.message, now,
+                                   code=denied.event_code)
     boxes.stage(store, done, (denied.stage, f"ticket {tid} rejected: {denied.message}"))
     return done
 
@@ -185,7 +188,9 @@ def _admit_and_fill(store: Store, rec: TicketRecord, now: datetime,
         if rec.state is TicketState.AWAITING_NEXT_OPEN:
             return None  # still waiting: nothing changed
         msg = f"waiting for the open of {session} (the session after the plan) in the data"
-        done = TicketFiles(store).move(rec, TicketState.AWAITING_NEXT_OPEN, msg, now)
+        done = TicketFiles(store).move(rec, TicketState.AWAITING_NEXT_OPEN, msg, now,
+                                       code="awaiting_open",
+                                       params={"session": session.isoformat()})
         boxes.stage(store, done, (Stage.SUBMITTED, f"ticket {tid}: {msg}"))
         return done
     plan = store.plan(rec.ticket.plan_id)
@@ -204,6 +209,11 @@ def _admit_and_fill(store: Store, rec: TicketRecord, now: datetime,
             store, with_fills, result.fills, reason=f"DRY_RUN paper fills of ticket {tid}",
             actor=boxes.PROCESSOR, crash_prefix="")
     done = TicketFiles(store).move(with_fills, TicketState.DRY_RUN_FILLED, message, now,
+                                   code="paper_filled",
+                                   params={"n": len(result.fills),
+                                           "total": len(rec.ticket.orders),
+                                           "session": session.isoformat(),
+                                           "note": "; ".join(result.notes)},
                                    portfolio_revision_after=revision,
                                    details={"portfolio_revision_after": revision})
     boxes.stage(store, done, (Stage.DRY_RUN_FILLED, f"ticket {tid}: {message}"),

@@ -69,7 +69,8 @@ def recover_locked(store: Store) -> list[str]:
             if rec.state in _PAPER:  # a paper fill that reached the portfolio
                 files.move(rec, TicketState.DRY_RUN_FILLED,
                            f"paper-filled (completed by recover at revision {target})", now,
-                           actor="recover", details=details)
+                           actor="recover", details=details, code="paper_filled_recover",
+                           params={"revision": target})
             else:  # recorded fills: the write-ahead record is already in its new state
                 files.commit(rec, rec.state, actor="recover", **details)
             out.append(f"{tid}: completed — fills were applied at revision {target}")

@@ -74,11 +74,16 @@ def submit_ticket(
             raise denied.exception()  # a refused submit writes nothing
         now = now_kst()
         msg = f"submitted by {actor}"
+        said: dict[str, str | int | float] = {"actor": actor}
         if existing is not None:
             msg += f" (again, after {existing[1].state.value}: {existing[1].message})"
+            said["before"] = existing[1].state.value
+        event = TicketEvent(at=now, state=TicketState.SUBMITTED, message=msg,
+                            code="resubmitted" if existing is not None else "submitted",
+                            params=said)
         rec = TicketRecord(
             ticket=ticket, state=TicketState.SUBMITTED, idempotency_key=key, submitted_at=now,
-            events=[TicketEvent(at=now, state=TicketState.SUBMITTED, message=msg)], message=msg,
+            events=[event], message=msg,
             replay=store.paths.is_replay,
         )
         files.create(rec, key_record, actor=actor, replacing=existing)

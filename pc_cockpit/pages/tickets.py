@@ -11,6 +11,7 @@ import streamlit as st
 
 from contracts.plan import PlanDecision
 from contracts.ticket import TERMINAL_STATES, TicketOrder, TicketRecord, TicketState
+from krx_common.words import ticket_event_text
 from pc_cockpit import fmt, ui
 from pc_cockpit.client import PcClient, PcError
 from pc_cockpit.i18n import current_lang, t
@@ -179,7 +180,8 @@ def ticket_list(c: PcClient) -> None:
              t("col.state"): f"{t('tkstate.' + r.state.value)} ({r.state.value})",
              t("col.submitted"): fmt.kst(r.submitted_at), t("col.orders"): len(r.ticket.orders),
              t("col.mode"): r.ticket.mode.value,
-             **({t("col.message"): r.message} if en else {})} for r in records]
+             **({t("col.message"): said} if (said := _last_event_words(r, en)) else {})}
+            for r in records]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     ids = [r.ticket.ticket_id for r in records]
     if st.session_state.get("tk_selected") not in ids:
@@ -192,9 +194,12 @@ def ticket_list(c: PcClient) -> None:
         icon = "✅" if e.state in TERMINAL_STATES and e.state not in (
             TicketState.REJECTED, TicketState.FAILED) else (
             "❌" if e.state in (TicketState.REJECTED, TicketState.FAILED) else "•")
-        # the state's meaning from the catalogue; OCI's own message (English) only in English
+        # the state's meaning and the event's own words from the catalogue (its code +
+        # params); an older event without a code has only OCI's English message
         said = t("tkstate." + e.state.value)
-        extra = f" — {e.message}" if current_lang() == "en" and e.message else ""
+        words = ticket_event_text(e.code, e.params, current_lang())
+        extra = (f" — {words}" if words else
+                 f" — {e.message}" if current_lang() == "en" and e.message else "")
         st.markdown(f"{icon} `{fmt.kst(e.at, seconds=True)}` **{said}** (`{e.state.value}`)"
                     f"{extra}")
     if record.broker_lines:
@@ -209,6 +214,14 @@ def ticket_list(c: PcClient) -> None:
             hide_index=True, width="stretch")
     if record.state in FILLABLE:
         fills_form(record)
+
+
+def _last_event_words(record: TicketRecord, en: bool) -> str:
+    """The last event in the operator's words (from its code); OCI's English message of an
+    older record only in English."""
+    last = record.events[-1] if record.events else None
+    words = ticket_event_text(last.code, last.params, current_lang()) if last else None
+    return words or (record.message if en else "")
 
 
 c = ui.page_header(PAGE, "nav.tickets")

@@ -29,6 +29,7 @@ from typing import Annotated, Any, cast
 import numpy as np
 import yaml
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 
 from contracts.common import Contract, refuse_boolean_number
 from contracts.settings import Guardrails, Settings, StrategyParams
@@ -304,6 +305,9 @@ def expand_grid(base: Settings, grid: Mapping[str, Sequence[Any]]) -> GridExpans
             )
         except ValidationError as exc:
             skipped.append((point, "; ".join(e["msg"] for e in exc.errors())))
+            continue
+        except PydanticCustomError as exc:  # a coded cross-field rule: its message as is
+            skipped.append((point, exc.message()))
             continue
         except ValueError as exc:
             skipped.append((point, f"Value error, {exc}"))

@@ -2,8 +2,10 @@
 on the synthetic market, Debian's headless chromium) with a READY plan, a submitted ticket
 and a backtest run; every page is rendered in Korean, screenshotted under the test's tmp dir,
 and its visible text (main area, sidebar, chart legends and titles) must hold no Latin-alphabet
-sentence outside the small allowlist below. Code spans (`code`, the HTS copy block) are codes,
-shown beside the words on purpose, and are not read."""
+sentence outside the small allowlist below. The tickets page shows the submitted ticket's
+timeline (events worded from their codes) and the strategy page a refused value (RSI buy
+above sell: the error worded by field and type, as a 422 from the backends is). Code spans
+(`code`, the HTS copy block) are codes, shown beside the words on purpose, and are not read."""
 
 from __future__ import annotations
 
@@ -118,6 +120,19 @@ def test_every_page_in_korean_has_no_english_sentence(browser, tmp_path: Path):
             if file == "overview":
                 wait_until(lambda: "오늘의 단계" in page.inner_text("body"), 60,
                            "the overview's stage")
+            if file == "tickets":  # the submitted ticket's timeline, each event in words
+                wait_until(lambda: "제출됨 (제출자 " in page.inner_text("body"), 60,
+                           "the ticket timeline's events in Korean")
+            if file == "strategy":  # a refused value: the error by field and type, in Korean
+                rsi = page.get_by_label("RSI 매수 기준 (미만 매수)", exact=True)
+                rsi.fill("95")
+                rsi.press("Tab")
+                page.get_by_role("button", name="로컬 작업본에 저장").click()
+                settle(page)
+                alert = page.locator('[data-testid="stAlert"]', has_text="입력 오류").first
+                alert.wait_for(timeout=TIMEOUT)
+                said = alert.inner_text()
+                assert "입력 오류 — RSI 매수 기준" in said and "매도 기준보다 낮아야" in said, said
             page.screenshot(path=str(shots / f"{file}.png"), full_page=True)
             assert (shots / f"{file}.png").stat().st_size > 10_000
             text = page.evaluate(READ_TEXT)

@@ -158,6 +158,8 @@ def test_the_whole_morning_over_telegram(bot_factory: Any) -> None:
     answer = bot.press(button(asked))
     assert [s["method"] for s in answer] == ["answerCallbackQuery", "editMessageText"]
     assert "제출됨" in text_of(answer)
+    assert f"제출됨 (제출자 telegram:{USER})" in text_of(answer)  # the event, in words
+    assert "submitted by" not in text_of(answer)
     [rec] = list_tickets(bot.store)
     assert rec.state is TicketState.SUBMITTED
     entry = [e for e in bot.store.audit_log.tail(10) if e.target == rec.ticket.ticket_id][-1]
@@ -165,6 +167,7 @@ def test_the_whole_morning_over_telegram(bot_factory: Any) -> None:
     _paper_fill(bot.store)
     fills = text_of(bot.ask("/fills"))
     assert "DRY_RUN_FILLED" in fills and "체결" in fills
+    assert "모의 체결" in fills and "paper-filled" not in fills, fills
     assert len(list_tickets(bot.store)[0].fills) == len(plan.orders)
     portfolio = text_of(bot.ask("/portfolio"))
     assert "보유: 2" in portfolio

@@ -104,14 +104,16 @@ def test_portfolio_form_errors_read_in_korean_with_the_field_name_kept():
     frame = pd.DataFrame([{"ticker": "069500", "qty": 0, "avg_price": 100.0, "entry_date": ""}])
     with pytest.raises(FormError) as caught:
         build_portfolio(base, 1_000.0, frame)
-    assert caught.value.operator_text("ko") == "입력 오류 — holdings[069500].qty: 0보다 커야 합니다"
+    assert caught.value.operator_text("ko") == \
+        "입력 오류 — `holdings[069500].qty`: 0보다 커야 합니다 [greater_than]"
     assert caught.value.operator_text("en") == \
-        "Invalid input — holdings[069500].qty: must be greater than 0"
+        "Invalid input — `holdings[069500].qty`: must be greater than 0 [greater_than]"
     frame = pd.DataFrame([{"ticker": "069500", "qty": 3, "avg_price": 100.0, "entry_date": ""},
                           {"ticker": "069500", "qty": 1, "avg_price": 90.0, "entry_date": ""}])
     with pytest.raises(FormError) as caught:
         build_portfolio(base, 1_000.0, frame)
-    assert caught.value.operator_text("ko") == "입력 오류 — holdings[1]: 중복된 값이 있습니다"
+    assert caught.value.operator_text("ko") == \
+        "입력 오류 — `holdings[1]`: 중복된 값이 있습니다 [duplicate]"
 
 
 def test_portfolio_discard_returns_the_workspace_to_the_pulled_base(stack: Stack, cockpit):

@@ -101,14 +101,15 @@ def test_settings_form_errors_read_in_korean_by_field_and_type_not_english():
     with pytest.raises(FormError) as caught:
         build_settings(base, {"strategy": bad})
     said = caught.value.operator_text("ko")
-    assert said == ("입력 오류 — strategy.rsi_buy_threshold: RSI 매수 기준은 매도 기준보다 "
-                    "낮아야 합니다"), said
+    assert said == ("입력 오류 — RSI 매수 기준 (미만 매수) `strategy.rsi_buy_threshold`: "
+                    "RSI 매수 기준은 매도 기준보다 낮아야 합니다 [rsi_order]"), said
     assert "Value error" not in said and "must be" not in said
     bad = base.strategy.model_dump() | {"stop_loss_pct": 0.0}
     with pytest.raises(FormError) as caught:
         build_settings(base, {"strategy": bad})
     assert caught.value.operator_text("ko") == \
-        "입력 오류 — strategy.stop_loss_pct: 0보다 커야 합니다"
+        ("입력 오류 — 손절 비율 (0.12 = 12%) `strategy.stop_loss_pct`: 0보다 커야 합니다 "
+         "[greater_than]")
 
 
 def test_order_plan_ready_shows_limit_on_tick_fees_cash_and_guardrails(stack, cockpit):

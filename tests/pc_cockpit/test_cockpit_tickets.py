@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from conftest import REPO_DAILY, Stack, pull, texts
+from latin_text import latin_sentences
 
 pytestmark = pytest.mark.integration
 
@@ -79,6 +80,17 @@ def test_ticket_draft_confirm_submit_then_dry_run_fill(fresh_stack: Stack, cockp
     assert "**OCI가 티켓을 받았습니다** (`SUBMITTED`)" in page, page
     assert "**모의 체결 완료: 포트폴리오에 반영됨** (`DRY_RUN_FILLED`)" in page, page
     assert "submitted by" not in page
+    # each event in Korean words from its code + params (the actor, the session, the counts)
+    timeline = [line for line in page.splitlines() if line.startswith(("•", "✅", "❌"))]
+    assert len(timeline) == 3, page
+    assert "— 제출됨 (제출자 " in timeline[0], timeline
+    assert "— 처리기가 티켓을 가져갔습니다" in timeline[1], timeline
+    assert "시가 ± 슬리피지로 주문 1건 중 1건 모의 체결" in timeline[2], timeline
+    assert latin_sentences("\n".join(timeline)) == [], timeline
+    assert listed.iloc[0]["메시지"].endswith("1건 중 1건 모의 체결"), listed.iloc[0]
+    records = oci_tickets(fresh_stack)
+    assert [e["code"] for e in records[0]["events"]] == ["submitted", "claimed", "paper_filled"]
+    assert records[0]["events"][2]["params"]["n"] == 1
     fills = next(d.value for d in at.dataframe if "가격" in d.value.columns)
     assert list(fills["종목코드"]) == ["305720"]
 

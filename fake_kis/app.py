@@ -31,7 +31,16 @@ from fake_kis.gateway import (
     Gateway,
     GatewayError,
 )
-from fake_kis.market import BUY, SELL, FakeOrder, Holding, Market, MarketConfig, Rejected
+from fake_kis.market import (
+    BUY,
+    FILL_MODES,
+    SELL,
+    FakeOrder,
+    Holding,
+    Market,
+    MarketConfig,
+    Rejected,
+)
 from krx_common.atomic import atomic_write_text
 from krx_common.defaults import KST
 from strategy.marketdata.errors import MarketDataError
@@ -404,7 +413,10 @@ def create_app(options: FakeKisOptions) -> FastAPI:
 
     def set_config(body: dict[str, Any]) -> None:
         cfg = fake.market.config
-        for name in ("partial_fraction", "slippage_bps", "page_size", "commission", "halted"):
+        if "fill_mode" in body and body["fill_mode"] not in FILL_MODES:
+            raise ValueError(f"fill_mode must be one of {FILL_MODES}, not {body['fill_mode']!r}")
+        for name in ("partial_fraction", "slippage_bps", "page_size", "commission", "halted",
+                     "fill_mode"):
             if name in body:
                 setattr(cfg, name, body[name])
         if cfg.partial_fraction is not None and not 0 < cfg.partial_fraction <= 1:
@@ -501,4 +513,5 @@ def _snapshot(fake: FakeKis) -> dict[str, Any]:
                        for o in m.account.orders],
             "config": {"partial_fraction": m.config.partial_fraction,
                        "slippage_bps": m.config.slippage_bps, "page_size": m.config.page_size,
-                       "commission": m.config.commission, "halted": m.config.halted}}
+                       "commission": m.config.commission, "halted": m.config.halted,
+                       "fill_mode": m.config.fill_mode}}

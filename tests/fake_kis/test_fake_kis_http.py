@@ -113,6 +113,23 @@ def test_initial_holdings_and_reset(tmp_path: Path) -> None:
         assert kis.state()["holdings"]["069500"]["qty"] == 12 and kis.state()["cash"] == 1_000
 
 
+def test_fill_mode_from_the_cli_and_the_control_route(tmp_path: Path) -> None:
+    with running_fake_kis(tmp_dir=tmp_path, session_date="2025-03-04", cash=1_000_000.0,
+                          fill_mode="open") as kis:
+        assert kis.state()["config"]["fill_mode"] == "open"
+        # 069500 opened at 33,xxx on 2025-03-04: a buy limited 1,000 won below it fills anyway
+        kis.control("hts-order", ticker="069500", side="BUY", qty=1, limit=32000)
+        assert kis.state()["orders"][0]["filled"] == 1
+        bad = httpx.post(f"{kis.base_url}/__fake__/config", json={"fill_mode": "close"})
+        assert bad.status_code == 422 and "fill_mode" in bad.json()["error"]
+        assert kis.state()["config"]["fill_mode"] == "open"  # unchanged
+        kis.control("config", fill_mode="limit")
+        kis.control("hts-order", ticker="069500", side="BUY", qty=1, limit=32000)
+        assert [o["filled"] for o in kis.state()["orders"]] == [1, 0]
+        kis.control("reset")
+        assert kis.state()["config"]["fill_mode"] == "open"  # the CLI's mode again
+
+
 def test_cli_requires_data() -> None:
     out = subprocess.run([sys.executable, "-m", "krx_cli.main", "fake-kis", "--port", "1"],
                          capture_output=True, text=True, timeout=60)

@@ -79,7 +79,8 @@ def running_fake_kis(data_dir: Path | str = KRX_DAILY, *, tmp_dir: Path, domain:
     port = free_port()
     cmd = [sys.executable, "-m", "krx_cli.main", "fake-kis", "--port", str(port),
            "--data", f"csv:{data_dir}", "--domain", domain, "--phase", phase,
-           "--cano", cano, "--acnt-prdt-cd", acnt_prdt_cd, "--page-size", str(page_size), "--fill-mode", fill_mode]
+           "--cano", cano, "--acnt-prdt-cd", acnt_prdt_cd, "--page-size", str(page_size),
+           "--fill-mode", fill_mode]
     for flag, value in (("--session-date", session_date), ("--cash", cash),
                         ("--slippage-bps", slippage_bps),
                         ("--partial-fraction", partial_fraction),

@@ -81,6 +81,12 @@ def test_wrong_kind_tr_id_and_bad_fields(tmp_path: Path) -> None:
         numeric = httpx.post(url, json={**body, "ORD_QTY": 1},
                              headers=headers(tok, "VTTC0802U")).json()
         assert numeric["rt_cd"] == "1" and "ORD_QTY must be a string" in numeric["msg1"]
+        assert numeric["msg_cd"] == "OPSQ2001"
+        other = httpx.post(url, json={**body, "CANO": "12345678"},
+                           headers=headers(tok, "VTTC0802U")).json()
+        assert other["msg_cd"] == "OPSQ2000" and "CANO" in other["msg1"]
+        wrong_path = httpx.post(url, json=body, headers=headers(tok, "VTTC8434R")).json()
+        assert wrong_path["msg_cd"] == "OPSQ0002" and "없는 서비스 코드" in wrong_path["msg1"]
         ok = httpx.post(url, json=body, headers=headers(tok, "VTTC0802U")).json()
         assert ok["rt_cd"] == "0" and ok["output"]["ODNO"]
         assert len(kis.state()["orders"]) == 1

@@ -177,10 +177,12 @@ class Hung(RuntimeError):
 def run_broker_crash_drill(kis: FakeKisHandle, tmp: Path, kills: int, *,
                            scenario: Scenario = SINGLE,
                            send_points: tuple[str, ...] = SEND_POINTS,
+                           mix_points: bool = False,
                            timeout: float = 240.0,
                            budget_s: float | None = None) -> BrokerCrashReport:
     """Rounds until `kills` SIGKILLs (or `budget_s`) on the scenario's ticket; `kis` is
-    `scenario_fake(scenario)`."""
+    `scenario_fake(scenario)`. Round n kills at `send_points[n % len]` at every line in turn;
+    with `mix_points`, at `send_points[(n + line) % len]` (more points in fewer rounds)."""
     keys = write_credentials(tmp)
     kis.control("reset")
     register(kis, keys)
@@ -198,8 +200,9 @@ def run_broker_crash_drill(kis: FakeKisHandle, tmp: Path, kills: int, *,
         root = tmp / f"round{n}"
         shutil.copytree(template, root)
         env = broker_env(kis, keys, KRX_OCI_BROKER_SAFETY_WINDOW_S="1")
-        send = send_points[n % len(send_points)]
-        for point in (*(f"{send}@{i}" for i in range(n_lines)), *FILL_POINTS):
+        sends = [send_points[(n + (i if mix_points else 0)) % len(send_points)]
+                 for i in range(n_lines)]
+        for point in (*(f"{send}@{i}" for i, send in enumerate(sends)), *FILL_POINTS):
             try:
                 code, up = _run_once(root, tmp / f"round{n}-{point}.log",
                                      {**env, "KRX_TEST_CRASH_AT": point}, token, tid, timeout)
@@ -213,7 +216,9 @@ def run_broker_crash_drill(kis: FakeKisHandle, tmp: Path, kills: int, *,
                 report.not_reached += 1
                 continue  # the ticket got past this point in an earlier run
             if code != -9:
-                report.violations.append(f"round {n}: OCI exited {code} at {point}")
+                log = tmp / f"round{n}-{point}.log"
+                tail = log.read_text(encoding="utf-8", errors="replace")[-1500:]
+                report.violations.append(f"round {n}: OCI exited {code} at {point}: {tail}")
                 break
             report.kills += 1
             name, _, line = point.partition("@")

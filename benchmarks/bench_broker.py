@@ -1,11 +1,14 @@
 """Broker mode: submit → broker acknowledgement (the ticket SENT, every line's order number
 stored) p50/p99 against the KIS fake, and ms per session of a BROKER_PAPER replay through the
-real OCI API (fake in open-fill mode, reconciled every session), against the same replay in
-DRY_RUN through the API — the baseline, measured in the same process; the broker replay's
-final equity against `run_backtest`, with each difference explained line by line
-(tests/oci_backend/broker_stack.explain_differences).
+real OCI API (the fake in open-fill mode by default: every order fills at the session's open,
+the backtest's execution model; reconciled after every session's cycle and every ticket),
+against the same replay in DRY_RUN through the API — the baseline, measured in the same
+process; the broker replay's final equity against `run_backtest` and the Δ in won (target 0),
+with any difference explained line by line (tests/oci_backend/broker_stack.explain_differences;
+`--fill-mode limit` shows the limit engine's).
 
     .venv/bin/python benchmarks/bench_broker.py [--start 2025-01-02 --end 2025-12-29]
+                                                [--fill-mode open|limit]
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--start", type=date.fromisoformat, default=date(2025, 1, 2))
     ap.add_argument("--end", type=date.fromisoformat, default=date(2025, 12, 29))
+    ap.add_argument("--fill-mode", choices=["open", "limit"], default="open",
+                    help="the fake's fill mode (open: at the open whatever the limit)")
     ap.add_argument("--four", action="store_true",
                     help="the four-parameter set of benchmarks/replay_year.py (more trades)")
     args = ap.parse_args()
@@ -81,7 +86,7 @@ def main() -> int:
                 keys = write_credentials(tmp)
                 with running_fake_kis(tmp_dir=tmp, session_date=args.start.isoformat(),
                                       cash=settings.strategy.initial_capital,
-                                      rate_limit=50) as kis:
+                                      rate_limit=50, fill_mode=args.fill_mode) as kis:
                     register(kis, keys)
                     server = start_server(root, tmp / "broker.log", token=new_token(),
                                           data_spec=DATA, timeout=240,
@@ -100,12 +105,17 @@ def main() -> int:
             bt = run_backtest(bars, settings, *window)
             final_delta = result.days[-1].equity - float(bt.equity.iloc[-1])
             label = f"{mode.value} replay over the API" + (" (four)" if four else "")
+            if mode is ExecutionMode.BROKER_PAPER:
+                label += f" ({args.fill_mode}-fill fake)"
             rows.append({"name": label, "sessions": cmp.sessions,
                          "tickets": result.tickets, "fills": cmp.fills,
                          "seconds": round(result.seconds, 1),
                          "ms_per_session": round(1000 * result.seconds / cmp.sessions, 1),
                          "reconciled": result.reconciliations,
                          "unclean": len(result.unclean),
+                         "unclean_sessions": [d.isoformat() for d in result.unclean],
+                         "final_equity_replay": round(result.days[-1].equity, 2),
+                         "final_equity_backtest": round(float(bt.equity.iloc[-1]), 2),
                          "final_equity_delta_won": round(final_delta, 2),
                          "max_equity_diff": round(cmp.max_equity_diff, 2)})
             print(rows[-1], flush=True)
@@ -116,7 +126,13 @@ def main() -> int:
            "p50_ms": round(percentile(acks, 0.5), 1), "p99_ms": round(percentile(acks, 0.99), 1)}
     print()
     print_table(rows, ["name", "sessions", "tickets", "fills", "seconds", "ms_per_session",
-                       "x_dry_run", "reconciled", "unclean", "final_equity_delta_won"])
+                       "x_dry_run", "reconciled", "unclean"])
+    print()
+    print_table(rows, ["name", "final_equity_replay", "final_equity_backtest",
+                       "final_equity_delta_won", "max_equity_diff"])
+    print(f"\nreconciliation: {broker['reconciled']} reconciled, {broker['unclean']} unclean "
+          f"({broker['sessions']} sessions: one after each session's cycle, plus one after "
+          f"each of {broker['tickets']} tickets)")
     print()
     print_table([ack], list(ack))
     print("\ndifferences from run_backtest, line by line:")
@@ -124,9 +140,12 @@ def main() -> int:
         print("  explained:", line)
     for line in unexplained:
         print("  UNEXPLAINED:", line)
-    path = save_json("bench_broker_four" if four else "bench_broker",
+    name = "bench_broker_four" if four else "bench_broker"
+    if args.fill_mode != "open":
+        name += f"_{args.fill_mode}"
+    path = save_json(name,
                      {"rows": rows, "ack": ack, "explained": explained,
-                      "unexplained": unexplained})
+                      "unexplained": unexplained, "fill_mode": args.fill_mode})
     print(f"\nwrote {path}")
     return 1 if unexplained or broker["unclean"] else 0
 

@@ -77,6 +77,16 @@ TR_IDS: dict[BrokerKind, dict[str, str]] = {
                        "ccld": "VTTC0081R", "balance": "VTTC8434R", "price": "FHKST01010100"},
 }
 TOKEN_CODES = ("EGW00123", "EGW00121")
+CONFIG_CODES = ("EGW02004", "EGW00103", "EGW00105")
+
+
+def wrong_domain(code: str, message: str) -> bool:
+    """A key of the wrong kind for the domain, or a refused key: EGW02004 as the issue names
+    it, and also any code whose message says "모의투자 TR 이 아닙니다" / "실전투자 TR 이
+    아닙니다" (a public code table files that message under EGW00213)."""
+    squeezed = message.replace(" ", "").lower()
+    return code in CONFIG_CODES or "모의투자tr이아닙니다" in squeezed or (
+        "실전투자tr이아닙니다" in squeezed)
 MAX_PAGES = 100  # 100 pages x 100 rows: far beyond one account's day
 
 
@@ -181,7 +191,7 @@ class KisBroker:
             return str(data["access_token"]), str(data.get("access_token_token_expired", ""))
         code = str(data.get("error_code") or data.get("msg_cd") or f"HTTP{resp.status_code}")
         message = str(data.get("error_description") or data.get("msg1") or "token refused")
-        if code == "EGW02004" or code in ("EGW00103", "EGW00105"):
+        if wrong_domain(code, message):
             raise BrokerConfigError(code, message, http_status=resp.status_code)
         raise BrokerTokenError(code, message, http_status=resp.status_code)
 
@@ -240,7 +250,7 @@ class KisBroker:
                     self._sleep(self.config.backoff_s * 2 ** (attempt - 1))
                     continue
                 raise BrokerRateLimited(code, message, http_status=resp.status_code)
-            if code == "EGW02004" or code in ("EGW00103", "EGW00105"):
+            if wrong_domain(code, message):
                 raise BrokerConfigError(code, message, http_status=resp.status_code)
             if code in TOKEN_CODES:
                 raise BrokerTokenError(code, message, http_status=resp.status_code)

@@ -31,7 +31,16 @@ from fake_kis.gateway import (
     Gateway,
     GatewayError,
 )
-from fake_kis.market import BUY, SELL, FakeOrder, Holding, Market, MarketConfig, Rejected
+from fake_kis.market import (
+    BUY,
+    FILL_MODES,
+    SELL,
+    FakeOrder,
+    Holding,
+    Market,
+    MarketConfig,
+    Rejected,
+)
 from krx_common.atomic import atomic_write_text
 from krx_common.defaults import KST
 from strategy.marketdata.errors import MarketDataError
@@ -175,12 +184,12 @@ def create_app(options: FakeKisOptions) -> FastAPI:
         try:
             raw = json.loads(await request.body() or b"{}")
         except ValueError:
-            return _fail(codes.BAD_REQUEST, "body is not JSON")
+            return _fail(codes.BAD_JSON, "body is not JSON")
         if not isinstance(raw, dict):
-            return _fail(codes.BAD_REQUEST, "body is not an object")
+            return _fail(codes.BAD_JSON, "body is not an object")
         for key, value in raw.items():
             if not isinstance(value, str):
-                return _fail(codes.BAD_REQUEST, f"{key} must be a string")
+                return _fail(codes.BAD_FIELD, f"{key} must be a string")
         return raw
 
     def account_call(request: Request, path: str, fields: dict[str, str]
@@ -195,7 +204,7 @@ def create_app(options: FakeKisOptions) -> FastAPI:
     def account_error(fields: dict[str, str]) -> JSONResponse | None:
         cfg = fake.market.config
         if fields.get("CANO") != cfg.cano or fields.get("ACNT_PRDT_CD") != cfg.acnt_prdt_cd:
-            return _fail(codes.BAD_REQUEST, "CANO/ACNT_PRDT_CD: not this account", 200)
+            return _fail(codes.BAD_ACCOUNT, "CANO/ACNT_PRDT_CD: not this account", 200)
         return None
 
     def kis_json(payload: dict[str, Any], tr_id: str, tr_cont: str = "") -> JSONResponse:
@@ -239,12 +248,12 @@ def create_app(options: FakeKisOptions) -> FastAPI:
                 return meaning
             for name in ("PDNO", "ORD_DVSN", "ORD_QTY", "ORD_UNPR"):
                 if not fields.get(name):
-                    return _fail(codes.BAD_REQUEST, f"{name} is required", 200)
+                    return _fail(codes.BAD_FIELD, f"{name} is required", 200)
             if fields["ORD_DVSN"] != "00":
-                return _fail(codes.BAD_REQUEST, "ORD_DVSN: the fake takes limit orders (00)",
+                return _fail(codes.BAD_FIELD, "ORD_DVSN: the fake takes limit orders (00)",
                              200)
             if not (fields["ORD_QTY"].isdigit() and fields["ORD_UNPR"].isdigit()):
-                return _fail(codes.BAD_REQUEST, "ORD_QTY/ORD_UNPR must be whole numbers", 200)
+                return _fail(codes.BAD_FIELD, "ORD_QTY/ORD_UNPR must be whole numbers", 200)
             side = BUY if meaning == "buy" else SELL
             try:
                 order = fake.market.place(fields["PDNO"], side, int(fields["ORD_QTY"]),
@@ -267,7 +276,7 @@ def create_app(options: FakeKisOptions) -> FastAPI:
             if isinstance(meaning, JSONResponse):
                 return meaning
             if fields.get("RVSE_CNCL_DVSN_CD") != "02" or fields.get("QTY_ALL_ORD_YN") != "Y":
-                return _fail(codes.BAD_REQUEST,
+                return _fail(codes.BAD_FIELD,
                              "the fake cancels whole remainders only (02, QTY_ALL_ORD_YN Y)", 200)
             try:
                 row = fake.market.cancel(fields.get("ORGN_ODNO", ""),
@@ -289,13 +298,13 @@ def create_app(options: FakeKisOptions) -> FastAPI:
                 return meaning
             start, end = q.get("INQR_STRT_DT", ""), q.get("INQR_END_DT", "")
             if not (len(start) == 8 and start.isdigit() and len(end) == 8 and end.isdigit()):
-                return _fail(codes.BAD_REQUEST, "INQR_STRT_DT/INQR_END_DT: YYYYMMDD", 200)
+                return _fail(codes.BAD_FIELD, "INQR_STRT_DT/INQR_END_DT: YYYYMMDD", 200)
             cont = request.headers.get("tr_cont", "")
             offset = 0
             if cont == "N":
                 nk = q.get("CTX_AREA_NK100", "").strip()
                 if not nk.isdigit():
-                    return _fail(codes.BAD_REQUEST, "CTX_AREA_NK100 of the previous page", 200)
+                    return _fail(codes.BAD_FIELD, "CTX_AREA_NK100 of the previous page", 200)
                 offset = int(nk)
             else:
                 fake.market.step()  # a poll is a match step (partial fills per poll)
@@ -404,7 +413,10 @@ def create_app(options: FakeKisOptions) -> FastAPI:
 
     def set_config(body: dict[str, Any]) -> None:
         cfg = fake.market.config
-        for name in ("partial_fraction", "slippage_bps", "page_size", "commission", "halted"):
+        if "fill_mode" in body and body["fill_mode"] not in FILL_MODES:
+            raise ValueError(f"fill_mode must be one of {FILL_MODES}, not {body['fill_mode']!r}")
+        for name in ("partial_fraction", "slippage_bps", "page_size", "commission", "halted",
+                     "fill_mode"):
             if name in body:
                 setattr(cfg, name, body[name])
         if cfg.partial_fraction is not None and not 0 < cfg.partial_fraction <= 1:
@@ -501,4 +513,5 @@ def _snapshot(fake: FakeKis) -> dict[str, Any]:
                        for o in m.account.orders],
             "config": {"partial_fraction": m.config.partial_fraction,
                        "slippage_bps": m.config.slippage_bps, "page_size": m.config.page_size,
-                       "commission": m.config.commission, "halted": m.config.halted}}
+                       "commission": m.config.commission, "halted": m.config.halted,
+                       "fill_mode": m.config.fill_mode}}

@@ -163,7 +163,7 @@ class Gateway:
         if self.now() >= app.expires_at:
             raise GatewayError(codes.TOKEN_EXPIRED)
         if custtype not in ("P", "B"):
-            raise GatewayError(codes.BAD_REQUEST, "custtype")
+            raise GatewayError(codes.CUSTTYPE_INVALID, "custtype")
         known = TR_IDS[path].get(tr_id)
         if known is None:
             other = next((k for p in TR_IDS.values() for t, (k, _) in p.items() if t == tr_id),
@@ -171,7 +171,7 @@ class Gateway:
             if other is not None and other != self.domain:
                 raise GatewayError(
                     codes.NOT_REAL_TR if self.domain == "real" else codes.NOT_PAPER_TR, tr_id)
-            raise GatewayError(codes.BAD_REQUEST, f"tr_id {tr_id!r} for {path}")
+            raise GatewayError(codes.NO_SUCH_SERVICE, f"tr_id {tr_id!r} for {path}")
         kind, meaning = known
         if kind not in ("any", self.domain):
             raise GatewayError(codes.NOT_REAL_TR if self.domain == "real" else codes.NOT_PAPER_TR,

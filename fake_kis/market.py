@@ -9,6 +9,9 @@ One account (cash, holdings with the purchase average, the orders of every day),
 - `intraday`: an order whose limit the bar reached (low <= buy limit, high >= sell limit) fills
   at its limit;
 - otherwise the order stays open until the close; `close` and a new session date end matching;
+- `fill_mode="open"` (the backtest's execution model, STRATEGY.md: fills at the next open): every
+  order accepted for the session fills at that session's open moved by the slippage, whatever
+  its limit (in either matching phase); the default `"limit"` is the limit-honouring engine above;
 - partial fills: with `partial_fraction` f, each match step fills ceil(f x qty) of a matchable
   order (a step: a placement, a phase change, a poll of inquire-daily-ccld, `/__fake__/step`).
 
@@ -39,6 +42,7 @@ PHASES = ("preopen", "open", "intraday", "close")
 PHASE_CLOCK = {"preopen": time(8, 40), "open": time(9, 0), "intraday": time(11, 0),
                "close": time(15, 30)}
 SELL, BUY = "01", "02"  # KIS sll_buy_dvsn_cd
+FILL_MODES = ("limit", "open")
 _DEFAULTS = StrategyParams()  # the repo's settings defaults: commission, slippage, capital
 
 
@@ -89,6 +93,7 @@ class MarketConfig:
     commission: float = _DEFAULTS.commission
     slippage_bps: float = _DEFAULTS.slippage * 10_000
     partial_fraction: float | None = None
+    fill_mode: str = "limit"  # FILL_MODES: "limit" honours the limit, "open" fills at the open
     page_size: int = 15  # KIS paper: 15 rows per inquire-daily-ccld page (real: 100)
     halted: list[str] = field(default_factory=list)
     cano: str = "50000000"
@@ -243,6 +248,8 @@ class Market:
 
     def _price_for(self, order: FakeOrder, bar: dict[str, float]) -> float | None:
         slip = self.config.slippage_bps / 10_000
+        if self.config.fill_mode == "open":
+            return bar["open"] * (1 + slip) if order.side == BUY else bar["open"] * (1 - slip)
         if self.phase == "open":
             if order.side == BUY and order.limit >= bar["open"]:
                 return min(bar["open"] * (1 + slip), float(order.limit))

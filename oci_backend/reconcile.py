@@ -18,10 +18,14 @@ from contracts.broker import (
     ResolveChoice,
 )
 from contracts.portfolio import Holding, Portfolio
+from contracts.settings import ExecutionMode
 from contracts.summary import Risk, Severity
+from contracts.ticket import TicketState
 from krx_common.atomic import atomic_write_model, read_model
 from oci_backend.broker_link import BrokerLink
+from oci_backend.notify import NotificationKind, Notifier
 from oci_backend.store import Store
+from oci_backend.tickets.boxes import TicketFiles
 
 log = logging.getLogger("krx.oci.reconcile")
 
@@ -30,6 +34,9 @@ DRIFT = "BROKER_DRIFT"
 # floats carry the same values computed by the one fill rule.
 CASH_TOLERANCE = 0.5
 PRICE_TOLERANCE = 0.01
+# While an order may still fill the book lags the broker by one poll: no reconciliation then.
+OPEN_AT_BROKER = frozenset({TicketState.SENDING, TicketState.SENT,
+                            TicketState.BROKER_PARTIALLY_FILLED})
 
 
 class BrokerNotConfigured(RuntimeError):
@@ -108,6 +115,42 @@ def reconcile(store: Store, link: BrokerLink, *, actor: str,
         if on_drift is not None:
             on_drift(result)
     return result
+
+
+def drift_notice(notifier: Notifier | None) -> Callable[[Reconciliation], object] | None:
+    """The `on_drift` of every caller (API, processor, `krx daily`): one incident
+    notification a day."""
+    if notifier is None:
+        return None
+    return lambda r: notifier.send_once(NotificationKind.BROKER_DRIFT,
+                                        "KRX Alertor: broker and book differ", r.message)
+
+
+def open_at_broker(store: Store) -> list[str]:
+    """The tickets whose orders may still fill at the broker (SENDING, SENT, partially
+    filled), by id."""
+    return sorted(tid for tid, (_, state) in TicketFiles(store).states().items()
+                  if state in OPEN_AT_BROKER)
+
+
+def cycle_step(store: Store, link: BrokerLink, notifier: Notifier | None, *,
+               actor: str) -> tuple[Reconciliation | None, str]:
+    """The daily cycle's reconciliation step (`krx daily`): `reconcile` in a broker mode and
+    in MANUAL when credentials exist. (result or None, one line saying what happened); a
+    skipped step changes nothing; broker errors propagate (nothing stored)."""
+    if link.broker is None or link.kind is None:
+        return None, "broker reconciliation: skipped (no KRX_KIS_CREDENTIALS_FILE)"
+    mode = store.settings().execution_mode
+    if not (mode.is_broker or mode is ExecutionMode.MANUAL):
+        return None, f"broker reconciliation: skipped (execution mode {mode.value})"
+    still_open = open_at_broker(store)
+    if still_open:
+        return None, ("broker reconciliation: skipped (orders may still fill at the broker: "
+                      f"ticket {', '.join(still_open)})")
+    result = reconcile(store, link, actor=actor, on_drift=drift_notice(notifier))
+    if result.clean:
+        return result, f"broker reconciliation: clean ({result.message})"
+    return result, f"broker reconciliation: CRITICAL {DRIFT}: {result.message}"
 
 
 def _num(v: float | None) -> str:

@@ -64,10 +64,13 @@ class InProcessBackend:
 
 class BrokerSession(Protocol):
     """A broker-mode replay: the broker opens `session` before the ticket is submitted (the
-    fake steps to it), and `settle` waits until OCI is done with the ticket at the broker and
-    reconciles; the reconciliation is counted (`ReplayResult.unclean`)."""
+    fake steps to it), `settle` waits until OCI is done with the ticket at the broker and
+    reconciles, and `reconcile` reconciles after each session's cycle; every reconciliation is
+    counted (`ReplayResult.reconciliations`, `.unclean`)."""
 
     def open_session(self, session: date) -> None: ...
+
+    def reconcile(self) -> bool: ...
 
     def settle(self, record: TicketRecord) -> tuple[TicketRecord, bool]: ...
 
@@ -103,7 +106,8 @@ def run_replay(backend: ReplayBackend, start: date, end: date, *,
     above the plan's reserve (`opens` gives the opens; the broker is the only thing
     simulated), posted with historical `filled_at`. The decision at `end` is not executed (as
     in the backtest). In a broker mode `broker` opens the next session at the broker before
-    the submit and settles the ticket there (sent, filled, reconciled) after it."""
+    the submit and settles the ticket there (sent, filled, reconciled) after it, and
+    reconciles after every session's cycle."""
     t0 = time.perf_counter()
     out = ReplayResult()
     # the sessions of the replayed root's calendar: XKRX + its settings' closed dates
@@ -115,6 +119,10 @@ def run_replay(backend: ReplayBackend, start: date, end: date, *,
         portfolio, settings = backend.state()
         out.days.append(ReplayDay(session, plan.cash, plan.equity,
                                   {h.ticker: h.qty for h in portfolio.holdings}))
+        if broker is not None and settings.execution_mode.is_broker:
+            out.reconciliations += 1
+            if not broker.reconcile():
+                out.unclean.append(session)
         if k == len(sessions) - 1 or plan.decision is not PlanDecision.READY:
             continue
         nxt = sessions[k + 1]

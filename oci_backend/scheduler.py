@@ -43,15 +43,12 @@ from oci_backend.notify import NotificationKind, Notifier
 from oci_backend.pipeline import CycleBusy, run_cycle
 from oci_backend.store import Store
 from oci_backend.tickets import opens_from_spec, process_pending
-from oci_backend.tickets.boxes import TicketFiles
 from oci_backend.tickets.hts_import import import_manual_fills
 
 log = logging.getLogger("krx.oci.scheduler")
 
 TICKET_JOB_ID = "ticket-processor"
 RECONCILE_EVERY_S = 300.0
-OPEN_AT_BROKER = frozenset({TicketState.SENDING, TicketState.SENT,
-                            TicketState.BROKER_PARTIALLY_FILLED})
 DAILY_JOB_ID = "daily-cycle"
 MORNING_JOB_ID = "morning-watch"
 
@@ -129,17 +126,13 @@ def reconcile_when_due(store: Store, link: BrokerLink, notifier: Notifier | None
     mode = store.settings().execution_mode
     if not (mode.is_broker or mode is ExecutionMode.MANUAL):
         return False
-    if any(state in OPEN_AT_BROKER for _, state in TicketFiles(store).states().values()):
+    if recon.open_at_broker(store):
         return False
     last = recon.last(store)
     if not changed and last is not None and (
             now_kst() - last.at).total_seconds() < every_s:
         return False
-    recon.reconcile(store, link, actor="processor",
-                    on_drift=None if notifier is None else (
-                        lambda r: notifier.send_once(NotificationKind.BROKER_DRIFT,
-                                                     "KRX Alertor: broker and book differ",
-                                                     r.message)))
+    recon.reconcile(store, link, actor="processor", on_drift=recon.drift_notice(notifier))
     return True
 
 

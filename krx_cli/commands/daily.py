@@ -12,7 +12,7 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from krx_cli.commands._common import (
     EXIT_BLOCKED,
@@ -31,6 +31,8 @@ from krx_common.i18n import LANGS, lang_from_env
 if TYPE_CHECKING:
     from contracts.portfolio import Portfolio
     from contracts.settings import Settings
+    from oci_backend.notify import Notifier
+    from oci_backend.paths import DataPaths
     from oci_backend.store import Store
 
 
@@ -133,8 +135,41 @@ def run(args: argparse.Namespace) -> int:
         print(f"krx daily: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     print(result.text)
+    code = _reconcile_step(store, paths, notifier,
+                           out=sys.stderr if args.json == JSON_STDOUT else sys.stdout)
     if args.json not in (None, JSON_STDOUT):
         write_json_out(args.json, result.summary.model_dump_json(indent=2))
     if root is not None and args.data_dir is None and args.json != JSON_STDOUT:
         print(f"(demo data root: {root})")
-    return result.exit_code
+    if EXIT_FAILURE in (result.exit_code, code):
+        return EXIT_FAILURE
+    return max(result.exit_code, code)
+
+
+def _reconcile_step(store: Store, paths: DataPaths, notifier: Notifier, *, out: TextIO) -> int:
+    """The cycle's broker reconciliation (`oci_backend.reconcile.cycle_step`, the API's
+    reconcile) when `KRX_KIS_CREDENTIALS_FILE` is set; one line printed. Exit code: 0 clean
+    or skipped, 2 a drift (CRITICAL risk, audit INCIDENT, notification) or the broker
+    unreachable, 1 a broker configuration OCI refuses (as its start-up does). A replay root
+    is never reconciled with a broker."""
+    from broker.protocol import BrokerError
+    from oci_backend import reconcile
+    from oci_backend.broker_link import BrokerLink, open_broker
+    from oci_backend.config import ConfigError, OciConfig
+
+    if paths.is_replay:
+        print("broker reconciliation: skipped (a replay root)", file=out)
+        return 0
+    cfg = OciConfig()
+    try:
+        link = open_broker(cfg, paths) if cfg.kis_credentials_file else BrokerLink()
+        result, line = reconcile.cycle_step(store, link, notifier, actor="cli")
+    except ConfigError as exc:
+        print(f"krx daily: broker reconciliation not run: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except BrokerError as exc:
+        print(f"krx daily: broker reconciliation failed: {exc.code}: {exc.message}",
+              file=sys.stderr)
+        return EXIT_BLOCKED
+    print(line, file=out)
+    return EXIT_BLOCKED if result is not None and not result.clean else 0

@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="open fills move by this many bps (default: the settings' slippage)")
     p.add_argument("--partial-fraction", type=float, default=None,
                    help="fill this fraction of an order per match step (default: whole)")
+    p.add_argument("--fill-mode", choices=["limit", "open"], default="limit",
+                   help="limit: honour each order's limit (default); open: every order of the "
+                        "session fills at its open ± slippage, as the backtest fills")
     p.add_argument("--page-size", type=int, default=15,
                    help="inquire-daily-ccld rows per page (KIS: paper 15, real 100)")
     p.add_argument("--rate-limit", type=int, default=None,
@@ -60,7 +63,8 @@ def _serve(args: argparse.Namespace) -> int:
             raise CommandError(f"--holding {spec!r}: expected TICKER:QTY:AVG_PRICE")
         holdings[parts[0]] = Holding(int(parts[1]), float(parts[2]))
     market = MarketConfig(cano=args.cano, acnt_prdt_cd=args.acnt_prdt_cd,
-                          partial_fraction=args.partial_fraction, page_size=args.page_size,
+                          partial_fraction=args.partial_fraction, fill_mode=args.fill_mode,
+                          page_size=args.page_size,
                           initial_holdings=holdings)
     if args.cash is not None:
         market.initial_cash = args.cash

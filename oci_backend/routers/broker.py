@@ -14,7 +14,6 @@ from contracts.broker import (
 )
 from oci_backend import reconcile as recon
 from oci_backend.deps import BrokerLinkDep, NotifierDep, StoreDep
-from oci_backend.notify import NotificationKind
 
 router = APIRouter(prefix="/broker", tags=["broker"])
 
@@ -53,8 +52,7 @@ def balance(link: BrokerLinkDep) -> BrokerBalance:
 def reconcile(store: StoreDep, link: BrokerLinkDep, notifier: NotifierDep) -> Reconciliation:
     """Compare the broker's balance with the book now; a difference is a CRITICAL risk, an
     audit line and an incident notification."""
-    return recon.reconcile(store, link, actor=ACTOR,
-                           on_drift=lambda r: drift_notice(notifier, r))
+    return recon.reconcile(store, link, actor=ACTOR, on_drift=recon.drift_notice(notifier))
 
 
 @router.post("/reconcile/resolve", response_model=Reconciliation,
@@ -64,10 +62,3 @@ def resolve(body: ReconcileResolveRequest, store: StoreDep,
     """`take_broker`: the broker's balance becomes the portfolio (a PUSH with the reason);
     `keep_book`: the decision is audited with the reason."""
     return recon.resolve(store, link, body)
-
-
-def drift_notice(notifier: object, result: Reconciliation) -> None:
-    send = getattr(notifier, "send_once", None)
-    if send is not None:
-        send(NotificationKind.BROKER_DRIFT, "KRX Alertor: broker and book differ",
-             result.message)

@@ -57,8 +57,10 @@ PROCESSOR = "processor"
 BOX_ORDER: tuple[str, ...] = (TicketBox.SUBMITTED, TicketBox.PROCESSING, TicketBox.RESULTS)
 
 
-def crash_point(name: str) -> None:
-    if os.environ.get(CRASH_ENV) == name:
+def crash_point(name: str, line: int | None = None) -> None:
+    """SIGKILL here when `KRX_TEST_CRASH_AT` is `name`, or `name@<line>` at that line."""
+    wanted = os.environ.get(CRASH_ENV)
+    if wanted == name or (line is not None and wanted == f"{name}@{line}"):
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -198,7 +198,7 @@ def continue_sending(store: Store, rec: TicketRecord, link: BrokerLink, now: dat
             lines[i] = line.model_copy(update={"state": LineState.NOT_SENT, "qty": 0,
                                                "message": note or "nothing to send"})
             continue
-        boxes.crash_point("broker_before_intent")
+        boxes.crash_point("broker_before_intent", line=i)
         tag = f"{rec.ticket.ticket_id}:{i}:{len(rec.events)}"
         if day_orders is None:  # the session's last order before our first intent
             try:
@@ -216,7 +216,7 @@ def continue_sending(store: Store, rec: TicketRecord, link: BrokerLink, now: dat
         lines[i] = line
         rec = rec.model_copy(update={"broker_lines": lines})
         files.hold(rec)  # the intent is durable before the HTTP call
-        boxes.crash_point("broker_after_intent")
+        boxes.crash_point("broker_after_intent", line=i)
         try:
             ack = broker.place(OrderRequest(ticker=line.ticker, side=line.side, qty=qty,
                                             limit_price=line.limit_price, client_tag=tag))
@@ -232,13 +232,13 @@ def continue_sending(store: Store, rec: TicketRecord, link: BrokerLink, now: dat
             log.warning("ticket %s line %d: send outcome unknown (%s)", rec.ticket.ticket_id,
                         i, exc.code)
             return None
-        boxes.crash_point("broker_after_send")
+        boxes.crash_point("broker_after_send", line=i)
         taken.add(ack.order_no)
         lines[i] = line.model_copy(update={"state": LineState.SENT, "order_no": ack.order_no,
                                            "org_no": ack.org_no, "placed_at": ack.placed_at})
         rec = rec.model_copy(update={"broker_lines": lines})
         files.hold(rec)
-        boxes.crash_point("broker_after_odno")
+        boxes.crash_point("broker_after_odno", line=i)
     rec = rec.model_copy(update={"broker_lines": lines})
     placed = [ln for ln in lines if ln.state is LineState.SENT]
     refused = [f"{ln.side.value} {ln.ticker}: {ln.message}" for ln in lines

@@ -71,6 +71,7 @@ def running_fake_kis(data_dir: Path | str = KRX_DAILY, *, tmp_dir: Path, domain:
                      cash: float | None = None, cano: str = "50000000",
                      acnt_prdt_cd: str = "01", slippage_bps: float | None = None,
                      partial_fraction: float | None = None, page_size: int = 15,
+                     fill_mode: str = "limit",
                      rate_limit: int | None = None, state_file: Path | None = None,
                      holdings: dict[str, tuple[int, float]] | None = None,
                      ) -> Iterator[FakeKisHandle]:
@@ -78,7 +79,8 @@ def running_fake_kis(data_dir: Path | str = KRX_DAILY, *, tmp_dir: Path, domain:
     port = free_port()
     cmd = [sys.executable, "-m", "krx_cli.main", "fake-kis", "--port", str(port),
            "--data", f"csv:{data_dir}", "--domain", domain, "--phase", phase,
-           "--cano", cano, "--acnt-prdt-cd", acnt_prdt_cd, "--page-size", str(page_size)]
+           "--cano", cano, "--acnt-prdt-cd", acnt_prdt_cd, "--page-size", str(page_size),
+           "--fill-mode", fill_mode]
     for flag, value in (("--session-date", session_date), ("--cash", cash),
                         ("--slippage-bps", slippage_bps),
                         ("--partial-fraction", partial_fraction),

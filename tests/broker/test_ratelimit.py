@@ -53,3 +53,4 @@ def test_limiter_is_thread_safe() -> None:
     assert len(stamps) == 80
     stamps.sort()
     assert max(sum(1 for u in stamps if t <= u < t + 1.25) for t in stamps) <= 15
+

@@ -119,3 +119,19 @@ def test_preopen_orders_wait_for_the_open() -> None:
     assert resting.filled == 0
     m.set_session(None, "intraday")
     assert resting.filled == 0 and resting.remaining == 2
+
+
+def test_open_fill_mode_fills_every_order_at_the_slipped_open_whatever_the_limit() -> None:
+    m = market(initial_cash=10_000_000.0, slippage_bps=10.0, fill_mode="open",
+               initial_holdings={STOCK: Holding(10, 50_000.0)})
+    buy = m.place(ETF, BUY, 2, tick5(bar(ETF)["open"] - 500))  # the open is above this limit
+    sell_limit = int(bar(STOCK)["open"]) + 1000
+    sell = m.place(STOCK, SELL, 10, sell_limit - sell_limit % 100)  # ... and below this one
+    assert buy.filled == 2 and buy.fill_price == pytest.approx(bar(ETF)["open"] * 1.001)
+    assert sell.filled == 10 and sell.fill_price == pytest.approx(bar(STOCK)["open"] * 0.999)
+
+
+def test_limit_mode_leaves_a_buy_below_the_open_unfilled_at_the_open() -> None:
+    m = market(slippage_bps=10.0)
+    o = m.place(ETF, BUY, 2, tick5(bar(ETF)["open"] - 500))
+    assert o.filled == 0 and o.remaining == 2

@@ -146,9 +146,12 @@ class FakeBrokerSession:
         if sent is not None:
             self.acks_ms.append((sent - rec.submitted_at).total_seconds() * 1000)
         del t0
+        return rec, self.reconcile()
+
+    def reconcile(self) -> bool:
         r = self.client.post("/api/v1/broker/reconcile")
         assert r.status_code == 200, r.text
-        return rec, bool(r.json()["clean"])
+        return bool(r.json()["clean"])
 
 
 def explain_differences(records, bars, slippage: float) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]

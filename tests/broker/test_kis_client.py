@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CANO, PAPER_KEY, REAL_KEY, SECRET, SESSION, Clock, write_credentials
+from kis_fixtures import CANO, PAPER_KEY, REAL_KEY, SECRET, SESSION, Clock, write_credentials
 
 from broker.credentials import load_credentials
 from broker.kis import BASE_URLS, TR_IDS

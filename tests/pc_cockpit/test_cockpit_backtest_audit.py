@@ -11,7 +11,7 @@ from datetime import date
 
 import numpy as np
 import pytest
-from conftest import Stack, pull, texts
+from cockpit_stack import Stack, pull, texts
 
 from strategy.backtest.figures import CHOP_COLOR, TITLE_EQUITY, TITLE_TRADES
 from strategy.backtest.frames import format_value

@@ -4,7 +4,7 @@ credentials on this OCI: the page says so; the mode is shown on every page once 
 from __future__ import annotations
 
 import pytest
-from conftest import pull, texts
+from cockpit_stack import pull, texts
 
 pytestmark = pytest.mark.integration
 

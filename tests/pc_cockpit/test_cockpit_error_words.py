@@ -4,7 +4,7 @@ ctx (krx_common.http_errors.FieldError), not from pydantic's English message."""
 from __future__ import annotations
 
 import pytest
-from conftest import Stack, pull
+from cockpit_stack import Stack, pull
 from latin_text import latin_sentences
 
 from contracts.settings import Settings

@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from conftest import Stack, pull, texts
+from cockpit_stack import Stack, pull, texts
 from oci_server import stop_server
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import APP, REPO, Stack
+from cockpit_stack import APP, REPO, Stack
 
 from pc_cockpit.server import cockpit_command
 

@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from conftest import APP
+from cockpit_stack import APP
 
 pytestmark = pytest.mark.integration
 

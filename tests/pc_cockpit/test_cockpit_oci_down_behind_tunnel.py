@@ -11,7 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import texts
+from cockpit_stack import texts
 from oci_server import free_port
 from pc_server import PcServer, start_pc, stop_pc, write_token_file
 from sshd import make_sshd, require_sshd

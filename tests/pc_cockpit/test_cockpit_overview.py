@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import PLAN_ASOF, Stack, pull, texts
+from cockpit_stack import PLAN_ASOF, Stack, pull, texts
 
 pytestmark = pytest.mark.integration
 

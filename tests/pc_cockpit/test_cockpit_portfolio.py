@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import Stack, pull, texts
+from cockpit_stack import Stack, pull, texts
 
 from contracts.portfolio import Portfolio
 from pc_cockpit.forms import FormError, MissingCell, build_portfolio

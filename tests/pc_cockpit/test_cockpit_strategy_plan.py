@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import Stack, pull, texts
+from cockpit_stack import Stack, pull, texts
 
 from contracts.plan import OrderPlan
 from contracts.settings import Guardrails, Settings, StrategyParams

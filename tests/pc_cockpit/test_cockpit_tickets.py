@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_DAILY, Stack, pull, texts
+from cockpit_stack import REPO_DAILY, Stack, pull, texts
 from latin_text import latin_sentences
 
 pytestmark = pytest.mark.integration

@@ -135,8 +135,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"krx daily: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     print(result.text)
+    # With `--json -` stdout is the JSON alone: the step's result goes to stderr, and a skipped
+    # step says nothing (a script reading both streams gets the JSON and what matters).
     code = _reconcile_step(store, paths, notifier,
-                           out=sys.stderr if args.json == JSON_STDOUT else sys.stdout)
+                           out=sys.stderr if args.json == JSON_STDOUT else sys.stdout,
+                           quiet_skip=args.json == JSON_STDOUT)
     if args.json not in (None, JSON_STDOUT):
         write_json_out(args.json, result.summary.model_dump_json(indent=2))
     if root is not None and args.data_dir is None and args.json != JSON_STDOUT:
@@ -146,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
     return max(result.exit_code, code)
 
 
-def _reconcile_step(store: Store, paths: DataPaths, notifier: Notifier, *, out: TextIO) -> int:
+def _reconcile_step(store: Store, paths: DataPaths, notifier: Notifier, *, out: TextIO,
+                    quiet_skip: bool = False) -> int:
     """The cycle's broker reconciliation (`oci_backend.reconcile.cycle_step`, the API's
     reconcile) when `KRX_KIS_CREDENTIALS_FILE` is set; one line printed. Exit code: 0 clean
     or skipped, 2 a drift (CRITICAL risk, audit INCIDENT, notification) or the broker
@@ -158,7 +162,8 @@ def _reconcile_step(store: Store, paths: DataPaths, notifier: Notifier, *, out: 
     from oci_backend.config import ConfigError, OciConfig
 
     if paths.is_replay:
-        print("broker reconciliation: skipped (a replay root)", file=out)
+        if not quiet_skip:
+            print("broker reconciliation: skipped (a replay root)", file=out)
         return 0
     cfg = OciConfig()
     try:
@@ -171,5 +176,6 @@ def _reconcile_step(store: Store, paths: DataPaths, notifier: Notifier, *, out: 
         print(f"krx daily: broker reconciliation failed: {exc.code}: {exc.message}",
               file=sys.stderr)
         return EXIT_BLOCKED
-    print(line, file=out)
+    if result is not None or not quiet_skip:
+        print(line, file=out)
     return EXIT_BLOCKED if result is not None and not result.clean else 0

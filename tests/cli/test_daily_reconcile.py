@@ -38,12 +38,12 @@ def _root(path: Path, mode: ExecutionMode) -> Path:
     return path
 
 
-def _daily(root: Path, env: dict[str, str], krx_data_dir: Path
+def _daily(root: Path, env: dict[str, str], krx_data_dir: Path, *extra: str
            ) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items()
             if not k.startswith(("KRX_OCI_", "KRX_KIS_", "KRX_ID", "KRX_PW"))}
     return subprocess.run([sys.executable, "-m", "krx_cli.main", "daily", "--data",
-                           f"csv:{krx_data_dir}", "--data-dir", str(root)],
+                           f"csv:{krx_data_dir}", "--data-dir", str(root), *extra],
                           capture_output=True, text=True, encoding="utf-8",
                           env={**base, **env}, cwd=REPO, timeout=180)
 
@@ -95,3 +95,6 @@ def test_krx_daily_without_credentials_skips_the_step_and_changes_nothing(
     assert not data_paths(root).reconciliation.exists()
     assert _incidents(root) == []
     assert Store(data_paths(root)).portfolio() == before
+    # `--json -`: stdout is the JSON alone, and a skipped step adds nothing to either stream
+    r = _daily(root, {}, krx_data_dir, "--json", "-")
+    assert json.loads(r.stdout)["status"] and "reconciliation" not in r.stdout + r.stderr
